@@ -1,0 +1,43 @@
+# teamkeys — every target runs on Node 24 LTS (installed into ~/.cache/teamkeys when the machine's node is older).
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+NODE_BIN := $(shell bash hack/node.sh)
+export PATH := $(NODE_BIN):$(PATH)
+EMULATOR_PORT ?= 8787
+
+.PHONY: test deps bins typecheck lint unit cluster-up cluster-down emulator clean
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+deps: node_modules/.installed
+
+## bins: build kube-apiserver, kubectl and etcd from the Go module proxy (cached; skipped when up to date)
+bins:
+	bash hack/controlplane-bins.sh >/dev/null
+
+typecheck: deps
+	npx tsc -p tsconfig.json
+
+lint: deps
+	npx oxlint --type-aware --deny-warnings src test
+
+## test: type-check, lint, unit, emulator conformance and integration tests (real control plane + emulator)
+test: deps bins typecheck lint
+	npx vitest run
+
+## cluster-up / cluster-down: a local control plane for humans; prints the KUBECONFIG to export
+cluster-up: deps bins
+	node test/controlplane/cli.ts up
+
+cluster-down: deps
+	node test/controlplane/cli.ts down
+
+## emulator: a local OpenRouter on 127.0.0.1:$(EMULATOR_PORT); the management key is in .cache/emulator/management-key
+emulator: deps
+	node src/main.ts emulator --port $(EMULATOR_PORT) \
+	  --management-key-file .cache/emulator/management-key --state-file .cache/emulator/state.json
+
+clean:
+	rm -rf node_modules dist .cache

@@ -1,0 +1,293 @@
+import { randomUUID } from 'node:crypto';
+import { roundUsd } from '../util/money.ts';
+import { utcDay, type ResetPeriod } from '../util/windows.ts';
+import type { Clock } from '../util/clock.ts';
+import { HttpError, MESSAGES } from './errors.ts';
+import { findModel, type ModelEntry } from './catalog.ts';
+import {
+  digestOf, initialState, maskKey, newHash, newSecret,
+  type AssignmentRecord, type EmulatorState, type GuardrailRecord, type KeyRecord,
+} from './state.ts';
+import { isExpired, pruneDays } from './usage.ts';
+
+export interface CreateKeyInput {
+  name: string;
+  limit?: number | null | undefined;
+  limitReset?: ResetPeriod | null | undefined;
+  includeByokInLimit?: boolean | undefined;
+  expiresAt?: string | null | undefined;
+  creatorUserId?: string | null | undefined;
+  workspaceId?: string | undefined;
+  externalUser?: string | undefined;
+}
+
+export interface UpdateKeyInput {
+  name?: string | undefined;
+  disabled?: boolean | undefined;
+  limit?: number | null | undefined;
+  limitReset?: ResetPeriod | null | undefined;
+  includeByokInLimit?: boolean | undefined;
+}
+
+export interface SpendInput {
+  usd: number;
+  byok?: boolean;
+  model?: ModelEntry | undefined;
+  promptTokens?: number;
+  completionTokens?: number;
+}
+
+/** The emulator's account: keys, guardrails, assignments and activity, mutated only through these methods. */
+export class Store {
+  state: EmulatorState;
+  private readonly clock: Clock;
+  private readonly onChange: () => void;
+  private byDigest = new Map<string, KeyRecord>();
+
+  constructor(clock: Clock, state: EmulatorState | undefined, onChange: () => void = () => {}) {
+    this.clock = clock;
+    this.state = state ?? initialState(this.nowIso());
+    this.onChange = onChange;
+    this.reindex();
+  }
+
+  nowIso(): string {
+    return new Date(this.clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  replace(state: EmulatorState): void {
+    this.state = state;
+    this.reindex();
+    this.onChange();
+  }
+
+  private reindex(): void {
+    this.byDigest = new Map(this.state.keys.map((k) => [k.digest, k]));
+  }
+
+  /** Adds a management key whose secret the operator of the emulator chose. */
+  addManagementKey(secret: string, name = 'management'): void {
+    const digest = digestOf(secret);
+    if (this.byDigest.has(digest)) return;
+    const k = this.newRecord({ name }, secret);
+    k.management = true;
+    this.state.keys.push(k);
+    this.byDigest.set(digest, k);
+    this.onChange();
+  }
+
+  /** Resolves a bearer secret to a live key, or throws the 401 OpenRouter gives. */
+  authenticate(secret: string | undefined): KeyRecord {
+    if (!secret) throw new HttpError(401, MESSAGES.missingAuth);
+    const k = this.byDigest.get(digestOf(secret));
+    if (!k || k.disabled || isExpired(k, this.now())) throw new HttpError(401, MESSAGES.userNotFound);
+    return k;
+  }
+
+  workspace(idOrSlug: string | undefined): EmulatorState['workspaces'][number] {
+    const ws = this.state.workspaces;
+    if (idOrSlug === undefined) return ws[0]!;
+    const w = ws.find((x) => x.id === idOrSlug || x.slug === idOrSlug);
+    if (!w) throw new HttpError(400, `Workspace ${idOrSlug} not found`);
+    return w;
+  }
+
+  private newRecord(input: CreateKeyInput, secret: string): KeyRecord {
+    return {
+      hash: newHash(),
+      name: input.name,
+      digest: digestOf(secret),
+      label: maskKey(secret),
+      management: false,
+      disabled: false,
+      limit: input.limit ?? null,
+      limitReset: input.limitReset ?? null,
+      includeByokInLimit: input.includeByokInLimit ?? false,
+      createdAt: this.nowIso(),
+      updatedAt: null,
+      expiresAt: input.expiresAt ?? null,
+      creatorUserId: input.creatorUserId ?? this.state.userId,
+      workspaceId: this.workspace(input.workspaceId).id,
+      externalUser: input.externalUser ?? null,
+      usage: 0,
+      byokUsage: 0,
+      days: {},
+    };
+  }
+
+  createKey(input: CreateKeyInput): { key: KeyRecord; secret: string } {
+    if (input.expiresAt && Date.parse(input.expiresAt) <= this.now()) {
+      throw new HttpError(400, 'expires_at must be in the future');
+    }
+    const secret = newSecret();
+    const key = this.newRecord(input, secret);
+    this.state.keys.push(key);
+    this.byDigest.set(key.digest, key);
+    this.onChange();
+    return { key, secret };
+  }
+
+  /** Member keys of one workspace, newest first (creation order breaks ties within one second). */
+  listKeys(opts: { workspaceId?: string | undefined; includeDisabled: boolean }): KeyRecord[] {
+    const ws = this.workspace(opts.workspaceId).id;
+    const out: KeyRecord[] = [];
+    for (let i = this.state.keys.length - 1; i >= 0; i--) {
+      const k = this.state.keys[i]!;
+      if (k.management || k.workspaceId !== ws) continue;
+      if (k.disabled && !opts.includeDisabled) continue;
+      out.push(k);
+    }
+    return out;
+  }
+
+  getKey(hash: string): KeyRecord {
+    const k = this.state.keys.find((x) => x.hash === hash && !x.management);
+    if (!k) throw new HttpError(404, MESSAGES.notFound);
+    return k;
+  }
+
+  updateKey(hash: string, input: UpdateKeyInput): KeyRecord {
+    const k = this.getKey(hash);
+    if (input.name !== undefined) k.name = input.name;
+    if (input.disabled !== undefined) k.disabled = input.disabled;
+    if (input.limit !== undefined) k.limit = input.limit;
+    if (input.limitReset !== undefined) k.limitReset = input.limitReset;
+    if (input.includeByokInLimit !== undefined) k.includeByokInLimit = input.includeByokInLimit;
+    k.updatedAt = this.nowIso();
+    this.onChange();
+    return k;
+  }
+
+  deleteKey(hash: string): void {
+    const k = this.getKey(hash);
+    this.state.keys = this.state.keys.filter((x) => x !== k);
+    this.state.keyAssignments = this.state.keyAssignments.filter((a) => a.target !== hash);
+    this.byDigest.delete(k.digest);
+    this.onChange();
+  }
+
+  /** Records spend on a key: lifetime, per-day windows and an activity row. */
+  spend(k: KeyRecord, input: SpendInput): void {
+    const now = this.now();
+    const day = utcDay(now);
+    const byok = input.byok === true;
+    const usd = roundUsd(input.usd);
+    const bucket = (k.days[day] ??= { usage: 0, byok: 0 });
+    if (byok) {
+      k.byokUsage = roundUsd(k.byokUsage + usd);
+      bucket.byok = roundUsd(bucket.byok + usd);
+    } else {
+      k.usage = roundUsd(k.usage + usd);
+      bucket.usage = roundUsd(bucket.usage + usd);
+    }
+    pruneDays(k, now);
+    const model = input.model ?? findModel('openai/gpt-4o-mini')!;
+    let row = this.state.activity.find((r) => r.date === day && r.keyHash === k.hash && r.model === model.slug);
+    if (!row) {
+      row = { date: day, keyHash: k.hash, workspaceId: k.workspaceId, model: model.slug, usage: 0, byok: 0, requests: 0, promptTokens: 0, completionTokens: 0 };
+      this.state.activity.push(row);
+    }
+    if (byok) row.byok = roundUsd(row.byok + usd);
+    else row.usage = roundUsd(row.usage + usd);
+    row.requests += 1;
+    row.promptTokens += input.promptTokens ?? 0;
+    row.completionTokens += input.completionTokens ?? 0;
+    this.onChange();
+  }
+
+  totalUsage(): number {
+    return roundUsd(this.state.keys.reduce((sum, k) => sum + k.usage, 0));
+  }
+
+  // --- guardrails -------------------------------------------------------------------------------------------
+
+  guardrail(id: string): GuardrailRecord {
+    const g = this.state.guardrails.find((x) => x.id === id);
+    if (!g) throw new HttpError(404, MESSAGES.notFound);
+    return g;
+  }
+
+  createGuardrail(name: string, workspaceId: string | undefined, fields: Record<string, unknown>): GuardrailRecord {
+    const g: GuardrailRecord = {
+      id: randomUUID(),
+      name,
+      workspaceId: this.workspace(workspaceId).id,
+      createdAt: this.nowIso(),
+      updatedAt: null,
+      fields,
+    };
+    this.state.guardrails.push(g);
+    this.onChange();
+    return g;
+  }
+
+  updateGuardrail(id: string, name: string | undefined, fields: Record<string, unknown>): GuardrailRecord {
+    const g = this.guardrail(id);
+    if (name !== undefined) g.name = name;
+    g.fields = { ...g.fields, ...fields };
+    g.updatedAt = this.nowIso();
+    this.onChange();
+    return g;
+  }
+
+  deleteGuardrail(id: string): void {
+    this.guardrail(id);
+    this.state.guardrails = this.state.guardrails.filter((g) => g.id !== id);
+    this.state.keyAssignments = this.state.keyAssignments.filter((a) => a.guardrailId !== id);
+    this.state.memberAssignments = this.state.memberAssignments.filter((a) => a.guardrailId !== id);
+    this.onChange();
+  }
+
+  /** A key holds at most one guardrail: assigning again replaces the previous assignment. */
+  assignKeys(guardrailId: string, hashes: string[]): number {
+    this.guardrail(guardrailId);
+    for (const h of hashes) this.getKey(h);
+    let count = 0;
+    for (const h of new Set(hashes)) {
+      const existing = this.state.keyAssignments.find((a) => a.target === h);
+      if (existing?.guardrailId === guardrailId) continue;
+      this.state.keyAssignments = this.state.keyAssignments.filter((a) => a.target !== h);
+      this.state.keyAssignments.push(this.assignment(guardrailId, h));
+      count++;
+    }
+    this.onChange();
+    return count;
+  }
+
+  assignMembers(guardrailId: string, userIds: string[]): number {
+    this.guardrail(guardrailId);
+    let count = 0;
+    for (const u of new Set(userIds)) {
+      if (this.state.memberAssignments.some((a) => a.target === u && a.guardrailId === guardrailId)) continue;
+      this.state.memberAssignments.push(this.assignment(guardrailId, u));
+      count++;
+    }
+    this.onChange();
+    return count;
+  }
+
+  unassign(kind: 'keyAssignments' | 'memberAssignments', guardrailId: string, targets: string[]): number {
+    this.guardrail(guardrailId);
+    const drop = new Set(targets);
+    const before = this.state[kind].length;
+    this.state[kind] = this.state[kind].filter((a) => !(a.guardrailId === guardrailId && drop.has(a.target)));
+    this.onChange();
+    return before - this.state[kind].length;
+  }
+
+  private assignment(guardrailId: string, target: string): AssignmentRecord {
+    return { id: randomUUID(), guardrailId, target, assignedBy: this.state.userId, createdAt: this.nowIso() };
+  }
+
+  /** The model allowlist that applies to a key (its own guardrail), or undefined when none restricts it. */
+  allowedModels(k: KeyRecord): string[] | undefined {
+    const a = this.state.keyAssignments.find((x) => x.target === k.hash);
+    if (!a) return undefined;
+    const models = this.guardrail(a.guardrailId).fields['allowed_models'];
+    return Array.isArray(models) ? models.filter((m): m is string => typeof m === 'string') : undefined;
+  }
+}

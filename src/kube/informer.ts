@@ -1,0 +1,63 @@
+import type { Informer, KubernetesObject, ObjectCache } from '@kubernetes/client-node';
+
+export interface ResilientInformerOptions {
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** told about every stop, e.g. a 429 while the API server's watch cache initialises, or a dropped watch */
+  onError?: (err: unknown, retryInMs: number) => void;
+}
+
+/**
+ * client-node's informer stops for good on any error other than 410 Gone. This wrapper restarts it with capped
+ * exponential backoff (reset once a watch connects) until stop() is called.
+ */
+export class ResilientInformer<T extends KubernetesObject> {
+  readonly inner: Informer<T> & ObjectCache<T>;
+  private readonly opts: Required<Omit<ResilientInformerOptions, 'onError'>> & Pick<ResilientInformerOptions, 'onError'>;
+  private backoff: number;
+  private stopped = true;
+  private timer: NodeJS.Timeout | undefined;
+  private everConnected = false;
+
+  constructor(inner: Informer<T> & ObjectCache<T>, opts: ResilientInformerOptions = {}) {
+    this.inner = inner;
+    this.opts = { minBackoffMs: opts.minBackoffMs ?? 500, maxBackoffMs: opts.maxBackoffMs ?? 30_000, onError: opts.onError };
+    this.backoff = this.opts.minBackoffMs;
+    inner.on('connect', () => {
+      this.everConnected = true;
+      this.backoff = this.opts.minBackoffMs;
+    });
+    inner.on('error', (err: unknown) => this.restartLater(err));
+  }
+
+  /** true once a list and watch have succeeded: the cache reflects the server */
+  get synced(): boolean {
+    return this.everConnected;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    try {
+      await this.inner.start();
+    } catch (err) {
+      this.restartLater(err);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.inner.stop();
+  }
+
+  private restartLater(err: unknown): void {
+    if (this.stopped || this.timer) return;
+    const wait = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, this.opts.maxBackoffMs);
+    this.opts.onError?.(err, wait);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (!this.stopped) void this.start();
+    }, wait);
+  }
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+import { runEmulator } from './emulator/cli.ts';
+
+/** Wiring only: `teamkeys <command> [flags]`. */
+const commands: Record<string, (argv: string[]) => Promise<void>> = {
+  emulator: runEmulator,
+};
+
+const [name, ...rest] = process.argv.slice(2);
+const command = name === undefined ? undefined : commands[name];
+if (!command) {
+  process.stderr.write(`usage: teamkeys <${Object.keys(commands).join('|')}> [flags]\n`);
+  process.exit(2);
+}
+await command(rest);
