@@ -1,0 +1,97 @@
+/** Generates the CRDs in crds/ from the zod schemas in schema.ts. */
+import { z } from 'zod';
+import { stringify } from 'yaml';
+import { GROUP, KeyPolicySpec, KeyPolicyStatus, TeamMemberSpec, TeamMemberStatus, VERSION } from './schema.ts';
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** Turns zod's JSON Schema into a Kubernetes structural schema (a subset of OpenAPI v3). */
+function structural(node: Json): Json {
+  if (Array.isArray(node)) return node.map(structural);
+  if (node === null || typeof node !== 'object') return node;
+  const out: { [k: string]: Json } = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === '$schema' || k === 'propertyNames' || k === 'id') continue;
+    if (k === 'additionalProperties' && v === false) continue;
+    // zod bounds integers to the safe range; Kubernetes needs no such bound
+    if ((k === 'minimum' || k === 'maximum') && typeof v === 'number' && Math.abs(v) >= Number.MAX_SAFE_INTEGER) continue;
+    // the API server checks the date-time format itself; zod's regex for it is noise in kubectl explain
+    if (k === 'pattern' && node['format'] === 'date-time') continue;
+    out[k] = structural(v);
+  }
+  return out;
+}
+
+const schemaOf = (s: z.ZodType): Json => structural(z.toJSONSchema(s, { io: 'input', unrepresentable: 'throw' }) as Json);
+
+function crd(kind: string, plural: string, shortName: string, scope: 'Cluster' | 'Namespaced', spec: z.ZodType, status: z.ZodType, columns: Json[]): Json {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      scope,
+      names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase(), shortNames: [shortName], categories: ['teamkeys'] },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: columns,
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              required: ['spec'],
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec: schemaOf(spec),
+                status: schemaOf(status),
+              },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+
+const ready = { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' };
+const age = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
+
+export function keyPolicyCrd(): Json {
+  return crd('KeyPolicy', 'keypolicies', 'kp', 'Cluster', KeyPolicySpec, KeyPolicyStatus, [
+    ready,
+    { name: 'Limit', type: 'number', jsonPath: '.spec.budget.limitUSD' },
+    { name: 'Reset', type: 'string', jsonPath: '.spec.budget.reset' },
+    { name: 'Members', type: 'integer', jsonPath: '.status.members' },
+    { name: 'Ready-Members', type: 'integer', jsonPath: '.status.readyMembers', priority: 1 },
+    { name: 'Spend', type: 'number', jsonPath: '.status.spendThisWindowUSD' },
+    age,
+  ]);
+}
+
+export function teamMemberCrd(): Json {
+  return crd('TeamMember', 'teammembers', 'tm', 'Namespaced', TeamMemberSpec, TeamMemberStatus, [
+    ready,
+    { name: 'Policy', type: 'string', jsonPath: '.spec.policy' },
+    { name: 'Limit', type: 'number', jsonPath: '.status.budget.limitUSD' },
+    { name: 'Used', type: 'number', jsonPath: '.status.usage.windowUSD' },
+    { name: 'Remaining', type: 'number', jsonPath: '.status.budget.remainingUSD' },
+    { name: 'Reset', type: 'string', jsonPath: '.status.budget.reset' },
+    { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
+    age,
+  ]);
+}
+
+const HEADER = '# Generated from src/api/schema.ts by `teamkeys crds`; do not edit by hand.\n';
+
+export function crdFiles(): Record<string, string> {
+  return {
+    'teamkeys.dev_keypolicies.yaml': HEADER + stringify(keyPolicyCrd(), { lineWidth: 0 }),
+    'teamkeys.dev_teammembers.yaml': HEADER + stringify(teamMemberCrd(), { lineWidth: 0 }),
+  };
+}

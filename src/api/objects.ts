@@ -1,0 +1,53 @@
+/**
+ * Objects as they come from the API server, checked at the edge: the envelope must be right, the spec is parsed
+ * separately so an invalid one becomes a condition instead of an exception.
+ */
+import { z } from 'zod';
+import { KeyPolicySpec, KeyPolicyStatus, TeamMemberSpec, TeamMemberStatus, type KeyPolicy, type TeamMember } from './schema.ts';
+
+const Time = z.union([z.string(), z.date()]);
+
+const Meta = z.looseObject({
+  name: z.string(),
+  namespace: z.string().optional(),
+  uid: z.string(),
+  generation: z.number().optional(),
+  resourceVersion: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  finalizers: z.array(z.string()).optional(),
+  deletionTimestamp: Time.optional(),
+  creationTimestamp: Time.optional(),
+});
+
+const Envelope = z.looseObject({ apiVersion: z.string(), metadata: Meta, spec: z.unknown(), status: z.unknown().optional() });
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; raw: z.infer<typeof Envelope> & { kind: string }; message: string } | undefined;
+
+function parse<S extends z.ZodType, St extends z.ZodType>(kind: string, spec: S, status: St, o: unknown) {
+  const env = Envelope.safeParse(o);
+  if (!env.success) return undefined;
+  const s = spec.safeParse(env.data.spec);
+  if (!s.success) {
+    const i = s.error.issues[0];
+    return { ok: false as const, raw: { ...env.data, kind }, message: `spec.${i?.path.join('.') ?? ''}: ${i?.message ?? 'invalid'}` };
+  }
+  const st = status.safeParse(env.data.status ?? {});
+  return { ok: true as const, value: { apiVersion: env.data.apiVersion, kind, metadata: env.data.metadata, spec: s.data, status: st.success ? st.data : {} } };
+}
+
+export function parseMember(o: unknown): Parsed<TeamMember> {
+  const r = parse('TeamMember', TeamMemberSpec, TeamMemberStatus, o);
+  return r?.ok ? { ok: true, value: { ...r.value, kind: 'TeamMember' } } : r;
+}
+
+export function parsePolicy(o: unknown): Parsed<KeyPolicy> {
+  const r = parse('KeyPolicy', KeyPolicySpec, KeyPolicyStatus, o);
+  return r?.ok ? { ok: true, value: { ...r.value, kind: 'KeyPolicy' } } : r;
+}
+
+/** The policy name a member object refers to, even when the rest of its spec is invalid. */
+export function policyNameOf(o: unknown): string | undefined {
+  const r = z.object({ spec: z.object({ policy: z.string() }) }).safeParse(o);
+  return r.success ? r.data.spec.policy : undefined;
+}

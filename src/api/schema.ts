@@ -1,0 +1,221 @@
+/**
+ * The teamkeys API, group teamkeys.dev/v1alpha1. These zod schemas are the single source of truth: the
+ * TypeScript types are inferred from them, objects read from the cluster are parsed with them, and the CRD YAML
+ * in crds/ is generated from them (`teamkeys crds`; a test fails when the committed YAML drifts).
+ */
+import { z } from 'zod';
+
+export const GROUP = 'teamkeys.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+type Rule = { rule: string; message: string; reason?: string; fieldPath?: string };
+const cel = (...rules: Rule[]) => ({ 'x-kubernetes-validations': rules });
+
+/** Go-style durations as Kubernetes users write them: 90m, 2160h, 1h30m. */
+const DURATION = /^([0-9]+(h|m|s))+$/;
+const duration = (what: string) => z.string().regex(DURATION, `${what} must be a duration such as 90m or 2160h`).max(32);
+
+const usd = (what: string) => z.number().min(0).max(1_000_000).meta({ description: `${what}, in USD (0 to 1,000,000).` });
+
+const LabelSelectorRequirement = z.object({
+  key: z.string().min(1).max(317),
+  operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+  values: z.array(z.string().max(63)).max(64).optional(),
+});
+
+export const LabelSelector = z
+  .object({
+    matchLabels: z.record(z.string(), z.string()).optional().meta({ description: 'Namespaces carrying all of these labels match.' }),
+    matchExpressions: z.array(LabelSelectorRequirement).max(32).optional().meta({ description: 'Label requirements, as in any Kubernetes label selector.' }),
+  })
+  .meta({ description: 'Which namespaces may use this policy. Omitted: every namespace. An empty selector also matches every namespace.' });
+
+export const ResetPeriod = z.enum(['daily', 'weekly', 'monthly', 'never']);
+export type ResetPeriod = z.infer<typeof ResetPeriod>;
+
+export const DeletionPolicy = z.enum(['Delete', 'Disable', 'Retain']);
+export type DeletionPolicy = z.infer<typeof DeletionPolicy>;
+
+const Budget = z
+  .object({
+    limitUSD: usd('Spending cap per reset window for each member key; omitted means no cap').optional(),
+    reset: ResetPeriod.default('monthly').meta({ description: 'When the cap resets: daily, weekly (Monday), monthly (1st) at 00:00 UTC, or never.' }),
+    includeByok: z.boolean().default(false).meta({ description: 'Count bring-your-own-provider-key spend against the cap.' }),
+    memberMaxUSD: usd('The most a TeamMember may set as its own limitUSD; omitted means members may not exceed limitUSD').optional(),
+  })
+  .meta({
+    description: 'The budget every member key of this tier gets.',
+    ...cel({ rule: '!has(self.limitUSD) || !has(self.memberMaxUSD) || self.memberMaxUSD >= self.limitUSD', message: 'memberMaxUSD must be at least limitUSD', fieldPath: '.memberMaxUSD' }),
+  });
+
+const SecretKeys = z
+  .object({
+    apiKey: z.string().regex(/^[-._a-zA-Z0-9]+$/).max(253).default('OPENROUTER_API_KEY').meta({ description: 'Secret data key holding the API key.' }),
+    baseURL: z.string().regex(/^[-._a-zA-Z0-9]+$/).max(253).default('OPENROUTER_BASE_URL').meta({ description: 'Secret data key holding the OpenRouter base URL.' }),
+    title: z.string().regex(/^[-._a-zA-Z0-9]+$/).max(253).default('OPENROUTER_APP_TITLE').meta({ description: 'Secret data key holding the X-Title attribution value (written only when attribution.title is set).' }),
+    referer: z.string().regex(/^[-._a-zA-Z0-9]+$/).max(253).default('OPENROUTER_HTTP_REFERER').meta({ description: 'Secret data key holding the HTTP-Referer attribution value (written only when attribution.referer is set).' }),
+  })
+  .meta({
+    description: 'Names of the data keys in the generated Secret.',
+    ...cel({ rule: '[self.apiKey, self.baseURL, self.title, self.referer].all(k, [self.apiKey, self.baseURL, self.title, self.referer].exists_one(j, j == k))', message: 'Secret data key names must be distinct' }),
+  });
+
+const SecretTemplate = z
+  .object({
+    labels: z.record(z.string(), z.string().max(63)).optional().meta({ description: 'Extra labels on every generated Secret.' }),
+    annotations: z.record(z.string(), z.string()).optional().meta({ description: 'Extra annotations on every generated Secret (e.g. for Reloader).' }),
+    keys: SecretKeys.optional(),
+    attribution: z
+      .object({
+        title: z.string().max(200).optional().meta({ description: 'X-Title value for apps to send; {{member}} and {{namespace}} are replaced.' }),
+        referer: z.string().max(500).optional().meta({ description: 'HTTP-Referer value for apps to send; {{member}} and {{namespace}} are replaced.' }),
+      })
+      .optional()
+      .meta({ description: 'OpenRouter app-attribution values written into the Secret.' }),
+  })
+  .meta({ description: 'Shape of the Secret each member gets.' });
+
+const UsageSettings = z
+  .object({
+    syncInterval: duration('usage.syncInterval').default('5m').meta({
+      description: 'How often spend is read from OpenRouter (one list call per 100 keys). At least 30s.',
+      ...cel({ rule: "duration(self) >= duration('30s')", message: 'syncInterval must be at least 30s' }),
+    }),
+    warnAtPercent: z.int().min(1).max(100).default(80).meta({ description: 'Warn (Event BudgetWarning) when a member has spent this share of its limit.' }),
+  })
+  .meta({ description: 'Usage reporting.' });
+
+export const KeyPolicySpec = z
+  .object({
+    budget: Budget.optional(),
+    keyTTL: duration('keyTTL').optional().meta({
+      description: 'expires_at of every key, counted from its creation: a safety net for anything the operator loses track of. Omitted: keys do not expire.',
+      ...cel({ rule: "duration(self) >= duration('1h')", message: 'keyTTL must be at least 1h' }),
+    }),
+    namespaceSelector: LabelSelector.optional(),
+    secretTemplate: SecretTemplate.optional(),
+    deletionPolicy: DeletionPolicy.default('Delete').meta({ description: "What happens to a member's OpenRouter key when its TeamMember is deleted: Delete, Disable or Retain." }),
+    usage: UsageSettings.optional(),
+    workspace: z.string().min(1).max(100).optional().meta({ description: 'OpenRouter workspace (slug or id) the keys are created in. Omitted: the default workspace. Immutable.' }),
+  })
+  .meta({
+    description: 'A tier: the budget, lifetime, Secret shape and allowed namespaces for every TeamMember that names it.',
+    ...cel({ rule: '(has(self.workspace) == has(oldSelf.workspace)) && (!has(self.workspace) || self.workspace == oldSelf.workspace)', message: 'workspace is immutable: keys cannot move between workspaces' }),
+  });
+export type KeyPolicySpec = z.infer<typeof KeyPolicySpec>;
+
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export const TeamMemberSpec = z
+  .object({
+    policy: z.string().min(1).max(253).meta({ description: 'Name of the KeyPolicy (tier) this member uses.' }),
+    displayName: z.string().max(200).optional().meta({ description: 'Human name, for reports.' }),
+    email: z.email().max(320).optional().meta({ description: 'Contact address, for reports and budget alerts.' }),
+    limitUSD: usd("This member's own cap per window, instead of the policy's limitUSD; at most the policy's memberMaxUSD").optional(),
+    suspended: z.boolean().default(false).meta({ description: 'true disables the key at OpenRouter now; false re-enables it.' }),
+    expiresAt: z.iso.datetime().optional().meta({ description: 'Hard end (RFC 3339, UTC): the key stops working at this instant, e.g. the end of a workshop.' }),
+    secretName: z.string().regex(SECRET_NAME, 'secretName must be a DNS subdomain name').max(253).optional().meta({
+      description: 'Name of the generated Secret in this namespace. Default: <name>-openrouter. Immutable.',
+    }),
+  })
+  .meta({
+    description: 'One person (or workload) who gets their own OpenRouter key, written to a Secret in this namespace.',
+    ...cel({ rule: '(has(self.secretName) == has(oldSelf.secretName)) && (!has(self.secretName) || self.secretName == oldSelf.secretName)', message: 'secretName is immutable: delete and re-create the TeamMember to move its Secret' }),
+  });
+export type TeamMemberSpec = z.infer<typeof TeamMemberSpec>;
+
+// --- status -------------------------------------------------------------------------------------------------
+
+export const Condition = z.object({
+  type: z.string().max(316),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().max(1024),
+  message: z.string().max(32768),
+  lastTransitionTime: z.string(),
+  observedGeneration: z.int().min(0).optional(),
+});
+export type Condition = z.infer<typeof Condition>;
+
+const KeyRef = z.object({
+  hash: z.string().meta({ description: 'OpenRouter key hash (its id, not a secret).' }),
+  name: z.string().meta({ description: 'Key name at OpenRouter; encodes cluster, namespace, member and UID.' }),
+  label: z.string().meta({ description: "OpenRouter's masked preview of the key." }),
+  createdAt: z.string(),
+  expiresAt: z.string().optional(),
+  disabled: z.boolean(),
+  limitUSD: z.number().optional().meta({ description: 'Limit last applied by the operator; omitted = no cap.' }),
+  reset: ResetPeriod.meta({ description: 'Reset last applied by the operator.' }),
+  includeByok: z.boolean(),
+});
+export type KeyRef = z.infer<typeof KeyRef>;
+
+export const TeamMemberStatus = z.object({
+  observedGeneration: z.int().min(0).optional(),
+  conditions: z.array(Condition).optional(),
+  secretName: z.string().optional(),
+  key: KeyRef.optional().meta({ description: 'The active key. Its string lives only in the Secret.' }),
+  pendingKey: z.object({ name: z.string(), since: z.string() }).optional().meta({
+    description: 'A key creation in flight, recorded before the create call so a crash cannot lose the key.',
+  }),
+  keySeq: z.int().min(0).optional().meta({ description: 'How many keys this member has had; part of each key name.' }),
+  budget: z.object({ limitUSD: z.number().optional(), remainingUSD: z.number().optional(), reset: ResetPeriod }).optional(),
+  usage: z
+    .object({
+      windowUSD: z.number().meta({ description: 'Spend in the current reset window (what counts against the limit).' }),
+      dailyUSD: z.number(),
+      weeklyUSD: z.number(),
+      monthlyUSD: z.number(),
+      byokUSD: z.number(),
+      lifetimeUSD: z.number().meta({ description: 'All spend of every key this member had under this UID.' }),
+      observedAt: z.string(),
+    })
+    .optional(),
+});
+export type TeamMemberStatus = z.infer<typeof TeamMemberStatus>;
+
+export const KeyPolicyStatus = z.object({
+  observedGeneration: z.int().min(0).optional(),
+  conditions: z.array(Condition).optional(),
+  members: z.int().min(0).optional(),
+  readyMembers: z.int().min(0).optional(),
+  spendThisWindowUSD: z.number().optional(),
+});
+export type KeyPolicyStatus = z.infer<typeof KeyPolicyStatus>;
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string | undefined;
+  uid: string;
+  generation?: number | undefined;
+  resourceVersion?: string | undefined;
+  labels?: Record<string, string> | undefined;
+  annotations?: Record<string, string> | undefined;
+  finalizers?: string[] | undefined;
+  deletionTimestamp?: string | Date | undefined;
+  creationTimestamp?: string | Date | undefined;
+}
+
+export interface TeamMember {
+  apiVersion: string;
+  kind: 'TeamMember';
+  metadata: ObjectMeta;
+  spec: TeamMemberSpec;
+  status?: TeamMemberStatus | undefined;
+}
+
+export interface KeyPolicy {
+  apiVersion: string;
+  kind: 'KeyPolicy';
+  metadata: ObjectMeta;
+  spec: KeyPolicySpec;
+  status?: KeyPolicyStatus | undefined;
+}
+
+export const FINALIZER = 'teamkeys.dev/revoke-key';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const LABEL_MEMBER = 'teamkeys.dev/member';
+export const ANNOTATION_KEY_HASH = 'teamkeys.dev/key-hash';
+export const ANNOTATION_KEY_HMAC = 'teamkeys.dev/key-hmac';
+export const ANNOTATION_ROTATE = 'teamkeys.dev/rotate';
+export const MANAGER = 'teamkeys';

@@ -1,0 +1,61 @@
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+/** Operator configuration: flags win over environment variables; everything is checked here, once. */
+const Config = z.object({
+  kubeconfig: z.string().optional(),
+  namespace: z.string().min(1).default('teamkeys-system'),
+  clusterId: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/, 'cluster id must be a lowercase DNS label of at most 40 characters').default('default'),
+  managementKeySecret: z.string().min(1).default('teamkeys-management-key'),
+  managementKeySecretKey: z.string().min(1).default('apiKey'),
+  hmacSecret: z.string().min(1).default('teamkeys-hmac-key'),
+  openrouterUrl: z.url().default('https://openrouter.ai/api/v1'),
+  secretBaseUrl: z.url().optional(),
+  workers: z.coerce.number().int().min(1).max(64).default(4),
+  rateLimitPerSecond: z.coerce.number().positive().max(1000).default(5),
+  rateLimitBurst: z.coerce.number().int().min(1).max(1000).default(10),
+  orphanGrace: z.string().regex(/^([0-9]+(h|m|s))+$/).default('10m'),
+  minSyncInterval: z.string().regex(/^([0-9]+(h|m|s))+$/).default('30s'),
+  credentialsInterval: z.string().regex(/^([0-9]+(h|m|s))+$/).default('15s'),
+  instance: z.string().min(1).default(process.env['POD_NAME'] ?? hostname()),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
+});
+export type Config = z.infer<typeof Config>;
+
+const FLAGS = {
+  kubeconfig: 'KUBECONFIG',
+  namespace: 'POD_NAMESPACE',
+  'cluster-id': 'TEAMKEYS_CLUSTER_ID',
+  'management-key-secret': 'TEAMKEYS_MANAGEMENT_KEY_SECRET',
+  'management-key-secret-key': 'TEAMKEYS_MANAGEMENT_KEY_SECRET_KEY',
+  'hmac-secret': 'TEAMKEYS_HMAC_SECRET',
+  'openrouter-url': 'TEAMKEYS_OPENROUTER_URL',
+  'secret-base-url': 'TEAMKEYS_SECRET_BASE_URL',
+  workers: 'TEAMKEYS_WORKERS',
+  'rate-limit-per-second': 'TEAMKEYS_RATE_LIMIT_PER_SECOND',
+  'rate-limit-burst': 'TEAMKEYS_RATE_LIMIT_BURST',
+  'orphan-grace': 'TEAMKEYS_ORPHAN_GRACE',
+  'min-sync-interval': 'TEAMKEYS_MIN_SYNC_INTERVAL',
+  'credentials-interval': 'TEAMKEYS_CREDENTIALS_INTERVAL',
+  instance: 'POD_NAME',
+  'log-level': 'LOG_LEVEL',
+} as const;
+
+const camel = (s: string) => s.replace(/-(\w)/g, (_m, c: string) => c.toUpperCase());
+
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
+  const options = Object.fromEntries(Object.keys(FLAGS).map((f) => [f, { type: 'string' as const }]));
+  const { values } = parseArgs({ args: argv, options, strict: true });
+  const raw: Record<string, string | undefined> = {};
+  for (const [flag, envName] of Object.entries(FLAGS)) {
+    const v = values[flag];
+    raw[camel(flag)] = typeof v === 'string' ? v : env[envName];
+  }
+  const r = Config.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new Error(`invalid configuration: ${i?.path.join('.') ?? ''}: ${i?.message ?? ''}`);
+  }
+  return r.data;
+}

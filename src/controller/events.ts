@@ -1,0 +1,35 @@
+import type { Logger } from 'pino';
+import { API_VERSION, type KeyPolicy, type TeamMember } from '../api/schema.ts';
+import type { Cluster } from '../kube/cluster.ts';
+
+/**
+ * Events at transitions. Best effort: an Event that cannot be written is logged, never a reason to fail a
+ * reconcile. Messages are written by the operator and never contain key strings.
+ */
+export class Recorder {
+  private readonly cluster: Cluster;
+  private readonly log: Logger;
+
+  constructor(cluster: Cluster, log: Logger) {
+    this.cluster = cluster;
+    this.log = log;
+  }
+
+  async emit(obj: TeamMember | KeyPolicy, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const ref = { apiVersion: API_VERSION, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace, uid: obj.metadata.uid };
+    this.log.info({ object: `${obj.kind}/${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`, type, reason }, message);
+    try {
+      await this.cluster.event(ref, type, reason, message, reason);
+    } catch (e) {
+      this.log.warn({ reason, err: e instanceof Error ? e.message : String(e) }, 'could not record event');
+    }
+  }
+
+  normal(obj: TeamMember | KeyPolicy, reason: string, message: string): Promise<void> {
+    return this.emit(obj, 'Normal', reason, message);
+  }
+
+  warn(obj: TeamMember | KeyPolicy, reason: string, message: string): Promise<void> {
+    return this.emit(obj, 'Warning', reason, message);
+  }
+}

@@ -1,0 +1,78 @@
+import type { OpenRouterClient } from '../openrouter/client.ts';
+import type { ApiKey } from '../openrouter/schemas.ts';
+import type { Clock } from '../util/clock.ts';
+
+/**
+ * What the operator knows about OpenRouter's keys: refreshed by listing every key (ceil(N/100) calls, never one
+ * GET per key) and written through by the operator's own creates, updates and deletes, so a reconcile reads it
+ * instead of calling OpenRouter. A refresh never forgets a key the operator wrote after the refresh began.
+ */
+export class KeyBook {
+  private byHash = new Map<string, ApiKey>();
+  private touched = new Map<string, number>();
+  private removed = new Map<string, number>();
+  /** when the last complete refresh started; undefined before the first one */
+  refreshedFrom: number | undefined;
+  private inflight: Promise<void> | undefined;
+  private readonly clock: Clock;
+
+  constructor(clock: Clock) {
+    this.clock = clock;
+  }
+
+  get(hash: string): ApiKey | undefined {
+    return this.byHash.get(hash);
+  }
+
+  all(): ApiKey[] {
+    return [...this.byHash.values()];
+  }
+
+  byName(name: string): ApiKey[] {
+    return this.all().filter((k) => k.name === name);
+  }
+
+  get size(): number {
+    return this.byHash.size;
+  }
+
+  put(key: ApiKey): void {
+    this.byHash.set(key.hash, key);
+    this.touched.set(key.hash, this.clock.now());
+    this.removed.delete(key.hash);
+  }
+
+  remove(hash: string): void {
+    this.byHash.delete(hash);
+    this.removed.set(hash, this.clock.now());
+  }
+
+  /** True when a complete list started after `ms`: a key written before then and absent now is really gone. */
+  freshSince(ms: number): boolean {
+    return this.refreshedFrom !== undefined && this.refreshedFrom > ms;
+  }
+
+  /** Lists every key of the given workspaces; concurrent callers share one refresh. */
+  refresh(client: OpenRouterClient, workspaceIds: readonly (string | undefined)[]): Promise<void> {
+    this.inflight ??= this.doRefresh(client, workspaceIds).finally(() => {
+      this.inflight = undefined;
+    });
+    return this.inflight;
+  }
+
+  private async doRefresh(client: OpenRouterClient, workspaceIds: readonly (string | undefined)[]): Promise<void> {
+    const started = this.clock.now();
+    const next = new Map<string, ApiKey>();
+    for (const ws of new Set(workspaceIds)) for await (const k of client.listKeys({ workspaceId: ws })) next.set(k.hash, k);
+    for (const [hash, at] of this.touched) {
+      if (at >= started && this.byHash.has(hash)) next.set(hash, this.byHash.get(hash)!);
+      if (at < started) this.touched.delete(hash);
+    }
+    for (const [hash, at] of this.removed) {
+      if (at >= started) next.delete(hash);
+      else this.removed.delete(hash);
+    }
+    this.byHash = next;
+    this.refreshedFrom = started;
+  }
+}

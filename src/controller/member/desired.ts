@@ -1,0 +1,77 @@
+/** Pure decisions about a member's key: its budget, expiry and whether it should be usable. */
+import type { KeyPolicySpec, ResetPeriod, TeamMemberSpec } from '../../api/schema.ts';
+import type { ApiKey, LimitReset } from '../../openrouter/schemas.ts';
+import { roundUsd } from '../../util/money.ts';
+import { parseDuration } from '../../util/duration.ts';
+
+export interface DesiredBudget {
+  limitUSD: number | undefined;
+  reset: ResetPeriod;
+  includeByok: boolean;
+}
+
+export type BudgetDecision = { ok: true; budget: DesiredBudget } | { ok: false; reason: 'LimitAboveMax'; message: string };
+
+/** The member's own limit, when set, must stay within the policy's memberMaxUSD (or its limitUSD without one). */
+export function effectiveBudget(spec: TeamMemberSpec, policy: KeyPolicySpec): BudgetDecision {
+  const b = policy.budget;
+  const reset = b?.reset ?? 'monthly';
+  const includeByok = b?.includeByok ?? false;
+  if (spec.limitUSD !== undefined) {
+    const max = b?.memberMaxUSD ?? b?.limitUSD;
+    if (max !== undefined && spec.limitUSD > max) {
+      return { ok: false, reason: 'LimitAboveMax', message: `limitUSD ${spec.limitUSD} is above the policy's maximum of ${max} USD per member` };
+    }
+    return { ok: true, budget: { limitUSD: spec.limitUSD, reset, includeByok } };
+  }
+  return { ok: true, budget: { limitUSD: b?.limitUSD, reset, includeByok } };
+}
+
+export function toLimitReset(reset: ResetPeriod): LimitReset {
+  return reset === 'never' ? null : reset;
+}
+
+export function fromLimitReset(reset: string | null): ResetPeriod {
+  return reset === 'daily' || reset === 'weekly' || reset === 'monthly' ? reset : 'never';
+}
+
+/** OpenRouter wants UTC with seconds; milliseconds are dropped so the value round-trips unchanged. */
+export function utcSeconds(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** expires_at for a key created at `createdMs`: the earlier of the member's hard end and the policy's key TTL. */
+export function keyExpiry(createdMs: number, spec: TeamMemberSpec, policy: KeyPolicySpec): string | undefined {
+  const ends: number[] = [];
+  if (spec.expiresAt) ends.push(Date.parse(spec.expiresAt));
+  if (policy.keyTTL) ends.push(createdMs + parseDuration(policy.keyTTL));
+  return ends.length > 0 ? utcSeconds(Math.min(...ends)) : undefined;
+}
+
+/** Whether a key's parameters differ from what the member should have. */
+export function keyDrift(key: ApiKey, budget: DesiredBudget, disabled: boolean): boolean {
+  return (
+    key.disabled !== disabled ||
+    (key.limit ?? undefined) !== budget.limitUSD ||
+    fromLimitReset(key.limit_reset) !== budget.reset ||
+    key.include_byok_in_limit !== budget.includeByok
+  );
+}
+
+/** Spend that counts against the limit in the current window, as OpenRouter counts it. */
+export function windowSpend(key: ApiKey, reset: ResetPeriod, includeByok: boolean): number {
+  const [usage, byok] =
+    reset === 'daily' ? [key.usage_daily, key.byok_usage_daily]
+    : reset === 'weekly' ? [key.usage_weekly, key.byok_usage_weekly]
+    : reset === 'monthly' ? [key.usage_monthly, key.byok_usage_monthly]
+    : [key.usage, key.byok_usage];
+  return roundUsd(usage + (includeByok ? byok : 0));
+}
+
+export type BudgetLevel = 'ok' | 'warn' | 'exhausted';
+
+export function budgetLevel(spent: number, limit: number | undefined, warnAtPercent: number): BudgetLevel {
+  if (limit === undefined) return 'ok';
+  if (spent >= limit) return 'exhausted';
+  return limit > 0 && (spent / limit) * 100 >= warnAtPercent ? 'warn' : 'ok';
+}

@@ -1,0 +1,39 @@
+/** Pure: what must happen to a member's key, given what the operator can see. */
+import type { TeamMemberStatus } from '../../api/schema.ts';
+import type { ApiKey } from '../../openrouter/schemas.ts';
+
+export interface PlanInput {
+  status: TeamMemberStatus;
+  /** false when the member should have no usable key at all (expired) */
+  wantKey: boolean;
+  /** the key named in status, as last listed (undefined: not seen) */
+  observed: ApiKey | undefined;
+  /** a complete key list began after the current key was created: absence from it means deleted */
+  listedSinceKeyCreated: boolean;
+  /** the Secret the operator owns: which key hash it holds and whether its string matches its HMAC */
+  secret: { keyHash: string | undefined; intact: boolean } | undefined;
+  /** the key expiry a new key would get, and the one the current key has */
+  wantExpiresAt: string | undefined;
+}
+
+export type KeyPlan =
+  | { kind: 'keep' }
+  | { kind: 'recover' } // a create was in flight: find what it left behind first
+  | { kind: 'create'; reason: 'Initial' | 'Deleted' | 'SecretLost' | 'ExpiryChanged'; revoke: string | undefined };
+
+export function planKey(i: PlanInput): KeyPlan {
+  if (i.status.pendingKey) return { kind: 'recover' };
+  const current = i.status.key;
+  if (!i.wantKey) return { kind: 'keep' };
+  if (!current) return { kind: 'create', reason: 'Initial', revoke: undefined };
+  if (!i.observed && i.listedSinceKeyCreated) return { kind: 'create', reason: 'Deleted', revoke: undefined };
+  if (!i.secret || i.secret.keyHash !== current.hash || !i.secret.intact) return { kind: 'create', reason: 'SecretLost', revoke: current.hash };
+  if (i.wantExpiresAt !== current.expiresAt) return { kind: 'create', reason: 'ExpiryChanged', revoke: current.hash };
+  return { kind: 'keep' };
+}
+
+/** After a crash: the key the Secret holds (if it is one of the in-flight creation's keys) is kept; the rest go. */
+export function recoverPending(candidates: readonly ApiKey[], secretKeyHash: string | undefined, secretIntact: boolean): { adopt: ApiKey | undefined; revoke: string[] } {
+  const adopt = secretIntact ? candidates.find((k) => k.hash === secretKeyHash) : undefined;
+  return { adopt, revoke: candidates.filter((k) => k !== adopt).map((k) => k.hash) };
+}

@@ -1,0 +1,340 @@
+/**
+ * TeamMember reconcile: small idempotent steps around the pure decisions in plan.ts, desired.ts and status.ts.
+ * Any decision that creates or revokes a key is confirmed against a fresh read of the member and its Secret,
+ * never taken on the informer cache alone.
+ */
+import type { V1Secret } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import {
+  ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, FINALIZER, TeamMemberStatus,
+  type KeyPolicy, type KeyRef, type TeamMember,
+} from '../../api/schema.ts';
+import type { Cluster } from '../../kube/cluster.ts';
+import { toJson } from '../../util/json.ts';
+import { setCondition } from '../conditions.ts';
+import { isKube } from '../../kube/errors.ts';
+import type { OpenRouterClient } from '../../openrouter/client.ts';
+import { OpenRouterError } from '../../openrouter/errors.ts';
+import type { ApiKey } from '../../openrouter/schemas.ts';
+import type { Clock } from '../../util/clock.ts';
+import type { KeyBook } from '../keybook.ts';
+import { keyName } from '../keyname.ts';
+import { mergePatch } from '../mergepatch.ts';
+import { matchesSelector } from '../selector.ts';
+import type { Recorder } from '../events.ts';
+import { effectiveBudget, fromLimitReset, keyDrift, keyExpiry, toLimitReset, type DesiredBudget } from './desired.ts';
+import { planKey, recoverPending } from './plan.ts';
+import { apiKeyIn, defaultSecretName, desiredSecret, hmacMatches, isOwnedBy, keyHmac, secretUpToDate } from './secret.ts';
+import { computeStatus, type Outcome } from './status.ts';
+import { finalizeMember } from './finalize.ts';
+
+export interface MemberDeps {
+  cluster: Cluster;
+  client: OpenRouterClient;
+  book: KeyBook;
+  clock: Clock;
+  log: Logger;
+  recorder: Recorder;
+  clusterId: string;
+  baseUrl: string;
+  hmacKey: Buffer;
+  credentialsValid: () => boolean;
+  policy: (name: string) => KeyPolicy | undefined;
+  namespaceLabels: (name: string) => Record<string, string> | undefined;
+  cachedSecret: (namespace: string, name: string) => V1Secret | undefined;
+  workspaceId: (policy: KeyPolicy) => Promise<string | undefined>;
+  /** the member as this process last wrote it, so a lagging informer cache is not mistaken for the truth */
+  readMember: (namespace: string, name: string) => Promise<TeamMember | undefined>;
+}
+
+export type Result = { requeueAfterMs?: number; retry?: boolean };
+
+const CREDENTIALS_WAIT_MS = 30_000;
+
+export async function reconcileMember(member: TeamMember, d: MemberDeps): Promise<Result> {
+  if (member.metadata.deletionTimestamp) return finalizeMember(member, d);
+  if (!d.credentialsValid()) return { requeueAfterMs: CREDENTIALS_WAIT_MS };
+  if (!member.metadata.finalizers?.includes(FINALIZER)) {
+    await d.cluster.setMemberFinalizers(member.metadata.namespace ?? '', member.metadata.name, member.metadata.resourceVersion ?? '', [...(member.metadata.finalizers ?? []), FINALIZER]);
+    return {}; // the update event brings the member back with its finalizer
+  }
+  const ctx = new MemberContext(member, d);
+  return ctx.run();
+}
+
+class MemberContext {
+  private m: TeamMember;
+  private readonly d: MemberDeps;
+  private readonly ns: string;
+  private status: TeamMemberStatus;
+
+  constructor(m: TeamMember, d: MemberDeps) {
+    this.m = m;
+    this.d = d;
+    this.ns = m.metadata.namespace ?? '';
+    this.status = m.status ?? {};
+  }
+
+  private now(): number {
+    return this.d.clock.now();
+  }
+
+  async run(): Promise<Result> {
+    const d = this.d;
+    const policy = d.policy(this.m.spec.policy);
+    if (!policy) return this.blocked({ ready: false, reason: 'PolicyNotFound', message: `KeyPolicy "${this.m.spec.policy}" does not exist` });
+    if (!matchesSelector(policy.spec.namespaceSelector, d.namespaceLabels(this.ns))) {
+      return this.blocked({ ready: false, reason: 'PolicyNotAllowed', message: `KeyPolicy "${this.m.spec.policy}" does not allow namespace "${this.ns}" (see its spec.namespaceSelector)` }, policy);
+    }
+    const decision = effectiveBudget(this.m.spec, policy.spec);
+    if (!decision.ok) return this.blocked({ ready: false, reason: decision.reason, message: decision.message }, policy);
+    const budget = decision.budget;
+    const expired = this.m.spec.expiresAt !== undefined && Date.parse(this.m.spec.expiresAt) <= this.now();
+
+    let secret: V1Secret | 'foreign' | undefined = this.ownedSecret();
+    let plan = planKey(this.planInput(secret, !expired, policy));
+    if (plan.kind !== 'keep') {
+      // confirm against the API server before creating or revoking anything
+      const fresh = await d.readMember(this.ns, this.m.metadata.name);
+      if (!fresh || fresh.metadata.deletionTimestamp) return {};
+      this.m = { ...fresh, spec: this.m.spec };
+      this.status = fresh.status ?? {};
+      secret = await this.readSecret();
+      if (plan.kind === 'recover' || !d.book.freshSince(Date.parse(this.status.key?.createdAt ?? '1970-01-01'))) {
+        await d.book.refresh(d.client, [await d.workspaceId(policy)]);
+      }
+      plan = planKey(this.planInput(secret, !expired, policy));
+    }
+
+    if (plan.kind === 'recover') {
+      await this.recover(secret, policy);
+      return { requeueAfterMs: 0 };
+    }
+    if (plan.kind === 'create') {
+      if (secret === 'foreign') return this.blocked({ ready: false, reason: 'SecretConflict', message: `Secret ${this.ns}/${defaultSecretName(this.m)} exists and is not managed by teamkeys; delete it or set spec.secretName` }, policy);
+      const retired = plan.revoke ? d.book.get(plan.revoke) : undefined;
+      if (plan.revoke) {
+        await d.client.deleteKey(plan.revoke);
+        d.book.remove(plan.revoke);
+      }
+      const created = await this.createKey(policy, budget, secret);
+      if (!created) return { retry: true };
+      if (plan.reason !== 'Initial') {
+        const why = { Deleted: 'the key was deleted outside Kubernetes', SecretLost: 'the Secret no longer held the key', ExpiryChanged: 'its expiry changed' }[plan.reason];
+        await d.recorder.warn(this.m, 'KeyReplaced', `issued a new key because ${why}${retired ? ' (old key revoked)' : ''}`);
+      } else {
+        await d.recorder.normal(this.m, 'KeyProvisioned', `issued key ${created.label} into Secret ${defaultSecretName(this.m)}`);
+      }
+      secret = created.secret;
+    }
+
+    const key = this.status.key;
+    let observed = key ? d.book.get(key.hash) : undefined;
+    const disabled = this.m.spec.suspended || expired;
+    if (key && observed && !expired && keyDrift(observed, budget, disabled)) {
+      observed = await this.converge(key, observed, budget, disabled);
+    }
+    if (key && secret && secret !== 'foreign') await this.convergeSecret(policy, secret);
+
+    const outcome: Outcome = expired
+      ? { ready: false, reason: 'Expired', message: `the member's expiresAt ${this.m.spec.expiresAt ?? ''} has passed` }
+      : this.m.spec.suspended
+        ? { ready: false, reason: 'Suspended', message: 'spec.suspended is true: the key is disabled' }
+        : { ready: true, reason: 'KeyReady', message: `key ${key?.label ?? ''} is active and in Secret ${defaultSecretName(this.m)}` };
+    await this.finish(outcome, observed, budget, policy);
+    return this.requeue(expired);
+  }
+
+  private requeue(expired: boolean): Result {
+    const ends: number[] = [];
+    if (!expired && this.m.spec.expiresAt) ends.push(Date.parse(this.m.spec.expiresAt) - this.now() + 1_000);
+    return ends.length > 0 ? { requeueAfterMs: Math.max(1_000, Math.min(...ends)) } : {};
+  }
+
+  private planInput(secret: V1Secret | 'foreign' | undefined, wantKey: boolean, policy: KeyPolicy) {
+    const key = this.status.key;
+    const own = secret && secret !== 'foreign' ? secret : undefined;
+    const apiKey = own ? apiKeyIn(own, policy.spec) : undefined;
+    const created = key ? Date.parse(key.createdAt) : this.now();
+    return {
+      status: this.status,
+      wantKey,
+      observed: key ? this.d.book.get(key.hash) : undefined,
+      listedSinceKeyCreated: this.d.book.freshSince(created),
+      secret: own ? { keyHash: own.metadata?.annotations?.[ANNOTATION_KEY_HASH], intact: apiKey !== undefined && hmacMatches(this.d.hmacKey, apiKey, own.metadata?.annotations?.[ANNOTATION_KEY_HMAC]) } : undefined,
+      wantExpiresAt: key ? keyExpiry(created, this.m.spec, policy.spec) : undefined,
+    };
+  }
+
+  /** The Secret from the cache when it is ours; 'foreign' is only ever learned from a direct read. */
+  private ownedSecret(): V1Secret | undefined {
+    const s = this.d.cachedSecret(this.ns, defaultSecretName(this.m));
+    return s && isOwnedBy(s, this.m) ? s : undefined;
+  }
+
+  private async readSecret(): Promise<V1Secret | 'foreign' | undefined> {
+    try {
+      const s = await this.d.cluster.readSecret(this.ns, defaultSecretName(this.m));
+      return isOwnedBy(s, this.m) ? s : 'foreign';
+    } catch (e) {
+      if (isKube(e, 'notFound')) return undefined;
+      throw e;
+    }
+  }
+
+  /** A create was in flight when the operator stopped: keep what reached the Secret, revoke the rest. */
+  private async recover(secret: V1Secret | 'foreign' | undefined, policy: KeyPolicy): Promise<void> {
+    const pending = this.status.pendingKey;
+    if (!pending) return;
+    const candidates = this.d.book.byName(pending.name);
+    const own = secret && secret !== 'foreign' ? secret : undefined;
+    const apiKey = own ? apiKeyIn(own, policy.spec) : undefined;
+    const intact = own !== undefined && apiKey !== undefined && hmacMatches(this.d.hmacKey, apiKey, own.metadata?.annotations?.[ANNOTATION_KEY_HMAC]);
+    const { adopt, revoke } = recoverPending(candidates, own?.metadata?.annotations?.[ANNOTATION_KEY_HASH], intact);
+    for (const hash of revoke) {
+      await this.d.client.deleteKey(hash);
+      this.d.book.remove(hash);
+      this.d.log.warn({ member: `${this.ns}/${this.m.metadata.name}`, hash }, 'revoked a key left behind by an interrupted create');
+    }
+    if (revoke.length > 0) await this.d.recorder.warn(this.m, 'OrphanRevoked', `revoked ${revoke.length} key(s) left behind by an interrupted create`);
+    const next: TeamMemberStatus = { ...this.status, pendingKey: undefined };
+    if (adopt) next.key = this.keyRef(adopt, this.status.key);
+    await this.patchStatus(next);
+  }
+
+  private async createKey(policy: KeyPolicy, budget: DesiredBudget, secret: V1Secret | 'foreign' | undefined): Promise<{ label: string; secret: V1Secret } | undefined> {
+    const d = this.d;
+    const seq = (this.status.keySeq ?? 0) + 1;
+    const name = keyName({ cluster: d.clusterId, namespace: this.ns, member: this.m.metadata.name, uid: this.m.metadata.uid, seq });
+    const workspaceId = await d.workspaceId(policy);
+    // the intent: recorded before the create call, so a crash at any instant leaves a findable key
+    await this.patchStatus({ ...this.status, pendingKey: { name, since: new Date(this.now()).toISOString() }, keySeq: seq }, true);
+    let created: { key: ApiKey; secret: string };
+    try {
+      created = await d.client.createKey({
+        name,
+        limit: budget.limitUSD ?? null,
+        limit_reset: toLimitReset(budget.reset),
+        include_byok_in_limit: budget.includeByok,
+        expires_at: keyExpiry(this.now(), this.m.spec, policy.spec) ?? null,
+        ...(workspaceId ? { workspace_id: workspaceId } : {}),
+      });
+    } catch (e) {
+      if (e instanceof OpenRouterError && !e.transient) {
+        await this.patchStatus({ ...this.status, pendingKey: undefined });
+        await d.recorder.warn(this.m, 'CreateFailed', e.message);
+      }
+      throw e; // transient: the next attempt starts by recovering the pending create
+    }
+    d.book.put(created.key);
+    let key = created.key;
+    if (this.m.spec.suspended) {
+      key = await d.client.updateKey(key.hash, { disabled: true });
+      d.book.put(key);
+    }
+    const existing = secret && secret !== 'foreign' ? secret : undefined;
+    const body = desiredSecret({ member: this.m, policy: policy.spec, apiKey: created.secret, keyHash: key.hash, hmac: keyHmac(d.hmacKey, created.secret), baseUrl: d.baseUrl, existing });
+    const written = existing
+      ? await d.cluster.replaceSecret(this.ns, defaultSecretName(this.m), body)
+      : await d.cluster.createSecret(this.ns, body);
+    await this.patchStatus({ ...this.status, pendingKey: undefined, key: this.keyRef(key, undefined) });
+    return { label: key.label, secret: written };
+  }
+
+  private keyRef(k: ApiKey, prev: KeyRef | undefined): KeyRef {
+    return {
+      hash: k.hash,
+      name: k.name,
+      label: k.label,
+      createdAt: prev?.createdAt ?? k.created_at,
+      ...(k.expires_at ? { expiresAt: k.expires_at } : {}),
+      disabled: k.disabled,
+      ...(k.limit === null ? {} : { limitUSD: k.limit }),
+      reset: fromLimitReset(k.limit_reset),
+      includeByok: k.include_byok_in_limit,
+    };
+  }
+
+  /** Puts the key back to what the member should have; an outside change is reported as drift. */
+  private async converge(key: KeyRef, observed: ApiKey, budget: DesiredBudget, disabled: boolean): Promise<ApiKey> {
+    const d = this.d;
+    const outside = observed.disabled !== key.disabled || (observed.limit ?? undefined) !== key.limitUSD || fromLimitReset(observed.limit_reset) !== key.reset || observed.include_byok_in_limit !== key.includeByok;
+    const updated = await d.client.updateKey(key.hash, { disabled, limit: budget.limitUSD ?? null, limit_reset: toLimitReset(budget.reset), include_byok_in_limit: budget.includeByok });
+    d.book.put(updated);
+    this.status = { ...this.status, key: this.keyRef(updated, key) };
+    if (outside) await d.recorder.warn(this.m, 'DriftCorrected', `the key was changed outside Kubernetes (disabled=${observed.disabled}, limit=${observed.limit ?? 'none'}); restored it`);
+    else if (observed.disabled !== disabled) await d.recorder.normal(this.m, disabled ? 'KeyDisabled' : 'KeyEnabled', disabled ? 'disabled the key at OpenRouter' : 're-enabled the key at OpenRouter');
+    else await d.recorder.normal(this.m, 'KeyUpdated', `applied limit ${budget.limitUSD ?? 'none'} USD, reset ${budget.reset}`);
+    return updated;
+  }
+
+  /** Keeps labels, annotations and non-key data of the Secret in line with the policy's template. */
+  private async convergeSecret(policy: KeyPolicy, secret: V1Secret): Promise<void> {
+    const key = this.status.key;
+    const apiKey = apiKeyIn(secret, policy.spec);
+    if (!key || !apiKey) return;
+    const want = desiredSecret({ member: this.m, policy: policy.spec, apiKey, keyHash: key.hash, hmac: keyHmac(this.d.hmacKey, apiKey), baseUrl: this.d.baseUrl, existing: secret });
+    if (secretUpToDate(secret, want)) return;
+    await this.d.cluster.replaceSecret(this.ns, defaultSecretName(this.m), want);
+  }
+
+  /** A member that cannot have a usable key: disable the one it has, report why, write nothing else. */
+  private async blocked(outcome: Outcome, policy?: KeyPolicy): Promise<Result> {
+    const key = this.status.key;
+    if (key && this.d.credentialsValid()) {
+      const observed = this.d.book.get(key.hash);
+      if (observed && !observed.disabled) {
+        const updated = await this.d.client.updateKey(key.hash, { disabled: true });
+        this.d.book.put(updated);
+        this.status = { ...this.status, key: this.keyRef(updated, key) };
+        await this.d.recorder.warn(this.m, 'KeyDisabled', `disabled the key: ${outcome.message}`);
+      }
+    }
+    await this.finish(outcome, key ? this.d.book.get(key.hash) : undefined, undefined, policy);
+    return {};
+  }
+
+  private async finish(outcome: Outcome, observed: ApiKey | undefined, budget: DesiredBudget | undefined, policy: KeyPolicy | undefined): Promise<void> {
+    const prevReady = this.m.status?.conditions?.find((c) => c.type === 'Ready');
+    const { status, notes } = computeStatus({
+      member: this.m,
+      prev: this.status,
+      now: new Date(this.now()).toISOString(),
+      secretName: defaultSecretName(this.m),
+      key: this.status.key,
+      pendingKey: this.status.pendingKey,
+      keySeq: this.status.keySeq,
+      observed,
+      budget,
+      warnAtPercent: policy?.spec.usage?.warnAtPercent ?? 80,
+      outcome,
+      suspended: this.m.spec.suspended,
+      expired: outcome.reason === 'Expired',
+    });
+    await this.patchStatus(status);
+    for (const n of notes) await this.d.recorder.emit(this.m, n.type, n.reason, n.message);
+    const nowReady = status.conditions?.find((c) => c.type === 'Ready');
+    if (nowReady && (prevReady?.status !== nowReady.status || prevReady.reason !== nowReady.reason) && nowReady.status === 'False' && !['Suspended', 'Expired'].includes(nowReady.reason)) {
+      await this.d.recorder.warn(this.m, nowReady.reason, nowReady.message);
+    }
+  }
+
+  /** Merge-patches status only when it changed; `guarded` makes a stale view fail with a conflict instead. */
+  private async patchStatus(next: TeamMemberStatus, guarded = false): Promise<void> {
+    const patch = mergePatch(toJson(this.m.status ?? {}), toJson(next));
+    this.status = next;
+    if (patch === undefined) return;
+    const updated = guarded
+      ? await this.d.cluster.patchMemberStatusGuarded(this.ns, this.m.metadata.name, this.m.metadata.resourceVersion ?? '', patch)
+      : await this.d.cluster.patchMemberStatus(this.ns, this.m.metadata.name, patch);
+    this.m = { ...this.m, metadata: { ...this.m.metadata, resourceVersion: updated.metadata?.resourceVersion }, status: TeamMemberStatus.parse(toJson(next)) };
+  }
+}
+
+/** A member whose spec does not parse (the CRD schema normally prevents it): say so, touch nothing else. */
+export async function markInvalid(cluster: Cluster, raw: { metadata: { name: string; namespace?: string | undefined; generation?: number | undefined }; status?: unknown }, message: string, now: string): Promise<void> {
+  const prev = TeamMemberStatus.safeParse(raw.status ?? {});
+  const conditions = setCondition(prev.success ? prev.data.conditions : [], { type: 'Ready', status: 'False', reason: 'InvalidSpec', message }, raw.metadata.generation, now);
+  const patch = mergePatch(toJson(prev.success ? prev.data : {}), toJson({ ...(prev.success ? prev.data : {}), conditions }));
+  if (patch !== undefined) await cluster.patchMemberStatus(raw.metadata.namespace ?? '', raw.metadata.name, patch);
+}

@@ -1,0 +1,94 @@
+/** Pure: the status a member should show, and the budget Events its change deserves. */
+import { TeamMemberStatus, type KeyRef, type TeamMember } from '../../api/schema.ts';
+import { toJson } from '../../util/json.ts';
+import type { ApiKey } from '../../openrouter/schemas.ts';
+import { roundUsd } from '../../util/money.ts';
+import { setCondition } from '../conditions.ts';
+import { deepEqual } from '../mergepatch.ts';
+import { budgetLevel, windowSpend, type DesiredBudget } from './desired.ts';
+
+export interface Outcome {
+  ready: boolean;
+  reason: string;
+  message: string;
+}
+
+export interface StatusInput {
+  member: TeamMember;
+  prev: TeamMemberStatus;
+  now: string;
+  secretName: string;
+  key: KeyRef | undefined;
+  pendingKey: TeamMemberStatus['pendingKey'];
+  keySeq: number | undefined;
+  observed: ApiKey | undefined;
+  budget: DesiredBudget | undefined;
+  warnAtPercent: number;
+  outcome: Outcome;
+  suspended: boolean;
+  expired: boolean;
+}
+
+export interface Note {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes: Note[] } {
+  const gen = i.member.metadata.generation;
+  const notes: Note[] = [];
+  let conditions = setCondition(i.prev.conditions, { type: 'Ready', status: i.outcome.ready ? 'True' : 'False', reason: i.outcome.reason, message: i.outcome.message }, gen, i.now);
+  conditions = setCondition(conditions, i.suspended
+    ? { type: 'Suspended', status: 'True', reason: 'SuspendedBySpec', message: 'spec.suspended is true: the key is disabled at OpenRouter' }
+    : { type: 'Suspended', status: 'False', reason: 'Active', message: 'the key is enabled' }, gen, i.now);
+  conditions = setCondition(conditions, i.expired
+    ? { type: 'Expired', status: 'True', reason: 'PastExpiresAt', message: `spec.expiresAt ${i.member.spec.expiresAt ?? ''} has passed: the key no longer works` }
+    : { type: 'Expired', status: 'False', reason: 'NotExpired', message: 'the key has not reached its hard end' }, gen, i.now);
+
+  const status: TeamMemberStatus = {
+    observedGeneration: gen,
+    conditions,
+    secretName: i.secretName,
+    key: i.key,
+    pendingKey: i.pendingKey,
+    keySeq: i.keySeq,
+    budget: i.prev.budget,
+    usage: i.prev.usage,
+  };
+
+  if (i.budget) {
+    const remaining = i.observed?.limit_remaining ?? undefined;
+    status.budget = { limitUSD: i.budget.limitUSD, remainingUSD: i.budget.limitUSD === undefined ? undefined : (remaining ?? i.budget.limitUSD), reset: i.budget.reset };
+  }
+  if (i.observed && i.budget) {
+    const o = i.observed;
+    const spent = windowSpend(o, i.budget.reset, i.budget.includeByok);
+    const values = {
+      windowUSD: spent,
+      dailyUSD: o.usage_daily,
+      weeklyUSD: o.usage_weekly,
+      monthlyUSD: o.usage_monthly,
+      byokUSD: roundUsd(o.byok_usage),
+      lifetimeUSD: roundUsd(o.usage + o.byok_usage),
+    };
+    const { observedAt: _at, ...prevValues } = i.prev.usage ?? { observedAt: '' };
+    // observedAt moves only when a value moved, so an idle sync writes nothing
+    status.usage = deepEqual(prevValues, values) && i.prev.usage ? i.prev.usage : { ...values, observedAt: i.now };
+    const level = budgetLevel(spent, i.budget.limitUSD, i.warnAtPercent);
+    const before = budgetLevel(i.prev.usage?.windowUSD ?? 0, i.prev.budget?.limitUSD ?? i.budget.limitUSD, i.warnAtPercent);
+    const limit = i.budget.limitUSD ?? 0;
+    conditions = setCondition(conditions, level === 'exhausted'
+      ? { type: 'BudgetExhausted', status: 'True', reason: 'LimitReached', message: `spent ${spent} of ${limit} USD this ${i.budget.reset === 'never' ? 'lifetime' : i.budget.reset.replace('ly', '')} window` }
+      : { type: 'BudgetExhausted', status: 'False', reason: level === 'warn' ? 'NearLimit' : 'WithinBudget', message: i.budget.limitUSD === undefined ? 'no limit' : `spent ${spent} of ${limit} USD` }, gen, i.now);
+    status.conditions = conditions;
+    if (level !== before && level === 'exhausted') notes.push({ type: 'Warning', reason: 'BudgetExhausted', message: `spent ${spent} of ${limit} USD: OpenRouter refuses further requests until the ${i.budget.reset} reset` });
+    else if (level !== before && level === 'warn') notes.push({ type: 'Warning', reason: 'BudgetWarning', message: `spent ${spent} of ${limit} USD (${i.warnAtPercent}% warning threshold)` });
+  }
+  return { status: prune(status), notes };
+}
+
+/** Drops undefined fields so deep comparison and merge patches see only what is set. */
+function prune(v: TeamMemberStatus): TeamMemberStatus {
+  return TeamMemberStatus.parse(toJson(v));
+}

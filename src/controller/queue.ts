@@ -1,0 +1,136 @@
+import type { Clock } from '../util/clock.ts';
+
+export interface QueueOptions {
+  workers: number;
+  clock: Clock;
+  /** per-key exponential backoff for retries */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+}
+
+export type Handler = (key: string) => Promise<{ requeueAfterMs?: number | undefined; retry?: boolean }>;
+
+/**
+ * A keyed work queue with client-go's semantics: a key waits in the queue at most once; it never runs on two
+ * workers at once; a key added while it runs is marked dirty and runs again afterwards; retries back off
+ * exponentially per key until forgotten; addAfter schedules a later run.
+ */
+export class WorkQueue {
+  private readonly queue: string[] = [];
+  private readonly queued = new Set<string>();
+  private readonly running = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly failures = new Map<string, number>();
+  private readonly o: Required<QueueOptions>;
+  private waiters: (() => void)[] = [];
+  private stopping = false;
+  private workers: Promise<void>[] = [];
+
+  constructor(opts: QueueOptions) {
+    this.o = { baseDelayMs: 500, maxDelayMs: 300_000, ...opts };
+  }
+
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  get busy(): number {
+    return this.running.size;
+  }
+
+  /** nothing queued, running or scheduled to run within `withinMs` */
+  idle(withinMs = 0): boolean {
+    const soon = this.o.clock.now() + withinMs;
+    return this.queue.length === 0 && this.running.size === 0 && [...this.timers.values()].every((t) => t.at > soon);
+  }
+
+  add(key: string): void {
+    if (this.stopping) return;
+    if (this.running.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (this.queued.has(key)) return;
+    this.queued.add(key);
+    this.queue.push(key);
+    this.waiters.shift()?.();
+  }
+
+  /** Runs the key after a delay; an earlier pending schedule wins. */
+  addAfter(key: string, ms: number): void {
+    if (this.stopping) return;
+    if (ms <= 0) return this.add(key);
+    const at = this.o.clock.now() + ms;
+    const existing = this.timers.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, ms);
+    timer.unref();
+    this.timers.set(key, { at, timer });
+  }
+
+  addRateLimited(key: string): number {
+    const n = this.failures.get(key) ?? 0;
+    this.failures.set(key, n + 1);
+    const delay = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** n);
+    this.addAfter(key, delay);
+    return delay;
+  }
+
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
+
+  start(handler: Handler, onError: (key: string, err: unknown) => void): void {
+    this.stopping = false;
+    for (let i = 0; i < this.o.workers; i++) this.workers.push(this.work(handler, onError));
+  }
+
+  /** Stops taking work and waits for running handlers, up to the deadline. */
+  async shutdown(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers.values()) clearTimeout(t.timer);
+    this.timers.clear();
+    for (const w of this.waiters.splice(0)) w();
+    await Promise.race([Promise.all(this.workers), new Promise((r) => setTimeout(r, deadlineMs).unref())]);
+    this.workers = [];
+  }
+
+  private async next(): Promise<string | undefined> {
+    while (!this.stopping) {
+      const key = this.queue.shift();
+      if (key !== undefined) {
+        this.queued.delete(key);
+        return key;
+      }
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    return undefined;
+  }
+
+  private async work(handler: Handler, onError: (key: string, err: unknown) => void): Promise<void> {
+    for (;;) {
+      const key = await this.next();
+      if (key === undefined) return;
+      this.running.add(key);
+      try {
+        const r = await handler(key);
+        if (r.retry) this.addRateLimited(key);
+        else {
+          this.forget(key);
+          if (r.requeueAfterMs !== undefined) this.addAfter(key, r.requeueAfterMs);
+        }
+      } catch (err) {
+        onError(key, err);
+        this.addRateLimited(key);
+      } finally {
+        this.running.delete(key);
+        if (this.dirty.delete(key)) this.add(key);
+      }
+    }
+  }
+}

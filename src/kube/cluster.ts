@@ -1,0 +1,137 @@
+/**
+ * The only module that talks to the Kubernetes API for the controller: informers, status and finalizer patches,
+ * Secrets, Events. Reconcilers see plain objects and KubeError, never client-node's types or exceptions.
+ */
+import {
+  CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, PatchStrategy, V1MicroTime, makeInformer, setHeaderOptions,
+  type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret,
+} from '@kubernetes/client-node';
+import { GROUP, VERSION } from '../api/schema.ts';
+import type { Json } from '../util/json.ts';
+import { kube } from './errors.ts';
+import { ResilientInformer, type ResilientInformerOptions } from './informer.ts';
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string | undefined;
+  uid: string;
+}
+
+
+const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export class Cluster {
+  readonly kc: KubeConfig;
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly events: EventsV1Api;
+  private readonly instance: string;
+
+  constructor(kc: KubeConfig, instance: string) {
+    this.kc = kc;
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.events = kc.makeApiClient(EventsV1Api);
+    this.instance = instance;
+  }
+
+  // --- informers ----------------------------------------------------------------------------------------------
+
+  memberInformer(opts?: ResilientInformerOptions): ResilientInformer<KubernetesObject> {
+    return new ResilientInformer(makeInformer(this.kc, `/apis/${GROUP}/${VERSION}/teammembers`, () =>
+      kube(() => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'teammembers' }) as Promise<KubernetesListObject<KubernetesObject>>)), opts);
+  }
+
+  policyInformer(opts?: ResilientInformerOptions): ResilientInformer<KubernetesObject> {
+    return new ResilientInformer(makeInformer(this.kc, `/apis/${GROUP}/${VERSION}/keypolicies`, () =>
+      kube(() => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'keypolicies' }) as Promise<KubernetesListObject<KubernetesObject>>)), opts);
+  }
+
+  namespaceInformer(opts?: ResilientInformerOptions): ResilientInformer<V1Namespace> {
+    return new ResilientInformer(makeInformer(this.kc, '/api/v1/namespaces', () => kube(() => this.core.listNamespace())), opts);
+  }
+
+  /** Only the Secrets this operator manages, selected by label, in every namespace. */
+  secretInformer(labelSelector: string, opts?: ResilientInformerOptions): ResilientInformer<V1Secret> {
+    return new ResilientInformer(makeInformer(this.kc, '/api/v1/secrets', () => kube(() => this.core.listSecretForAllNamespaces({ labelSelector })), labelSelector), opts);
+  }
+
+  // --- custom objects -----------------------------------------------------------------------------------------
+
+  async patchMemberStatus(namespace: string, name: string, patch: Json): Promise<KubernetesObject> {
+    return kube(() => this.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body: { status: patch } }, MERGE) as Promise<KubernetesObject>);
+  }
+
+  /** As patchMemberStatus, but fails with a conflict unless the member is still at resourceVersion. */
+  async patchMemberStatusGuarded(namespace: string, name: string, resourceVersion: string, patch: Json): Promise<KubernetesObject> {
+    return kube(() => this.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body: { metadata: { resourceVersion }, status: patch } }, MERGE) as Promise<KubernetesObject>);
+  }
+
+  async readMember(namespace: string, name: string): Promise<KubernetesObject> {
+    return kube(() => this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name }) as Promise<KubernetesObject>);
+  }
+
+  async patchPolicyStatus(name: string, patch: Json): Promise<KubernetesObject> {
+    return kube(() => this.custom.patchClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'keypolicies', name, body: { status: patch } }, MERGE) as Promise<KubernetesObject>);
+  }
+
+  /** Replaces the finalizer list, guarded by resourceVersion so a concurrent change is not overwritten. */
+  async setMemberFinalizers(namespace: string, name: string, resourceVersion: string, finalizers: string[]): Promise<KubernetesObject> {
+    const body = [
+      { op: 'test', path: '/metadata/resourceVersion', value: resourceVersion },
+      { op: 'add', path: '/metadata/finalizers', value: finalizers },
+    ];
+    return kube(() => this.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body }, JSON_PATCH) as Promise<KubernetesObject>);
+  }
+
+  // --- secrets ------------------------------------------------------------------------------------------------
+
+  async readSecret(namespace: string, name: string): Promise<V1Secret> {
+    return kube(() => this.core.readNamespacedSecret({ namespace, name }));
+  }
+
+  async createSecret(namespace: string, body: V1Secret): Promise<V1Secret> {
+    return kube(() => this.core.createNamespacedSecret({ namespace, body }));
+  }
+
+  /** Full replace with the read resourceVersion: a concurrent edit makes this fail with a conflict. */
+  async replaceSecret(namespace: string, name: string, body: V1Secret): Promise<V1Secret> {
+    return kube(() => this.core.replaceNamespacedSecret({ namespace, name, body }));
+  }
+
+  async deleteSecret(namespace: string, name: string, uid: string): Promise<void> {
+    // the uid precondition makes sure only the Secret that was checked is deleted
+    await kube(() => this.core.deleteNamespacedSecret({ namespace, name, body: { preconditions: { uid } } }));
+  }
+
+  // --- events -------------------------------------------------------------------------------------------------
+
+  async event(regarding: ObjectRef, type: 'Normal' | 'Warning', reason: string, note: string, action: string): Promise<void> {
+    const namespace = regarding.namespace ?? 'default';
+    await kube(() => this.events.createNamespacedEvent({
+      namespace,
+      body: {
+        metadata: { generateName: `${regarding.name}.`, namespace },
+        eventTime: new V1MicroTime(),
+        reportingController: `${GROUP}/operator`,
+        reportingInstance: this.instance,
+        action,
+        reason,
+        note: note.slice(0, 1000),
+        type,
+        regarding: { apiVersion: regarding.apiVersion, kind: regarding.kind, name: regarding.name, namespace: regarding.namespace, uid: regarding.uid },
+      },
+    }));
+  }
+}
+

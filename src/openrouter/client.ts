@@ -1,0 +1,170 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent, type Dispatcher } from 'undici';
+import type { z } from 'zod';
+import type { Clock } from '../util/clock.ts';
+import { OpenRouterError, kindOfStatus, parseRetryAfter } from './errors.ts';
+import type { RateLimiter } from './limiter.ts';
+import {
+  CreatedKey, CurrentKey, Deleted, ErrorBody, KeyEnvelope, KeyList, Workspace,
+  type ApiKey, type CreateKeyRequest, type UpdateKeyRequest,
+} from './schemas.ts';
+
+export interface OpenRouterClientOptions {
+  /** e.g. https://openrouter.ai/api/v1 */
+  baseUrl: string;
+  /** read at every call, so a rotated management key is picked up without a restart */
+  apiKey: () => string | undefined;
+  limiter: RateLimiter;
+  clock: Clock;
+  dispatcher?: Dispatcher;
+  /** retries of idempotent calls (GET, PATCH, DELETE) after 429, 5xx or a network error; POST is never retried */
+  retries?: number;
+  /** called once per HTTP exchange, for metrics */
+  observe?: (route: string, status: number | 'error', ms: number) => void;
+}
+
+/** The page size of GET /keys, fixed by OpenRouter. */
+export const KEYS_PAGE_SIZE = 100;
+
+export function defaultDispatcher(): Agent {
+  // undici's defaults are 300 s timeouts and an unbounded pool; neither is acceptable for a controller
+  return new Agent({ connections: 16, headersTimeout: 30_000, bodyTimeout: 30_000, connectTimeout: 10_000, keepAliveTimeout: 10_000 });
+}
+
+/** OpenRouter's management API, typed and checked. */
+export class OpenRouterClient {
+  private readonly o: Required<Omit<OpenRouterClientOptions, 'observe'>> & Pick<OpenRouterClientOptions, 'observe'>;
+  private readonly base: string;
+
+  constructor(opts: OpenRouterClientOptions) {
+    this.o = { dispatcher: defaultDispatcher(), retries: 2, ...opts };
+    this.base = opts.baseUrl.replace(/\/+$/, '');
+  }
+
+  async close(): Promise<void> {
+    await this.o.dispatcher.close();
+  }
+
+  private async call<T extends z.ZodType>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', route: string, path: string, schema: T, body?: unknown): Promise<z.infer<T>> {
+    const attempts = method === 'POST' ? 1 : 1 + this.o.retries;
+    let last: OpenRouterError | undefined;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        return await this.once(method, route, path, schema, body);
+      } catch (e) {
+        if (!(e instanceof OpenRouterError) || !e.transient || attempt === attempts) throw e;
+        last = e;
+        await sleep(e.retryAfterMs ?? Math.min(8_000, 250 * 2 ** attempt));
+      }
+    }
+    throw last ?? new OpenRouterError('network', route, 'no attempt made');
+  }
+
+  private async once<T extends z.ZodType>(method: string, route: string, path: string, schema: T, body: unknown): Promise<z.infer<T>> {
+    const key = this.o.apiKey();
+    if (!key) throw new OpenRouterError('unauthorized', route, 'no management key configured');
+    await this.o.limiter.acquire();
+    const started = performance.now();
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.o.dispatcher.request({
+        origin: new URL(this.base).origin,
+        path: new URL(this.base).pathname + path,
+        method,
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': 'application/json',
+          'x-openrouter-title': 'teamkeys',
+        },
+        body: body === undefined ? null : JSON.stringify(body),
+      });
+    } catch (e) {
+      this.o.observe?.(route, 'error', performance.now() - started);
+      const reason = e instanceof Error ? (e as Error & { code?: string }).code ?? e.name : 'error';
+      throw new OpenRouterError('network', route, `request failed (${reason})`);
+    }
+    const text = await res.body.text().catch(() => '');
+    this.o.observe?.(route, res.statusCode, performance.now() - started);
+    if (res.statusCode >= 400) {
+      const parsed = ErrorBody.safeParse(safeJson(text));
+      const message = parsed.success ? (parsed.data.error.message ?? '') : '';
+      const retryAfter = parseRetryAfter(res.headers['retry-after'], this.o.clock.now());
+      if (res.statusCode === 429) this.o.limiter.pauseFor(retryAfter ?? 1_000);
+      throw new OpenRouterError(kindOfStatus(res.statusCode), route, `${res.statusCode} ${redact(message)}`.trim(), res.statusCode, retryAfter);
+    }
+    const parsed = schema.safeParse(safeJson(text));
+    if (!parsed.success) {
+      throw new OpenRouterError('invalidResponse', route, `unexpected response: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`, res.statusCode);
+    }
+    return parsed.data;
+  }
+
+  /** GET /key: describes the key the client authenticates with. */
+  async currentKey(): Promise<{ label: string; isManagementKey: boolean }> {
+    const r = await this.call('GET', 'GET /key', '/key', CurrentKey);
+    return { label: r.data.label, isManagementKey: r.data.is_management_key ?? r.data.is_provisioning_key ?? false };
+  }
+
+  async listKeysPage(offset: number, opts: { workspaceId?: string | undefined } = {}): Promise<ApiKey[]> {
+    const q = new URLSearchParams({ offset: String(offset), include_disabled: 'true' });
+    if (opts.workspaceId) q.set('workspace_id', opts.workspaceId);
+    return (await this.call('GET', 'GET /keys', `/keys?${q.toString()}`, KeyList)).data;
+  }
+
+  /** Every key, disabled ones included, page by page: ceil(N/100) calls. */
+  async *listKeys(opts: { workspaceId?: string | undefined } = {}): AsyncGenerator<ApiKey> {
+    for (let offset = 0; ; offset += KEYS_PAGE_SIZE) {
+      const page = await this.listKeysPage(offset, opts);
+      yield* page;
+      if (page.length < KEYS_PAGE_SIZE) return;
+    }
+  }
+
+  async getKey(hash: string): Promise<ApiKey> {
+    return (await this.call('GET', 'GET /keys/{hash}', `/keys/${encodeURIComponent(hash)}`, KeyEnvelope)).data;
+  }
+
+  /**
+   * POST /keys. Never retried: if the answer is lost the key may exist anyway, and only the caller (which
+   * recorded the key's name first) can find and revoke it.
+   */
+  async createKey(req: CreateKeyRequest): Promise<{ key: ApiKey; secret: string }> {
+    const r = await this.call('POST', 'POST /keys', '/keys', CreatedKey, req);
+    const secret = r.key ?? r.data.key;
+    if (!secret) throw new OpenRouterError('invalidResponse', 'POST /keys', 'created key has no key string');
+    const { key: _dropped, ...key } = r.data;
+    return { key, secret };
+  }
+
+  async updateKey(hash: string, req: UpdateKeyRequest): Promise<ApiKey> {
+    return (await this.call('PATCH', 'PATCH /keys/{hash}', `/keys/${encodeURIComponent(hash)}`, KeyEnvelope, req)).data;
+  }
+
+  /** DELETE /keys/{hash}; a key already gone counts as deleted. */
+  async deleteKey(hash: string): Promise<void> {
+    try {
+      await this.call('DELETE', 'DELETE /keys/{hash}', `/keys/${encodeURIComponent(hash)}`, Deleted);
+    } catch (e) {
+      if (e instanceof OpenRouterError && e.kind === 'notFound') return;
+      throw e;
+    }
+  }
+
+  /** Resolves a workspace slug or id to its id. */
+  async workspaceId(idOrSlug: string): Promise<string> {
+    return (await this.call('GET', 'GET /workspaces/{id}', `/workspaces/${encodeURIComponent(idOrSlug)}`, Workspace)).data.id;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/** OpenRouter's messages do not contain keys, but an error message is the last place one could slip out. */
+function redact(message: string): string {
+  return message.replace(/sk-or-v1-[0-9a-zA-Z]+/g, 'sk-or-v1-[redacted]').slice(0, 300);
+}

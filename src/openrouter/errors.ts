@@ -1,0 +1,52 @@
+/**
+ * Every way an OpenRouter call can fail, as one union. Messages carry the route and OpenRouter's own error
+ * message, never a request header or body, so a key string cannot leak through an error.
+ */
+export type OpenRouterErrorKind =
+  | 'badRequest' // 400: our request was wrong
+  | 'unauthorized' // 401: key unknown, deleted, disabled or expired
+  | 'forbidden' // 403: not a management key
+  | 'notFound' // 404
+  | 'rateLimited' // 429: honour retryAfterMs
+  | 'server' // 5xx
+  | 'network' // connection refused/reset/cut, or a timeout: the call may or may not have taken effect
+  | 'invalidResponse'; // a 2xx body we could not understand
+
+export class OpenRouterError extends Error {
+  readonly kind: OpenRouterErrorKind;
+  readonly status: number | undefined;
+  readonly route: string;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(kind: OpenRouterErrorKind, route: string, message: string, status?: number, retryAfterMs?: number) {
+    super(`OpenRouter ${route}: ${message}`);
+    this.name = 'OpenRouterError';
+    this.kind = kind;
+    this.route = route;
+    this.status = status;
+    this.retryAfterMs = retryAfterMs;
+  }
+
+  /** Worth retrying later: the failure was not caused by the request itself. */
+  get transient(): boolean {
+    return this.kind === 'rateLimited' || this.kind === 'server' || this.kind === 'network';
+  }
+}
+
+export function kindOfStatus(status: number): OpenRouterErrorKind {
+  if (status === 400 || status === 422) return 'badRequest';
+  if (status === 401) return 'unauthorized';
+  if (status === 403) return 'forbidden';
+  if (status === 404) return 'notFound';
+  if (status === 429) return 'rateLimited';
+  return status >= 500 ? 'server' : 'badRequest';
+}
+
+/** Retry-After is seconds or an HTTP date; returns milliseconds, or undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  if (v === undefined || v.trim() === '') return undefined;
+  if (/^\d+(\.\d+)?$/.test(v.trim())) return Math.round(Number(v) * 1000);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}

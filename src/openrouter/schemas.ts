@@ -1,0 +1,56 @@
+import { z } from 'zod';
+
+/** Response shapes, loose: OpenRouter adds fields over time and clients must ignore the ones they do not know. */
+export const ApiKey = z.looseObject({
+  hash: z.string(),
+  name: z.string(),
+  label: z.string(),
+  disabled: z.boolean(),
+  limit: z.number().nullable(),
+  limit_remaining: z.number().nullable(),
+  limit_reset: z.string().nullable(),
+  include_byok_in_limit: z.boolean(),
+  usage: z.number(),
+  usage_daily: z.number(),
+  usage_weekly: z.number(),
+  usage_monthly: z.number(),
+  byok_usage: z.number(),
+  byok_usage_daily: z.number(),
+  byok_usage_weekly: z.number(),
+  byok_usage_monthly: z.number(),
+  created_at: z.string(),
+  updated_at: z.string().nullable(),
+  expires_at: z.string().nullable().optional(),
+  workspace_id: z.string().optional(),
+});
+export type ApiKey = z.infer<typeof ApiKey>;
+
+export const KeyEnvelope = z.looseObject({ data: ApiKey });
+/** The only response that carries the key string: top-level `key` (older docs showed it inside `data`). */
+export const CreatedKey = z.looseObject({ data: ApiKey.extend({ key: z.string().optional() }), key: z.string().optional() });
+export const KeyList = z.looseObject({ data: z.array(ApiKey) });
+export const Deleted = z.looseObject({ deleted: z.boolean() });
+export const CurrentKey = z.looseObject({
+  data: z.looseObject({ label: z.string(), is_management_key: z.boolean().optional(), is_provisioning_key: z.boolean().optional() }),
+});
+export const Workspace = z.looseObject({ data: z.looseObject({ id: z.string(), slug: z.string() }) });
+export const ErrorBody = z.looseObject({ error: z.looseObject({ code: z.number().optional(), message: z.string().optional() }) });
+
+export type LimitReset = 'daily' | 'weekly' | 'monthly' | null;
+
+export interface CreateKeyRequest {
+  name: string;
+  limit: number | null;
+  limit_reset: LimitReset;
+  include_byok_in_limit: boolean;
+  expires_at: string | null;
+  workspace_id?: string;
+}
+
+export interface UpdateKeyRequest {
+  name?: string;
+  disabled?: boolean;
+  limit?: number | null;
+  limit_reset?: LimitReset;
+  include_byok_in_limit?: boolean;
+}

@@ -1,0 +1,285 @@
+/**
+ * The operator: informers feed a keyed work queue; workers reconcile TeamMembers and KeyPolicies; a sync loop
+ * lists OpenRouter's keys once per interval (ceil(N/100) calls) for usage, drift and orphans.
+ */
+import type { KubeConfig, KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { parseMember, parsePolicy, policyNameOf } from './api/objects.ts';
+import { LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, type KeyPolicy, type TeamMember } from './api/schema.ts';
+import type { Config } from './config.ts';
+import { Credentials, loadHmacKey } from './controller/credentials.ts';
+import { Recorder } from './controller/events.ts';
+import { KeyBook } from './controller/keybook.ts';
+import { markInvalid, reconcileMember, type MemberDeps } from './controller/member/reconcile.ts';
+import { reconcilePolicy } from './controller/policy/reconcile.ts';
+import { WorkQueue } from './controller/queue.ts';
+import { findOrphans } from './controller/sweep.ts';
+import { Cluster } from './kube/cluster.ts';
+import { isKube } from './kube/errors.ts';
+import type { ResilientInformer } from './kube/informer.ts';
+import { OpenRouterClient } from './openrouter/client.ts';
+import { OpenRouterError } from './openrouter/errors.ts';
+import { RateLimiter } from './openrouter/limiter.ts';
+import type { Clock } from './util/clock.ts';
+import { parseDuration } from './util/duration.ts';
+
+const MEMBER = 'tm/';
+const POLICY = 'kp/';
+
+export class Operator {
+  readonly cluster: Cluster;
+  readonly client: OpenRouterClient;
+  readonly book: KeyBook;
+  readonly queue: WorkQueue;
+  readonly credentials: Credentials;
+  private readonly cfg: Config;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly recorder: Recorder;
+  private readonly members: ResilientInformer<KubernetesObject>;
+  private readonly policies: ResilientInformer<KubernetesObject>;
+  private readonly namespaces: ResilientInformer<V1Namespace>;
+  private readonly secrets: ResilientInformer<V1Secret>;
+  private readonly workspaceIds = new Map<string, string>();
+  private hmacKey: Buffer | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private stopped = false;
+  private lastSync = 0;
+  /** counters the benchmark and tests read */
+  readonly stats = { reconciles: 0, errors: 0, syncs: 0 };
+
+  constructor(cfg: Config, kc: KubeConfig, clock: Clock, log: Logger) {
+    this.cfg = cfg;
+    this.clock = clock;
+    this.log = log;
+    this.cluster = new Cluster(kc, cfg.instance);
+    this.recorder = new Recorder(this.cluster, log);
+    this.credentials = new Credentials({ cluster: this.cluster, namespace: cfg.namespace, secretName: cfg.managementKeySecret, secretKey: cfg.managementKeySecretKey, log });
+    this.client = new OpenRouterClient({
+      baseUrl: cfg.openrouterUrl,
+      apiKey: () => this.credentials.candidate(),
+      limiter: new RateLimiter(cfg.rateLimitPerSecond, cfg.rateLimitBurst, clock),
+      clock,
+    });
+    this.book = new KeyBook(clock);
+    this.queue = new WorkQueue({ workers: cfg.workers, clock });
+    const onError = (what: string) => (err: unknown, retryInMs: number) => this.log.warn({ informer: what, retryInMs, err: err instanceof Error ? err.message : String(err) }, 'watch stopped; restarting');
+    this.members = this.cluster.memberInformer({ onError: onError('teammembers') });
+    this.policies = this.cluster.policyInformer({ onError: onError('keypolicies') });
+    this.namespaces = this.cluster.namespaceInformer({ onError: onError('namespaces') });
+    this.secrets = this.cluster.secretInformer(`${LABEL_MANAGED_BY}=${MANAGER},${LABEL_MEMBER}`, { onError: onError('secrets') });
+    this.wire();
+  }
+
+  /** Informer callbacks only enqueue keys; workers read the latest object from the cache. */
+  private wire(): void {
+    const memberKey = (o: { metadata?: { namespace?: string | undefined; name?: string | undefined } | undefined }) => `${MEMBER}${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+    const onMember = (o: KubernetesObject) => {
+      this.queue.add(memberKey(o));
+      const policy = policyNameOf(o);
+      if (policy) this.queue.add(POLICY + policy);
+    };
+    for (const verb of ['add', 'update', 'delete'] as const) this.members.inner.on(verb, onMember);
+    const onPolicy = (o: KubernetesObject) => {
+      const name = o.metadata?.name ?? '';
+      this.queue.add(POLICY + name);
+      for (const m of this.allMembers()) if (m.spec.policy === name) this.queue.add(memberKey(m));
+    };
+    for (const verb of ['add', 'update', 'delete'] as const) this.policies.inner.on(verb, onPolicy);
+    this.namespaces.inner.on('update', (ns) => {
+      for (const m of this.allMembers()) if (m.metadata.namespace === ns.metadata?.name) this.queue.add(memberKey(m));
+    });
+    const onSecret = (s: V1Secret) => {
+      const member = s.metadata?.labels?.[LABEL_MEMBER];
+      if (member) this.queue.add(`${MEMBER}${s.metadata?.namespace ?? ''}/${member}`);
+    };
+    for (const verb of ['update', 'delete'] as const) this.secrets.inner.on(verb, onSecret);
+    this.credentials.whenValid(() => this.enqueueAll());
+  }
+
+  private allMembers(): TeamMember[] {
+    return this.members.inner.list().flatMap((o) => {
+      const p = parseMember(o);
+      return p?.ok ? [p.value] : [];
+    });
+  }
+
+  private allPolicies(): KeyPolicy[] {
+    return this.policies.inner.list().flatMap((o) => {
+      const p = parsePolicy(o);
+      return p?.ok ? [p.value] : [];
+    });
+  }
+
+  private policy(name: string): KeyPolicy | undefined {
+    const p = parsePolicy(this.policies.inner.get(name));
+    return p?.ok ? p.value : undefined;
+  }
+
+  private enqueueAll(): void {
+    for (const m of this.allMembers()) this.queue.add(`${MEMBER}${m.metadata.namespace ?? ''}/${m.metadata.name}`);
+    for (const p of this.policies.inner.list()) this.queue.add(POLICY + (p.metadata?.name ?? ''));
+  }
+
+  get ready(): boolean {
+    return this.credentials.valid && this.members.synced && this.policies.synced && this.namespaces.synced && this.secrets.synced;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.hmacKey = await loadHmacKey(this.cluster, this.cfg.namespace, this.cfg.hmacSecret);
+    await this.refreshCredentials();
+    await Promise.all([this.namespaces.start(), this.policies.start(), this.secrets.start(), this.members.start()]);
+    this.queue.start((key) => this.handle(key), (key, err) => {
+      this.stats.errors++;
+      this.log.warn({ key, err: err instanceof Error ? err.message : String(err) }, 'reconcile failed; retrying with backoff');
+    });
+    this.every(parseDuration(this.cfg.credentialsInterval), () => this.refreshCredentials());
+    this.every(parseDuration(this.cfg.minSyncInterval), () => this.maybeSync());
+  }
+
+  async stop(deadlineMs = 10_000): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await Promise.all([this.members.stop(), this.policies.stop(), this.namespaces.stop(), this.secrets.stop()]);
+    await this.queue.shutdown(deadlineMs);
+    await this.client.close();
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    let running = false;
+    const t = setInterval(() => {
+      if (running || this.stopped) return;
+      running = true;
+      fn().catch((e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'periodic task failed')).finally(() => {
+        running = false;
+      });
+    }, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+
+  private async refreshCredentials(): Promise<void> {
+    try {
+      await this.credentials.refresh(this.client);
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not read the management key Secret');
+    }
+  }
+
+  /** The shortest usage.syncInterval of any policy decides how often keys are listed. */
+  private syncIntervalMs(): number {
+    const floor = parseDuration(this.cfg.minSyncInterval);
+    let ms = Number.POSITIVE_INFINITY;
+    for (const p of this.allPolicies()) ms = Math.min(ms, parseDuration(p.spec.usage?.syncInterval ?? '5m'));
+    return Math.max(floor, Number.isFinite(ms) ? ms : parseDuration('5m'));
+  }
+
+  private async maybeSync(): Promise<void> {
+    if (!this.credentials.valid || this.clock.now() - this.lastSync < this.syncIntervalMs()) return;
+    await this.sync();
+  }
+
+  /** Lists every key once, revokes orphans, and lets each member compare its status with what was listed. */
+  async sync(): Promise<void> {
+    this.lastSync = this.clock.now();
+    await this.book.refresh(this.client, await this.allWorkspaceIds());
+    this.stats.syncs++;
+    await this.sweep();
+    this.enqueueAll();
+  }
+
+  private async allWorkspaceIds(): Promise<(string | undefined)[]> {
+    const ids: (string | undefined)[] = [undefined];
+    for (const p of this.allPolicies()) ids.push(await this.workspaceId(p));
+    return [...new Set(ids)];
+  }
+
+  private async sweep(): Promise<void> {
+    const members = this.allMembers();
+    const orphans = findOrphans(this.book.all(), this.cfg.clusterId, (ns, name) => {
+      const m = members.find((x) => x.metadata.namespace === ns && x.metadata.name === name);
+      return m ? { uid: m.metadata.uid, keyHash: m.status?.key?.hash, pendingName: m.status?.pendingKey?.name } : undefined;
+    }, this.clock.now(), parseDuration(this.cfg.orphanGrace));
+    for (const k of orphans) {
+      // a fresh read, so a member whose status the cache has not caught up with is not robbed of its key
+      const o = k.name.split('/');
+      const fresh = await this.readMember(o[2] ?? '', o[3] ?? '');
+      if (fresh && fresh.metadata.uid === o[4] && (fresh.status?.key?.hash === k.hash || fresh.status?.pendingKey?.name === k.name)) continue;
+      await this.client.deleteKey(k.hash);
+      this.book.remove(k.hash);
+      this.log.warn({ hash: k.hash, name: k.name, createdAt: k.created_at }, 'revoked an orphaned key: no TeamMember owns it');
+      if (fresh) await this.recorder.warn(fresh, 'OrphanRevoked', `revoked key ${k.label} (${k.name}): it was not this member's active key`);
+    }
+  }
+
+  private async workspaceId(policy: KeyPolicy): Promise<string | undefined> {
+    const ws = policy.spec?.workspace;
+    if (!ws) return undefined;
+    const known = this.workspaceIds.get(ws);
+    if (known) return known;
+    const id = await this.client.workspaceId(ws);
+    this.workspaceIds.set(ws, id);
+    return id;
+  }
+
+  private async readMember(namespace: string, name: string): Promise<TeamMember | undefined> {
+    try {
+      const p = parseMember(await this.cluster.readMember(namespace, name));
+      return p?.ok ? p.value : undefined;
+    } catch (e) {
+      if (isKube(e, 'notFound')) return undefined;
+      throw e;
+    }
+  }
+
+  private deps(): MemberDeps {
+    if (!this.hmacKey) throw new Error('operator not started');
+    return {
+      cluster: this.cluster,
+      client: this.client,
+      book: this.book,
+      clock: this.clock,
+      log: this.log,
+      recorder: this.recorder,
+      clusterId: this.cfg.clusterId,
+      baseUrl: this.cfg.secretBaseUrl ?? this.cfg.openrouterUrl,
+      hmacKey: this.hmacKey,
+      credentialsValid: () => this.credentials.valid,
+      policy: (name) => this.policy(name),
+      namespaceLabels: (name) => this.namespaces.inner.get(name)?.metadata?.labels,
+      cachedSecret: (ns, name) => this.secrets.inner.get(name, ns),
+      workspaceId: (p) => this.workspaceId(p),
+      readMember: (ns, name) => this.readMember(ns, name),
+    };
+  }
+
+  private async handle(key: string): Promise<{ requeueAfterMs?: number | undefined; retry?: boolean }> {
+    this.stats.reconciles++;
+    try {
+      if (key.startsWith(POLICY)) {
+        const p = parsePolicy(this.policies.inner.get(key.slice(POLICY.length)));
+        if (p) await reconcilePolicy(p, this.allMembers(), this.cluster, new Date(this.clock.now()).toISOString());
+        return {};
+      }
+      const [ns, name] = key.slice(MEMBER.length).split('/');
+      const m = parseMember(this.members.inner.get(name ?? '', ns));
+      if (!m) return {};
+      if (!m.ok) {
+        await markInvalid(this.cluster, m.raw, m.message, new Date(this.clock.now()).toISOString());
+        return {};
+      }
+      if (this.book.refreshedFrom === undefined && this.credentials.valid) await this.sync();
+      return await reconcileMember(m.value, this.deps());
+    } catch (e) {
+      // a stale view (conflict) or a transient failure: retry with backoff, quietly
+      if (isKube(e, 'conflict') || isKube(e, 'notFound')) return { retry: true };
+      if (e instanceof OpenRouterError && e.transient) {
+        this.log.info({ key, err: e.message }, 'OpenRouter unavailable; retrying');
+        return { retry: true };
+      }
+      throw e;
+    }
+  }
+}

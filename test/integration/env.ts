@@ -1,0 +1,109 @@
+/** A running operator (in this process) against the real control plane and an in-process emulator. */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import { CoreV1Api, CustomObjectsApi, EventsV1Api } from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { inject } from 'vitest';
+import type { TeamMember } from '../../src/api/schema.ts';
+import { loadConfig } from '../../src/config.ts';
+import { Emulator } from '../../src/emulator/server.ts';
+import { newSecret } from '../../src/emulator/state.ts';
+import { Operator } from '../../src/operator.ts';
+import { systemClock } from '../../src/util/clock.ts';
+import { eventually, freshNamespace, kubeConfig } from './kube.ts';
+
+const run = promisify(execFile);
+
+export interface EnvOptions {
+  clusterId?: string;
+  orphanGrace?: string;
+  workers?: number;
+}
+
+export async function startEnv(o: EnvOptions = {}) {
+  const kc = kubeConfig();
+  const core = kc.makeApiClient(CoreV1Api);
+  const custom = kc.makeApiClient(CustomObjectsApi);
+  const mk = newSecret();
+  const emu = new Emulator({ managementKeys: [mk] });
+  const emuUrl = await emu.start();
+  const system = await freshNamespace(kc, 'tk-system');
+  await core.createNamespacedSecret({ namespace: system, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: mk } } });
+  const logs: string[] = [];
+  const sink = new Writable({ write(chunk: Buffer, _e, cb) { logs.push(chunk.toString()); cb(); } });
+  const clusterId = o.clusterId ?? `c${randomBytes(3).toString('hex')}`;
+  const cfg = loadConfig([], {
+    POD_NAMESPACE: system,
+    TEAMKEYS_CLUSTER_ID: clusterId,
+    TEAMKEYS_OPENROUTER_URL: `${emuUrl}/api/v1`,
+    TEAMKEYS_ORPHAN_GRACE: o.orphanGrace ?? '10m',
+    TEAMKEYS_MIN_SYNC_INTERVAL: '1h', // tests call sync() themselves
+    TEAMKEYS_CREDENTIALS_INTERVAL: '1s',
+    TEAMKEYS_WORKERS: String(o.workers ?? 4),
+    TEAMKEYS_RATE_LIMIT_PER_SECOND: '200',
+    TEAMKEYS_RATE_LIMIT_BURST: '200',
+    POD_NAME: 'test-operator',
+  });
+  const op = new Operator(cfg, kc, systemClock, pino({ level: 'debug' }, sink));
+  await op.start();
+  await eventually(() => op.ready || undefined, 30_000, 'operator ready');
+
+  const kubectl = async (args: string[], input?: string) => {
+    const child = run(join(inject('controlPlaneBinDir'), 'kubectl'), ['--kubeconfig', inject('kubeconfigPath'), ...args]);
+    if (input !== undefined) {
+      child.child.stdin?.end(input);
+    }
+    return child;
+  };
+  const apply = async (yaml: string) => (await kubectl(['apply', '-f', '-'], yaml)).stdout;
+
+  const member = async (ns: string, name: string) =>
+    (await custom.getNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name })) as TeamMember;
+
+  /** Waits until the queue is drained and nothing is due soon: the operator has converged. */
+  const settled = async (timeoutMs = 30_000) => {
+    let quietSince = 0;
+    await eventually(() => {
+      if (!op.queue.idle(2_000)) {
+        quietSince = 0;
+        return undefined;
+      }
+      quietSince ||= Date.now();
+      return Date.now() - quietSince > 300 || undefined;
+    }, timeoutMs, 'operator settled');
+  };
+
+  const ready = (ns: string, name: string, timeoutMs = 30_000) =>
+    eventually(async () => {
+      const m = await member(ns, name);
+      return m.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? m : undefined;
+    }, timeoutMs, `${ns}/${name} Ready`);
+
+  const secretData = async (ns: string, name: string) => {
+    const s = await core.readNamespacedSecret({ namespace: ns, name });
+    return Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+  };
+
+  const chat = (key: string, model = 'openai/gpt-4o-mini') =>
+    fetch(`${emuUrl}/api/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }) });
+
+  const events = async (ns: string) => (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items;
+
+  const stop = async () => {
+    await op.stop();
+    await emu.stop();
+  };
+
+  return { kc, core, custom, emu, emuUrl, mk, op, logs, clusterId, system, kubectl, apply, member, settled, ready, secretData, chat, events, stop, newNamespace: (p: string, labels?: Record<string, string>) => freshNamespaceWith(kc, p, labels) };
+}
+
+async function freshNamespaceWith(kc: ReturnType<typeof kubeConfig>, prefix: string, labels?: Record<string, string>): Promise<string> {
+  const ns = await freshNamespace(kc, prefix);
+  if (labels) await kc.makeApiClient(CoreV1Api).patchNamespace({ name: ns, body: { metadata: { labels } } }, (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'));
+  return ns;
+}
+
+export type Env = Awaited<ReturnType<typeof startEnv>>;
