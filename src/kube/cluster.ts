@@ -2,6 +2,7 @@
  * The only module that talks to the Kubernetes API for the controller: informers, status and finalizer patches,
  * Secrets, Events. Reconcilers see plain objects and KubeError, never client-node's types or exceptions.
  */
+import { randomBytes } from 'node:crypto';
 import {
   CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, PatchStrategy, V1MicroTime, makeInformer, setHeaderOptions,
   type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret,
@@ -121,7 +122,8 @@ export class Cluster {
     await kube(() => this.events.createNamespacedEvent({
       namespace,
       body: {
-        metadata: { generateName: `${regarding.name}.`, namespace },
+        // client-go's naming: <object>.<unique suffix>
+        metadata: { name: `${regarding.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`, namespace },
         eventTime: new V1MicroTime(),
         reportingController: `${GROUP}/operator`,
         reportingInstance: this.instance,
