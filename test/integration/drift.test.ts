@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from './kube.ts';
+import { startEnv, type Env } from './env.ts';
+import { expectNoKeyStrings } from './scan.ts';
+
+let env: Env;
+let n = '';
+beforeAll(async () => {
+  env = await startEnv({ orphanGrace: '1s' });
+  n = await env.newNamespace('drift');
+  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: drift-${n}}\nspec:\n  budget: {limitUSD: 4, reset: weekly}`);
+});
+afterAll(() => env.stop());
+
+const member = async (name: string) => {
+  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${n}}\nspec: {policy: drift-${n}}`);
+  return env.ready(n, name);
+};
+const reasons = async () => (await env.events(n)).map((e) => e.reason);
+const live = (name: string) => env.emu.store.state.keys.filter((k) => k.name.includes(`/${n}/${name}/`));
+
+describe('changes made outside Kubernetes are seen on the next sync', () => {
+  it('replaces a key deleted in the dashboard: new key, Secret updated, Event KeyReplaced', async () => {
+    const m = await member('del');
+    const oldKey = (await env.secretData(n, 'del-openrouter'))['OPENROUTER_API_KEY'];
+    env.emu.store.deleteKey(m.status?.key?.hash ?? '');
+    await env.op.sync();
+    const s = await eventually(async () => {
+      const st = (await env.member(n, 'del')).status;
+      return st?.key?.hash && st.key.hash !== m.status?.key?.hash ? st : undefined;
+    }, 10_000, 'new key');
+    expect(s.keySeq).toBe(2);
+    const data = await env.secretData(n, 'del-openrouter');
+    expect(data['OPENROUTER_API_KEY']).not.toBe(oldKey);
+    expect((await env.chat(data['OPENROUTER_API_KEY'] ?? '')).status).toBe(200);
+    expect(await reasons()).toContain('KeyReplaced');
+    expect(live('del')).toHaveLength(1);
+  });
+
+  it.each([
+    ['disabled', { disabled: true }],
+    ['re-limited', { limit: 100 }],
+    ['reset changed', { limitReset: 'daily' as const }],
+  ])('restores a key %s outside: Event DriftCorrected, same key', async (what, change) => {
+    const name = `drift-${what.split(' ')[0]}`;
+    const m = await member(name);
+    const hash = m.status?.key?.hash ?? '';
+    env.emu.store.updateKey(hash, change);
+    await env.op.sync();
+    await eventually(() => {
+      const k = env.emu.store.state.keys.find((x) => x.hash === hash);
+      return k && !k.disabled && k.limit === 4 && k.limitReset === 'weekly' ? k : undefined;
+    }, 10_000, 'key restored');
+    expect(await reasons()).toContain('DriftCorrected');
+    expect((await env.member(n, name)).status?.key?.hash).toBe(hash);
+  });
+
+  it('issues a new key when its Secret is deleted, and revokes the old one', async () => {
+    const m = await member('lost');
+    await env.core.deleteNamespacedSecret({ namespace: n, name: 'lost-openrouter' });
+    const s = await eventually(async () => {
+      const st = (await env.member(n, 'lost')).status;
+      return st?.key?.hash && st.key.hash !== m.status?.key?.hash ? st : undefined;
+    }, 10_000, 'replacement key');
+    expect(live('lost').map((k) => k.hash)).toEqual([s.key?.hash]);
+    expect((await env.chat((await env.secretData(n, 'lost-openrouter'))['OPENROUTER_API_KEY'] ?? '')).status).toBe(200);
+  });
+
+  it('issues a new key when someone overwrites the key in the Secret', async () => {
+    const m = await member('edited');
+    await env.core.patchNamespacedSecret({ namespace: n, name: 'edited-openrouter', body: { stringData: { OPENROUTER_API_KEY: 'sk-or-v1-tampered' } } }, (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'));
+    await eventually(async () => ((await env.member(n, 'edited')).status?.key?.hash !== m.status?.key?.hash) || undefined, 10_000, 'replacement');
+    expect(live('edited')).toHaveLength(1);
+  });
+});
+
+describe('orphan sweep', () => {
+  it("revokes this cluster's keys that no member owns, and never touches other clusters' or foreign keys", async () => {
+    const store = env.emu.store;
+    const orphan = store.createKey({ name: `teamkeys/${env.clusterId}/${n}/ghost/00000000-0000-4000-8000-000000000000/1` });
+    const otherCluster = store.createKey({ name: `teamkeys/someone-else/${n}/ghost/00000000-0000-4000-8000-000000000000/1` });
+    const foreign = store.createKey({ name: 'my hand-made key' });
+    const m = await member('owned');
+    const wrongUid = store.createKey({ name: `teamkeys/${env.clusterId}/${n}/owned/11111111-0000-4000-8000-000000000000/1` });
+    await new Promise((r) => setTimeout(r, 1_500)); // past the grace period
+    await env.op.sync();
+    const hashes = new Set(store.state.keys.map((k) => k.hash));
+    expect(hashes.has(orphan.key.hash)).toBe(false);
+    expect(hashes.has(wrongUid.key.hash)).toBe(false);
+    expect(hashes.has(otherCluster.key.hash)).toBe(true);
+    expect(hashes.has(foreign.key.hash)).toBe(true);
+    expect(hashes.has(m.status?.key?.hash ?? '')).toBe(true);
+    expect(env.logs.join('')).toContain('revoked an orphaned key');
+    await eventually(async () => (await reasons()).includes('OrphanRevoked') || undefined, 5_000, 'OrphanRevoked event');
+  });
+});
+
+it('leaks no key string into logs, Events or statuses', async () => {
+  await expectNoKeyStrings(env, [n]);
+});
