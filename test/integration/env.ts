@@ -21,6 +21,8 @@ export interface EnvOptions {
   clusterId?: string;
   orphanGrace?: string;
   workers?: number;
+  /** what the management-key Secret holds at start */
+  initialKey?: 'management' | 'standard' | 'missing';
 }
 
 export async function startEnv(o: EnvOptions = {}) {
@@ -31,7 +33,11 @@ export async function startEnv(o: EnvOptions = {}) {
   const emu = new Emulator({ managementKeys: [mk] });
   const emuUrl = await emu.start();
   const system = await freshNamespace(kc, 'tk-system');
-  await core.createNamespacedSecret({ namespace: system, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: mk } } });
+  const initial = o.initialKey ?? 'management';
+  if (initial !== 'missing') {
+    const apiKey = initial === 'management' ? mk : emu.store.createKey({ name: 'a standard key' }).secret;
+    await core.createNamespacedSecret({ namespace: system, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey } } });
+  }
   const logs: string[] = [];
   const sink = new Writable({ write(chunk: Buffer, _e, cb) { logs.push(chunk.toString()); cb(); } });
   const clusterId = o.clusterId ?? `c${randomBytes(3).toString('hex')}`;
@@ -49,7 +55,7 @@ export async function startEnv(o: EnvOptions = {}) {
   });
   const op = new Operator(cfg, kc, systemClock, pino({ level: 'debug' }, sink));
   await op.start();
-  await eventually(() => op.ready || undefined, 30_000, 'operator ready');
+  if (initial === 'management') await eventually(() => op.ready || undefined, 30_000, 'operator ready');
 
   const kubectl = async (args: string[], input?: string) => {
     const child = run(join(inject('controlPlaneBinDir'), 'kubectl'), ['--kubeconfig', inject('kubeconfigPath'), ...args]);

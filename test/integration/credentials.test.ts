@@ -1,0 +1,41 @@
+import { setHeaderOptions } from '@kubernetes/client-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { eventually } from './kube.ts';
+import { startEnv, type Env } from './env.ts';
+
+const envs: Env[] = [];
+afterAll(async () => {
+  for (const e of envs) await e.stop();
+});
+const getKeyCalls = (env: Env) => Object.values(env.emu.counters()['GET /api/v1/key'] ?? {}).reduce((a, b) => a + b, 0);
+const MERGE = setHeaderOptions('Content-Type', 'application/merge-patch+json');
+
+describe('the management key', () => {
+  it('refuses a standard key with a clear error and no hot loop, then picks up a replacement without a restart', async () => {
+    const env = await startEnv({ initialKey: 'standard' });
+    envs.push(env);
+    const n = await env.newNamespace('creds');
+    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: creds-${n}}\nspec: {}\n---\napiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: a, namespace: ${n}}\nspec: {policy: creds-${n}}`);
+    await eventually(() => env.op.credentials.current.state === 'invalid' || undefined, 10_000, 'invalid credentials');
+    expect(env.op.credentials.current).toMatchObject({ state: 'invalid', reason: 'NotManagementKey', message: expect.stringMatching(/standard API key, not a management key/) });
+    expect(env.op.ready).toBe(false);
+    const calls = getKeyCalls(env);
+    await new Promise((r) => setTimeout(r, 3_000)); // three credential checks later...
+    expect(getKeyCalls(env)).toBe(calls); // ...the same bad key is not asked about again
+    expect(Object.keys(env.emu.counters()).filter((r) => r.includes('/keys'))).toEqual([]);
+    expect(env.logs.some((l) => l.includes('not a management key'))).toBe(true);
+    await env.core.patchNamespacedSecret({ namespace: env.system, name: 'teamkeys-management-key', body: { stringData: { apiKey: env.mk } } }, MERGE);
+    await eventually(() => env.op.ready || undefined, 10_000, 'ready after the Secret changed');
+    await env.ready(n, 'a');
+  });
+
+  it('reports a missing Secret and starts once it appears', async () => {
+    const env = await startEnv({ initialKey: 'missing' });
+    envs.push(env);
+    await eventually(() => (env.op.credentials.current.state === 'invalid' && env.op.credentials.current.reason === 'SecretMissing') || undefined, 10_000, 'SecretMissing');
+    await env.core.createNamespacedSecret({ namespace: env.system, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: 'sk-or-v1-not-a-real-key' } } });
+    await eventually(() => (env.op.credentials.current.state === 'invalid' && env.op.credentials.current.reason === 'Rejected') || undefined, 10_000, 'Rejected');
+    await env.core.patchNamespacedSecret({ namespace: env.system, name: 'teamkeys-management-key', body: { stringData: { apiKey: env.mk } } }, MERGE);
+    await eventually(() => env.op.ready || undefined, 10_000, 'ready');
+  });
+});

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startEnv, type Env } from './env.ts';
+import { expectNoKeyStrings } from './scan.ts';
+
+let env: Env;
+let n = '';
+const MEMBERS = 120;
+beforeAll(async () => {
+  env = await startEnv({ workers: 8 });
+  n = await env.newNamespace('idle');
+  const docs = [`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: idle-${n}}\nspec:\n  budget: {limitUSD: 2}\n  secretTemplate: {attribution: {title: "idle:{{member}}"}}`];
+  for (let i = 0; i < MEMBERS; i++) docs.push(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: m${i}, namespace: ${n}}\nspec: {policy: idle-${n}}`);
+  await env.apply(docs.join('\n---\n'));
+  for (let i = 0; i < MEMBERS; i++) await env.ready(n, `m${i}`, 60_000);
+  await env.settled();
+}, 180_000);
+afterAll(() => env.stop());
+
+const resourceVersions = async () => {
+  const members = (await env.custom.listNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: n, plural: 'teammembers' })) as { items: { metadata: { name: string; resourceVersion: string } }[] };
+  const secrets = await env.core.listNamespacedSecret({ namespace: n });
+  const policy = (await env.custom.getClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name: `idle-${n}` })) as { metadata: { resourceVersion: string } };
+  return {
+    members: Object.fromEntries(members.items.map((m) => [m.metadata.name, m.metadata.resourceVersion])),
+    secrets: Object.fromEntries(secrets.items.map((s) => [s.metadata?.name ?? '', s.metadata?.resourceVersion ?? ''])),
+    policy: policy.metadata.resourceVersion,
+  };
+};
+
+it('makes zero writes anywhere when nothing changed, and lists keys with ceil(N/100) calls', async () => {
+  const before = await resourceVersions();
+  expect(Object.keys(before.members)).toHaveLength(MEMBERS);
+  const calls = () => env.emu.counters();
+  const c0 = calls();
+  await env.op.sync(); // lists every key, then re-reconciles every member and the policy
+  await env.settled();
+  await env.op.sync();
+  await env.settled();
+  const c1 = calls();
+  const delta = (route: string) => Object.values(c1[route] ?? {}).reduce((a, b) => a + b, 0) - Object.values(c0[route] ?? {}).reduce((a, b) => a + b, 0);
+  expect(delta('POST /api/v1/keys')).toBe(0);
+  expect(delta('PATCH /api/v1/keys/{hash}')).toBe(0);
+  expect(delta('DELETE /api/v1/keys/{hash}')).toBe(0);
+  expect(delta('GET /api/v1/keys/{hash}')).toBe(0);
+  expect(delta('GET /api/v1/keys')).toBe(2 * Math.ceil(MEMBERS / 100));
+  expect(await resourceVersions()).toEqual(before);
+});
+
+it('leaks no key string into logs, Events or statuses', async () => {
+  await expectNoKeyStrings(env, [n]);
+});
