@@ -1,0 +1,77 @@
+/** Bad input is refused at `kubectl apply`, by the CRD schema and its CEL rules, with a message naming the field. */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { eventually, freshNamespace, kubeConfig } from './kube.ts';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { inject } from 'vitest';
+
+const run = promisify(execFile);
+let ns = '';
+
+async function apply(yaml: string): Promise<{ ok: boolean; out: string }> {
+  const p = run(join(inject('controlPlaneBinDir'), 'kubectl'), ['--kubeconfig', inject('kubeconfigPath'), 'apply', '-f', '-']);
+  p.child.stdin?.end(yaml);
+  try {
+    const r = await p;
+    return { ok: true, out: r.stdout };
+  } catch (e) {
+    return { ok: false, out: String((e as { stderr?: string }).stderr ?? e) };
+  }
+}
+
+const policy = (name: string, spec: string) => `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${name}}\nspec:\n${spec}`;
+const member = (name: string, spec: string) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n${spec}`;
+
+beforeAll(async () => {
+  ns = await freshNamespace(kubeConfig(), 'validation');
+});
+
+describe('kubectl apply refuses', () => {
+  it.each([
+    ['a member without a policy', member('v1', '  displayName: x'), /spec.policy: Required value/],
+    ['a negative member limit', member('v2', '  policy: p\n  limitUSD: -5'), /spec.limitUSD.*greater than or equal to 0/],
+    ['an absurd member limit', member('v3', '  policy: p\n  limitUSD: 5000000'), /spec.limitUSD.*less than or equal to 1e\+06|spec.limitUSD.*1000000/],
+    ['a limit that is not a number', member('v4', '  policy: p\n  limitUSD: lots'), /spec.limitUSD/],
+    ['a bad secret name', member('v5', '  policy: p\n  secretName: Not_A_Name'), /spec.secretName/],
+    ['an expiresAt that is not a timestamp', member('v6', '  policy: p\n  expiresAt: next friday'), /spec.expiresAt/],
+    ['a malformed email', member('v7', '  policy: p\n  email: not-an-email'), /spec.email/],
+    ['suspended as a string', member('v8', '  policy: p\n  suspended: "maybe"'), /spec.suspended/],
+    ['an empty policy name', member('v9', '  policy: ""'), /spec.policy/],
+    ['an unknown reset period', policy('bad-reset', '  budget: {limitUSD: 5, reset: hourly}'), /spec.budget.reset.*Unsupported value: "hourly"/],
+    ['a negative policy limit', policy('bad-limit', '  budget: {limitUSD: -1}'), /spec.budget.limitUSD/],
+    ['memberMaxUSD below limitUSD', policy('bad-max', '  budget: {limitUSD: 50, memberMaxUSD: 10}'), /spec.budget.memberMaxUSD.*memberMaxUSD must be at least limitUSD/],
+    ['a keyTTL that is not a duration', policy('bad-ttl', '  keyTTL: 90 days'), /spec.keyTTL/],
+    ['a keyTTL under an hour', policy('short-ttl', '  keyTTL: 5m'), /spec.keyTTL.*at least 1h/],
+    ['an unknown deletion policy', policy('bad-del', '  deletionPolicy: Shred'), /spec.deletionPolicy.*Unsupported value: "Shred"/],
+    ['a sync interval under 30s', policy('bad-sync', '  usage: {syncInterval: 5s}'), /spec.usage.syncInterval.*at least 30s/],
+    ['a warning threshold over 100%', policy('bad-warn', '  usage: {warnAtPercent: 150}'), /spec.usage.warnAtPercent/],
+    ['a bad namespace selector operator', policy('bad-sel', '  namespaceSelector:\n    matchExpressions: [{key: tier, operator: Maybe}]'), /spec.namespaceSelector.matchExpressions\[0\].operator/],
+    ['duplicate Secret data keys', policy('dup-keys', '  secretTemplate:\n    keys: {apiKey: KEY, baseURL: KEY}'), /spec.secretTemplate.keys.*must be distinct/],
+    ['a bad Secret data key name', policy('bad-key', '  secretTemplate:\n    keys: {apiKey: "my key"}'), /spec.secretTemplate.keys.apiKey/],
+  ])('%s', async (_what, yaml, message) => {
+    const r = await apply(yaml);
+    expect(r.ok, r.out).toBe(false);
+    expect(r.out).toMatch(message);
+  });
+
+  it('a change to an immutable field', async () => {
+    expect((await apply(member('imm', '  policy: p\n  secretName: first'))).ok).toBe(true);
+    const r = await apply(member('imm', '  policy: p\n  secretName: second'));
+    expect(r.ok).toBe(false);
+    expect(r.out).toMatch(/secretName is immutable/);
+    expect((await apply(policy(`imm-${ns}`, '  workspace: default'))).ok).toBe(true);
+    const w = await apply(policy(`imm-${ns}`, '  workspace: other'));
+    expect(w.ok).toBe(false);
+    expect(w.out).toMatch(/workspace is immutable/);
+  });
+
+  it('but accepts a valid member and policy, with defaults filled in', async () => {
+    expect((await apply(policy(`ok-${ns}`, '  budget: {limitUSD: 5}'))).ok).toBe(true);
+    expect((await apply(member('fine', `  policy: ok-${ns}`))).ok).toBe(true);
+    const kc = kubeConfig();
+    const { CustomObjectsApi } = await import('@kubernetes/client-node');
+    const p = await eventually(async () => (await kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name: `ok-${ns}` })) as { spec: unknown }, 5_000, 'policy');
+    expect(p.spec).toMatchObject({ budget: { limitUSD: 5, reset: 'monthly', includeByok: false }, deletionPolicy: 'Delete' });
+  });
+});
