@@ -18,6 +18,12 @@ const Config = z.object({
   orphanGrace: z.string().regex(/^([0-9]+(h|m|s))+$/).default('10m'),
   minSyncInterval: z.string().regex(/^([0-9]+(h|m|s))+$/).default('30s'),
   credentialsInterval: z.string().regex(/^([0-9]+(h|m|s))+$/).default('15s'),
+  /** manage only TeamMembers in namespaces with these labels ("k=v,k2=v2"); omitted: every namespace */
+  namespaceSelector: z
+    .string()
+    .regex(/^[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*(,[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*)*$/, 'namespace selector must look like key=value,key2=value2')
+    .transform((s) => Object.fromEntries(s.split(',').map((kv) => kv.split('=') as [string, string])))
+    .optional(),
   instance: z.string().min(1).default(process.env['POD_NAME'] ?? hostname()),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });
@@ -38,6 +44,7 @@ const FLAGS = {
   'orphan-grace': 'TEAMKEYS_ORPHAN_GRACE',
   'min-sync-interval': 'TEAMKEYS_MIN_SYNC_INTERVAL',
   'credentials-interval': 'TEAMKEYS_CREDENTIALS_INTERVAL',
+  'namespace-selector': 'TEAMKEYS_NAMESPACE_SELECTOR',
   instance: 'POD_NAME',
   'log-level': 'LOG_LEVEL',
 } as const;

@@ -14,6 +14,8 @@ import { markInvalid, reconcileMember, type MemberDeps } from './controller/memb
 import { reconcilePolicy } from './controller/policy/reconcile.ts';
 import { WorkQueue } from './controller/queue.ts';
 import { findOrphans } from './controller/sweep.ts';
+import { parseKeyName } from './controller/keyname.ts';
+import { matchesSelector } from './controller/selector.ts';
 import { Cluster } from './kube/cluster.ts';
 import { isKube } from './kube/errors.ts';
 import type { ResilientInformer } from './kube/informer.ts';
@@ -97,10 +99,17 @@ export class Operator {
     this.credentials.whenValid(() => this.enqueueAll());
   }
 
+  /** Whether this operator manages TeamMembers in the namespace (--namespace-selector). */
+  private manages(namespace: string | undefined): boolean {
+    const selector = this.cfg.namespaceSelector;
+    if (!selector) return true;
+    return namespace !== undefined && matchesSelector({ matchLabels: selector }, this.namespaces.inner.get(namespace)?.metadata?.labels);
+  }
+
   private allMembers(): TeamMember[] {
     return this.members.inner.list().flatMap((o) => {
       const p = parseMember(o);
-      return p?.ok ? [p.value] : [];
+      return p?.ok && this.manages(p.value.metadata.namespace) ? [p.value] : [];
     });
   }
 
@@ -198,7 +207,7 @@ export class Operator {
 
   private async sweep(): Promise<void> {
     const members = this.allMembers();
-    const orphans = findOrphans(this.book.all(), this.cfg.clusterId, (ns, name) => {
+    const orphans = findOrphans(this.book.all().filter((k) => this.manages(parseKeyName(k.name)?.namespace)), this.cfg.clusterId, (ns, name) => {
       const m = members.find((x) => x.metadata.namespace === ns && x.metadata.name === name);
       return m ? { uid: m.metadata.uid, keyHash: m.status?.key?.hash, pendingName: m.status?.pendingKey?.name } : undefined;
     }, this.clock.now(), parseDuration(this.cfg.orphanGrace));
@@ -260,10 +269,16 @@ export class Operator {
     try {
       if (key.startsWith(POLICY)) {
         const p = parsePolicy(this.policies.inner.get(key.slice(POLICY.length)));
-        if (p) await reconcilePolicy(p, this.allMembers(), this.cluster, new Date(this.clock.now()).toISOString());
+        const members = this.allMembers();
+        const name = key.slice(POLICY.length);
+        // an operator scoped to some namespaces only speaks for a policy its members use
+        if (p && (!this.cfg.namespaceSelector || members.some((m) => m.spec.policy === name))) {
+          await reconcilePolicy(p, members, this.cluster, new Date(this.clock.now()).toISOString());
+        }
         return {};
       }
       const [ns, name] = key.slice(MEMBER.length).split('/');
+      if (!this.manages(ns)) return {};
       const m = parseMember(this.members.inner.get(name ?? '', ns));
       if (!m) return {};
       if (!m.ok) {

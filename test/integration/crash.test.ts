@@ -2,7 +2,8 @@
  * Invariant 2 under the harshest timing: the operator process is killed after OpenRouter created a key but
  * before the key reached its Secret. After a restart there must be exactly one live key per member and no orphan.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -12,6 +13,7 @@ import { newSecret } from '../../src/emulator/state.ts';
 import { eventually, freshNamespace, kubeConfig } from './kube.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
+const run = promisify(execFile);
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
@@ -36,6 +38,7 @@ function startOperator(): ChildProcess {
       TEAMKEYS_CREDENTIALS_INTERVAL: '1s',
       TEAMKEYS_ORPHAN_GRACE: '1s',
       TEAMKEYS_MIN_SYNC_INTERVAL: '30s',
+      TEAMKEYS_NAMESPACE_SELECTOR: 'teamkeys.dev/test-env=crashtest',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -53,6 +56,7 @@ beforeAll(async () => {
   url = await emu.start();
   system = await freshNamespace(kc, 'crash-sys');
   ns = await freshNamespace(kc, 'crash');
+  await run(join(inject('controlPlaneBinDir'), 'kubectl'), ['--kubeconfig', inject('kubeconfigPath'), 'label', 'namespace', ns, 'teamkeys.dev/test-env=crashtest']);
   await core.createNamespacedSecret({ namespace: system, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: mk } } });
   await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'KeyPolicy', metadata: { name: `crash-${ns}` }, spec: { budget: { limitUSD: 3 } } } });
 });

@@ -32,7 +32,10 @@ export async function startEnv(o: EnvOptions = {}) {
   const mk = newSecret();
   const emu = new Emulator({ managementKeys: [mk] });
   const emuUrl = await emu.start();
-  const system = await freshNamespace(kc, 'tk-system');
+  const clusterId = o.clusterId ?? `c${randomBytes(3).toString('hex')}`;
+  // every test file runs its own operator on the shared control plane; each manages only its own namespaces
+  const scope = { 'teamkeys.dev/test-env': clusterId };
+  const system = await freshNamespaceWith(kc, 'tk-system', scope);
   const initial = o.initialKey ?? 'management';
   if (initial !== 'missing') {
     const apiKey = initial === 'management' ? mk : emu.store.createKey({ name: 'a standard key' }).secret;
@@ -40,7 +43,6 @@ export async function startEnv(o: EnvOptions = {}) {
   }
   const logs: string[] = [];
   const sink = new Writable({ write(chunk: Buffer, _e, cb) { logs.push(chunk.toString()); cb(); } });
-  const clusterId = o.clusterId ?? `c${randomBytes(3).toString('hex')}`;
   const cfg = loadConfig([], {
     POD_NAMESPACE: system,
     TEAMKEYS_CLUSTER_ID: clusterId,
@@ -52,6 +54,7 @@ export async function startEnv(o: EnvOptions = {}) {
     TEAMKEYS_RATE_LIMIT_PER_SECOND: '200',
     TEAMKEYS_RATE_LIMIT_BURST: '200',
     POD_NAME: 'test-operator',
+    TEAMKEYS_NAMESPACE_SELECTOR: `teamkeys.dev/test-env=${clusterId}`,
   });
   const op = new Operator(cfg, kc, systemClock, pino({ level: 'debug' }, sink));
   await op.start();
@@ -103,7 +106,7 @@ export async function startEnv(o: EnvOptions = {}) {
     await emu.stop();
   };
 
-  return { kc, core, custom, emu, emuUrl, mk, op, logs, clusterId, system, kubectl, apply, member, settled, ready, secretData, chat, events, stop, newNamespace: (p: string, labels?: Record<string, string>) => freshNamespaceWith(kc, p, labels) };
+  return { kc, core, custom, emu, emuUrl, mk, op, logs, clusterId, system, kubectl, apply, member, settled, ready, secretData, chat, events, stop, newNamespace: (p: string, labels?: Record<string, string>) => freshNamespaceWith(kc, p, { ...labels, ...scope }) };
 }
 
 async function freshNamespaceWith(kc: ReturnType<typeof kubeConfig>, prefix: string, labels?: Record<string, string>): Promise<string> {

@@ -1,0 +1,95 @@
+/** The OpenRouter client against the emulator: typed errors, retries, Retry-After, pagination, no blind POST retry. */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { OpenRouterClient } from '../../src/openrouter/client.ts';
+import { OpenRouterError } from '../../src/openrouter/errors.ts';
+import { RateLimiter } from '../../src/openrouter/limiter.ts';
+import { systemClock } from '../../src/util/clock.ts';
+import { startEmulator, type Harness } from './harness.ts';
+
+let h: Harness;
+let key: string | undefined;
+let client: OpenRouterClient;
+beforeAll(async () => {
+  h = await startEmulator();
+  client = new OpenRouterClient({ baseUrl: `${h.base}/api/v1`, apiKey: () => key, limiter: new RateLimiter(1000, 1000, systemClock), clock: systemClock });
+});
+afterAll(async () => {
+  await client.close();
+  await h.emu.stop();
+});
+beforeEach(() => {
+  h.emu.reset();
+  key = h.mk;
+});
+
+const failure = async (p: Promise<unknown>) => {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof OpenRouterError) return e;
+    throw e;
+  }
+  throw new Error('expected a failure');
+};
+
+describe('OpenRouterClient', () => {
+  it('creates, reads, updates, lists page by page and deletes', async () => {
+    const { key: created, secret } = await client.createKey({ name: 'k', limit: 5, limit_reset: 'monthly', include_byok_in_limit: false, expires_at: null });
+    expect(secret).toMatch(/^sk-or-v1-/);
+    expect(created).not.toHaveProperty('key');
+    expect((await client.updateKey(created.hash, { limit: 7 })).limit).toBe(7);
+    for (let i = 0; i < 230; i++) h.emu.store.createKey({ name: `bulk${i}` });
+    const before = h.emu.counters()['GET /api/v1/keys']?.['200'] ?? 0;
+    const all: string[] = [];
+    for await (const k of client.listKeys()) all.push(k.hash);
+    expect(all).toHaveLength(231);
+    expect((h.emu.counters()['GET /api/v1/keys']?.['200'] ?? 0) - before).toBe(3);
+    await client.deleteKey(created.hash);
+    await client.deleteKey(created.hash); // already gone is fine
+    expect((await failure(client.getKey(created.hash))).kind).toBe('notFound');
+  });
+
+  it.each([
+    ['unauthorized', 'sk-or-v1-bogus', 401],
+    ['forbidden', undefined, 403],
+  ] as const)('maps a %s answer', async (kind, k, status) => {
+    key = k ?? h.emu.store.createKey({ name: 'standard' }).secret;
+    const e = await failure(client.getKey('x'));
+    expect(e).toMatchObject({ kind, status, route: 'GET /keys/{hash}' });
+    expect(e.message).not.toContain(key);
+  });
+
+  it('retries idempotent calls through 5xx and 429, honouring Retry-After', async () => {
+    h.emu.faults.set([
+      { route: 'GET /api/v1/keys', kind: 'error', status: 503, times: 1, probability: 1, latencyMs: 0, retryAfterSeconds: 1 },
+      { kind: 'rateLimit', times: 1, retryAfterSeconds: 1, probability: 1, status: 429, latencyMs: 0 },
+    ]);
+    const t = Date.now();
+    await client.listKeysPage(0);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(900);
+    expect(h.emu.counters()['GET /api/v1/keys']).toEqual({ '200': 1, '429': 1, '503': 1 });
+  });
+
+  it('gives up after its retries with a transient error', async () => {
+    h.emu.faults.set([{ kind: 'error', status: 502, probability: 1, latencyMs: 0, retryAfterSeconds: 1 }]);
+    const e = await failure(client.getKey('x'));
+    expect(e).toMatchObject({ kind: 'server', status: 502 });
+    expect(e.transient).toBe(true);
+    expect(h.emu.counters()['GET /api/v1/keys/{hash}']).toEqual({ '502': 3 });
+  });
+
+  it('never retries a create, whose key may exist even when the answer is lost', async () => {
+    h.emu.faults.set([{ route: 'POST /api/v1/keys', kind: 'commitThenCut', times: 1, probability: 1, status: 500, latencyMs: 0, retryAfterSeconds: 1 }]);
+    const e = await failure(client.createKey({ name: 'lost', limit: null, limit_reset: null, include_byok_in_limit: false, expires_at: null }));
+    expect(e.kind).toBe('network');
+    expect(h.emu.counters()['POST /api/v1/keys']).toEqual({ '0': 1 });
+    expect(h.emu.store.listKeys({ includeDisabled: true }).map((k) => k.name)).toEqual(['lost']);
+  });
+
+  it('refuses to call without a management key', async () => {
+    key = undefined;
+    expect((await failure(client.currentKey())).kind).toBe('unauthorized');
+    key = h.mk;
+    expect(await client.currentKey()).toMatchObject({ isManagementKey: true });
+  });
+});

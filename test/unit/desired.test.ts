@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { budgetLevel, effectiveBudget, keyDrift, keyExpiry, windowSpend } from '../../src/controller/member/desired.ts';
+import type { KeyPolicySpec, TeamMemberSpec } from '../../src/api/schema.ts';
+import type { ApiKey } from '../../src/openrouter/schemas.ts';
+
+const spec = (s: Partial<TeamMemberSpec> = {}): TeamMemberSpec => ({ policy: 'p', suspended: false, ...s });
+const policy = (p: Partial<KeyPolicySpec> = {}): KeyPolicySpec => ({ deletionPolicy: 'Delete', ...p });
+
+describe('effectiveBudget', () => {
+  it.each<[string, Partial<TeamMemberSpec>, Partial<KeyPolicySpec>, ReturnType<typeof effectiveBudget>]>([
+    ['the policy cap', {}, { budget: { limitUSD: 50, reset: 'weekly', includeByok: true } }, { ok: true, budget: { limitUSD: 50, reset: 'weekly', includeByok: true } }],
+    ['no cap at all', {}, {}, { ok: true, budget: { limitUSD: undefined, reset: 'monthly', includeByok: false } }],
+    ['a member limit within memberMaxUSD', { limitUSD: 75 }, { budget: { limitUSD: 50, memberMaxUSD: 200, reset: 'monthly', includeByok: false } }, { ok: true, budget: { limitUSD: 75, reset: 'monthly', includeByok: false } }],
+    ['a lower member limit without memberMaxUSD', { limitUSD: 10 }, { budget: { limitUSD: 50, reset: 'monthly', includeByok: false } }, { ok: true, budget: { limitUSD: 10, reset: 'monthly', includeByok: false } }],
+  ])('%s', (_n, m, p, want) => {
+    expect(effectiveBudget(spec(m), policy(p))).toEqual(want);
+  });
+
+  it('refuses a member limit above the maximum', () => {
+    expect(effectiveBudget(spec({ limitUSD: 60 }), policy({ budget: { limitUSD: 50, reset: 'monthly', includeByok: false } }))).toMatchObject({ ok: false, reason: 'LimitAboveMax' });
+  });
+});
+
+describe('keyExpiry', () => {
+  const created = Date.parse('2026-03-01T10:00:00.123Z');
+  it.each<[string, Partial<TeamMemberSpec>, Partial<KeyPolicySpec>, string | undefined]>([
+    ['none', {}, {}, undefined],
+    ['the TTL', {}, { keyTTL: '48h' }, '2026-03-03T10:00:00Z'],
+    ['the member end', { expiresAt: '2026-03-02T00:00:00Z' }, {}, '2026-03-02T00:00:00Z'],
+    ['the earlier of both', { expiresAt: '2026-03-05T00:00:00Z' }, { keyTTL: '48h' }, '2026-03-03T10:00:00Z'],
+  ])('%s', (_n, m, p, want) => {
+    expect(keyExpiry(created, spec(m), policy(p))).toBe(want);
+  });
+});
+
+describe('budget math', () => {
+  const k = { usage: 10, usage_daily: 1, usage_weekly: 3, usage_monthly: 6, byok_usage: 4, byok_usage_daily: 0.5, byok_usage_weekly: 1, byok_usage_monthly: 2 } as ApiKey;
+  it.each([
+    ['daily', false, 1], ['weekly', false, 3], ['monthly', false, 6], ['never', false, 10], ['monthly', true, 8], ['never', true, 14],
+  ] as const)('%s window (byok %s) spends %d', (reset, byok, want) => {
+    expect(windowSpend(k, reset, byok)).toBe(want);
+  });
+  it.each([
+    [0, 10, 80, 'ok'], [8, 10, 80, 'warn'], [10, 10, 80, 'exhausted'], [11, 10, 80, 'exhausted'], [100, undefined, 80, 'ok'], [0, 0, 80, 'exhausted'],
+  ] as const)('spent %d of %s at %d%% is %s', (spent, limit, warn, want) => {
+    expect(budgetLevel(spent, limit, warn)).toBe(want);
+  });
+  it('sees drift in any of the four key parameters', () => {
+    const key = { disabled: false, limit: 5, limit_reset: 'monthly', include_byok_in_limit: false } as ApiKey;
+    const want = { limitUSD: 5, reset: 'monthly' as const, includeByok: false };
+    expect(keyDrift(key, want, false)).toBe(false);
+    expect(keyDrift(key, want, true)).toBe(true);
+    expect(keyDrift(key, { ...want, limitUSD: 6 }, false)).toBe(true);
+    expect(keyDrift(key, { ...want, reset: 'never' }, false)).toBe(true);
+    expect(keyDrift({ ...key, limit: null, limit_reset: null }, { limitUSD: undefined, reset: 'never', includeByok: false }, false)).toBe(false);
+  });
+});

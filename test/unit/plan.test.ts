@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { planKey, recoverPending, type PlanInput } from '../../src/controller/member/plan.ts';
+import type { ApiKey } from '../../src/openrouter/schemas.ts';
+
+const apiKey = (hash: string, over: Partial<ApiKey> = {}): ApiKey => ({
+  hash, name: `teamkeys/c/ns/m/u/1`, label: 'sk-or-v1-abc...xyz', disabled: false, limit: 5, limit_remaining: 5, limit_reset: 'monthly',
+  include_byok_in_limit: false, usage: 0, usage_daily: 0, usage_weekly: 0, usage_monthly: 0, byok_usage: 0, byok_usage_daily: 0,
+  byok_usage_weekly: 0, byok_usage_monthly: 0, created_at: '2026-01-01T00:00:00Z', updated_at: null, ...over,
+});
+const keyRef = { hash: 'h1', name: 'n', label: 'l', createdAt: '2026-01-01T00:00:00Z', disabled: false, limitUSD: 5, reset: 'monthly' as const, includeByok: false };
+const base: PlanInput = {
+  status: { key: keyRef },
+  wantKey: true,
+  observed: apiKey('h1'),
+  listedSinceKeyCreated: true,
+  secret: { keyHash: 'h1', intact: true },
+  wantExpiresAt: undefined,
+};
+
+describe('planKey', () => {
+  it.each<[string, Partial<PlanInput>, ReturnType<typeof planKey>]>([
+    ['everything in place', {}, { kind: 'keep' }],
+    ['a create in flight', { status: { key: keyRef, pendingKey: { name: 'x', since: 'now' } } }, { kind: 'recover' }],
+    ['no key yet', { status: {} }, { kind: 'create', reason: 'Initial', revoke: undefined }],
+    ['no key and none wanted (expired)', { status: {}, wantKey: false }, { kind: 'keep' }],
+    ['key deleted outside', { observed: undefined }, { kind: 'create', reason: 'Deleted', revoke: undefined }],
+    ['key not listed yet since it was created', { observed: undefined, listedSinceKeyCreated: false }, { kind: 'keep' }],
+    ['Secret gone', { secret: undefined }, { kind: 'create', reason: 'SecretLost', revoke: 'h1' }],
+    ['Secret holds another key', { secret: { keyHash: 'h0', intact: true } }, { kind: 'create', reason: 'SecretLost', revoke: 'h1' }],
+    ['Secret edited by hand', { secret: { keyHash: 'h1', intact: false } }, { kind: 'create', reason: 'SecretLost', revoke: 'h1' }],
+    ['expiry changed', { wantExpiresAt: '2027-01-01T00:00:00Z' }, { kind: 'create', reason: 'ExpiryChanged', revoke: 'h1' }],
+  ])('%s', (_name, over, want) => {
+    expect(planKey({ ...base, ...over })).toEqual(want);
+  });
+});
+
+describe('recoverPending', () => {
+  const a = apiKey('a');
+  const b = apiKey('b');
+  it('adopts the key that reached the Secret and revokes the rest', () => {
+    expect(recoverPending([a, b], 'b', true)).toEqual({ adopt: b, revoke: ['a'] });
+  });
+  it('revokes everything when the Secret never got the key', () => {
+    expect(recoverPending([a, b], undefined, false)).toEqual({ adopt: undefined, revoke: ['a', 'b'] });
+  });
+  it('does not adopt from a tampered Secret', () => {
+    expect(recoverPending([a], 'a', false)).toEqual({ adopt: undefined, revoke: ['a'] });
+  });
+  it('has nothing to do when the create never reached OpenRouter', () => {
+    expect(recoverPending([], undefined, false)).toEqual({ adopt: undefined, revoke: [] });
+  });
+});

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { WorkQueue } from '../../src/controller/queue.ts';
+import { systemClock } from '../../src/util/clock.ts';
+
+const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+
+describe('WorkQueue', () => {
+  it('dedupes, never runs a key twice at once, and reruns a key that changed while running', async () => {
+    const q = new WorkQueue({ workers: 4, clock: systemClock });
+    const runs: string[] = [];
+    let active = 0;
+    let maxActiveForA = 0;
+    q.start(async (key) => {
+      if (key === 'a') maxActiveForA = Math.max(maxActiveForA, ++active);
+      runs.push(key);
+      await tick(20);
+      if (key === 'a') active--;
+      return {};
+    }, () => {});
+    q.add('a');
+    q.add('a');
+    q.add('b');
+    await tick(5);
+    q.add('a'); // while running: marked dirty
+    q.add('a');
+    await tick(100);
+    expect(runs.filter((k) => k === 'a')).toHaveLength(2);
+    expect(runs.filter((k) => k === 'b')).toHaveLength(1);
+    expect(maxActiveForA).toBe(1);
+    expect(q.idle()).toBe(true);
+    await q.shutdown(100);
+  });
+
+  it('backs off on failure and forgets on success', async () => {
+    const q = new WorkQueue({ workers: 1, clock: systemClock, baseDelayMs: 10, maxDelayMs: 1000 });
+    const at: number[] = [];
+    q.start(async () => {
+      at.push(Date.now());
+      return at.length < 4 ? { retry: true } : {};
+    }, () => {});
+    q.add('k');
+    await tick(250);
+    expect(at).toHaveLength(4);
+    const gaps = at.slice(1).map((t, i) => t - (at[i] ?? 0));
+    expect(gaps[1] ?? 0).toBeGreaterThan((gaps[0] ?? 0) * 1.5);
+    await q.shutdown(100);
+  });
+
+  it('requeues after a delay; the earliest schedule wins', async () => {
+    const q = new WorkQueue({ workers: 1, clock: systemClock });
+    let runs = 0;
+    q.start(async () => {
+      runs++;
+      return {};
+    }, () => {});
+    q.addAfter('k', 200);
+    q.addAfter('k', 20);
+    await tick(60);
+    expect(runs).toBe(1);
+    expect(q.idle()).toBe(true);
+    await q.shutdown(100);
+  });
+});

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { computeStatus, type StatusInput } from '../../src/controller/member/status.ts';
+import type { TeamMember } from '../../src/api/schema.ts';
+import type { ApiKey } from '../../src/openrouter/schemas.ts';
+
+const member: TeamMember = { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name: 'a', namespace: 'n', uid: 'u', generation: 3 }, spec: { policy: 'p', suspended: false } };
+const key = (usage: number): ApiKey => ({
+  hash: 'h', name: 'n', label: 'l', disabled: false, limit: 10, limit_remaining: Math.max(0, 10 - usage), limit_reset: 'monthly', include_byok_in_limit: false,
+  usage, usage_daily: usage, usage_weekly: usage, usage_monthly: usage, byok_usage: 0, byok_usage_daily: 0, byok_usage_weekly: 0, byok_usage_monthly: 0,
+  created_at: '2026-01-01T00:00:00Z', updated_at: null,
+});
+const input = (over: Partial<StatusInput>): StatusInput => ({
+  member, prev: {}, now: '2026-03-01T00:00:00.000Z', secretName: 'a-openrouter', key: undefined, pendingKey: undefined, keySeq: 1,
+  observed: key(1), budget: { limitUSD: 10, reset: 'monthly', includeByok: false }, warnAtPercent: 80,
+  outcome: { ready: true, reason: 'KeyReady', message: 'ok' }, suspended: false, expired: false, ...over,
+});
+
+describe('computeStatus', () => {
+  it('is stable: the same inputs an hour later change nothing, not even timestamps', () => {
+    const first = computeStatus(input({})).status;
+    const again = computeStatus(input({ prev: first, now: '2026-03-01T01:00:00.000Z' })).status;
+    expect(again).toEqual(first);
+    expect(first.conditions?.every((c) => c.observedGeneration === 3)).toBe(true);
+  });
+
+  it('moves usage.observedAt only when spend moved', () => {
+    const first = computeStatus(input({})).status;
+    const later = computeStatus(input({ prev: first, now: '2026-03-01T02:00:00.000Z', observed: key(2) })).status;
+    expect(later.usage).toMatchObject({ windowUSD: 2, observedAt: '2026-03-01T02:00:00.000Z' });
+  });
+
+  it('warns once when crossing the threshold and once at the limit', () => {
+    const s0 = computeStatus(input({})).status;
+    const warn = computeStatus(input({ prev: s0, observed: key(8.5) }));
+    expect(warn.notes.map((n) => n.reason)).toEqual(['BudgetWarning']);
+    const again = computeStatus(input({ prev: warn.status, observed: key(9) }));
+    expect(again.notes).toEqual([]);
+    const out = computeStatus(input({ prev: again.status, observed: key(10.2), now: '2026-03-01T05:00:00.000Z' }));
+    expect(out.notes.map((n) => n.reason)).toEqual(['BudgetExhausted']);
+    expect(out.status.conditions?.find((c) => c.type === 'BudgetExhausted')).toMatchObject({ status: 'True', reason: 'LimitReached', lastTransitionTime: '2026-03-01T05:00:00.000Z' });
+    expect(out.status.budget).toMatchObject({ remainingUSD: 0 });
+  });
+
+  it('keeps lastTransitionTime while a condition keeps its status', () => {
+    const s0 = computeStatus(input({ outcome: { ready: false, reason: 'PolicyNotFound', message: 'x' } })).status;
+    const s1 = computeStatus(input({ prev: s0, now: '2026-03-02T00:00:00.000Z', outcome: { ready: false, reason: 'PolicyNotAllowed', message: 'y' } })).status;
+    const ready = s1.conditions?.find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({ reason: 'PolicyNotAllowed', lastTransitionTime: '2026-03-01T00:00:00.000Z' });
+  });
+});
