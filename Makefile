@@ -5,7 +5,7 @@ NODE_BIN := $(shell bash hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 EMULATOR_PORT ?= 8787
 
-.PHONY: test deps bins typecheck lint unit cluster-up cluster-down emulator clean
+.PHONY: test deps bins typecheck lint unit cluster-up cluster-down emulator bench crds clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -21,11 +21,19 @@ typecheck: deps
 	npx tsc -p tsconfig.json
 
 lint: deps
-	npx oxlint --type-aware --deny-warnings src test
+	npx oxlint --type-aware --deny-warnings src test bench
 
 ## test: type-check, lint, unit, emulator conformance and integration tests (real control plane + emulator)
 test: deps bins typecheck lint
 	npx vitest run
+
+## bench: provisioning latency and OpenRouter call counts for 100 members (prints numbers; asserts nothing)
+bench: deps bins
+	node bench/provision.ts
+
+## crds: regenerate crds/ from src/api/schema.ts
+crds: deps
+	node src/main.ts crds
 
 ## cluster-up / cluster-down: a local control plane for humans; prints the KUBECONFIG to export
 cluster-up: deps bins

@@ -22,7 +22,7 @@ const Config = z.object({
   namespaceSelector: z
     .string()
     .regex(/^[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*(,[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*)*$/, 'namespace selector must look like key=value,key2=value2')
-    .transform((s) => Object.fromEntries(s.split(',').map((kv) => kv.split('=') as [string, string])))
+    .transform((s) => Object.fromEntries(s.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])))
     .optional(),
   instance: z.string().min(1).default(process.env['POD_NAME'] ?? hostname()),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),

@@ -73,7 +73,7 @@ export async function startEnv(o: EnvOptions = {}) {
     (await custom.getNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name })) as TeamMember;
 
   /** Waits until the queue is drained and nothing is due soon: the operator has converged. */
-  const settled = async (timeoutMs = 30_000) => {
+  const settled = async (timeoutMs = 30_000, quietMs = 300) => {
     let quietSince = 0;
     await eventually(() => {
       if (!op.queue.idle(2_000)) {
@@ -81,7 +81,7 @@ export async function startEnv(o: EnvOptions = {}) {
         return undefined;
       }
       quietSince ||= Date.now();
-      return Date.now() - quietSince > 300 || undefined;
+      return Date.now() - quietSince > quietMs || undefined;
     }, timeoutMs, 'operator settled');
   };
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startEnv, type Env } from './env.ts';
+import { eventually } from './kube.ts';
 import { expectNoKeyStrings } from './scan.ts';
 
 let env: Env;
@@ -12,7 +13,12 @@ beforeAll(async () => {
   for (let i = 0; i < MEMBERS; i++) docs.push(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: m${i}, namespace: ${n}}\nspec: {policy: idle-${n}}`);
   await env.apply(docs.join('\n---\n'));
   for (let i = 0; i < MEMBERS; i++) await env.ready(n, `m${i}`, 60_000);
-  await env.settled();
+  // converged: the policy has counted every member, and no watch event has arrived for a while
+  await eventually(async () => {
+    const p = (await env.custom.getClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name: `idle-${n}` })) as { status?: { readyMembers?: number } };
+    return p.status?.readyMembers === MEMBERS || undefined;
+  }, 60_000, 'policy counted every member');
+  await env.settled(60_000, 2_000);
 }, 180_000);
 afterAll(() => env.stop());
 
@@ -33,9 +39,9 @@ it('makes zero writes anywhere when nothing changed, and lists keys with ceil(N/
   const calls = () => env.emu.counters();
   const c0 = calls();
   await env.op.sync(); // lists every key, then re-reconciles every member and the policy
-  await env.settled();
+  await env.settled(60_000, 1_000);
   await env.op.sync();
-  await env.settled();
+  await env.settled(60_000, 1_000);
   const c1 = calls();
   const delta = (route: string) => Object.values(c1[route] ?? {}).reduce((a, b) => a + b, 0) - Object.values(c0[route] ?? {}).reduce((a, b) => a + b, 0);
   expect(delta('POST /api/v1/keys')).toBe(0);

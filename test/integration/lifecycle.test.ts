@@ -134,6 +134,7 @@ describe('policy changes', () => {
       return st?.conditions?.find((c) => c.type === 'Ready' && c.reason === 'LimitAboveMax') ? st : undefined;
     }, 10_000, 'LimitAboveMax');
     expect(s.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(/above the policy's maximum of 20/);
+    expect(emuKey(m.status?.key?.hash)).toMatchObject({ limit: 15, disabled: false });
   });
 });
 

@@ -15,6 +15,7 @@ const base: PlanInput = {
   listedSinceKeyCreated: true,
   secret: { keyHash: 'h1', intact: true },
   wantExpiresAt: undefined,
+  now: Date.parse('2026-06-01T00:00:00Z'),
 };
 
 describe('planKey', () => {
@@ -29,6 +30,7 @@ describe('planKey', () => {
     ['Secret holds another key', { secret: { keyHash: 'h0', intact: true } }, { kind: 'create', reason: 'SecretLost', revoke: 'h1' }],
     ['Secret edited by hand', { secret: { keyHash: 'h1', intact: false } }, { kind: 'create', reason: 'SecretLost', revoke: 'h1' }],
     ['expiry changed', { wantExpiresAt: '2027-01-01T00:00:00Z' }, { kind: 'create', reason: 'ExpiryChanged', revoke: 'h1' }],
+    ['key past its TTL', { status: { key: { ...keyRef, expiresAt: '2026-05-01T00:00:00Z' } }, wantExpiresAt: '2026-05-01T00:00:00Z' }, { kind: 'create', reason: 'KeyExpired', revoke: 'h1' }],
   ])('%s', (_name, over, want) => {
     expect(planKey({ ...base, ...over })).toEqual(want);
   });

@@ -14,12 +14,13 @@ export interface PlanInput {
   secret: { keyHash: string | undefined; intact: boolean } | undefined;
   /** the key expiry a new key would get, and the one the current key has */
   wantExpiresAt: string | undefined;
+  now: number;
 }
 
 export type KeyPlan =
   | { kind: 'keep' }
   | { kind: 'recover' } // a create was in flight: find what it left behind first
-  | { kind: 'create'; reason: 'Initial' | 'Deleted' | 'SecretLost' | 'ExpiryChanged'; revoke: string | undefined };
+  | { kind: 'create'; reason: 'Initial' | 'Deleted' | 'SecretLost' | 'ExpiryChanged' | 'KeyExpired'; revoke: string | undefined };
 
 export function planKey(i: PlanInput): KeyPlan {
   if (i.status.pendingKey) return { kind: 'recover' };
@@ -28,6 +29,8 @@ export function planKey(i: PlanInput): KeyPlan {
   if (!current) return { kind: 'create', reason: 'Initial', revoke: undefined };
   if (!i.observed && i.listedSinceKeyCreated) return { kind: 'create', reason: 'Deleted', revoke: undefined };
   if (!i.secret || i.secret.keyHash !== current.hash || !i.secret.intact) return { kind: 'create', reason: 'SecretLost', revoke: current.hash };
+  // the policy's keyTTL ran out while the member is still valid: a fresh key, the old one revoked
+  if (current.expiresAt && Date.parse(current.expiresAt) <= i.now) return { kind: 'create', reason: 'KeyExpired', revoke: current.hash };
   if (i.wantExpiresAt !== current.expiresAt) return { kind: 'create', reason: 'ExpiryChanged', revoke: current.hash };
   return { kind: 'keep' };
 }

@@ -87,7 +87,8 @@ class MemberContext {
       return this.blocked({ ready: false, reason: 'PolicyNotAllowed', message: `KeyPolicy "${this.m.spec.policy}" does not allow namespace "${this.ns}" (see its spec.namespaceSelector)` }, policy);
     }
     const decision = effectiveBudget(this.m.spec, policy.spec);
-    if (!decision.ok) return this.blocked({ ready: false, reason: decision.reason, message: decision.message }, policy);
+    // the key keeps its last applied limit: a typo in limitUSD must not cut someone off
+    if (!decision.ok) return this.blocked({ ready: false, reason: decision.reason, message: decision.message }, policy, false);
     const budget = decision.budget;
     const expired = this.m.spec.expiresAt !== undefined && Date.parse(this.m.spec.expiresAt) <= this.now();
 
@@ -120,7 +121,7 @@ class MemberContext {
       const created = await this.createKey(policy, budget, secret);
       if (!created) return { retry: true };
       if (plan.reason !== 'Initial') {
-        const why = { Deleted: 'the key was deleted outside Kubernetes', SecretLost: 'the Secret no longer held the key', ExpiryChanged: 'its expiry changed' }[plan.reason];
+        const why = { Deleted: 'the key was deleted outside Kubernetes', SecretLost: 'the Secret no longer held the key', ExpiryChanged: 'its expiry changed', KeyExpired: "it reached the policy's keyTTL" }[plan.reason];
         await d.recorder.warn(this.m, 'KeyReplaced', `issued a new key because ${why}${retired ? ' (old key revoked)' : ''}`);
       } else {
         await d.recorder.normal(this.m, 'KeyProvisioned', `issued key ${created.label} into Secret ${defaultSecretName(this.m)}`);
@@ -148,6 +149,8 @@ class MemberContext {
   private requeue(expired: boolean): Result {
     const ends: number[] = [];
     if (!expired && this.m.spec.expiresAt) ends.push(Date.parse(this.m.spec.expiresAt) - this.now() + 1_000);
+    const keyEnd = this.status.key?.expiresAt;
+    if (!expired && keyEnd) ends.push(Date.parse(keyEnd) - this.now() + 1_000);
     return ends.length > 0 ? { requeueAfterMs: Math.max(1_000, Math.min(...ends)) } : {};
   }
 
@@ -163,6 +166,7 @@ class MemberContext {
       listedSinceKeyCreated: this.d.book.freshSince(created),
       secret: own ? { keyHash: own.metadata?.annotations?.[ANNOTATION_KEY_HASH], intact: apiKey !== undefined && hmacMatches(this.d.hmacKey, apiKey, own.metadata?.annotations?.[ANNOTATION_KEY_HMAC]) } : undefined,
       wantExpiresAt: key ? keyExpiry(created, this.m.spec, policy.spec) : undefined,
+      now: this.now(),
     };
   }
 
@@ -278,10 +282,10 @@ class MemberContext {
     await this.d.cluster.replaceSecret(this.ns, defaultSecretName(this.m), want);
   }
 
-  /** A member that cannot have a usable key: disable the one it has, report why, write nothing else. */
-  private async blocked(outcome: Outcome, policy?: KeyPolicy): Promise<Result> {
+  /** A member that cannot be served as asked: report why, disable its key unless told not to, create nothing. */
+  private async blocked(outcome: Outcome, policy?: KeyPolicy, disable = true): Promise<Result> {
     const key = this.status.key;
-    if (key && this.d.credentialsValid()) {
+    if (key && disable && this.d.credentialsValid()) {
       const observed = this.d.book.get(key.hash);
       if (observed && !observed.disabled) {
         const updated = await this.d.client.updateKey(key.hash, { disabled: true });
