@@ -26,7 +26,7 @@ const kubectl = (args: string[], input?: string) => {
   return p;
 };
 try {
-  await kubectl(['apply', '-f', join(ROOT, 'crds')]);
+  await kubectl(['apply', '-k', join(ROOT, 'crds')]);
   await kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
   const kc = new KubeConfig();
   kc.loadFromFile(cp.kubeconfigPath);

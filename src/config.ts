@@ -24,6 +24,11 @@ const Config = z.object({
     .regex(/^[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*(,[A-Za-z0-9./_-]+=[A-Za-z0-9._-]*)*$/, 'namespace selector must look like key=value,key2=value2')
     .transform((s) => Object.fromEntries(s.split(',').map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])))
     .optional(),
+  leaderElect: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  leaseName: z.string().min(1).default('teamkeys-operator'),
+  metricsPort: z.coerce.number().int().min(0).max(65535).default(8080),
+  metricsHost: z.string().min(1).default('0.0.0.0'),
+  shutdownTimeout: z.string().regex(/^([0-9]+(h|m|s))+$/).default('20s'),
   instance: z.string().min(1).default(process.env['POD_NAME'] ?? hostname()),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });
@@ -45,6 +50,11 @@ const FLAGS = {
   'min-sync-interval': 'TEAMKEYS_MIN_SYNC_INTERVAL',
   'credentials-interval': 'TEAMKEYS_CREDENTIALS_INTERVAL',
   'namespace-selector': 'TEAMKEYS_NAMESPACE_SELECTOR',
+  'leader-elect': 'TEAMKEYS_LEADER_ELECT',
+  'lease-name': 'TEAMKEYS_LEASE_NAME',
+  'metrics-port': 'TEAMKEYS_METRICS_PORT',
+  'metrics-host': 'TEAMKEYS_METRICS_HOST',
+  'shutdown-timeout': 'TEAMKEYS_SHUTDOWN_TIMEOUT',
   instance: 'POD_NAME',
   'log-level': 'LOG_LEVEL',
 } as const;

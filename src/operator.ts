@@ -22,6 +22,7 @@ import type { ResilientInformer } from './kube/informer.ts';
 import { OpenRouterClient } from './openrouter/client.ts';
 import { OpenRouterError } from './openrouter/errors.ts';
 import { RateLimiter } from './openrouter/limiter.ts';
+import { Metrics } from './metrics/metrics.ts';
 import type { Clock } from './util/clock.ts';
 import { parseDuration } from './util/duration.ts';
 
@@ -49,19 +50,37 @@ export class Operator {
   private lastSync = 0;
   /** counters the benchmark and tests read */
   readonly stats = { reconciles: 0, errors: 0, syncs: 0 };
+  readonly metrics: Metrics;
+  private leading = false;
+  private lastLoop = Date.now();
 
   constructor(cfg: Config, kc: KubeConfig, clock: Clock, log: Logger) {
     this.cfg = cfg;
     this.clock = clock;
     this.log = log;
     this.cluster = new Cluster(kc, cfg.instance);
+    const limiter = new RateLimiter(cfg.rateLimitPerSecond, cfg.rateLimitBurst, clock);
+    this.metrics = new Metrics({
+      queueDepth: () => this.queue.depth,
+      rateLimitWaitMs: () => limiter.waitedMs,
+      leading: () => this.leading,
+      managementKeyValid: () => this.credentials.valid,
+      members: () => this.allMembers().map((m) => ({
+        namespace: m.metadata.namespace ?? '', name: m.metadata.name, policy: m.spec.policy, hasKey: m.status?.key !== undefined,
+        spentUSD: m.status?.usage?.windowUSD, limitUSD: m.status?.budget?.limitUSD,
+      })),
+    });
     this.recorder = new Recorder(this.cluster, log);
     this.credentials = new Credentials({ cluster: this.cluster, namespace: cfg.namespace, secretName: cfg.managementKeySecret, secretKey: cfg.managementKeySecretKey, log });
     this.client = new OpenRouterClient({
       baseUrl: cfg.openrouterUrl,
       apiKey: () => this.credentials.candidate(),
-      limiter: new RateLimiter(cfg.rateLimitPerSecond, cfg.rateLimitBurst, clock),
+      limiter,
       clock,
+      observe: (route, code, ms) => {
+        this.metrics.openrouterCalls.inc({ route, code: String(code) });
+        this.metrics.openrouterDuration.observe({ route }, ms / 1000);
+      },
     });
     this.book = new KeyBook(clock);
     this.queue = new WorkQueue({ workers: cfg.workers, clock });
@@ -131,24 +150,55 @@ export class Operator {
   }
 
   get ready(): boolean {
-    return this.credentials.valid && this.members.synced && this.policies.synced && this.namespaces.synced && this.secrets.synced;
+    return this.notReady() === undefined;
   }
 
-  async start(): Promise<void> {
+  /** Why this replica should not receive traffic; a standby with warm caches is ready. */
+  notReady(): string | undefined {
+    if (!this.synced) return 'informers not synced';
+    if (this.credentials.current.state !== 'valid') {
+      return this.credentials.current.state === 'invalid' ? `management key: ${this.credentials.current.message}` : 'management key not checked yet';
+    }
+    return undefined;
+  }
+
+  /** Alive: the periodic loops keep ticking. */
+  healthy(): boolean {
+    return Date.now() - this.lastLoop < 5 * 60_000;
+  }
+
+  /** Everything a standby does too: caches, the management key, the HMAC key. Writes nothing but that key. */
+  async prepare(): Promise<void> {
     this.stopped = false;
     this.hmacKey = await loadHmacKey(this.cluster, this.cfg.namespace, this.cfg.hmacSecret);
     await this.refreshCredentials();
     await Promise.all([this.namespaces.start(), this.policies.start(), this.secrets.start(), this.members.start()]);
+    this.every(parseDuration(this.cfg.credentialsInterval), async () => {
+      this.lastLoop = Date.now();
+      await this.refreshCredentials();
+    });
+  }
+
+  /** Starts prepare() and the workers: the single-replica path used by tests and `--leader-elect=false`. */
+  async start(): Promise<void> {
+    await this.prepare();
+    this.lead();
+  }
+
+  /** Leadership: workers and the sync loop run only here. */
+  lead(): void {
+    this.leading = true;
     this.queue.start((key) => this.handle(key), (key, err) => {
       this.stats.errors++;
-      this.log.warn({ key, err: err instanceof Error ? err.message : String(err) }, 'reconcile failed; retrying with backoff');
+      this.log.warn({ item: key, err: err instanceof Error ? err.message : String(err) }, 'reconcile failed; retrying with backoff');
     });
-    this.every(parseDuration(this.cfg.credentialsInterval), () => this.refreshCredentials());
     this.every(parseDuration(this.cfg.minSyncInterval), () => this.maybeSync());
+    this.enqueueAll();
   }
 
   async stop(deadlineMs = 10_000): Promise<void> {
     this.stopped = true;
+    this.leading = false;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await Promise.all([this.members.stop(), this.policies.stop(), this.namespaces.stop(), this.secrets.stop()]);
@@ -265,7 +315,28 @@ export class Operator {
   }
 
   private async handle(key: string): Promise<{ requeueAfterMs?: number | undefined; retry?: boolean }> {
+    const resource = key.startsWith(POLICY) ? 'keypolicy' : 'teammember';
+    const end = this.metrics.reconcileDuration.startTimer({ resource });
+    try {
+      const r = await this.reconcile(key);
+      this.metrics.reconciles.inc({ resource, result: r.retry ? 'retry' : r.requeueAfterMs !== undefined ? 'requeue' : 'done' });
+      return r;
+    } catch (e) {
+      this.metrics.reconciles.inc({ resource, result: 'error' });
+      throw e;
+    } finally {
+      end();
+    }
+  }
+
+  private get synced(): boolean {
+    return this.members.synced && this.policies.synced && this.namespaces.synced && this.secrets.synced;
+  }
+
+  private async reconcile(key: string): Promise<{ requeueAfterMs?: number | undefined; retry?: boolean }> {
     this.stats.reconciles++;
+    // an empty cache would read as "no policy", "namespace not allowed", "no Secret": never decide on one
+    if (!this.synced) return { requeueAfterMs: 1_000 };
     try {
       if (key.startsWith(POLICY)) {
         const p = parsePolicy(this.policies.inner.get(key.slice(POLICY.length)));
@@ -291,7 +362,7 @@ export class Operator {
       // a stale view (conflict) or a transient failure: retry with backoff, quietly
       if (isKube(e, 'conflict') || isKube(e, 'notFound')) return { retry: true };
       if (e instanceof OpenRouterError && e.transient) {
-        this.log.info({ key, err: e.message }, 'OpenRouter unavailable; retrying');
+        this.log.info({ item: key, err: e.message }, 'OpenRouter unavailable; retrying');
         return { retry: true };
       }
       throw e;

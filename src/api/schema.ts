@@ -167,7 +167,7 @@ export const TeamMemberStatus = z.object({
       weeklyUSD: z.number(),
       monthlyUSD: z.number(),
       byokUSD: z.number(),
-      lifetimeUSD: z.number().meta({ description: 'All spend of every key this member had under this UID.' }),
+      lifetimeUSD: z.number().meta({ description: 'All-time spend of the current key, BYOK included.' }),
       observedAt: z.string(),
     })
     .optional(),

@@ -104,7 +104,10 @@ export class WorkQueue {
     while (!this.stopping) {
       const key = this.queue.shift();
       if (key !== undefined) {
+        // marked running in the same synchronous step it leaves the queue: an add() arriving while the
+        // caller's await resumes must see it as running, or a second worker would take it too
         this.queued.delete(key);
+        this.running.add(key);
         return key;
       }
       await new Promise<void>((resolve) => this.waiters.push(resolve));
@@ -116,7 +119,6 @@ export class WorkQueue {
     for (;;) {
       const key = await this.next();
       if (key === undefined) return;
-      this.running.add(key);
       try {
         const r = await handler(key);
         if (r.retry) this.addRateLimited(key);

@@ -9,7 +9,7 @@ import {
 } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/schema.ts';
 import type { Json } from '../util/json.ts';
-import { kube } from './errors.ts';
+import { KubeError, kube } from './errors.ts';
 import { ResilientInformer, type ResilientInformerOptions } from './informer.ts';
 
 export interface ObjectRef {
@@ -92,7 +92,13 @@ export class Cluster {
       { op: 'test', path: '/metadata/resourceVersion', value: resourceVersion },
       { op: 'add', path: '/metadata/finalizers', value: finalizers },
     ];
-    return kube(() => this.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body }, JSON_PATCH) as Promise<KubernetesObject>);
+    try {
+      return await kube(() => this.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body }, JSON_PATCH) as Promise<KubernetesObject>);
+    } catch (e) {
+      // a failed `test` op means the object changed since it was read: the same thing as a conflict
+      if (e instanceof KubeError && e.kind === 'invalid') throw new KubeError('conflict', 409, `member changed since it was read: ${e.message}`);
+      throw e;
+    }
   }
 
   // --- secrets ------------------------------------------------------------------------------------------------

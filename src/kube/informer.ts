@@ -17,28 +17,36 @@ export class ResilientInformer<T extends KubernetesObject> {
   private backoff: number;
   private stopped = true;
   private timer: NodeJS.Timeout | undefined;
-  private everConnected = false;
+  private listed = false;
+  private failed = false;
 
   constructor(inner: Informer<T> & ObjectCache<T>, opts: ResilientInformerOptions = {}) {
     this.inner = inner;
     this.opts = { minBackoffMs: opts.minBackoffMs ?? 500, maxBackoffMs: opts.maxBackoffMs ?? 30_000, onError: opts.onError };
     this.backoff = this.opts.minBackoffMs;
-    inner.on('connect', () => {
-      this.everConnected = true;
-      this.backoff = this.opts.minBackoffMs;
+    inner.on('error', (err: unknown) => {
+      this.failed = true;
+      this.restartLater(err);
     });
-    inner.on('error', (err: unknown) => this.restartLater(err));
   }
 
-  /** true once a list and watch have succeeded: the cache reflects the server */
+  /**
+   * true once a complete list has landed in the cache. (client-node's 'connect' event fires before the list,
+   * so it cannot tell; start() resolving without an error in between can.)
+   */
   get synced(): boolean {
-    return this.everConnected;
+    return this.listed;
   }
 
   async start(): Promise<void> {
     this.stopped = false;
+    this.failed = false;
     try {
       await this.inner.start();
+      if (!this.failed) {
+        this.listed = true;
+        this.backoff = this.opts.minBackoffMs;
+      }
     } catch (err) {
       this.restartLater(err);
     }

@@ -2,7 +2,7 @@
  * Invariant 2 under the harshest timing: the operator process is killed after OpenRouter created a key but
  * before the key reached its Secret. After a restart there must be exactly one live key per member and no orphan.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
@@ -11,8 +11,8 @@ import type { TeamMember } from '../../src/api/schema.ts';
 import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
 import { eventually, freshNamespace, kubeConfig } from './kube.ts';
+import { startOperatorProcess } from './process.ts';
 
-const ROOT = join(import.meta.dirname, '../..');
 const run = promisify(execFile);
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -27,25 +27,21 @@ let ns = '';
 const cluster = 'crashtest';
 
 function startOperator(): ChildProcess {
-  const child = spawn(process.execPath, [join(ROOT, 'src/main.ts'), 'operator'], {
-    env: {
-      ...process.env,
-      KUBECONFIG: inject('kubeconfigPath'),
-      POD_NAMESPACE: system,
-      POD_NAME: `crash-${children.length}`,
-      TEAMKEYS_CLUSTER_ID: cluster,
-      TEAMKEYS_OPENROUTER_URL: `${url}/api/v1`,
-      TEAMKEYS_CREDENTIALS_INTERVAL: '1s',
-      TEAMKEYS_ORPHAN_GRACE: '1s',
-      TEAMKEYS_MIN_SYNC_INTERVAL: '30s',
-      TEAMKEYS_NAMESPACE_SELECTOR: 'teamkeys.dev/test-env=crashtest',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const p = startOperatorProcess(`crash-${children.length}`, {
+    KUBECONFIG: inject('kubeconfigPath'),
+    POD_NAMESPACE: system,
+    TEAMKEYS_CLUSTER_ID: cluster,
+    TEAMKEYS_OPENROUTER_URL: `${url}/api/v1`,
+    TEAMKEYS_CREDENTIALS_INTERVAL: '1s',
+    TEAMKEYS_ORPHAN_GRACE: '1s',
+    TEAMKEYS_MIN_SYNC_INTERVAL: '30s',
+    TEAMKEYS_NAMESPACE_SELECTOR: 'teamkeys.dev/test-env=crashtest',
+    TEAMKEYS_LEADER_ELECT: 'false',
   });
-  child.stdout?.on('data', (b: Buffer) => logs.push(b.toString()));
-  child.stderr?.on('data', (b: Buffer) => logs.push(b.toString()));
-  children.push(child);
-  return child;
+  p.child.stdout?.on('data', (b: Buffer) => logs.push(b.toString()));
+  p.child.stderr?.on('data', (b: Buffer) => logs.push(b.toString()));
+  children.push(p.child);
+  return p.child;
 }
 
 const members = ['ann', 'ben', 'cat'];

@@ -20,7 +20,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   process.stderr.write(`control plane ready in ${Date.now() - started} ms (${cp.server})\n`);
   const kubectl = join(cp.binDir, 'kubectl');
   const crds = join(import.meta.dirname, '../../crds');
-  await run(kubectl, ['--kubeconfig', cp.kubeconfigPath, 'apply', '-f', crds]);
+  await run(kubectl, ['--kubeconfig', cp.kubeconfigPath, 'apply', '-k', crds]);
   await run(kubectl, ['--kubeconfig', cp.kubeconfigPath, 'wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
   project.provide('kubeconfigPath', cp.kubeconfigPath);
   project.provide('controlPlaneBinDir', cp.binDir);

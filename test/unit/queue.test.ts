@@ -61,3 +61,27 @@ describe('WorkQueue', () => {
     await q.shutdown(100);
   });
 });
+
+describe('WorkQueue under an add() racing the dequeue', () => {
+  it('never hands one key to two workers, even when it is re-added in the same tick it is taken', async () => {
+    const q = new WorkQueue({ workers: 4, clock: systemClock });
+    let active = 0;
+    let overlap = 0;
+    q.start(async () => {
+      active++;
+      if (active > 1) overlap++;
+      await tick(5);
+      active--;
+      return {};
+    }, () => {});
+    for (let i = 0; i < 50; i++) {
+      q.add('k');
+      await Promise.resolve();
+      q.add('k');
+      await tick(1);
+    }
+    await tick(50);
+    expect(overlap).toBe(0);
+    await q.shutdown(100);
+  });
+});

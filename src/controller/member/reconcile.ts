@@ -95,6 +95,7 @@ class MemberContext {
     let secret: V1Secret | 'foreign' | undefined = this.ownedSecret();
     let plan = planKey(this.planInput(secret, !expired, policy));
     if (plan.kind !== 'keep') {
+      d.log.debug({ member: `${this.ns}/${this.m.metadata.name}`, plan: plan.kind, reason: plan.kind === 'create' ? plan.reason : undefined }, 'key plan from the cache; confirming');
       // confirm against the API server before creating or revoking anything
       const fresh = await d.readMember(this.ns, this.m.metadata.name);
       if (!fresh || fresh.metadata.deletionTimestamp) return {};

@@ -1,0 +1,88 @@
+/** Two operator processes on one Lease: only the leader reconciles; when it is SIGKILLed the other takes over. */
+import { CoreV1Api, CoordinationV1Api, CustomObjectsApi, EventsV1Api } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Emulator } from '../../src/emulator/server.ts';
+import { newSecret } from '../../src/emulator/state.ts';
+import { eventually, freshNamespace, kubeConfig } from './kube.ts';
+import { startOperatorProcess, type OperatorProcess } from './process.ts';
+
+const kc = kubeConfig();
+const core = kc.makeApiClient(CoreV1Api);
+const custom = kc.makeApiClient(CustomObjectsApi);
+const mk = newSecret();
+const emu = new Emulator({ managementKeys: [mk] });
+const procs: OperatorProcess[] = [];
+let system = '';
+let ns = '';
+
+const port = (p: OperatorProcess) => Number(/"metricsPort":(\d+)/.exec(p.logs.join(''))?.[1] ?? 0);
+const probe = async (p: OperatorProcess, path: string) => {
+  const r = await fetch(`http://127.0.0.1:${port(p)}${path}`);
+  return { status: r.status, text: await r.text() };
+};
+const member = (name: string) => custom.createNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name }, spec: { policy: `le-${ns}` } } });
+const ready = (name: string) => eventually(async () => {
+  const m = (await custom.getNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name })) as { status?: { conditions?: { type: string; status: string }[] } };
+  return m.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || undefined;
+}, 60_000, `${name} Ready`);
+
+beforeAll(async () => {
+  const url = await emu.start();
+  system = await freshNamespace(kc, 'le-sys');
+  ns = await freshNamespace(kc, 'le');
+  for (const n of [system, ns]) await core.patchNamespace({ name: n, body: { metadata: { labels: { 'teamkeys.dev/test-env': 'leader' } } } }, (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'));
+  await core.createNamespacedSecret({ namespace: system, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: mk } } });
+  await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'KeyPolicy', metadata: { name: `le-${ns}` }, spec: {} } });
+  for (const id of ['replica-a', 'replica-b']) {
+    procs.push(startOperatorProcess(id, {
+      KUBECONFIG: inject('kubeconfigPath'),
+      POD_NAMESPACE: system,
+      TEAMKEYS_CLUSTER_ID: 'leader',
+      TEAMKEYS_OPENROUTER_URL: `${url}/api/v1`,
+      TEAMKEYS_NAMESPACE_SELECTOR: 'teamkeys.dev/test-env=leader',
+      TEAMKEYS_CREDENTIALS_INTERVAL: '2s',
+    }));
+  }
+});
+afterAll(async () => {
+  for (const p of procs) p.child.kill('SIGKILL');
+  await emu.stop();
+});
+
+describe('leader election', () => {
+  it('lets exactly one replica reconcile, and the other take over within 20 s of a SIGKILL', async () => {
+    await eventually(() => procs.some((p) => p.logged('became leader')) || undefined, 30_000, 'a leader');
+    await new Promise((r) => setTimeout(r, 3_000)); // several retry periods: the other must still be standing by
+    const leaders = procs.filter((p) => p.logged('became leader'));
+    expect(leaders).toHaveLength(1);
+    const leader = leaders[0]!;
+    const standby = procs.find((p) => p !== leader)!;
+    for (const p of procs) await eventually(async () => ((await probe(p, '/readyz')).status === 200) || undefined, 20_000, `${p.identity} ready`);
+    expect((await probe(leader, '/metrics')).text).toMatch(/^teamkeys_leader 1$/m);
+    expect((await probe(standby, '/metrics')).text).toMatch(/^teamkeys_leader 0$/m);
+
+    for (const name of ['m1', 'm2', 'm3']) await member(name);
+    for (const name of ['m1', 'm2', 'm3']) await ready(name);
+    const events = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items;
+    expect(events.length).toBeGreaterThan(0);
+    expect(new Set(events.map((e) => e.reportingInstance))).toEqual(new Set([leader.identity]));
+    expect((await probe(standby, '/metrics')).text).not.toMatch(/^teamkeys_reconcile_total\{resource="teammember"/m);
+
+    leader.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    for (const name of ['m4', 'm5', 'm6']) await member(name); // a backlog for the new leader
+    await eventually(() => standby.logged('became leader') || undefined, 30_000, 'takeover');
+    const takeoverMs = Date.now() - killedAt;
+    expect(takeoverMs).toBeLessThan(20_000);
+    for (const name of ['m4', 'm5', 'm6']) await ready(name);
+    const lease = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: system, name: 'teamkeys-operator' });
+    expect(lease.spec).toMatchObject({ holderIdentity: standby.identity, leaseDurationSeconds: 15, leaseTransitions: 1 });
+
+    // a graceful stop drains, releases the lease and exits 0
+    standby.child.kill('SIGTERM');
+    expect(await standby.exited).toBe(0);
+    const released = await kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: system, name: 'teamkeys-operator' });
+    expect(released.spec?.holderIdentity ?? '').toBe('');
+    expect(standby.logs.join('')).not.toMatch(/sk-or-v1-[0-9a-f]{8,}/);
+  }, 120_000);
+});
