@@ -5,7 +5,7 @@ NODE_BIN := $(shell bash hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 EMULATOR_PORT ?= 8787
 
-.PHONY: test deps bins typecheck lint unit cluster-up cluster-down emulator bench crds clean
+.PHONY: test deps bins typecheck lint unit cluster-up cluster-down emulator bench crds build image demo demo-down deploy clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -21,7 +21,7 @@ typecheck: deps
 	npx tsc -p tsconfig.json
 
 lint: deps
-	npx oxlint --type-aware --deny-warnings src test bench
+	npx oxlint --type-aware --deny-warnings src test bench hack
 
 ## test: type-check, lint, unit, emulator conformance and integration tests (real control plane + emulator)
 test: deps bins typecheck lint
@@ -34,6 +34,27 @@ bench: deps bins
 ## crds: regenerate crds/ from src/api/schema.ts
 crds: deps
 	node src/main.ts crds
+
+## build: compile src/ to dist/ (what the image runs)
+build: deps
+	npx tsc -p tsconfig.build.json
+
+## image: the container image (needs a Docker engine)
+IMAGE ?= teamkeys:dev
+image:
+	@command -v docker >/dev/null || { echo "make image needs docker (or: podman build -t $(IMAGE) .)"; exit 1; }
+	docker build -t $(IMAGE) .
+
+## demo: control plane + emulator + operator, the examples applied, traffic simulated, `kubectl get tm -A`
+demo: deps bins
+	node hack/demo.ts
+
+demo-down: deps
+	node hack/demo.ts down
+
+## deploy: install on the cluster in your KUBECONFIG (e.g. kind); see the README for the management key
+deploy:
+	kubectl apply -k deploy/
 
 ## cluster-up / cluster-down: a local control plane for humans; prints the KUBECONFIG to export
 cluster-up: deps bins

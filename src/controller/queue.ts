@@ -8,6 +8,8 @@ export interface QueueOptions {
   maxDelayMs?: number;
 }
 
+const MAX_DELAY_MS = 12 * 3_600_000;
+
 export type Handler = (key: string) => Promise<{ requeueAfterMs?: number | undefined; retry?: boolean }>;
 
 /**
@@ -57,9 +59,13 @@ export class WorkQueue {
     this.waiters.shift()?.();
   }
 
-  /** Runs the key after a delay; an earlier pending schedule wins. */
-  addAfter(key: string, ms: number): void {
+  /**
+   * Runs the key after a delay; an earlier pending schedule wins. Delays are capped at 12 h: Node's timers
+   * overflow past 24.8 days and would fire at once, turning a far-away expiry into a hot loop.
+   */
+  addAfter(key: string, requestedMs: number): void {
     if (this.stopping) return;
+    const ms = Math.min(requestedMs, MAX_DELAY_MS);
     if (ms <= 0) return this.add(key);
     const at = this.o.clock.now() + ms;
     const existing = this.timers.get(key);

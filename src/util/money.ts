@@ -2,3 +2,8 @@
 export function roundUsd(v: number): number {
   return Math.round(v * 1e10) / 1e10;
 }
+
+/** What status shows: a millionth of a dollar is enough to see a single cheap request, and keeps `kubectl get` columns short. */
+export function usdShown(v: number): number {
+  return Math.round(v * 1e6) / 1e6;
+}

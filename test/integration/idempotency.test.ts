@@ -9,8 +9,9 @@ const MEMBERS = 120;
 beforeAll(async () => {
   env = await startEnv({ workers: 8 });
   n = await env.newNamespace('idle');
-  const docs = [`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: idle-${n}}\nspec:\n  budget: {limitUSD: 2}\n  secretTemplate: {attribution: {title: "idle:{{member}}"}}`];
-  for (let i = 0; i < MEMBERS; i++) docs.push(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: m${i}, namespace: ${n}}\nspec: {policy: idle-${n}}`);
+  // far-away expiries and a long key TTL: idle must stay idle however distant the next deadline
+  const docs = [`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: idle-${n}}\nspec:\n  budget: {limitUSD: 2}\n  keyTTL: 2200h\n  secretTemplate: {attribution: {title: "idle:{{member}}"}}`];
+  for (let i = 0; i < MEMBERS; i++) docs.push(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: m${i}, namespace: ${n}}\nspec: {policy: idle-${n}${i % 2 ? ', expiresAt: "2030-01-01T00:00:00Z"' : ''}}`);
   await env.apply(docs.join('\n---\n'));
   for (let i = 0; i < MEMBERS; i++) await env.ready(n, `m${i}`, 60_000);
   // converged: the policy has counted every member, and no watch event has arrived for a while
@@ -51,6 +52,10 @@ it('makes zero writes anywhere when nothing changed, and lists keys with ceil(N/
   expect(delta('GET /api/v1/keys/{hash}')).toBe(0);
   expect(delta('GET /api/v1/keys'), env.logs.slice(logStart).filter((l) => !l.includes('"level":20,') || l.includes('key plan')).join('')).toBe(2 * Math.ceil(MEMBERS / 100));
   expect(await resourceVersions()).toEqual(before);
+  // and between syncs nothing runs at all
+  const reconciles = env.op.stats.reconciles;
+  await new Promise((r) => setTimeout(r, 2_000));
+  expect(env.op.stats.reconciles - reconciles).toBe(0);
 });
 
 it('leaks no key string into logs, Events or statuses', async () => {

@@ -85,3 +85,19 @@ describe('WorkQueue under an add() racing the dequeue', () => {
     await q.shutdown(100);
   });
 });
+
+describe('WorkQueue delays', () => {
+  it('does not fire a delay beyond the timer range at once (an expiry months away)', async () => {
+    const q = new WorkQueue({ workers: 1, clock: systemClock });
+    let runs = 0;
+    q.start(async () => {
+      runs++;
+      return { requeueAfterMs: 200 * 86_400_000 };
+    }, () => {});
+    q.add('k');
+    await tick(100);
+    expect(runs).toBe(1);
+    expect(q.idle(1_000)).toBe(true);
+    await q.shutdown(100);
+  });
+});

@@ -2,7 +2,7 @@
 import { TeamMemberStatus, type KeyRef, type TeamMember } from '../../api/schema.ts';
 import { toJson } from '../../util/json.ts';
 import type { ApiKey } from '../../openrouter/schemas.ts';
-import { roundUsd } from '../../util/money.ts';
+import { usdShown } from '../../util/money.ts';
 import { setCondition } from '../conditions.ts';
 import { deepEqual } from '../mergepatch.ts';
 import { budgetLevel, windowSpend, type DesiredBudget } from './desired.ts';
@@ -58,19 +58,19 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
   };
 
   if (i.budget) {
-    const remaining = i.observed?.limit_remaining ?? undefined;
+    const remaining = i.observed?.limit_remaining === null || i.observed?.limit_remaining === undefined ? undefined : usdShown(i.observed.limit_remaining);
     status.budget = { limitUSD: i.budget.limitUSD, remainingUSD: i.budget.limitUSD === undefined ? undefined : (remaining ?? i.budget.limitUSD), reset: i.budget.reset };
   }
   if (i.observed && i.budget) {
     const o = i.observed;
-    const spent = windowSpend(o, i.budget.reset, i.budget.includeByok);
+    const spent = usdShown(windowSpend(o, i.budget.reset, i.budget.includeByok));
     const values = {
       windowUSD: spent,
-      dailyUSD: o.usage_daily,
-      weeklyUSD: o.usage_weekly,
-      monthlyUSD: o.usage_monthly,
-      byokUSD: roundUsd(o.byok_usage),
-      lifetimeUSD: roundUsd(o.usage + o.byok_usage),
+      dailyUSD: usdShown(o.usage_daily),
+      weeklyUSD: usdShown(o.usage_weekly),
+      monthlyUSD: usdShown(o.usage_monthly),
+      byokUSD: usdShown(o.byok_usage),
+      lifetimeUSD: usdShown(o.usage + o.byok_usage),
     };
     const { observedAt: _at, ...prevValues } = i.prev.usage ?? { observedAt: '' };
     // observedAt moves only when a value moved, so an idle sync writes nothing

@@ -2,7 +2,7 @@ import type { Parsed } from '../../api/objects.ts';
 import type { Condition, KeyPolicy, KeyPolicyStatus, TeamMember } from '../../api/schema.ts';
 import type { Cluster } from '../../kube/cluster.ts';
 import { toJson } from '../../util/json.ts';
-import { roundUsd } from '../../util/money.ts';
+import { usdShown } from '../../util/money.ts';
 import { setCondition } from '../conditions.ts';
 import { mergePatch } from '../mergepatch.ts';
 
@@ -10,7 +10,7 @@ import { mergePatch } from '../mergepatch.ts';
 export function policyStatus(name: string, generation: number | undefined, prev: KeyPolicyStatus, invalid: string | undefined, members: readonly TeamMember[], now: string): KeyPolicyStatus {
   const mine = members.filter((m) => m.spec.policy === name && !m.metadata.deletionTimestamp);
   const ready = mine.filter((m) => m.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
-  const spend = roundUsd(mine.reduce((sum, m) => sum + (m.status?.usage?.windowUSD ?? 0), 0));
+  const spend = usdShown(mine.reduce((sum, m) => sum + (m.status?.usage?.windowUSD ?? 0), 0));
   const conditions: Condition[] = setCondition(prev.conditions, invalid === undefined
     ? { type: 'Ready', status: 'True', reason: 'Accepted', message: `${ready.length} of ${mine.length} members ready` }
     : { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: invalid }, generation, now);
