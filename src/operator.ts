@@ -361,6 +361,11 @@ export class Operator {
     } catch (e) {
       // a stale view (conflict) or a transient failure: retry with backoff, quietly
       if (isKube(e, 'conflict') || isKube(e, 'notFound')) return { retry: true };
+      if (e instanceof OpenRouterError && (e.kind === 'unauthorized' || e.kind === 'forbidden')) {
+        this.credentials.recheck();
+        await this.refreshCredentials();
+        return { requeueAfterMs: 30_000 };
+      }
       if (e instanceof OpenRouterError && e.transient) {
         this.log.info({ item: key, err: e.message }, 'OpenRouter unavailable; retrying');
         return { retry: true };

@@ -43,6 +43,11 @@ export class Credentials {
     return this.key;
   }
 
+  /** OpenRouter refused the key mid-flight (revoked in the dashboard?): check it again on the next refresh. */
+  recheck(): void {
+    this.checked = undefined;
+  }
+
   whenValid(cb: () => void): void {
     this.onValid = cb;
   }

@@ -29,6 +29,22 @@ describe('the management key', () => {
     await env.ready(n, 'a');
   });
 
+  it('notices a management key revoked while it runs, pauses, and resumes when it works again', async () => {
+    const env = await startEnv();
+    envs.push(env);
+    const n = await env.newNamespace('revoked');
+    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: rv-${n}}\nspec: {}`);
+    const saved = env.emu.store.state.keys.filter((k) => k.management);
+    env.emu.store.replace({ ...env.emu.store.state, keys: env.emu.store.state.keys.filter((k) => !k.management) });
+    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: a, namespace: ${n}}\nspec: {policy: rv-${n}}`);
+    await eventually(() => (env.op.credentials.current.state === 'invalid' && env.op.credentials.current.reason === 'Rejected') || undefined, 20_000, 'Rejected');
+    expect(env.op.ready).toBe(false);
+    env.emu.store.replace({ ...env.emu.store.state, keys: [...saved, ...env.emu.store.state.keys] });
+    await env.core.patchNamespacedSecret({ namespace: env.system, name: 'teamkeys-management-key', body: { metadata: { annotations: { touched: 'yes' } } } }, MERGE);
+    env.op.credentials.recheck();
+    await env.ready(n, 'a', 60_000);
+  });
+
   it('reports a missing Secret and starts once it appears', async () => {
     const env = await startEnv({ initialKey: 'missing' });
     envs.push(env);

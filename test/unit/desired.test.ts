@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { budgetLevel, effectiveBudget, keyDrift, keyExpiry, windowSpend } from '../../src/controller/member/desired.ts';
+import { budgetLevel, effectiveBudget, keyDrift, keyExpiry, keyOutlivesAllowance, windowSpend } from '../../src/controller/member/desired.ts';
 import type { KeyPolicySpec, TeamMemberSpec } from '../../src/api/schema.ts';
 import type { ApiKey } from '../../src/openrouter/schemas.ts';
 
@@ -53,5 +53,20 @@ describe('budget math', () => {
     expect(keyDrift(key, { ...want, limitUSD: 6 }, false)).toBe(true);
     expect(keyDrift(key, { ...want, reset: 'never' }, false)).toBe(true);
     expect(keyDrift({ ...key, limit: null, limit_reset: null }, { limitUSD: undefined, reset: 'never', includeByok: false }, false)).toBe(false);
+  });
+});
+
+describe('keyOutlivesAllowance', () => {
+  const created = '2026-03-01T10:00:00Z';
+  it.each<[string, string | undefined, Partial<TeamMemberSpec>, Partial<KeyPolicySpec>, boolean]>([
+    ['no limits at all', undefined, {}, {}, false],
+    ['the key ends with the member', '2026-03-02T00:00:00Z', { expiresAt: '2026-03-02T00:00:00Z' }, {}, false],
+    ['the member end moved earlier', '2026-03-05T00:00:00Z', { expiresAt: '2026-03-02T00:00:00Z' }, {}, true],
+    ['the member end moved later (renewed when the key runs out)', '2026-03-02T00:00:00Z', { expiresAt: '2026-03-09T00:00:00Z' }, {}, false],
+    ['a member end set on a key without expiry', undefined, { expiresAt: '2026-03-09T00:00:00Z' }, {}, true],
+    ['the TTL, with OpenRouter two minutes ahead of us', '2026-03-03T10:02:00Z', {}, { keyTTL: '48h' }, false],
+    ['a shortened TTL', '2026-04-01T00:00:00Z', {}, { keyTTL: '48h' }, true],
+  ])('%s', (_n, keyEnd, m, p, want) => {
+    expect(keyOutlivesAllowance(keyEnd, created, spec(m), policy(p))).toBe(want);
   });
 });

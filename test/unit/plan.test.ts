@@ -14,7 +14,7 @@ const base: PlanInput = {
   observed: apiKey('h1'),
   listedSinceKeyCreated: true,
   secret: { keyHash: 'h1', intact: true },
-  wantExpiresAt: undefined,
+  outlivesAllowance: false,
   now: Date.parse('2026-06-01T00:00:00Z'),
 };
 
@@ -29,8 +29,8 @@ describe('planKey', () => {
     ['Secret gone', { secret: undefined }, { kind: 'create', reason: 'SecretLost', revoke: 'h1' }],
     ['Secret holds another key', { secret: { keyHash: 'h0', intact: true } }, { kind: 'create', reason: 'SecretLost', revoke: 'h1' }],
     ['Secret edited by hand', { secret: { keyHash: 'h1', intact: false } }, { kind: 'create', reason: 'SecretLost', revoke: 'h1' }],
-    ['expiry changed', { wantExpiresAt: '2027-01-01T00:00:00Z' }, { kind: 'create', reason: 'ExpiryChanged', revoke: 'h1' }],
-    ['key past its TTL', { status: { key: { ...keyRef, expiresAt: '2026-05-01T00:00:00Z' } }, wantExpiresAt: '2026-05-01T00:00:00Z' }, { kind: 'create', reason: 'KeyExpired', revoke: 'h1' }],
+    ['expiry shortened', { outlivesAllowance: true }, { kind: 'create', reason: 'ExpiryShortened', revoke: 'h1' }],
+    ['key past its expiry', { status: { key: { ...keyRef, expiresAt: '2026-05-01T00:00:00Z' } } }, { kind: 'create', reason: 'KeyExpired', revoke: 'h1' }],
   ])('%s', (_name, over, want) => {
     expect(planKey({ ...base, ...over })).toEqual(want);
   });

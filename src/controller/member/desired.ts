@@ -48,6 +48,20 @@ export function keyExpiry(createdMs: number, spec: TeamMemberSpec, policy: KeyPo
   return ends.length > 0 ? utcSeconds(Math.min(...ends)) : undefined;
 }
 
+/** Clock skew tolerated between this operator and OpenRouter when comparing a key's expiry with its TTL. */
+const SKEW_MS = 5 * 60_000;
+
+/**
+ * Whether a key may live longer than the member or the policy now allows (a shortened expiresAt or keyTTL):
+ * then it must be replaced. Never compares for equality: OpenRouter's clock is not ours, and an extension needs
+ * no new key until the current one runs out.
+ */
+export function keyOutlivesAllowance(keyExpiresAt: string | undefined, keyCreatedAt: string, spec: TeamMemberSpec, policy: KeyPolicySpec): boolean {
+  const end = keyExpiresAt ? Date.parse(keyExpiresAt) : Number.POSITIVE_INFINITY;
+  if (spec.expiresAt && end > Date.parse(spec.expiresAt) + 1_000) return true;
+  return policy.keyTTL !== undefined && end > Date.parse(keyCreatedAt) + parseDuration(policy.keyTTL) + SKEW_MS;
+}
+
 /** Whether a key's parameters differ from what the member should have. */
 export function keyDrift(key: ApiKey, budget: DesiredBudget, disabled: boolean): boolean {
   return (

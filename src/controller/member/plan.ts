@@ -12,15 +12,15 @@ export interface PlanInput {
   listedSinceKeyCreated: boolean;
   /** the Secret the operator owns: which key hash it holds and whether its string matches its HMAC */
   secret: { keyHash: string | undefined; intact: boolean } | undefined;
-  /** the key expiry a new key would get, and the one the current key has */
-  wantExpiresAt: string | undefined;
+  /** the current key may live longer than the member's expiresAt or the policy's keyTTL now allow */
+  outlivesAllowance: boolean;
   now: number;
 }
 
 export type KeyPlan =
   | { kind: 'keep' }
   | { kind: 'recover' } // a create was in flight: find what it left behind first
-  | { kind: 'create'; reason: 'Initial' | 'Deleted' | 'SecretLost' | 'ExpiryChanged' | 'KeyExpired'; revoke: string | undefined };
+  | { kind: 'create'; reason: 'Initial' | 'Deleted' | 'SecretLost' | 'ExpiryShortened' | 'KeyExpired'; revoke: string | undefined };
 
 export function planKey(i: PlanInput): KeyPlan {
   if (i.status.pendingKey) return { kind: 'recover' };
@@ -29,9 +29,9 @@ export function planKey(i: PlanInput): KeyPlan {
   if (!current) return { kind: 'create', reason: 'Initial', revoke: undefined };
   if (!i.observed && i.listedSinceKeyCreated) return { kind: 'create', reason: 'Deleted', revoke: undefined };
   if (!i.secret || i.secret.keyHash !== current.hash || !i.secret.intact) return { kind: 'create', reason: 'SecretLost', revoke: current.hash };
-  // the policy's keyTTL ran out while the member is still valid: a fresh key, the old one revoked
+  // the key ran out (keyTTL, or an expiresAt since extended) while the member is still valid: a fresh key
   if (current.expiresAt && Date.parse(current.expiresAt) <= i.now) return { kind: 'create', reason: 'KeyExpired', revoke: current.hash };
-  if (i.wantExpiresAt !== current.expiresAt) return { kind: 'create', reason: 'ExpiryChanged', revoke: current.hash };
+  if (i.outlivesAllowance) return { kind: 'create', reason: 'ExpiryShortened', revoke: current.hash };
   return { kind: 'keep' };
 }
 

@@ -22,7 +22,7 @@ import { keyName } from '../keyname.ts';
 import { mergePatch } from '../mergepatch.ts';
 import { matchesSelector } from '../selector.ts';
 import type { Recorder } from '../events.ts';
-import { effectiveBudget, fromLimitReset, keyDrift, keyExpiry, toLimitReset, type DesiredBudget } from './desired.ts';
+import { effectiveBudget, fromLimitReset, keyDrift, keyExpiry, keyOutlivesAllowance, toLimitReset, type DesiredBudget } from './desired.ts';
 import { planKey, recoverPending } from './plan.ts';
 import { apiKeyIn, defaultSecretName, desiredSecret, hmacMatches, isOwnedBy, keyHmac, secretUpToDate } from './secret.ts';
 import { computeStatus, type Outcome } from './status.ts';
@@ -122,7 +122,7 @@ class MemberContext {
       const created = await this.createKey(policy, budget, secret);
       if (!created) return { retry: true };
       if (plan.reason !== 'Initial') {
-        const why = { Deleted: 'the key was deleted outside Kubernetes', SecretLost: 'the Secret no longer held the key', ExpiryChanged: 'its expiry changed', KeyExpired: "it reached the policy's keyTTL" }[plan.reason];
+        const why = { Deleted: 'the key was deleted outside Kubernetes', SecretLost: 'the Secret no longer held the key', ExpiryShortened: 'it would have outlived the shortened expiresAt or keyTTL', KeyExpired: 'it reached its expiry' }[plan.reason];
         await d.recorder.warn(this.m, 'KeyReplaced', `issued a new key because ${why}${retired ? ' (old key revoked)' : ''}`);
       } else {
         await d.recorder.normal(this.m, 'KeyProvisioned', `issued key ${created.label} into Secret ${defaultSecretName(this.m)}`);
@@ -166,7 +166,7 @@ class MemberContext {
       observed: key ? this.d.book.get(key.hash) : undefined,
       listedSinceKeyCreated: this.d.book.freshSince(created),
       secret: own ? { keyHash: own.metadata?.annotations?.[ANNOTATION_KEY_HASH], intact: apiKey !== undefined && hmacMatches(this.d.hmacKey, apiKey, own.metadata?.annotations?.[ANNOTATION_KEY_HMAC]) } : undefined,
-      wantExpiresAt: key ? keyExpiry(created, this.m.spec, policy.spec) : undefined,
+      outlivesAllowance: key ? keyOutlivesAllowance(key.expiresAt, key.createdAt, this.m.spec, policy.spec) : false,
       now: this.now(),
     };
   }
