@@ -4,7 +4,7 @@
  */
 import type { KubeConfig, KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { parseMember, parsePolicy, policyNameOf } from './api/objects.ts';
+import { parseMember, parsePolicy, policyNameOf, type Parsed } from './api/objects.ts';
 import { LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, type KeyPolicy, type TeamMember } from './api/schema.ts';
 import type { Config } from './config.ts';
 import { Credentials, loadHmacKey } from './controller/credentials.ts';
@@ -44,6 +44,7 @@ export class Operator {
   private readonly namespaces: ResilientInformer<V1Namespace>;
   private readonly secrets: ResilientInformer<V1Secret>;
   private readonly workspaceIds = new Map<string, string>();
+  private readonly parsedMembers = new Map<string, { rv: string; value: Parsed<TeamMember> }>();
   private hmacKey: Buffer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
@@ -101,6 +102,7 @@ export class Operator {
       if (policy) this.queue.add(POLICY + policy);
     };
     for (const verb of ['add', 'update', 'delete'] as const) this.members.inner.on(verb, onMember);
+    this.members.inner.on('delete', (o) => this.parsedMembers.delete(`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`));
     const onPolicy = (o: KubernetesObject) => {
       const name = o.metadata?.name ?? '';
       this.queue.add(POLICY + name);
@@ -125,9 +127,21 @@ export class Operator {
     return namespace !== undefined && matchesSelector({ matchLabels: selector }, this.namespaces.inner.get(namespace)?.metadata?.labels);
   }
 
+  /** Parses a cached member once per resourceVersion: policy reconciles, sweeps and scrapes read all of them. */
+  private member(o: KubernetesObject | undefined): Parsed<TeamMember> {
+    if (!o) return undefined;
+    const id = `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+    const rv = o.metadata?.resourceVersion ?? '';
+    const hit = this.parsedMembers.get(id);
+    if (hit && hit.rv === rv) return hit.value;
+    const value = parseMember(o);
+    this.parsedMembers.set(id, { rv, value });
+    return value;
+  }
+
   private allMembers(): TeamMember[] {
     return this.members.inner.list().flatMap((o) => {
-      const p = parseMember(o);
+      const p = this.member(o);
       return p?.ok && this.manages(p.value.metadata.namespace) ? [p.value] : [];
     });
   }
@@ -350,7 +364,7 @@ export class Operator {
       }
       const [ns, name] = key.slice(MEMBER.length).split('/');
       if (!this.manages(ns)) return {};
-      const m = parseMember(this.members.inner.get(name ?? '', ns));
+      const m = this.member(this.members.inner.get(name ?? '', ns));
       if (!m) return {};
       if (!m.ok) {
         await markInvalid(this.cluster, m.raw, m.message, new Date(this.clock.now()).toISOString());

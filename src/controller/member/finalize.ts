@@ -1,7 +1,7 @@
 import { FINALIZER, type TeamMember } from '../../api/schema.ts';
 import { isKube } from '../../kube/errors.ts';
 import { RELEASED_PREFIX } from '../keyname.ts';
-import type { MemberDeps, Result } from './reconcile.ts';
+import type { MemberDeps, Result } from './deps.ts';
 import { defaultSecretName, isOwnedBy } from './secret.ts';
 
 /**

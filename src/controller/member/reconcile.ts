@@ -4,7 +4,6 @@
  * never taken on the informer cache alone.
  */
 import type { V1Secret } from '@kubernetes/client-node';
-import type { Logger } from 'pino';
 import {
   ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, FINALIZER, TeamMemberStatus,
   type KeyPolicy, type KeyRef, type TeamMember,
@@ -13,41 +12,19 @@ import type { Cluster } from '../../kube/cluster.ts';
 import { toJson } from '../../util/json.ts';
 import { setCondition } from '../conditions.ts';
 import { isKube } from '../../kube/errors.ts';
-import type { OpenRouterClient } from '../../openrouter/client.ts';
 import { OpenRouterError } from '../../openrouter/errors.ts';
 import type { ApiKey } from '../../openrouter/schemas.ts';
-import type { Clock } from '../../util/clock.ts';
-import type { KeyBook } from '../keybook.ts';
 import { keyName } from '../keyname.ts';
 import { mergePatch } from '../mergepatch.ts';
 import { matchesSelector } from '../selector.ts';
-import type { Recorder } from '../events.ts';
 import { effectiveBudget, fromLimitReset, keyDrift, keyExpiry, keyOutlivesAllowance, toLimitReset, type DesiredBudget } from './desired.ts';
 import { planKey, recoverPending } from './plan.ts';
 import { apiKeyIn, defaultSecretName, desiredSecret, hmacMatches, isOwnedBy, keyHmac, secretUpToDate } from './secret.ts';
 import { computeStatus, type Outcome } from './status.ts';
 import { finalizeMember } from './finalize.ts';
+import type { MemberDeps, Result } from './deps.ts';
 
-export interface MemberDeps {
-  cluster: Cluster;
-  client: OpenRouterClient;
-  book: KeyBook;
-  clock: Clock;
-  log: Logger;
-  recorder: Recorder;
-  clusterId: string;
-  baseUrl: string;
-  hmacKey: Buffer;
-  credentialsValid: () => boolean;
-  policy: (name: string) => KeyPolicy | undefined;
-  namespaceLabels: (name: string) => Record<string, string> | undefined;
-  cachedSecret: (namespace: string, name: string) => V1Secret | undefined;
-  workspaceId: (policy: KeyPolicy) => Promise<string | undefined>;
-  /** the member as this process last wrote it, so a lagging informer cache is not mistaken for the truth */
-  readMember: (namespace: string, name: string) => Promise<TeamMember | undefined>;
-}
-
-export type Result = { requeueAfterMs?: number; retry?: boolean };
+export type { MemberDeps, Result } from './deps.ts';
 
 const CREDENTIALS_WAIT_MS = 30_000;
 
@@ -120,7 +97,6 @@ class MemberContext {
         d.book.remove(plan.revoke);
       }
       const created = await this.createKey(policy, budget, secret);
-      if (!created) return { retry: true };
       if (plan.reason !== 'Initial') {
         const why = { Deleted: 'the key was deleted outside Kubernetes', SecretLost: 'the Secret no longer held the key', ExpiryShortened: 'it would have outlived the shortened expiresAt or keyTTL', KeyExpired: 'it reached its expiry' }[plan.reason];
         await d.recorder.warn(this.m, 'KeyReplaced', `issued a new key because ${why}${retired ? ' (old key revoked)' : ''}`);
@@ -207,7 +183,7 @@ class MemberContext {
     await this.patchStatus(next);
   }
 
-  private async createKey(policy: KeyPolicy, budget: DesiredBudget, secret: V1Secret | 'foreign' | undefined): Promise<{ label: string; secret: V1Secret } | undefined> {
+  private async createKey(policy: KeyPolicy, budget: DesiredBudget, secret: V1Secret | 'foreign' | undefined): Promise<{ label: string; secret: V1Secret }> {
     const d = this.d;
     const seq = (this.status.keySeq ?? 0) + 1;
     const name = keyName({ cluster: d.clusterId, namespace: this.ns, member: this.m.metadata.name, uid: this.m.metadata.uid, seq });
@@ -225,11 +201,13 @@ class MemberContext {
         ...(workspaceId ? { workspace_id: workspaceId } : {}),
       });
     } catch (e) {
-      if (e instanceof OpenRouterError && !e.transient) {
+      // only a 4xx proves nothing was created; after anything else (5xx, a cut connection, an unreadable 2xx)
+      // the key may exist, so the intent stays and the next attempt starts by recovering it
+      if (e instanceof OpenRouterError && e.status !== undefined && e.status >= 400 && e.status < 500 && e.kind !== 'rateLimited') {
         await this.patchStatus({ ...this.status, pendingKey: undefined });
         await d.recorder.warn(this.m, 'CreateFailed', e.message);
       }
-      throw e; // transient: the next attempt starts by recovering the pending create
+      throw e;
     }
     d.book.put(created.key);
     let key = created.key;

@@ -1,0 +1,30 @@
+import type { V1Secret } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { KeyPolicy, TeamMember } from '../../api/schema.ts';
+import type { Cluster } from '../../kube/cluster.ts';
+import type { OpenRouterClient } from '../../openrouter/client.ts';
+import type { Clock } from '../../util/clock.ts';
+import type { Recorder } from '../events.ts';
+import type { KeyBook } from '../keybook.ts';
+
+/** What a member reconcile needs from the outside world, injected by the operator. */
+export interface MemberDeps {
+  cluster: Cluster;
+  client: OpenRouterClient;
+  book: KeyBook;
+  clock: Clock;
+  log: Logger;
+  recorder: Recorder;
+  clusterId: string;
+  baseUrl: string;
+  hmacKey: Buffer;
+  credentialsValid: () => boolean;
+  policy: (name: string) => KeyPolicy | undefined;
+  namespaceLabels: (name: string) => Record<string, string> | undefined;
+  cachedSecret: (namespace: string, name: string) => V1Secret | undefined;
+  workspaceId: (policy: KeyPolicy) => Promise<string | undefined>;
+  /** a fresh read from the API server: a lagging informer cache must not decide a create or a revoke alone */
+  readMember: (namespace: string, name: string) => Promise<TeamMember | undefined>;
+}
+
+export type Result = { requeueAfterMs?: number; retry?: boolean };
