@@ -159,7 +159,17 @@ export const TeamMemberStatus = z.object({
     description: 'A key creation in flight, recorded before the create call so a crash cannot lose the key.',
   }),
   keySeq: z.int().min(0).optional().meta({ description: 'How many keys this member has had; part of each key name.' }),
-  budget: z.object({ limitUSD: z.number().optional(), remainingUSD: z.number().optional(), reset: ResetPeriod }).optional(),
+  budget: z
+    .object({
+      limitUSD: z.number().optional(),
+      remainingUSD: z.number().optional(),
+      reset: ResetPeriod,
+      carriedUSD: z.number().optional().meta({
+        description: 'Spend of keys replaced during the current window; the active key\'s limit is reduced by it, so a replacement never hands out a second budget.',
+      }),
+      carriedWindow: z.string().optional().meta({ description: 'The window carriedUSD belongs to (its start, or "never").' }),
+    })
+    .optional(),
   usage: z
     .object({
       windowUSD: z.number().meta({ description: 'Spend in the current reset window (what counts against the limit).' }),

@@ -63,7 +63,20 @@ export class KeyBook {
   private async doRefresh(client: OpenRouterClient, workspaceIds: readonly (string | undefined)[]): Promise<void> {
     const started = this.clock.now();
     const next = new Map<string, ApiKey>();
-    for (const ws of new Set(workspaceIds)) for await (const k of client.listKeys({ workspaceId: ws })) next.set(k.hash, k);
+    // undefined (the default workspace) goes first: its keys tell its id, so a policy naming the default
+    // workspace explicitly does not make every sync list the same keys twice
+    const listed = new Set<string>();
+    // (not a sort: Array sorting always moves undefined to the end, whatever the comparator says)
+    const named = [...new Set(workspaceIds)].filter((w): w is string => w !== undefined);
+    const order = workspaceIds.includes(undefined) ? [undefined, ...named] : named;
+    for (const ws of order) {
+      if (ws !== undefined && listed.has(ws)) continue;
+      for await (const k of client.listKeys({ workspaceId: ws })) {
+        next.set(k.hash, k);
+        if (k.workspace_id) listed.add(k.workspace_id);
+      }
+      if (ws !== undefined) listed.add(ws);
+    }
     for (const [hash, at] of this.touched) {
       if (at >= started && this.byHash.has(hash)) next.set(hash, this.byHash.get(hash)!);
       if (at < started) this.touched.delete(hash);

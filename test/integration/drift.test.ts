@@ -74,6 +74,28 @@ describe('changes made outside Kubernetes are seen on the next sync', () => {
   });
 });
 
+describe('money across replacements (invariant 3)', () => {
+  it('gives a replacement key only what is left of the window, not a second budget', async () => {
+    const m = await member('money');
+    env.emu.store.spend(env.emu.store.getKey(m.status?.key?.hash ?? ''), { usd: 3 });
+    await env.op.sync();
+    await eventually(async () => ((await env.member(n, 'money')).status?.usage?.windowUSD === 3) || undefined, 10_000, 'spend observed');
+    env.emu.store.deleteKey(m.status?.key?.hash ?? '');
+    await env.op.sync();
+    const s = await eventually(async () => {
+      const st = (await env.member(n, 'money')).status;
+      return st?.key?.hash && st.key.hash !== m.status?.key?.hash ? st : undefined;
+    }, 10_000, 'replacement');
+    const replacement = env.emu.store.getKey(s.key?.hash ?? '');
+    expect(replacement.limit).toBe(1); // 4 USD a week, 3 already spent by the deleted key
+    expect(s.budget).toMatchObject({ limitUSD: 4, remainingUSD: 1, carriedUSD: 3 });
+    expect(s.usage?.windowUSD).toBe(3);
+    env.emu.store.spend(replacement, { usd: 1 });
+    const key = (await env.secretData(n, 'money-openrouter'))['OPENROUTER_API_KEY'] ?? '';
+    expect((await env.chat(key)).status).toBe(403);
+  });
+});
+
 describe('orphan sweep', () => {
   it("revokes this cluster's keys that no member owns, and never touches other clusters' or foreign keys", async () => {
     const store = env.emu.store;

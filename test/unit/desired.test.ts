@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { budgetLevel, effectiveBudget, keyDrift, keyExpiry, keyOutlivesAllowance, windowSpend } from '../../src/controller/member/desired.ts';
+import { budgetLevel, effectiveBudget, keyDrift, keyExpiry, keyLimit, keyOutlivesAllowance, windowId, windowSpend } from '../../src/controller/member/desired.ts';
 import type { KeyPolicySpec, TeamMemberSpec } from '../../src/api/schema.ts';
 import type { ApiKey } from '../../src/openrouter/schemas.ts';
 
@@ -68,5 +68,21 @@ describe('keyOutlivesAllowance', () => {
     ['a shortened TTL', '2026-04-01T00:00:00Z', {}, { keyTTL: '48h' }, true],
   ])('%s', (_n, keyEnd, m, p, want) => {
     expect(keyOutlivesAllowance(keyEnd, created, spec(m), policy(p))).toBe(want);
+  });
+});
+
+describe('carried spend (invariant 3: no second budget on replacement)', () => {
+  it('reduces the key limit by what replaced keys spent, never below zero', () => {
+    expect(keyLimit(10, 0)).toBe(10);
+    expect(keyLimit(10, 6.5)).toBe(3.5);
+    expect(keyLimit(10, 12)).toBe(0);
+    expect(keyLimit(undefined, 12)).toBeUndefined();
+  });
+  it('names the window the spend belongs to', () => {
+    const t = Date.parse('2026-03-04T15:00:00Z');
+    expect(windowId('daily', t)).toBe('2026-03-04T00:00:00.000Z');
+    expect(windowId('weekly', t)).toBe('2026-03-02T00:00:00.000Z');
+    expect(windowId('monthly', t)).toBe('2026-03-01T00:00:00.000Z');
+    expect(windowId('never', t)).toBe('never');
   });
 });

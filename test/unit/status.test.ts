@@ -11,7 +11,7 @@ const key = (usage: number): ApiKey => ({
 });
 const input = (over: Partial<StatusInput>): StatusInput => ({
   member, prev: {}, now: '2026-03-01T00:00:00.000Z', secretName: 'a-openrouter', key: undefined, pendingKey: undefined, keySeq: 1,
-  observed: key(1), budget: { limitUSD: 10, reset: 'monthly', includeByok: false }, warnAtPercent: 80,
+  observed: key(1), budget: { limitUSD: 10, reset: 'monthly', includeByok: false }, carried: undefined, warnAtPercent: 80,
   outcome: { ready: true, reason: 'KeyReady', message: 'ok' }, suspended: false, expired: false, ...over,
 });
 
@@ -46,5 +46,11 @@ describe('computeStatus', () => {
     const s1 = computeStatus(input({ prev: s0, now: '2026-03-02T00:00:00.000Z', outcome: { ready: false, reason: 'PolicyNotAllowed', message: 'y' } })).status;
     const ready = s1.conditions?.find((c) => c.type === 'Ready');
     expect(ready).toMatchObject({ reason: 'PolicyNotAllowed', lastTransitionTime: '2026-03-01T00:00:00.000Z' });
+  });
+
+  it('counts the spend of replaced keys in the window and in the budget', () => {
+    const s = computeStatus(input({ observed: { ...key(1), limit: 4, limit_remaining: 3 }, carried: { usd: 6, window: '2026-03-01T00:00:00.000Z' } })).status;
+    expect(s.usage?.windowUSD).toBe(7);
+    expect(s.budget).toEqual({ limitUSD: 10, remainingUSD: 3, reset: 'monthly', carriedUSD: 6, carriedWindow: '2026-03-01T00:00:00.000Z' });
   });
 });

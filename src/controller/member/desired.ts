@@ -3,6 +3,7 @@ import type { KeyPolicySpec, ResetPeriod, TeamMemberSpec } from '../../api/schem
 import type { ApiKey, LimitReset } from '../../openrouter/schemas.ts';
 import { roundUsd } from '../../util/money.ts';
 import { parseDuration } from '../../util/duration.ts';
+import { windowStart } from '../../util/windows.ts';
 
 export interface DesiredBudget {
   limitUSD: number | undefined;
@@ -70,6 +71,19 @@ export function keyDrift(key: ApiKey, budget: DesiredBudget, disabled: boolean):
     fromLimitReset(key.limit_reset) !== budget.reset ||
     key.include_byok_in_limit !== budget.includeByok
   );
+}
+
+/** Identifies the reset window containing `now`: its start, or "never" for a lifetime budget. */
+export function windowId(reset: ResetPeriod, now: number): string {
+  return reset === 'never' ? 'never' : new Date(windowStart(reset, now)).toISOString();
+}
+
+/**
+ * The limit the active key gets: the member's limit minus what replaced keys already spent in this window
+ * (invariant 3: a new key must not come with a second full budget). Undefined when there is no cap.
+ */
+export function keyLimit(limitUSD: number | undefined, carriedUSD: number): number | undefined {
+  return limitUSD === undefined ? undefined : roundUsd(Math.max(0, limitUSD - carriedUSD));
 }
 
 /** Spend that counts against the limit in the current window, as OpenRouter counts it. */

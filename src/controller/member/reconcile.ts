@@ -17,7 +17,9 @@ import type { ApiKey } from '../../openrouter/schemas.ts';
 import { keyName } from '../keyname.ts';
 import { mergePatch } from '../mergepatch.ts';
 import { matchesSelector } from '../selector.ts';
-import { effectiveBudget, fromLimitReset, keyDrift, keyExpiry, keyOutlivesAllowance, toLimitReset, type DesiredBudget } from './desired.ts';
+import { effectiveBudget, fromLimitReset, keyDrift, keyExpiry, keyLimit, keyOutlivesAllowance, toLimitReset, windowId, windowSpend, type DesiredBudget } from './desired.ts';
+import { roundUsd } from '../../util/money.ts';
+import { nextReset } from '../../util/windows.ts';
 import { planKey, recoverPending } from './plan.ts';
 import { apiKeyIn, defaultSecretName, desiredSecret, hmacMatches, isOwnedBy, keyHmac, secretUpToDate } from './secret.ts';
 import { computeStatus, type Outcome } from './status.ts';
@@ -44,6 +46,8 @@ class MemberContext {
   private readonly d: MemberDeps;
   private readonly ns: string;
   private status: TeamMemberStatus;
+  /** spend of keys replaced in the current window: the active key's limit is reduced by it */
+  private carried = { usd: 0, window: '' };
 
   constructor(m: TeamMember, d: MemberDeps) {
     this.m = m;
@@ -68,6 +72,10 @@ class MemberContext {
     if (!decision.ok) return this.blocked({ ready: false, reason: decision.reason, message: decision.message }, policy, false);
     const budget = decision.budget;
     const expired = this.m.spec.expiresAt !== undefined && Date.parse(this.m.spec.expiresAt) <= this.now();
+    const window = windowId(budget.reset, this.now());
+    const carriedBefore = () => (this.status.budget?.carriedWindow === window ? (this.status.budget.carriedUSD ?? 0) : 0);
+    this.carried = { usd: carriedBefore(), window };
+    const keyBudget = (): DesiredBudget => ({ ...budget, limitUSD: keyLimit(budget.limitUSD, this.carried.usd) });
 
     let secret: V1Secret | 'foreign' | undefined = this.ownedSecret();
     let plan = planKey(this.planInput(secret, !expired, policy));
@@ -83,6 +91,7 @@ class MemberContext {
         await d.book.refresh(d.client, [await d.workspaceId(policy)]);
       }
       plan = planKey(this.planInput(secret, !expired, policy));
+      this.carried = { usd: carriedBefore(), window };
     }
 
     if (plan.kind === 'recover') {
@@ -92,11 +101,12 @@ class MemberContext {
     if (plan.kind === 'create') {
       if (secret === 'foreign') return this.blocked({ ready: false, reason: 'SecretConflict', message: `Secret ${this.ns}/${defaultSecretName(this.m)} exists and is not managed by teamkeys; delete it or set spec.secretName` }, policy);
       const retired = plan.revoke ? d.book.get(plan.revoke) : undefined;
+      if (plan.reason !== 'Initial') this.carryRetiredSpend(retired, budget, window);
       if (plan.revoke) {
         await d.client.deleteKey(plan.revoke);
         d.book.remove(plan.revoke);
       }
-      const created = await this.createKey(policy, budget, secret);
+      const created = await this.createKey(policy, keyBudget(), secret);
       if (plan.reason !== 'Initial') {
         const why = { Deleted: 'the key was deleted outside Kubernetes', SecretLost: 'the Secret no longer held the key', ExpiryShortened: 'it would have outlived the shortened expiresAt or keyTTL', KeyExpired: 'it reached its expiry' }[plan.reason];
         await d.recorder.warn(this.m, 'KeyReplaced', `issued a new key because ${why}${retired ? ' (old key revoked)' : ''}`);
@@ -109,8 +119,8 @@ class MemberContext {
     const key = this.status.key;
     let observed = key ? d.book.get(key.hash) : undefined;
     const disabled = this.m.spec.suspended || expired;
-    if (key && observed && !expired && keyDrift(observed, budget, disabled)) {
-      observed = await this.converge(key, observed, budget, disabled);
+    if (key && observed && !expired && keyDrift(observed, keyBudget(), disabled)) {
+      observed = await this.converge(key, observed, keyBudget(), disabled);
     }
     if (key && secret && secret !== 'foreign') await this.convergeSecret(policy, secret);
 
@@ -123,8 +133,27 @@ class MemberContext {
     return this.requeue(expired);
   }
 
+  /**
+   * Before a key is replaced, what it spent this window moves into status.budget.carriedUSD (written with the
+   * create intent), so the new key's limit is what is left, not a second full budget. A key deleted outside can
+   * no longer be read: its last observed spend is used.
+   */
+  private carryRetiredSpend(retired: ApiKey | undefined, budget: DesiredBudget, window: string): void {
+    let spent = 0;
+    if (retired) spent = windowSpend(retired, budget.reset, budget.includeByok);
+    else if (this.status.usage && windowId(budget.reset, Date.parse(this.status.usage.observedAt)) === window) {
+      spent = Math.max(0, this.status.usage.windowUSD - this.carried.usd);
+    }
+    if (spent <= 0) return;
+    this.carried = { usd: roundUsd(this.carried.usd + spent), window };
+    this.status = { ...this.status, budget: { ...(this.status.budget ?? { reset: budget.reset }), carriedUSD: this.carried.usd, carriedWindow: window } };
+  }
+
   private requeue(expired: boolean): Result {
     const ends: number[] = [];
+    // a reduced key limit goes back to the full limit when the window resets
+    const reset = this.status.budget?.reset;
+    if (this.carried.usd > 0 && reset && reset !== 'never') ends.push(nextReset(reset, this.now()) - this.now() + 1_000);
     if (!expired && this.m.spec.expiresAt) ends.push(Date.parse(this.m.spec.expiresAt) - this.now() + 1_000);
     const keyEnd = this.status.key?.expiresAt;
     if (!expired && keyEnd) ends.push(Date.parse(keyEnd) - this.now() + 1_000);
@@ -289,6 +318,7 @@ class MemberContext {
       keySeq: this.status.keySeq,
       observed,
       budget,
+      carried: this.carried,
       warnAtPercent: policy?.spec.usage?.warnAtPercent ?? 80,
       outcome,
       suspended: this.m.spec.suspended,

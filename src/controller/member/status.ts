@@ -23,6 +23,8 @@ export interface StatusInput {
   keySeq: number | undefined;
   observed: ApiKey | undefined;
   budget: DesiredBudget | undefined;
+  /** spend of replaced keys in the current window (see keyLimit) */
+  carried: { usd: number; window: string } | undefined;
   warnAtPercent: number;
   outcome: Outcome;
   suspended: boolean;
@@ -59,11 +61,17 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
 
   if (i.budget) {
     const remaining = i.observed?.limit_remaining === null || i.observed?.limit_remaining === undefined ? undefined : usdShown(i.observed.limit_remaining);
-    status.budget = { limitUSD: i.budget.limitUSD, remainingUSD: i.budget.limitUSD === undefined ? undefined : (remaining ?? i.budget.limitUSD), reset: i.budget.reset };
+    const carried = i.carried && i.carried.usd > 0 ? i.carried : undefined;
+    status.budget = {
+      limitUSD: i.budget.limitUSD,
+      remainingUSD: i.budget.limitUSD === undefined ? undefined : (remaining ?? usdShown(Math.max(0, i.budget.limitUSD - (carried?.usd ?? 0)))),
+      reset: i.budget.reset,
+      ...(carried ? { carriedUSD: usdShown(carried.usd), carriedWindow: carried.window } : {}),
+    };
   }
   if (i.observed && i.budget) {
     const o = i.observed;
-    const spent = usdShown(windowSpend(o, i.budget.reset, i.budget.includeByok));
+    const spent = usdShown(windowSpend(o, i.budget.reset, i.budget.includeByok) + (i.carried?.usd ?? 0));
     const values = {
       windowUSD: spent,
       dailyUSD: usdShown(o.usage_daily),
