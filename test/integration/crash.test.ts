@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TeamMember } from '../../src/api/schema.ts';
 import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
-import { eventually, freshNamespace, kubeConfig } from './kube.ts';
+import { eventually, freshNamespace, kubeConfig, memberCondition } from './kube.ts';
 import { startOperatorProcess } from './process.ts';
 
 const run = promisify(execFile);
@@ -84,7 +84,7 @@ describe('crash between the create call and the Secret write', () => {
     emu.faults.clear();
     startOperator();
     for (const name of members) {
-      await eventually(async () => ((await get(name)).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined), 60_000, `${name} Ready`);
+      await memberCondition(kc, ns, name);
     }
     for (const name of members) {
       const m = await get(name);
@@ -104,7 +104,7 @@ describe('crash between the create call and the Secret write', () => {
   it('recovers without a restart from a create whose answer was lost on the wire', async () => {
     emu.faults.set([{ route: 'POST /api/v1/keys', kind: 'commitThenCut', times: 1, probability: 1, status: 500, latencyMs: 0, retryAfterSeconds: 1 }]);
     await custom.createNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name: 'dan' }, spec: { policy: `crash-${ns}` } } });
-    await eventually(async () => ((await get('dan')).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined), 60_000, 'dan Ready');
+    await memberCondition(kc, ns, 'dan');
     expect(liveKeys('dan').map((k) => k.hash)).toEqual([(await get('dan')).status?.key?.hash]);
     expect(emu.counters()['POST /api/v1/keys']).toMatchObject({ '0': 1 });
   }, 120_000);

@@ -11,7 +11,7 @@ import { CoreV1Api, CustomObjectsApi, setHeaderOptions } from '@kubernetes/clien
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
-import { eventually, kubeConfig } from './kube.ts';
+import { eventually, kubeConfig, memberCondition } from './kube.ts';
 import { startOperatorProcess, type OperatorProcess } from './process.ts';
 
 const run = promisify(execFile);
@@ -90,10 +90,10 @@ describe('deploy/', () => {
     await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'KeyPolicy', metadata: { name: `deploy-${ns}` }, spec: { budget: { limitUSD: 2 } } } });
     await custom.createNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name: 'rbac' }, spec: { policy: `deploy-${ns}` } } });
     const get = async () => (await custom.getNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name: 'rbac' })) as { status?: { conditions?: { type: string; status: string }[] } };
-    await eventually(async () => (await get()).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || undefined, 30_000, 'Ready');
+    await memberCondition(kc, ns, 'rbac');
     await core.readNamespacedSecret({ namespace: ns, name: 'rbac-openrouter' });
     await custom.patchNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name: 'rbac', body: { spec: { suspended: true } } }, setHeaderOptions('Content-Type', 'application/merge-patch+json'));
-    await eventually(async () => (await get()).status?.conditions?.some((c) => c.type === 'Suspended' && c.status === 'True') || undefined, 30_000, 'Suspended');
+    await memberCondition(kc, ns, 'rbac', 'Suspended');
     await custom.deleteNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name: 'rbac' });
     await eventually(async () => {
       try {

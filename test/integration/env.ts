@@ -13,7 +13,7 @@ import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
 import { Operator } from '../../src/operator.ts';
 import { systemClock } from '../../src/util/clock.ts';
-import { eventually, freshNamespace, kubeConfig } from './kube.ts';
+import { eventually, freshNamespace, kubeConfig, memberCondition } from './kube.ts';
 
 const run = promisify(execFile);
 
@@ -85,11 +85,10 @@ export async function startEnv(o: EnvOptions = {}) {
     }, timeoutMs, 'operator settled');
   };
 
-  const ready = (ns: string, name: string, timeoutMs = 30_000) =>
-    eventually(async () => {
-      const m = await member(ns, name);
-      return m.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? m : undefined;
-    }, timeoutMs, `${ns}/${name} Ready`);
+  const ready = async (ns: string, name: string, timeoutMs = 30_000) => {
+    await memberCondition(kc, ns, name, 'Ready', 'True', timeoutMs);
+    return member(ns, name);
+  };
 
   const secretData = async (ns: string, name: string) => {
     const s = await core.readNamespacedSecret({ namespace: ns, name });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 
 export function kubeConfig(): KubeConfig {
@@ -28,4 +28,21 @@ export async function eventually<T>(fn: () => Promise<T | undefined> | T | undef
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+}
+
+interface MemberView {
+  metadata: { name: string; finalizers?: string[] };
+  status?: { conditions?: { type: string; status: string; reason: string; message: string }[] } & Record<string, unknown>;
+}
+
+export async function getMember(kc: KubeConfig, namespace: string, name: string): Promise<MemberView> {
+  return (await kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace, plural: 'teammembers', name })) as MemberView;
+}
+
+/** Waits until the member shows the condition (Ready=True by default) and returns it. */
+export function memberCondition(kc: KubeConfig, namespace: string, name: string, type = 'Ready', status = 'True', timeoutMs = 60_000): Promise<MemberView> {
+  return eventually(async () => {
+    const m = await getMember(kc, namespace, name);
+    return m.status?.conditions?.some((c) => c.type === type && c.status === status) ? m : undefined;
+  }, timeoutMs, `${namespace}/${name} ${type}=${status}`);
 }

@@ -3,7 +3,7 @@ import { CoreV1Api, CoordinationV1Api, CustomObjectsApi, EventsV1Api } from '@ku
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
-import { eventually, freshNamespace, kubeConfig } from './kube.ts';
+import { eventually, freshNamespace, kubeConfig, memberCondition } from './kube.ts';
 import { startOperatorProcess, type OperatorProcess } from './process.ts';
 
 const kc = kubeConfig();
@@ -21,10 +21,7 @@ const probe = async (p: OperatorProcess, path: string) => {
   return { status: r.status, text: await r.text() };
 };
 const member = (name: string) => custom.createNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name }, spec: { policy: `le-${ns}` } } });
-const ready = (name: string) => eventually(async () => {
-  const m = (await custom.getNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name })) as { status?: { conditions?: { type: string; status: string }[] } };
-  return m.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') || undefined;
-}, 60_000, `${name} Ready`);
+const ready = (name: string) => memberCondition(kc, ns, name);
 
 beforeAll(async () => {
   const url = await emu.start();
