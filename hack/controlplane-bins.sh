@@ -32,6 +32,9 @@ regen() {
     go mod tidy )
   ( cd "$EW"
     go mod init teamkeys.dev/testbins/etcd >/dev/null 2>&1
+    # the go line of etcd itself, not of the local toolchain, so any Go that can build etcd can build this
+    emod="$(go mod download -json "go.etcd.io/etcd/server/v3@v$ETCD" | sed -n 's/.*"GoMod": "\([^"]*\)".*/\1/p')"
+    go mod edit -go="$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$emod")"
     go mod edit -require="go.etcd.io/etcd/server/v3@v$ETCD" -tool=go.etcd.io/etcd/server/v3
     go mod tidy )
 }
