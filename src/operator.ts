@@ -4,8 +4,8 @@
  */
 import type { KubeConfig, KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { parseMember, parsePolicy, policyNameOf, type Parsed } from './api/objects.ts';
-import { LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, type KeyPolicy, type TeamMember } from './api/schema.ts';
+import { ownerOf, parseMember, parsePolicy, policyNameOf, type Parsed } from './api/objects.ts';
+import { FINALIZER, LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, type KeyPolicy, type TeamMember } from './api/schema.ts';
 import type { Config } from './config.ts';
 import { Credentials, loadHmacKey } from './controller/credentials.ts';
 import { Recorder } from './controller/events.ts';
@@ -109,9 +109,11 @@ export class Operator {
       for (const m of this.allMembers()) if (m.spec.policy === name) this.queue.add(memberKey(m));
     };
     for (const verb of ['add', 'update', 'delete'] as const) this.policies.inner.on(verb, onPolicy);
-    this.namespaces.inner.on('update', (ns) => {
-      for (const m of this.allMembers()) if (m.metadata.namespace === ns.metadata?.name) this.queue.add(memberKey(m));
-    });
+    const onNamespace = (ns: V1Namespace) => {
+      for (const o of this.members.inner.list(ns.metadata?.name)) this.queue.add(memberKey(o));
+    };
+    this.namespaces.inner.on('add', onNamespace);
+    this.namespaces.inner.on('update', onNamespace);
     const onSecret = (s: V1Secret) => {
       const member = s.metadata?.labels?.[LABEL_MEMBER];
       if (member) this.queue.add(`${MEMBER}${s.metadata?.namespace ?? ''}/${member}`);
@@ -265,21 +267,31 @@ export class Operator {
 
   private async allWorkspaceIds(): Promise<(string | undefined)[]> {
     const ids: (string | undefined)[] = [undefined];
-    for (const p of this.allPolicies()) ids.push(await this.workspaceId(p));
+    for (const p of this.allPolicies()) {
+      try {
+        ids.push(await this.workspaceId(p));
+      } catch (e) {
+        // one policy naming a workspace that does not exist must not stop usage, drift and sweeps for all
+        this.log.warn({ policy: p.metadata.name, workspace: p.spec.workspace, err: e instanceof Error ? e.message : String(e) }, 'cannot resolve the policy workspace; its keys are not listed');
+      }
+    }
     return [...new Set(ids)];
   }
 
   private async sweep(): Promise<void> {
-    const members = this.allMembers();
-    const orphans = findOrphans(this.book.all().filter((k) => this.manages(parseKeyName(k.name)?.namespace)), this.cfg.clusterId, (ns, name) => {
-      const m = members.find((x) => x.metadata.namespace === ns && x.metadata.name === name);
-      return m ? { uid: m.metadata.uid, keyHash: m.status?.key?.hash, pendingName: m.status?.pendingKey?.name } : undefined;
-    }, this.clock.now(), parseDuration(this.cfg.orphanGrace));
+    const orphans = findOrphans(this.book.all().filter((k) => this.manages(parseKeyName(k.name)?.namespace)), this.cfg.clusterId,
+      (ns, name) => ownerOf(this.members.inner.get(name, ns)), this.clock.now(), parseDuration(this.cfg.orphanGrace));
     for (const k of orphans) {
       // a fresh read, so a member whose status the cache has not caught up with is not robbed of its key
       const o = k.name.split('/');
-      const fresh = await this.readMember(o[2] ?? '', o[3] ?? '');
-      if (fresh && fresh.metadata.uid === o[4] && (fresh.status?.key?.hash === k.hash || fresh.status?.pendingKey?.name === k.name)) continue;
+      const raw = await this.cluster.readMember(o[2] ?? '', o[3] ?? '').catch((e: unknown) => {
+        if (isKube(e, 'notFound')) return undefined;
+        throw e;
+      });
+      const owner = ownerOf(raw);
+      if (owner && owner.uid === o[4] && (owner.keyHash === k.hash || owner.pendingName === k.name)) continue;
+      const parsed = parseMember(raw);
+      const fresh = parsed?.ok ? parsed.value : undefined;
       await this.client.deleteKey(k.hash);
       this.book.remove(k.hash);
       this.log.warn({ hash: k.hash, name: k.name, createdAt: k.created_at }, 'revoked an orphaned key: no TeamMember owns it');
@@ -324,6 +336,7 @@ export class Operator {
       namespaceLabels: (name) => this.namespaces.inner.get(name)?.metadata?.labels,
       cachedSecret: (ns, name) => this.secrets.inner.get(name, ns),
       workspaceId: (p) => this.workspaceId(p),
+      refreshBook: async () => this.book.refresh(this.client, await this.allWorkspaceIds()),
       readMember: (ns, name) => this.readMember(ns, name),
     };
   }
@@ -363,14 +376,19 @@ export class Operator {
         return {};
       }
       const [ns, name] = key.slice(MEMBER.length).split('/');
-      if (!this.manages(ns)) return {};
       const m = this.member(this.members.inner.get(name ?? '', ns));
       if (!m) return {};
+      // a member already in our care is still finalized after its namespace left the selector
+      const ours = m.ok && m.value.metadata.finalizers?.includes(FINALIZER) && m.value.metadata.deletionTimestamp;
+      if (!this.manages(ns) && !ours) return {};
       if (!m.ok) {
         await markInvalid(this.cluster, m.raw, m.message, new Date(this.clock.now()).toISOString());
         return {};
       }
-      if (this.book.refreshedFrom === undefined && this.credentials.valid) await this.sync();
+      if (this.book.refreshedFrom === undefined && this.credentials.valid) {
+        // until a first list succeeds, keys are simply not observed yet: plans keep them, nothing is replaced
+        await this.sync().catch((e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'first key listing failed'));
+      }
       return await reconcileMember(m.value, this.deps());
     } catch (e) {
       // a stale view (conflict) or a transient failure: retry with backoff, quietly

@@ -33,7 +33,9 @@ function parse<S extends z.ZodType, St extends z.ZodType>(kind: string, spec: S,
     return { ok: false as const, raw: { ...env.data, kind }, message: `spec.${i?.path.join('.') ?? ''}: ${i?.message ?? 'invalid'}` };
   }
   const st = status.safeParse(env.data.status ?? {});
-  return { ok: true as const, value: { apiVersion: env.data.apiVersion, kind, metadata: env.data.metadata, spec: s.data, status: st.success ? st.data : {} } };
+  // an unreadable status must not read as "no key": that would issue a second one and orphan the first
+  if (!st.success) return { ok: false as const, raw: { ...env.data, kind }, message: `status.${st.error.issues[0]?.path.join('.') ?? ''}: ${st.error.issues[0]?.message ?? 'invalid'}` };
+  return { ok: true as const, value: { apiVersion: env.data.apiVersion, kind, metadata: env.data.metadata, spec: s.data, status: st.data } };
 }
 
 export function parseMember(o: unknown): Parsed<TeamMember> {
@@ -44,6 +46,16 @@ export function parseMember(o: unknown): Parsed<TeamMember> {
 export function parsePolicy(o: unknown): Parsed<KeyPolicy> {
   const r = parse('KeyPolicy', KeyPolicySpec, KeyPolicyStatus, o);
   return r?.ok ? { ok: true, value: { ...r.value, kind: 'KeyPolicy' } } : r;
+}
+
+/** What the orphan sweep needs of a member, read leniently: an unparseable member still owns its keys. */
+export function ownerOf(o: unknown): { uid: string; keyHash: string | undefined; pendingName: string | undefined } | undefined {
+  const r = z.looseObject({
+    metadata: z.looseObject({ uid: z.string() }),
+    status: z.looseObject({ key: z.looseObject({ hash: z.string() }).optional(), pendingKey: z.looseObject({ name: z.string() }).optional() }).optional(),
+  }).safeParse(o);
+  if (!r.success) return undefined;
+  return { uid: r.data.metadata.uid, keyHash: r.data.status?.key?.hash, pendingName: r.data.status?.pendingKey?.name };
 }
 
 /** The policy name a member object refers to, even when the rest of its spec is invalid. */

@@ -33,12 +33,7 @@ export class Credentials {
     this.log = o.log;
   }
 
-  /** The key, only while it is known to be a valid management key. */
-  apiKey(): string | undefined {
-    return this.current.state === 'valid' ? this.key : undefined;
-  }
-
-  /** For the validating call itself, which must run before the key is known to be valid. */
+  /** The key from the Secret. Reconciles run only while it is known valid (see `valid`); the check uses it too. */
   candidate(): string | undefined {
     return this.key;
   }

@@ -24,6 +24,7 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly failures = new Map<string, number>();
+  private readonly backoffUntil = new Map<string, number>();
   private readonly o: Required<QueueOptions>;
   private waiters: (() => void)[] = [];
   private stopping = false;
@@ -49,6 +50,9 @@ export class WorkQueue {
 
   add(key: string): void {
     if (this.stopping) return;
+    // a key backing off after a failure runs when its delay ends (reading the latest state then): events,
+    // often caused by its own writes, must not turn the backoff into an immediate retry loop
+    if ((this.backoffUntil.get(key) ?? 0) > this.o.clock.now()) return;
     if (this.running.has(key)) {
       this.dirty.add(key);
       return;
@@ -73,6 +77,7 @@ export class WorkQueue {
     if (existing) clearTimeout(existing.timer);
     const timer = setTimeout(() => {
       this.timers.delete(key);
+      this.backoffUntil.delete(key);
       this.add(key);
     }, ms);
     timer.unref();
@@ -84,11 +89,13 @@ export class WorkQueue {
     this.failures.set(key, n + 1);
     const delay = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** n);
     this.addAfter(key, delay);
+    this.backoffUntil.set(key, this.o.clock.now() + delay);
     return delay;
   }
 
   forget(key: string): void {
     this.failures.delete(key);
+    this.backoffUntil.delete(key);
   }
 
   start(handler: Handler, onError: (key: string, err: unknown) => void): void {

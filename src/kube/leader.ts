@@ -43,10 +43,19 @@ export class LeaderElector {
   run(onStart: () => void, onLost: () => void): void {
     const tick = async () => {
       if (this.stopped) return;
-      const ok = await this.tryAcquireOrRenew().catch((e: unknown) => {
-        this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'lease update failed');
-        return false;
+      // a hung request must not keep a deposed leader working: an attempt counts as failed after the deadline
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.o.renewDeadlineMs);
       });
+      const ok = await Promise.race([
+        this.tryAcquireOrRenew().catch((e: unknown) => {
+          this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'lease update failed');
+          return false;
+        }),
+        deadline,
+      ]);
+      clearTimeout(timer);
       const now = this.clock.now();
       if (ok) {
         this.lastRenew = now;

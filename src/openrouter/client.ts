@@ -54,6 +54,8 @@ export class OpenRouterClient {
       } catch (e) {
         if (!(e instanceof OpenRouterError) || !e.transient || attempt === attempts) throw e;
         last = e;
+        // a long Retry-After is left to the work queue's backoff instead of holding a worker
+        if ((e.retryAfterMs ?? 0) > 10_000) throw e;
         await sleep(e.retryAfterMs ?? Math.min(8_000, 250 * 2 ** attempt));
       }
     }

@@ -101,3 +101,24 @@ describe('WorkQueue delays', () => {
     await q.shutdown(100);
   });
 });
+
+describe('WorkQueue backoff', () => {
+  it('is not cut short by adds that arrive while a key backs off (its own writes, say)', async () => {
+    const q = new WorkQueue({ workers: 1, clock: systemClock, baseDelayMs: 200, maxDelayMs: 1000 });
+    let runs = 0;
+    q.start(async () => {
+      runs++;
+      return { retry: true };
+    }, () => {});
+    q.add('k');
+    await tick(20);
+    for (let i = 0; i < 5; i++) {
+      q.add('k');
+      await tick(10);
+    }
+    expect(runs).toBe(1);
+    await tick(250);
+    expect(runs).toBe(2);
+    await q.shutdown(100);
+  });
+});

@@ -23,6 +23,8 @@ export interface MemberDeps {
   namespaceLabels: (name: string) => Record<string, string> | undefined;
   cachedSecret: (namespace: string, name: string) => V1Secret | undefined;
   workspaceId: (policy: KeyPolicy) => Promise<string | undefined>;
+  /** relists every workspace the operator uses: a partial list would make other members' keys look deleted */
+  refreshBook: () => Promise<void>;
   /** a fresh read from the API server: a lagging informer cache must not decide a create or a revoke alone */
   readMember: (namespace: string, name: string) => Promise<TeamMember | undefined>;
 }

@@ -18,7 +18,7 @@ export async function finalizeMember(m: TeamMember, d: MemberDeps): Promise<Resu
   const hashes = new Set<string>();
   if (m.status?.key) hashes.add(m.status.key.hash);
   if (m.status?.pendingKey) {
-    await d.book.refresh(d.client, [policy ? await d.workspaceId(policy) : undefined]);
+    await d.refreshBook();
     for (const k of d.book.byName(m.status.pendingKey.name)) hashes.add(k.hash);
   }
   for (const hash of hashes) {
@@ -27,8 +27,8 @@ export async function finalizeMember(m: TeamMember, d: MemberDeps): Promise<Resu
       d.book.remove(hash);
       continue;
     }
-    const known = d.book.get(hash);
-    const name = known && !known.name.startsWith(RELEASED_PREFIX) ? RELEASED_PREFIX + known.name : known?.name;
+    const known = d.book.get(hash)?.name ?? (m.status?.key?.hash === hash ? m.status.key.name : undefined);
+    const name = known && !known.startsWith(RELEASED_PREFIX) ? RELEASED_PREFIX + known : known;
     try {
       const updated = await d.client.updateKey(hash, { ...(deletion === 'Disable' ? { disabled: true } : {}), ...(name ? { name } : {}) });
       d.book.put(updated);

@@ -18,7 +18,7 @@ import { keyName } from '../keyname.ts';
 import { mergePatch } from '../mergepatch.ts';
 import { matchesSelector } from '../selector.ts';
 import { effectiveBudget, fromLimitReset, keyDrift, keyExpiry, keyLimit, keyOutlivesAllowance, toLimitReset, windowId, windowSpend, type DesiredBudget } from './desired.ts';
-import { roundUsd } from '../../util/money.ts';
+import { usdShown } from '../../util/money.ts';
 import { nextReset } from '../../util/windows.ts';
 import { planKey, recoverPending } from './plan.ts';
 import { apiKeyIn, defaultSecretName, desiredSecret, hmacMatches, isOwnedBy, keyHmac, secretUpToDate } from './secret.ts';
@@ -88,15 +88,26 @@ class MemberContext {
       this.status = fresh.status ?? {};
       secret = await this.readSecret();
       if (plan.kind === 'recover' || !d.book.freshSince(Date.parse(this.status.key?.createdAt ?? '1970-01-01'))) {
-        await d.book.refresh(d.client, [await d.workspaceId(policy)]);
+        await d.refreshBook();
       }
       plan = planKey(this.planInput(secret, !expired, policy));
+      // a list can miss a key (offsets shift when keys are deleted mid-list): only a 404 proves it is gone
+      const current = this.status.key;
+      if (plan.kind === 'create' && plan.reason === 'Deleted' && current) {
+        try {
+          d.book.put(await d.client.getKey(current.hash));
+          plan = planKey(this.planInput(secret, !expired, policy));
+        } catch (e) {
+          if (!(e instanceof OpenRouterError && e.kind === 'notFound')) throw e;
+        }
+      }
       this.carried = { usd: carriedBefore(), window };
     }
 
     if (plan.kind === 'recover') {
-      await this.recover(secret, policy);
-      return { requeueAfterMs: 0 };
+      const revoked = await this.recover(secret, policy);
+      // revoking means the last create did not reach its Secret: back off instead of creating again at once
+      return revoked > 0 ? { retry: true } : { requeueAfterMs: 0 };
     }
     if (plan.kind === 'create') {
       if (secret === 'foreign') return this.blocked({ ready: false, reason: 'SecretConflict', message: `Secret ${this.ns}/${defaultSecretName(this.m)} exists and is not managed by teamkeys; delete it or set spec.secretName` }, policy);
@@ -119,7 +130,8 @@ class MemberContext {
     const key = this.status.key;
     let observed = key ? d.book.get(key.hash) : undefined;
     const disabled = this.m.spec.suspended || expired;
-    if (key && observed && !expired && keyDrift(observed, keyBudget(), disabled)) {
+    // an expired member's key is disabled as well: its expires_at may be later than a shortened spec.expiresAt
+    if (key && observed && keyDrift(observed, keyBudget(), disabled)) {
       observed = await this.converge(key, observed, keyBudget(), disabled);
     }
     if (key && secret && secret !== 'foreign') await this.convergeSecret(policy, secret);
@@ -145,7 +157,7 @@ class MemberContext {
       spent = Math.max(0, this.status.usage.windowUSD - this.carried.usd);
     }
     if (spent <= 0) return;
-    this.carried = { usd: roundUsd(this.carried.usd + spent), window };
+    this.carried = { usd: usdShown(this.carried.usd + spent), window };
     this.status = { ...this.status, budget: { ...(this.status.budget ?? { reset: budget.reset }), carriedUSD: this.carried.usd, carriedWindow: window } };
   }
 
@@ -193,9 +205,9 @@ class MemberContext {
   }
 
   /** A create was in flight when the operator stopped: keep what reached the Secret, revoke the rest. */
-  private async recover(secret: V1Secret | 'foreign' | undefined, policy: KeyPolicy): Promise<void> {
+  private async recover(secret: V1Secret | 'foreign' | undefined, policy: KeyPolicy): Promise<number> {
     const pending = this.status.pendingKey;
-    if (!pending) return;
+    if (!pending) return 0;
     const candidates = this.d.book.byName(pending.name);
     const own = secret && secret !== 'foreign' ? secret : undefined;
     const apiKey = own ? apiKeyIn(own, policy.spec) : undefined;
@@ -210,6 +222,7 @@ class MemberContext {
     const next: TeamMemberStatus = { ...this.status, pendingKey: undefined };
     if (adopt) next.key = this.keyRef(adopt, this.status.key);
     await this.patchStatus(next);
+    return revoke.length;
   }
 
   private async createKey(policy: KeyPolicy, budget: DesiredBudget, secret: V1Secret | 'foreign' | undefined): Promise<{ label: string; secret: V1Secret }> {
@@ -258,7 +271,7 @@ class MemberContext {
       hash: k.hash,
       name: k.name,
       label: k.label,
-      createdAt: prev?.createdAt ?? k.created_at,
+      createdAt: prev?.hash === k.hash ? prev.createdAt : k.created_at,
       ...(k.expires_at ? { expiresAt: k.expires_at } : {}),
       disabled: k.disabled,
       ...(k.limit === null ? {} : { limitUSD: k.limit }),
@@ -271,13 +284,23 @@ class MemberContext {
   private async converge(key: KeyRef, observed: ApiKey, budget: DesiredBudget, disabled: boolean): Promise<ApiKey> {
     const d = this.d;
     const outside = observed.disabled !== key.disabled || (observed.limit ?? undefined) !== key.limitUSD || fromLimitReset(observed.limit_reset) !== key.reset || observed.include_byok_in_limit !== key.includeByok;
-    const updated = await d.client.updateKey(key.hash, { disabled, limit: budget.limitUSD ?? null, limit_reset: toLimitReset(budget.reset), include_byok_in_limit: budget.includeByok });
+    const updated = await this.patchKey(key.hash, { disabled, limit: budget.limitUSD ?? null, limit_reset: toLimitReset(budget.reset), include_byok_in_limit: budget.includeByok });
     d.book.put(updated);
     this.status = { ...this.status, key: this.keyRef(updated, key) };
     if (outside) await d.recorder.warn(this.m, 'DriftCorrected', `the key was changed outside Kubernetes (disabled=${observed.disabled}, limit=${observed.limit ?? 'none'}); restored it`);
     else if (observed.disabled !== disabled) await d.recorder.normal(this.m, disabled ? 'KeyDisabled' : 'KeyEnabled', disabled ? 'disabled the key at OpenRouter' : 're-enabled the key at OpenRouter');
     else await d.recorder.normal(this.m, 'KeyUpdated', `applied limit ${budget.limitUSD ?? 'none'} USD, reset ${budget.reset}`);
     return updated;
+  }
+
+  /** PATCH a key; a 404 means it was deleted outside since the last list: forget it and let the retry replace it. */
+  private async patchKey(hash: string, req: Parameters<MemberDeps['client']['updateKey']>[1]): Promise<ApiKey> {
+    try {
+      return await this.d.client.updateKey(hash, req);
+    } catch (e) {
+      if (e instanceof OpenRouterError && e.kind === 'notFound') this.d.book.remove(hash);
+      throw e;
+    }
   }
 
   /** Keeps labels, annotations and non-key data of the Secret in line with the policy's template. */
@@ -296,7 +319,7 @@ class MemberContext {
     if (key && disable && this.d.credentialsValid()) {
       const observed = this.d.book.get(key.hash);
       if (observed && !observed.disabled) {
-        const updated = await this.d.client.updateKey(key.hash, { disabled: true });
+        const updated = await this.patchKey(key.hash, { disabled: true });
         this.d.book.put(updated);
         this.status = { ...this.status, key: this.keyRef(updated, key) };
         await this.d.recorder.warn(this.m, 'KeyDisabled', `disabled the key: ${outcome.message}`);
