@@ -9,6 +9,8 @@ beforeAll(async () => {
   env = await startEnv({ orphanGrace: '1s' });
   n = await env.newNamespace('drift');
   await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: drift-${n}}\nspec:\n  budget: {limitUSD: 4, reset: weekly}`);
+  // a policy naming a workspace that does not exist: every sync below must still work for everyone else
+  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: drift-badws-${n}}\nspec: {workspace: no-such-workspace}`);
 });
 afterAll(() => env.stop());
 
@@ -71,6 +73,20 @@ describe('changes made outside Kubernetes are seen on the next sync', () => {
     await env.core.patchNamespacedSecret({ namespace: n, name: 'edited-openrouter', body: { stringData: { OPENROUTER_API_KEY: 'sk-or-v1-tampered' } } }, (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'));
     await eventually(async () => ((await env.member(n, 'edited')).status?.key?.hash !== m.status?.key?.hash) || undefined, 10_000, 'replacement');
     expect(live('edited')).toHaveLength(1);
+  });
+});
+
+describe('HMAC key lost (a reinstall)', () => {
+  it('keeps the key whose Secret still matches its hash and preview, and re-stamps the HMAC', async () => {
+    const m = await member('rehmac');
+    const before = await env.core.readNamespacedSecret({ namespace: n, name: 'rehmac-openrouter' });
+    await env.core.patchNamespacedSecret({ namespace: n, name: 'rehmac-openrouter', body: { metadata: { annotations: { 'teamkeys.dev/key-hmac': '00'.repeat(32) } } } }, (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'));
+    await eventually(async () => {
+      const s = await env.core.readNamespacedSecret({ namespace: n, name: 'rehmac-openrouter' });
+      return s.metadata?.annotations?.['teamkeys.dev/key-hmac'] === before.metadata?.annotations?.['teamkeys.dev/key-hmac'] || undefined;
+    }, 10_000, 'HMAC re-stamped');
+    expect((await env.member(n, 'rehmac')).status?.key?.hash).toBe(m.status?.key?.hash);
+    expect(live('rehmac')).toHaveLength(1);
   });
 });
 

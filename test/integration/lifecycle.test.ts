@@ -188,6 +188,20 @@ describe('tenancy', () => {
   });
 });
 
+describe('offboarding by expiry', () => {
+  it('disables the key at once when expiresAt is moved into the past', async () => {
+    const n = await ns('offboard');
+    await policy(`off-${n}`, '  budget: {limitUSD: 2}');
+    await member(n, 'leo', `  policy: off-${n}`);
+    const m = await env.ready(n, 'leo');
+    expect(emuKey(m.status?.key?.hash)?.expiresAt).toBeNull();
+    await member(n, 'leo', `  policy: off-${n}\n  expiresAt: "2020-01-01T00:00:00Z"`);
+    await eventually(() => emuKey(m.status?.key?.hash)?.disabled || undefined, 10_000, 'key disabled');
+    const key = (await env.secretData(n, 'leo-openrouter'))['OPENROUTER_API_KEY'] ?? '';
+    expect((await env.chat(key)).status).toBe(401);
+  });
+});
+
 it('leaks no key string into logs, Events or statuses', async () => {
   await expectNoKeyStrings(env, namespaces);
 });

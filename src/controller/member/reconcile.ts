@@ -21,7 +21,7 @@ import { effectiveBudget, fromLimitReset, keyDrift, keyExpiry, keyLimit, keyOutl
 import { usdShown } from '../../util/money.ts';
 import { nextReset } from '../../util/windows.ts';
 import { planKey, recoverPending } from './plan.ts';
-import { apiKeyIn, defaultSecretName, desiredSecret, hmacMatches, isOwnedBy, keyHmac, secretUpToDate } from './secret.ts';
+import { apiKeyIn, defaultSecretName, desiredSecret, hmacMatches, isOwnedBy, keyHmac, previewMatches, secretUpToDate } from './secret.ts';
 import { computeStatus, type Outcome } from './status.ts';
 import { finalizeMember } from './finalize.ts';
 import type { MemberDeps, Result } from './deps.ts';
@@ -111,13 +111,10 @@ class MemberContext {
     }
     if (plan.kind === 'create') {
       if (secret === 'foreign') return this.blocked({ ready: false, reason: 'SecretConflict', message: `Secret ${this.ns}/${defaultSecretName(this.m)} exists and is not managed by teamkeys; delete it or set spec.secretName` }, policy);
-      const retired = plan.revoke ? d.book.get(plan.revoke) : undefined;
+      // the retiring key's spend, read fresh: what it spent since the last list counts too
+      const retired = plan.revoke ? await d.client.getKey(plan.revoke).catch(() => (plan.revoke ? d.book.get(plan.revoke) : undefined)) : undefined;
       if (plan.reason !== 'Initial') this.carryRetiredSpend(retired, budget, window);
-      if (plan.revoke) {
-        await d.client.deleteKey(plan.revoke);
-        d.book.remove(plan.revoke);
-      }
-      const created = await this.createKey(policy, keyBudget(), secret);
+      const created = await this.createKey(policy, keyBudget(), secret, plan.revoke);
       if (plan.reason !== 'Initial') {
         const why = { Deleted: 'the key was deleted outside Kubernetes', SecretLost: 'the Secret no longer held the key', ExpiryShortened: 'it would have outlived the shortened expiresAt or keyTTL', KeyExpired: 'it reached its expiry' }[plan.reason];
         await d.recorder.warn(this.m, 'KeyReplaced', `issued a new key because ${why}${retired ? ' (old key revoked)' : ''}`);
@@ -182,10 +179,23 @@ class MemberContext {
       wantKey,
       observed: key ? this.d.book.get(key.hash) : undefined,
       listedSinceKeyCreated: this.d.book.freshSince(created),
-      secret: own ? { keyHash: own.metadata?.annotations?.[ANNOTATION_KEY_HASH], intact: apiKey !== undefined && hmacMatches(this.d.hmacKey, apiKey, own.metadata?.annotations?.[ANNOTATION_KEY_HMAC]) } : undefined,
+      secret: own ? { keyHash: own.metadata?.annotations?.[ANNOTATION_KEY_HASH], intact: this.intact(own, apiKey) } : undefined,
       outlivesAllowance: key ? keyOutlivesAllowance(key.expiresAt, key.createdAt, this.m.spec, policy.spec) : false,
       now: this.now(),
     };
+  }
+
+  /**
+   * Whether the Secret still holds the key it says. The HMAC decides; if it fails only because the HMAC key
+   * itself was lost (a reinstall), a matching hash annotation and key preview are enough, and the next Secret
+   * convergence re-stamps the HMAC instead of every member getting a new key.
+   */
+  private intact(secret: V1Secret, apiKey: string | undefined): boolean {
+    if (apiKey === undefined) return false;
+    const a = secret.metadata?.annotations;
+    if (hmacMatches(this.d.hmacKey, apiKey, a?.[ANNOTATION_KEY_HMAC])) return true;
+    const key = this.status.key;
+    return key !== undefined && a?.[ANNOTATION_KEY_HASH] === key.hash && previewMatches(key.label, apiKey);
   }
 
   /** The Secret from the cache when it is ours; 'foreign' is only ever learned from a direct read. */
@@ -211,7 +221,7 @@ class MemberContext {
     const candidates = this.d.book.byName(pending.name);
     const own = secret && secret !== 'foreign' ? secret : undefined;
     const apiKey = own ? apiKeyIn(own, policy.spec) : undefined;
-    const intact = own !== undefined && apiKey !== undefined && hmacMatches(this.d.hmacKey, apiKey, own.metadata?.annotations?.[ANNOTATION_KEY_HMAC]);
+    const intact = own !== undefined && hmacMatches(this.d.hmacKey, apiKey ?? '', own.metadata?.annotations?.[ANNOTATION_KEY_HMAC]);
     const { adopt, revoke } = recoverPending(candidates, own?.metadata?.annotations?.[ANNOTATION_KEY_HASH], intact);
     for (const hash of revoke) {
       await this.d.client.deleteKey(hash);
@@ -225,13 +235,18 @@ class MemberContext {
     return revoke.length;
   }
 
-  private async createKey(policy: KeyPolicy, budget: DesiredBudget, secret: V1Secret | 'foreign' | undefined): Promise<{ label: string; secret: V1Secret }> {
+  /** Records the intent (and any carried spend), revokes the key being replaced, creates the new one, writes the Secret. */
+  private async createKey(policy: KeyPolicy, budget: DesiredBudget, secret: V1Secret | 'foreign' | undefined, revoke: string | undefined): Promise<{ label: string; secret: V1Secret }> {
     const d = this.d;
     const seq = (this.status.keySeq ?? 0) + 1;
     const name = keyName({ cluster: d.clusterId, namespace: this.ns, member: this.m.metadata.name, uid: this.m.metadata.uid, seq });
     const workspaceId = await d.workspaceId(policy);
     // the intent: recorded before the create call, so a crash at any instant leaves a findable key
     await this.patchStatus({ ...this.status, pendingKey: { name, since: new Date(this.now()).toISOString() }, keySeq: seq }, true);
+    if (revoke) {
+      await d.client.deleteKey(revoke);
+      d.book.remove(revoke);
+    }
     let created: { key: ApiKey; secret: string };
     try {
       created = await d.client.createKey({

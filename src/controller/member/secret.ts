@@ -23,6 +23,12 @@ export function hmacMatches(hmacKey: Buffer, apiKey: string, expected: string | 
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** Whether a key string fits OpenRouter's masked preview of it (`sk-or-v1-abc...xyz`). */
+export function previewMatches(label: string, apiKey: string): boolean {
+  const m = /^(.*)\.\.\.(.*)$/.exec(label);
+  return m !== null && (m[1] ?? '').length >= 12 && apiKey.startsWith(m[1] ?? '') && apiKey.endsWith(m[2] ?? '') && apiKey.length > label.length - 3;
+}
+
 export function isOwnedBy(secret: V1Secret, member: TeamMember): boolean {
   return (secret.metadata?.ownerReferences ?? []).some((r) => r.uid === member.metadata.uid && r.controller === true);
 }
