@@ -53,6 +53,8 @@ describe('budget math', () => {
     expect(keyDrift(key, { ...want, limitUSD: 6 }, false)).toBe(true);
     expect(keyDrift(key, { ...want, reset: 'never' }, false)).toBe(true);
     expect(keyDrift({ ...key, limit: null, limit_reset: null }, { limitUSD: undefined, reset: 'never', includeByok: false }, false)).toBe(false);
+    expect(keyDrift({ ...key, limit: 3.33 }, { ...want, limitUSD: 3.333333 }, false)).toBe(true);
+    expect(keyDrift({ ...key, limit: 3.333333 }, { ...want, limitUSD: 3.3333334 }, false)).toBe(false);
   });
 });
 

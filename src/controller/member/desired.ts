@@ -63,11 +63,16 @@ export function keyOutlivesAllowance(keyExpiresAt: string | undefined, keyCreate
   return policy.keyTTL !== undefined && end > Date.parse(keyCreatedAt) + parseDuration(policy.keyTTL) + SKEW_MS;
 }
 
+/** Limits compare to a hundredth of a cent: OpenRouter may store them rounded, which must not read as drift. */
+function sameLimit(a: number | undefined, b: number | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : Math.abs(a - b) < 1e-4;
+}
+
 /** Whether a key's parameters differ from what the member should have. */
 export function keyDrift(key: ApiKey, budget: DesiredBudget, disabled: boolean): boolean {
   return (
     key.disabled !== disabled ||
-    (key.limit ?? undefined) !== budget.limitUSD ||
+    !sameLimit(key.limit ?? undefined, budget.limitUSD) ||
     fromLimitReset(key.limit_reset) !== budget.reset ||
     key.include_byok_in_limit !== budget.includeByok
   );
