@@ -50,7 +50,7 @@ export class Operator {
   private stopped = false;
   private lastSync = 0;
   /** counters the benchmark and tests read */
-  readonly stats = { reconciles: 0, errors: 0, syncs: 0 };
+  readonly stats = { reconciles: 0, syncs: 0 };
   readonly metrics: Metrics;
   private leading = false;
   private lastLoop = Date.now();
@@ -205,7 +205,6 @@ export class Operator {
   lead(): void {
     this.leading = true;
     this.queue.start((key) => this.handle(key), (key, err) => {
-      this.stats.errors++;
       this.log.warn({ item: key, err: err instanceof Error ? err.message : String(err) }, 'reconcile failed; retrying with backoff');
     });
     this.every(parseDuration(this.cfg.minSyncInterval), () => this.maybeSync());

@@ -227,5 +227,4 @@ export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const LABEL_MEMBER = 'teamkeys.dev/member';
 export const ANNOTATION_KEY_HASH = 'teamkeys.dev/key-hash';
 export const ANNOTATION_KEY_HMAC = 'teamkeys.dev/key-hmac';
-export const ANNOTATION_ROTATE = 'teamkeys.dev/rotate';
 export const MANAGER = 'teamkeys';

@@ -22,7 +22,3 @@ export function setCondition(list: readonly Condition[] | undefined, next: Condi
   else out.push(cond);
   return out;
 }
-
-export function getCondition(list: readonly Condition[] | undefined, type: string): Condition | undefined {
-  return list?.find((c) => c.type === type);
-}

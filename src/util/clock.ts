@@ -5,23 +5,6 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
-/** A clock tests move by hand. */
-export class FakeClock implements Clock {
-  private t: number;
-  constructor(start: number | string = '2026-01-05T00:00:00Z') {
-    this.t = typeof start === 'string' ? Date.parse(start) : start;
-  }
-  now(): number {
-    return this.t;
-  }
-  set(at: number | string): void {
-    this.t = typeof at === 'string' ? Date.parse(at) : at;
-  }
-  advance(ms: number): void {
-    this.t += ms;
-  }
-}
-
 /** The real clock shifted by an offset: it keeps ticking after being set, as a demo needs. */
 export class OffsetClock implements Clock {
   private offset = 0;

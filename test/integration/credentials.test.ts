@@ -1,6 +1,5 @@
-import { setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eventually } from './kube.ts';
+import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 
 const envs: Env[] = [];
@@ -8,7 +7,6 @@ afterAll(async () => {
   for (const e of envs) await e.stop();
 });
 const getKeyCalls = (env: Env) => Object.values(env.emu.counters()['GET /api/v1/key'] ?? {}).reduce((a, b) => a + b, 0);
-const MERGE = setHeaderOptions('Content-Type', 'application/merge-patch+json');
 
 describe('the management key', () => {
   it('refuses a standard key with a clear error and no hot loop, then picks up a replacement without a restart', async () => {

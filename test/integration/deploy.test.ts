@@ -7,11 +7,11 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CoreV1Api, CustomObjectsApi, setHeaderOptions } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
-import { eventually, kubeConfig, memberCondition } from './kube.ts';
+import { MERGE, eventually, kubeConfig, memberCondition } from './kube.ts';
 import { startOperatorProcess, type OperatorProcess } from './process.ts';
 
 const run = promisify(execFile);
@@ -92,7 +92,7 @@ describe('deploy/', () => {
     const get = async () => (await custom.getNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name: 'rbac' })) as { status?: { conditions?: { type: string; status: string }[] } };
     await memberCondition(kc, ns, 'rbac');
     await core.readNamespacedSecret({ namespace: ns, name: 'rbac-openrouter' });
-    await custom.patchNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name: 'rbac', body: { spec: { suspended: true } } }, setHeaderOptions('Content-Type', 'application/merge-patch+json'));
+    await custom.patchNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name: 'rbac', body: { spec: { suspended: true } } }, MERGE);
     await memberCondition(kc, ns, 'rbac', 'Suspended');
     await custom.deleteNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name: 'rbac' });
     await eventually(async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from './kube.ts';
+import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
 
@@ -70,7 +70,7 @@ describe('changes made outside Kubernetes are seen on the next sync', () => {
 
   it('issues a new key when someone overwrites the key in the Secret', async () => {
     const m = await member('edited');
-    await env.core.patchNamespacedSecret({ namespace: n, name: 'edited-openrouter', body: { stringData: { OPENROUTER_API_KEY: 'sk-or-v1-tampered' } } }, (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'));
+    await env.core.patchNamespacedSecret({ namespace: n, name: 'edited-openrouter', body: { stringData: { OPENROUTER_API_KEY: 'sk-or-v1-tampered' } } }, MERGE);
     await eventually(async () => ((await env.member(n, 'edited')).status?.key?.hash !== m.status?.key?.hash) || undefined, 10_000, 'replacement');
     expect(live('edited')).toHaveLength(1);
   });
@@ -80,7 +80,7 @@ describe('HMAC key lost (a reinstall)', () => {
   it('keeps the key whose Secret still matches its hash and preview, and re-stamps the HMAC', async () => {
     const m = await member('rehmac');
     const before = await env.core.readNamespacedSecret({ namespace: n, name: 'rehmac-openrouter' });
-    await env.core.patchNamespacedSecret({ namespace: n, name: 'rehmac-openrouter', body: { metadata: { annotations: { 'teamkeys.dev/key-hmac': '00'.repeat(32) } } } }, (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'));
+    await env.core.patchNamespacedSecret({ namespace: n, name: 'rehmac-openrouter', body: { metadata: { annotations: { 'teamkeys.dev/key-hmac': '00'.repeat(32) } } } }, MERGE);
     await eventually(async () => {
       const s = await env.core.readNamespacedSecret({ namespace: n, name: 'rehmac-openrouter' });
       return s.metadata?.annotations?.['teamkeys.dev/key-hmac'] === before.metadata?.annotations?.['teamkeys.dev/key-hmac'] || undefined;

@@ -13,7 +13,7 @@ import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
 import { Operator } from '../../src/operator.ts';
 import { systemClock } from '../../src/util/clock.ts';
-import { eventually, freshNamespace, kubeConfig, memberCondition } from './kube.ts';
+import { MERGE, eventually, freshNamespace, kubeConfig, memberCondition } from './kube.ts';
 
 const run = promisify(execFile);
 
@@ -110,7 +110,7 @@ export async function startEnv(o: EnvOptions = {}) {
 
 async function freshNamespaceWith(kc: ReturnType<typeof kubeConfig>, prefix: string, labels?: Record<string, string>): Promise<string> {
   const ns = await freshNamespace(kc, prefix);
-  if (labels) await kc.makeApiClient(CoreV1Api).patchNamespace({ name: ns, body: { metadata: { labels } } }, (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'));
+  if (labels) await kc.makeApiClient(CoreV1Api).patchNamespace({ name: ns, body: { metadata: { labels } } }, MERGE);
   return ns;
 }
 

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+
+/** Request options for a JSON merge patch (client-node defaults to JSON patch). */
+export const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 import { inject } from 'vitest';
 
 export function kubeConfig(): KubeConfig {

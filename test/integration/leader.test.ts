@@ -3,7 +3,7 @@ import { CoreV1Api, CoordinationV1Api, CustomObjectsApi, EventsV1Api } from '@ku
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
-import { eventually, freshNamespace, kubeConfig, memberCondition } from './kube.ts';
+import { MERGE, eventually, freshNamespace, kubeConfig, memberCondition } from './kube.ts';
 import { startOperatorProcess, type OperatorProcess } from './process.ts';
 
 const kc = kubeConfig();
@@ -27,7 +27,7 @@ beforeAll(async () => {
   const url = await emu.start();
   system = await freshNamespace(kc, 'le-sys');
   ns = await freshNamespace(kc, 'le');
-  for (const n of [system, ns]) await core.patchNamespace({ name: n, body: { metadata: { labels: { 'teamkeys.dev/test-env': 'leader' } } } }, (await import('@kubernetes/client-node')).setHeaderOptions('Content-Type', 'application/merge-patch+json'));
+  for (const n of [system, ns]) await core.patchNamespace({ name: n, body: { metadata: { labels: { 'teamkeys.dev/test-env': 'leader' } } } }, MERGE);
   await core.createNamespacedSecret({ namespace: system, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: mk } } });
   await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'KeyPolicy', metadata: { name: `le-${ns}` }, spec: {} } });
   for (const id of ['replica-a', 'replica-b']) {

@@ -1,4 +1,5 @@
 /** Bad input is refused at `kubectl apply`, by the CRD schema and its CEL rules, with a message naming the field. */
+import { CustomObjectsApi } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { eventually, freshNamespace, kubeConfig } from './kube.ts';
 import { execFile } from 'node:child_process';
@@ -70,7 +71,6 @@ describe('kubectl apply refuses', () => {
     expect((await apply(policy(`ok-${ns}`, '  budget: {limitUSD: 5}'))).ok).toBe(true);
     expect((await apply(member('fine', `  policy: ok-${ns}`))).ok).toBe(true);
     const kc = kubeConfig();
-    const { CustomObjectsApi } = await import('@kubernetes/client-node');
     const p = await eventually(async () => (await kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name: `ok-${ns}` })) as { spec: unknown }, 5_000, 'policy');
     expect(p.spec).toMatchObject({ budget: { limitUSD: 5, reset: 'monthly', includeByok: false }, deletionPolicy: 'Delete' });
   });

@@ -5,6 +5,7 @@ import { crdFiles } from '../../src/api/crd.ts';
 import { clusterPrefix, keyName, parseKeyName } from '../../src/controller/keyname.ts';
 import { mergePatch } from '../../src/controller/mergepatch.ts';
 import { matchesSelector } from '../../src/controller/selector.ts';
+import { previewMatches } from '../../src/controller/member/secret.ts';
 import { findOrphans } from '../../src/controller/sweep.ts';
 import { parseDuration } from '../../src/util/duration.ts';
 import { loadConfig } from '../../src/config.ts';
@@ -94,8 +95,7 @@ describe('config and durations', () => {
 
 describe('key previews', () => {
   const key = `sk-or-v1-${'ab12'.repeat(16)}`;
-  it('matches only the key it masks', async () => {
-    const { previewMatches } = await import('../../src/controller/member/secret.ts');
+  it('matches only the key it masks', () => {
     expect(previewMatches(`sk-or-v1-${key.slice(9, 12)}...${key.slice(-3)}`, key)).toBe(true);
     expect(previewMatches(`sk-or-v1-fff...${key.slice(-3)}`, key)).toBe(false);
     expect(previewMatches('Production key', key)).toBe(false);
