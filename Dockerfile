@@ -1,18 +1,24 @@
 # syntax=docker/dockerfile:1
-# teamkeys: build with `make image` (docker build -t teamkeys:dev .). Node 24 LTS, production dependencies only,
-# runs as a non-root user and needs no writable filesystem (the Deployment sets readOnlyRootFilesystem).
+# teamkeys: `make image` (docker, else podman). Node 24 LTS, production dependencies only, compiled JavaScript,
+# a runtime image with neither shell nor npm, a non-root user, no writable paths (readOnlyRootFilesystem).
+# The bases are arguments so machines without a registry can build the same file from local bases
+# (hack/image-bases.sh); node must be /nodejs/bin/node in the runtime base, as in distroless.
+ARG BUILD_IMAGE=node:24-bookworm-slim
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 
-FROM node:24-bookworm-slim AS build
+FROM ${BUILD_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# production dependencies only, without what only compilers and editors read (types, source maps, docs)
 RUN npx tsc -p tsconfig.build.json \
- && npm prune --omit=dev --no-audit --no-fund \
- && find dist -name "*.map" -delete
+ && npm prune --omit=dev --no-audit --no-fund --ignore-scripts \
+ && rm -rf node_modules/@types \
+ && find dist node_modules -type f \( -name "*.map" -o -name "*.d.ts" -o -name "*.d.[cm]ts" -o -name "*.md" \) -delete
 
-FROM node:24-bookworm-slim
+FROM ${RUNTIME_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build --chown=0:0 /app/package.json ./
@@ -20,5 +26,5 @@ COPY --from=build --chown=0:0 /app/node_modules ./node_modules
 COPY --from=build --chown=0:0 /app/dist ./dist
 USER 10001:10001
 EXPOSE 8080
-ENTRYPOINT ["node", "/app/dist/main.js"]
+ENTRYPOINT ["/nodejs/bin/node", "/app/dist/main.js"]
 CMD ["operator"]

@@ -5,7 +5,7 @@ NODE_BIN := $(shell bash hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 EMULATOR_PORT ?= 8787
 
-.PHONY: test deps bins typecheck lint unit cluster-up cluster-down emulator bench crds build image demo demo-down deploy clean
+.PHONY: test deps bins typecheck lint unit cluster-up cluster-down emulator bench crds build image image-local demo demo-down deploy clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -13,7 +13,8 @@ node_modules/.installed: package.json package-lock.json
 
 deps: node_modules/.installed
 
-## bins: build kube-apiserver, kubectl and etcd from the Go module proxy (cached; skipped when up to date)
+## bins: build the local cluster (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok)
+##       from the Go module proxy (cached; skipped when up to date)
 bins:
 	bash hack/controlplane-bins.sh >/dev/null
 
@@ -23,7 +24,8 @@ typecheck: deps
 lint: deps
 	npx oxlint --type-aware --deny-warnings src test bench hack
 
-## test: type-check, lint, unit, emulator conformance and integration tests (real control plane + emulator)
+## test: type-check, lint, unit, emulator conformance and integration tests (whole local cluster + emulator,
+##       and the container image built and run with podman)
 test: deps bins typecheck lint
 	npx vitest run
 
@@ -39,11 +41,14 @@ crds: deps
 build: deps
 	npx tsc -p tsconfig.build.json
 
-## image: the container image (needs a Docker engine)
+## image: the container image FROM the official Node 24 bases, with docker when present, else podman
 IMAGE ?= teamkeys:dev
 image:
-	@command -v docker >/dev/null || { echo "make image needs docker (or: podman build -t $(IMAGE) .)"; exit 1; }
-	docker build -t $(IMAGE) .
+	bash hack/image.sh $(IMAGE)
+
+## image-local: the same Dockerfile FROM bases made here from Debian packages and node@24 (no registry needed)
+image-local:
+	bash hack/image.sh --local $(IMAGE)
 
 ## demo: control plane + emulator + operator, the examples applied, traffic simulated, `kubectl get tm -A`
 demo: deps bins
@@ -56,7 +61,7 @@ demo-down: deps
 deploy:
 	kubectl apply -k deploy/
 
-## cluster-up / cluster-down: a local control plane for humans; prints the KUBECONFIG to export
+## cluster-up / cluster-down: the whole local cluster (3 fake nodes) for humans; prints the KUBECONFIG to export
 cluster-up: deps bins
 	node test/controlplane/cli.ts up
 

@@ -1,5 +1,5 @@
 /**
- * `make bench`: 100 TeamMembers applied at once against a real control plane and the emulator. Prints
+ * `make bench`: 100 TeamMembers applied at once against the whole local cluster and the emulator. Prints
  * apply->Ready latency (median, p99), OpenRouter calls per member provisioned, and calls per idle usage sync.
  */
 import { execFile } from 'node:child_process';

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl and etcd from the Go module proxy into a cache directory outside the repo.
-# The pins live in the committed wrapper modules test/controlplane/{kube,etcd}/go.mod; the build is skipped when
-# the cached binaries were built from exactly those files.
+# Builds the local cluster's binaries from the Go module proxy into a cache directory outside the repo:
+# kube-apiserver, kube-controller-manager, kube-scheduler and kubectl (one Kubernetes pin), etcd, and kwok (fake
+# nodes). The pins live in the committed wrapper modules test/controlplane/{kube,etcd,kwok}/go.mod; the build is
+# skipped when the cached binaries were built from exactly those files.
 #
 #   hack/controlplane-bins.sh            build if needed, print the bin directory
 #   hack/controlplane-bins.sh --regen    regenerate the wrapper modules for $K8S / $ETCD (maintainers only)
@@ -10,15 +11,18 @@ cd "$(dirname "$0")/.."
 ROOT="$PWD"
 K8S="${K8S:-1.36.3}"
 ETCD="${ETCD:-3.6.8}"
+KWOK="${KWOK:-0.8.0}"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 CACHE="${TEAMKEYS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/teamkeys}"
 KW="$ROOT/test/controlplane/kube"
 EW="$ROOT/test/controlplane/etcd"
+QW="$ROOT/test/controlplane/kwok"
+KUBE_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
 
 regen() {
   local kmod staging m
   staging="v0.${K8S#1.}"
-  rm -f "$KW/go.mod" "$KW/go.sum" "$EW/go.mod" "$EW/go.sum"
+  rm -f "$KW/go.mod" "$KW/go.sum" "$EW/go.mod" "$EW/go.sum" "$QW/go.mod" "$QW/go.sum"
   ( cd "$KW"
     go mod init teamkeys.dev/testbins/kube >/dev/null 2>&1
     kmod="$(go mod download -json "k8s.io/kubernetes@v$K8S" | sed -n 's/.*"GoMod": "\([^"]*\)".*/\1/p')"
@@ -27,8 +31,8 @@ regen() {
     for m in $(sed -n 's|^[[:space:]]*\(k8s\.io/[^[:space:]]*\)[[:space:]]*=>[[:space:]]*\./staging/.*|\1|p' "$kmod"); do
       go mod edit -replace="$m=$m@$staging"
     done
-    go mod edit -require="k8s.io/kubernetes@v$K8S" \
-      -tool=k8s.io/kubernetes/cmd/kube-apiserver -tool=k8s.io/kubernetes/cmd/kubectl
+    go mod edit -require="k8s.io/kubernetes@v$K8S"
+    for c in "${KUBE_CMDS[@]}"; do go mod edit -tool="k8s.io/kubernetes/cmd/$c"; done
     go mod tidy )
   ( cd "$EW"
     go mod init teamkeys.dev/testbins/etcd >/dev/null 2>&1
@@ -37,26 +41,36 @@ regen() {
     go mod edit -go="$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$emod")"
     go mod edit -require="go.etcd.io/etcd/server/v3@v$ETCD" -tool=go.etcd.io/etcd/server/v3
     go mod tidy )
+  ( cd "$QW"
+    go mod init teamkeys.dev/testbins/kwok >/dev/null 2>&1
+    qmod="$(go mod download -json "sigs.k8s.io/kwok@v$KWOK" | sed -n 's/.*"GoMod": "\([^"]*\)".*/\1/p')"
+    go mod edit -go="$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$qmod")"
+    go mod edit -require="sigs.k8s.io/kwok@v$KWOK" -tool=sigs.k8s.io/kwok/cmd/kwok
+    go mod tidy )
 }
 
 if [ "${1:-}" = "--regen" ]; then regen; exit 0; fi
 
-stamp="$(cat "$KW/go.mod" "$KW/go.sum" "$EW/go.mod" "$EW/go.sum" | sha256sum | cut -c1-16)"
+stamp="$(cat "$KW/go.mod" "$KW/go.sum" "$EW/go.mod" "$EW/go.sum" "$QW/go.mod" "$QW/go.sum" | sha256sum | cut -c1-16)"
 OUT="$CACHE/controlplane-$stamp"
-if [ -x "$OUT/kube-apiserver" ] && [ -x "$OUT/kubectl" ] && [ -x "$OUT/etcd" ] && [ -f "$OUT/.complete" ]; then
-  echo "$OUT"; exit 0
-fi
+if [ -f "$OUT/.complete" ]; then echo "$OUT"; exit 0; fi
 mkdir -p "$OUT"
 kver="$(cd "$KW" && go list -m -f '{{.Version}}' k8s.io/kubernetes)"
 minor="$(echo "$kver" | cut -d. -f2)"
 ld="-s -w -X k8s.io/component-base/version.gitVersion=$kver -X k8s.io/component-base/version.gitMajor=1
  -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
 start=$(date +%s)
-echo "building kube-apiserver, kubectl ($kver) and etcd into $OUT (first time: 10-30 min on 2 cores)" >&2
-( cd "$KW"
-  go build -trimpath -ldflags "$ld" -o "$OUT/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
-  go build -trimpath -ldflags "$ld" -o "$OUT/kubectl" k8s.io/kubernetes/cmd/kubectl ) >&2
+echo "building ${KUBE_CMDS[*]} ($kver), etcd and kwok into $OUT (first time: 10-20 min on 2 cores)" >&2
+# one `go build -o DIR` per module, so packages shared by the Kubernetes commands compile once
+( cd "$KW" && go build -trimpath -ldflags "$ld" -o "$OUT/" "${KUBE_CMDS[@]/#/k8s.io/kubernetes/cmd/}" ) >&2
 ( cd "$EW" && go build -trimpath -ldflags "-s -w" -o "$OUT/etcd" go.etcd.io/etcd/server/v3 ) >&2
+( cd "$QW" && go build -trimpath -ldflags "-s -w" -o "$OUT/kwok" sigs.k8s.io/kwok/cmd/kwok ) >&2
+# the kwok binary has no stages of its own (kwokctl adds them): take the release's default ones, which make a
+# node Ready with a lease heartbeat and a scheduled pod Running and Ready, complete Jobs, and finish deletions
+kdir="$(cd "$QW" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)"
+for f in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+  cat "$kdir/kustomize/stage/$f.yaml"; echo "---"
+done > "$OUT/kwok-stages.yaml"
 touch "$OUT/.complete"
 echo "built in $(( $(date +%s) - start ))s" >&2
 echo "$OUT"

@@ -1,5 +1,5 @@
 /**
- * `make demo`: a real control plane, the OpenRouter emulator and the operator on this machine, the example
+ * `make demo`: a whole local cluster, the OpenRouter emulator and the operator on this machine, the example
  * tiers/team/workshop/SaaS scenarios applied, some traffic through the emulator with the keys from the
  * generated Secrets, and `kubectl get tm -A` with usage. Everything lives in .cache/demo; `make demo-down` stops it.
  */
@@ -53,7 +53,7 @@ await down();
 await rm(DIR, { recursive: true, force: true });
 await mkdir(DIR, { recursive: true });
 
-say('starting a local Kubernetes control plane (kube-apiserver + etcd)...');
+say('starting a local Kubernetes cluster (etcd, kube-apiserver, controller-manager, scheduler, kwok with 3 fake nodes)...');
 const cp = await startControlPlane({ dir: join(DIR, 'cluster'), detached: true });
 const kubectl = async (args: string[], input?: string) => {
   const p = run(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, ...args], { maxBuffer: 1 << 24 });

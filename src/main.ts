@@ -16,4 +16,13 @@ if (!command) {
   process.stderr.write(`usage: teamkeys <${Object.keys(commands).join('|')}> [flags]\n`);
   process.exit(2);
 }
-await command(rest);
+try {
+  await command(rest);
+} catch (e) {
+  // a bad flag or setting is the user's to fix: say which, without a stack trace
+  if (!(e instanceof Error)) throw e;
+  const code = 'code' in e ? String(e.code) : '';
+  if (!(code.startsWith('ERR_PARSE_ARGS') || e.message.startsWith('invalid configuration'))) throw e;
+  process.stderr.write(`teamkeys ${name}: ${e.message}\n`);
+  process.exit(2);
+}

@@ -333,6 +333,7 @@ export class Operator {
       credentialsValid: () => this.credentials.valid,
       policy: (name) => this.policy(name),
       namespaceLabels: (name) => this.namespaces.inner.get(name)?.metadata?.labels,
+      namespaceTerminating: (name) => this.namespaces.inner.get(name)?.metadata?.deletionTimestamp !== undefined,
       cachedSecret: (ns, name) => this.secrets.inner.get(name, ns),
       workspaceId: (p) => this.workspaceId(p),
       refreshBook: async () => this.book.refresh(this.client, await this.allWorkspaceIds()),

@@ -1,4 +1,4 @@
-/** `make cluster-up` / `make cluster-down`: a control plane for humans, kept under .cache/cluster. */
+/** `make cluster-up` / `make cluster-down`: the whole local cluster for humans, kept under .cache/cluster. */
 import { rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { startControlPlane, stopControlPlaneIn } from './controlplane.ts';
@@ -12,9 +12,11 @@ if (cmd === 'up') {
   const started = Date.now();
   const cp = await startControlPlane({ dir, detached: true });
   process.stdout.write(
-    `control plane ready in ${((Date.now() - started) / 1000).toFixed(1)}s at ${cp.server}\n` +
+    `cluster ready in ${((Date.now() - started) / 1000).toFixed(1)}s at ${cp.server}: etcd, kube-apiserver, ` +
+      `kube-controller-manager, kube-scheduler, kwok with ${cp.nodes.length} fake nodes (${cp.nodes.join(', ')}); logs in ${cp.dir}\n` +
       `  export KUBECONFIG=${cp.kubeconfigPath}\n` +
       `  export PATH=${cp.binDir}:$PATH   # kubectl of the same release\n` +
+      `try: kubectl get nodes; kubectl create deployment web --image=nginx --replicas=3; kubectl rollout status deploy/web\n` +
       `stop it with: make cluster-down\n`,
   );
 } else if (cmd === 'down') {

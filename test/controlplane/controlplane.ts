@@ -1,33 +1,44 @@
 /**
- * A real Kubernetes control plane for tests and the demo: etcd + kube-apiserver on loopback with generated
- * certificates and an admin kubeconfig (the envtest recipe). No scheduler, no controller-manager, no kubelet.
+ * A whole local Kubernetes cluster for tests, the demo and the bench, every part a real binary built from the
+ * pinned modules (hack/controlplane-bins.sh): etcd, kube-apiserver, kube-controller-manager (garbage collection,
+ * namespace deletion, Deployments, ServiceAccounts and their tokens), kube-scheduler, and kwok, which plays the
+ * kubelet of a few fake nodes so scheduled pods become Running and Ready without containers.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
+import { readClient, writeCerts, writeKubeconfig } from './certs.ts';
+import { alive, freePort, launch, stopProcess, waitFor } from './processes.ts';
+import { FAKE_NODES, fakeNode, nodesReady } from './nodes.ts';
+
+export { freePort } from './processes.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
+
+/** Component names in start order; they stop in reverse. */
+const COMPONENTS = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
+export type Component = (typeof COMPONENTS)[number];
+type Pids = Record<Component, number>;
 
 export interface ControlPlane {
   dir: string;
   server: string;
   kubeconfigPath: string;
   binDir: string;
-  etcdPid: number;
-  apiserverPid: number;
+  pids: Pids;
+  /** names of the fake nodes kwok keeps Ready */
+  nodes: string[];
   stop(): Promise<void>;
 }
 
 export interface StartOptions {
-  /** where the data, certificates, logs and kubeconfig go; a fresh temp dir by default */
+  /** where the data, certificates, logs and kubeconfigs go; a fresh temp dir by default */
   dir?: string;
-  /** keep the processes running after this Node process exits (make cluster-up) */
+  /** keep the processes running after this Node process exits (make cluster-up, make demo) */
   detached?: boolean;
   readyTimeoutMs?: number;
   attempts?: number;
@@ -39,156 +50,131 @@ export async function controlPlaneBins(): Promise<string> {
   return stdout.trim().split('\n').pop() ?? '';
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => (addr && typeof addr === 'object' ? res(addr.port) : rej(new Error('no port'))));
+/** HTTPS to the API server as admin. */
+class Admin {
+  private readonly agent: Agent;
+  private readonly server: string;
+  constructor(server: string, tls: { ca: string; cert: string; key: string }) {
+    this.server = server;
+    this.agent = new Agent({ connect: tls });
+  }
+  async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+    const r = await request(`${this.server}${path}`, {
+      method, dispatcher: this.agent,
+      ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
     });
-  });
-}
-
-async function openssl(dir: string, args: string[]): Promise<void> {
-  await run('openssl', args, { cwd: dir });
-}
-
-/** CA, serving certificate for 127.0.0.1/localhost, an admin client certificate (system:masters), SA keys. */
-async function writeCerts(dir: string): Promise<void> {
-  await writeFile(join(dir, 'ca.cnf'), '[req]\ndistinguished_name=dn\nprompt=no\n[dn]\nO=teamkeys-test\nCN=teamkeys-test-ca\n[v3_ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\n');
-  await writeFile(join(dir, 'serving.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n');
-  await writeFile(join(dir, 'client.ext'), 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-noenc'];
-  await openssl(dir, ['req', '-x509', '-new', ...ec, '-config', 'ca.cnf', '-extensions', 'v3_ca', '-days', '30', '-keyout', 'ca.key', '-out', 'ca.crt']);
-  for (const [name, subj, ext] of [['apiserver', '/O=teamkeys-test/CN=localhost', 'serving.ext'], ['admin', '/O=system:masters/CN=admin', 'client.ext']] as const) {
-    await openssl(dir, ['req', '-new', ...ec, '-subj', subj, '-keyout', `${name}.key`, '-out', `${name}.csr`]);
-    await openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-extfile', ext, '-out', `${name}.crt`]);
+    const text = await r.body.text();
+    return { status: r.statusCode, json: text.startsWith('{') ? JSON.parse(text) : text };
   }
-  await openssl(dir, ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'sa.key']);
-  await openssl(dir, ['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
-}
-
-async function launch(bin: string, args: string[], log: string, detached: boolean): Promise<ChildProcess> {
-  const fh = await open(log, 'a');
-  const child = spawn(bin, args, { stdio: ['ignore', fh.fd, fh.fd], detached });
-  await fh.close();
-  if (detached) child.unref();
-  return child;
-}
-
-async function waitFor(what: string, timeoutMs: number, child: ChildProcess, probe: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${what} exited early (${child.exitCode ?? child.signalCode})`);
-    if (await probe().catch(() => false)) return;
-    await sleep(150);
+  async ok(path: string): Promise<boolean> {
+    return (await this.call('GET', path)).status === 200;
   }
-  throw new Error(`${what} not ready after ${timeoutMs} ms`);
-}
-
-async function stopProcess(pid: number, timeoutMs = 20_000): Promise<void> {
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
-    await sleep(100);
-  }
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // already gone
+  close(): Promise<void> {
+    return this.agent.close();
   }
 }
 
-function kubeconfig(server: string, ca: string, cert: string, key: string): string {
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    `- name: teamkeys-test`,
-    `  cluster: {server: "${server}", certificate-authority-data: ${b64(ca)}}`,
-    'users:',
-    `- name: admin`,
-    `  user: {client-certificate-data: ${b64(cert)}, client-key-data: ${b64(key)}}`,
-    'contexts:',
-    '- name: teamkeys-test',
-    '  context: {cluster: teamkeys-test, user: admin}',
-    'current-context: teamkeys-test',
-    '',
-  ].join('\n');
+/** A component's own health endpoint; its serving certificate is self-signed, so the probe does not verify it. */
+const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+async function healthy(url: string): Promise<boolean> {
+  const r = await request(url, { dispatcher: url.startsWith('https') ? insecure : undefined });
+  await r.body.dump();
+  return r.statusCode === 200;
 }
 
 async function startOnce(binDir: string, dir: string, opts: StartOptions): Promise<ControlPlane> {
   const detached = opts.detached ?? false;
   const timeout = opts.readyTimeoutMs ?? 120_000;
-  const [clientPort, peerPort, securePort] = [await freePort(), await freePort(), await freePort()];
-  const etcdUrl = `http://127.0.0.1:${clientPort}`;
-  const etcd = await launch(join(binDir, 'etcd'), [
-    '--name=default', `--data-dir=${join(dir, 'etcd')}`,
-    `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
-    `--listen-peer-urls=http://127.0.0.1:${peerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-    `--initial-cluster=default=http://127.0.0.1:${peerPort}`, '--unsafe-no-fsync=true', '--log-level=warn',
-  ], join(dir, 'etcd.log'), detached);
-  const kill = async () => {
-    if (etcd.pid) await stopProcess(etcd.pid);
+  const started: Partial<Record<Component, ChildProcess>> = {};
+  const pids = (): Pids => Object.fromEntries(COMPONENTS.map((c) => [c, started[c]?.pid ?? 0])) as Pids;
+  const stopAll = async () => {
+    for (const c of COMPONENTS.toReversed()) {
+      const pid = started[c]?.pid;
+      if (pid) await stopProcess(pid);
+    }
+  };
+  const start = async (c: Component, args: string[]) => {
+    started[c] = await launch(join(binDir, c), args, join(dir, `${c}.log`), detached);
+    return started[c];
   };
   try {
-    await waitFor('etcd', timeout, etcd, async () => (await request(`${etcdUrl}/health`)).statusCode === 200);
+    const [clientPort, peerPort, securePort, kcmPort, schedPort, kwokPort] = await Promise.all(Array.from({ length: 6 }, freePort));
+    const etcdUrl = `http://127.0.0.1:${clientPort}`;
+    const etcd = await start('etcd', [
+      '--name=default', `--data-dir=${join(dir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`, `--advertise-client-urls=${etcdUrl}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=default=http://127.0.0.1:${peerPort}`, '--unsafe-no-fsync=true', '--log-level=warn',
+    ]);
     await writeCerts(dir);
+    await waitFor('etcd', timeout, etcd, () => healthy(`${etcdUrl}/health`));
     const server = `https://127.0.0.1:${securePort}`;
-    const api = await launch(join(binDir, 'kube-apiserver'), [
+    const f = (name: string) => join(dir, name);
+    const api = await start('kube-apiserver', [
       `--etcd-servers=${etcdUrl}`,
       '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1', `--secure-port=${securePort}`,
-      `--cert-dir=${dir}`, `--tls-cert-file=${join(dir, 'apiserver.crt')}`, `--tls-private-key-file=${join(dir, 'apiserver.key')}`,
-      `--client-ca-file=${join(dir, 'ca.crt')}`, '--authorization-mode=RBAC',
-      `--service-account-issuer=${server}/`, `--service-account-key-file=${join(dir, 'sa.pub')}`,
-      `--service-account-signing-key-file=${join(dir, 'sa.key')}`, '--service-cluster-ip-range=10.0.0.0/24',
-      '--disable-admission-plugins=ServiceAccount', '--allow-privileged=true', '--v=0',
-    ], join(dir, 'apiserver.log'), detached);
-    const [ca, cert, key] = await Promise.all(['ca.crt', 'admin.crt', 'admin.key'].map((f) => readFile(join(dir, f), 'utf8')));
-    const agent = new Agent({ connect: { ca, cert, key } });
+      `--cert-dir=${dir}`, `--tls-cert-file=${f('apiserver.crt')}`, `--tls-private-key-file=${f('apiserver.key')}`,
+      `--client-ca-file=${f('ca.crt')}`, '--authorization-mode=Node,RBAC',
+      `--service-account-issuer=${server}/`, `--service-account-key-file=${f('sa.pub')}`,
+      `--service-account-signing-key-file=${f('sa.key')}`, '--service-cluster-ip-range=10.0.0.0/24',
+      '--allow-privileged=true', '--v=0',
+    ]);
+    const admin = new Admin(server, await readClient(dir, 'admin'));
     try {
-      const get = async (path: string) => {
-        const r = await request(`${server}${path}`, { dispatcher: agent });
-        await r.body.dump();
-        return r.statusCode === 200;
-      };
-      await waitFor('kube-apiserver', timeout, api, () => get('/readyz'));
-      await waitFor('namespace default', timeout, api, () => get('/api/v1/namespaces/default'));
-    } catch (e) {
-      if (api.pid) await stopProcess(api.pid);
-      throw e;
+      await waitFor('kube-apiserver', timeout, api, () => admin.ok('/readyz'));
+      await waitFor('namespace default', timeout, api, () => admin.ok('/api/v1/namespaces/default'));
+      const kubeconfigPath = await writeKubeconfig(dir, server, 'admin');
+      const kcmConfig = await writeKubeconfig(dir, server, 'kube-controller-manager');
+      const schedConfig = await writeKubeconfig(dir, server, 'kube-scheduler');
+      const kwokConfig = await writeKubeconfig(dir, server, 'kwok');
+      const authn = (kc: string) => [`--kubeconfig=${kc}`, `--authentication-kubeconfig=${kc}`, `--authorization-kubeconfig=${kc}`];
+      const kcm = await start('kube-controller-manager', [
+        ...authn(kcmConfig), '--bind-address=127.0.0.1', `--secure-port=${kcmPort}`, `--cert-dir=${f('kcm-serving')}`,
+        '--leader-elect=false', '--use-service-account-credentials=true',
+        `--service-account-private-key-file=${f('sa.key')}`, `--root-ca-file=${f('ca.crt')}`,
+        '--service-cluster-ip-range=10.0.0.0/24', '--cluster-name=teamkeys-test', '--v=0',
+      ]);
+      const sched = await start('kube-scheduler', [
+        ...authn(schedConfig), '--bind-address=127.0.0.1', `--secure-port=${schedPort}`, `--cert-dir=${f('scheduler-serving')}`,
+        '--leader-elect=false', '--v=0',
+      ]);
+      const kwok = await start('kwok', [
+        `--kubeconfig=${kwokConfig}`, `--config=${join(binDir, 'kwok-stages.yaml')}`,
+        '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+        // pods annotated kwok.x-k8s.io/status=custom are left Pending and unready: a rollout that never completes
+        '--disregard-status-with-annotation-selector=kwok.x-k8s.io/status=custom',
+        '--node-lease-duration-seconds=40', '--cidr=10.244.0.0/16', '--node-ip=10.0.2.1',
+        `--server-address=127.0.0.1:${kwokPort}`,
+      ]);
+      await Promise.all([
+        waitFor('kube-controller-manager', timeout, kcm, () => healthy(`https://127.0.0.1:${kcmPort}/healthz`)),
+        waitFor('kube-scheduler', timeout, sched, () => healthy(`https://127.0.0.1:${schedPort}/healthz`)),
+        waitFor('kwok', timeout, kwok, () => healthy(`http://127.0.0.1:${kwokPort}/healthz`)),
+      ]);
+      for (const name of FAKE_NODES) {
+        const r = await admin.call('POST', '/api/v1/nodes', fakeNode(name));
+        if (r.status !== 201) throw new Error(`creating node ${name}: ${r.status} ${JSON.stringify(r.json)}`);
+      }
+      await waitFor('fake nodes Ready', timeout, kwok, async () => nodesReady((await admin.call('GET', '/api/v1/nodes')).json, FAKE_NODES));
+      // the ServiceAccount controller runs: pods in `default` can be admitted
+      await waitFor('ServiceAccount default/default', timeout, kcm, () => admin.ok('/api/v1/namespaces/default/serviceaccounts/default'));
+      await writeFile(join(dir, 'pids.json'), JSON.stringify(pids()));
+      const all = pids();
+      return { dir, server, kubeconfigPath, binDir, pids: all, nodes: [...FAKE_NODES], stop: () => stopPids(all) };
     } finally {
-      await agent.close();
+      await admin.close();
     }
-    const kubeconfigPath = join(dir, 'kubeconfig');
-    await writeFile(kubeconfigPath, kubeconfig(server, ca ?? '', cert ?? '', key ?? ''), { mode: 0o600 });
-    const pids = { etcd: etcd.pid ?? 0, apiserver: api.pid ?? 0 };
-    await writeFile(join(dir, 'pids.json'), JSON.stringify(pids));
-    return {
-      dir, server, kubeconfigPath, binDir, etcdPid: pids.etcd, apiserverPid: pids.apiserver,
-      stop: async () => {
-        await stopProcess(pids.apiserver);
-        await stopProcess(pids.etcd);
-      },
-    };
   } catch (e) {
-    await kill();
+    await stopAll();
     throw e;
   }
 }
 
-/** Starts etcd and kube-apiserver; retries the whole start (fresh ports) when a port race or slow start bites. */
+async function stopPids(pids: Pids): Promise<void> {
+  for (const c of COMPONENTS.toReversed()) if (pids[c]) await stopProcess(pids[c]);
+}
+
+/** Starts the whole cluster; retries the whole start (fresh ports) when a port race or slow start bites. */
 export async function startControlPlane(opts: StartOptions = {}): Promise<ControlPlane> {
   const binDir = await controlPlaneBins();
   const attempts = opts.attempts ?? 3;
@@ -207,16 +193,25 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   throw last instanceof Error ? last : new Error(String(last));
 }
 
-/** Stops a detached control plane started earlier in `dir` (make cluster-down). */
+/** Stops a detached cluster started earlier in `dir` (make cluster-down, make demo-down). */
 export async function stopControlPlaneIn(dir: string): Promise<boolean> {
-  let pids: { etcd: number; apiserver: number };
+  let pids: Partial<Pids>;
   try {
-    pids = JSON.parse(await readFile(join(dir, 'pids.json'), 'utf8')) as { etcd: number; apiserver: number };
+    pids = JSON.parse(await readFile(join(dir, 'pids.json'), 'utf8')) as Partial<Pids>;
   } catch {
     return false;
   }
-  await stopProcess(pids.apiserver);
-  await stopProcess(pids.etcd);
+  await stopPids(Object.fromEntries(COMPONENTS.map((c) => [c, pids[c] ?? 0])) as Pids);
   await rm(join(dir, 'pids.json'), { force: true });
   return true;
+}
+
+/** Whether every process of a cluster started in `dir` is still running. */
+export async function runningIn(dir: string): Promise<boolean> {
+  try {
+    const pids = JSON.parse(await readFile(join(dir, 'pids.json'), 'utf8')) as Partial<Pids>;
+    return COMPONENTS.every((c) => pids[c] !== undefined && alive(pids[c]));
+  } catch {
+    return false;
+  }
 }

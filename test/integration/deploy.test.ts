@@ -1,6 +1,7 @@
 /**
- * The manifests in deploy/: they apply, and the operator running with the deployed ServiceAccount's identity
- * can do its whole job (the RBAC is sufficient) and nothing else (the RBAC is tight).
+ * The manifests in deploy/ and the image they ship: they apply; the operator running with the deployed
+ * ServiceAccount's identity can do its whole job (the RBAC is sufficient) and nothing else (the RBAC is tight);
+ * and the container image itself, run the way the Deployment runs it, does the same job.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -11,6 +12,8 @@ import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
+import { freePort } from '../controlplane/controlplane.ts';
+import { buildImage, podman, startContainer, type Container } from './container.ts';
 import { MERGE, eventually, kubeConfig, memberCondition } from './kube.ts';
 import { startOperatorProcess, type OperatorProcess } from './process.ts';
 
@@ -20,8 +23,11 @@ const SYSTEM = 'teamkeys-system';
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
-const emu = new Emulator({ managementKeys: [newSecret()] });
+const managementKey = newSecret();
+const emu = new Emulator({ managementKeys: [managementKey] });
+let emuUrl = '';
 let op: OperatorProcess | undefined;
+let container: Container | undefined;
 let saKubeconfig = '';
 
 const kubectl = async (args: string[], kubeconfig = inject('kubeconfigPath')) => {
@@ -38,11 +44,40 @@ beforeAll(async () => {
   // server-side dry runs need the namespace to exist, as on a real cluster
   await kubectl(['create', 'namespace', SYSTEM]);
   await kubectl(['label', 'namespace', SYSTEM, 'teamkeys.dev/test-env=deploy', '--overwrite']);
+  emuUrl = await emu.start();
+  await core.createNamespacedSecret({ namespace: SYSTEM, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: managementKey } } });
 }, 60_000);
 afterAll(async () => {
   op?.child.kill('SIGKILL');
+  await container?.remove();
   await emu.stop();
 });
+
+/** A token of the deployed ServiceAccount, as the kubelet would project it into the operator's pod. */
+const serviceAccountToken = async () => (await kubectl(['create', 'token', 'teamkeys', '-n', SYSTEM, '--duration=1h'])).out.trim();
+
+const tm = { group: 'teamkeys.dev', version: 'v1alpha1', plural: 'teammembers' };
+
+/** A policy, a namespace and a member `name` in it, as a team would apply them; resolves when it is Ready. */
+async function readyMember(name: string): Promise<{ ns: string; hash: string }> {
+  const ns = `deploy-team-${Date.now().toString(36)}`;
+  await core.createNamespace({ body: { metadata: { name: ns, labels: { 'teamkeys.dev/test-env': 'deploy' } } } });
+  await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'KeyPolicy', metadata: { name: `deploy-${ns}` }, spec: { budget: { limitUSD: 2 } } } });
+  await custom.createNamespacedCustomObject({ ...tm, namespace: ns, body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name }, spec: { policy: `deploy-${ns}` } } });
+  const m = (await memberCondition(kc, ns, name)) as { status?: { key?: { hash?: string } } };
+  await core.readNamespacedSecret({ namespace: ns, name: `${name}-openrouter` });
+  return { ns, hash: m.status?.key?.hash ?? '' };
+}
+
+/** Suspends the member (its key is disabled at OpenRouter), then deletes it (its key is deleted, it goes). */
+async function suspendAndDelete(ns: string, name: string, hash: string): Promise<void> {
+  await custom.patchNamespacedCustomObject({ ...tm, namespace: ns, name, body: { spec: { suspended: true } } }, MERGE);
+  await memberCondition(kc, ns, name, 'Suspended');
+  expect(emu.store.state.keys.find((k) => k.hash === hash)?.disabled).toBe(true);
+  await custom.deleteNamespacedCustomObject({ ...tm, namespace: ns, name });
+  await eventually(async () => custom.getNamespacedCustomObject({ ...tm, namespace: ns, name }).then(() => undefined, () => true), 30_000, 'member deleted');
+  expect(emu.store.state.keys.find((k) => k.hash === hash)).toBeUndefined();
+}
 
 describe('deploy/', () => {
   it('passes a server-side dry run, then applies', async () => {
@@ -58,7 +93,7 @@ describe('deploy/', () => {
   });
 
   it('runs the operator as its ServiceAccount through a full provisioning and deletion (RBAC sufficient)', async () => {
-    const token = (await kubectl(['create', 'token', 'teamkeys', '-n', SYSTEM, '--duration=1h'])).out.trim();
+    const token = await serviceAccountToken();
     const cluster = kc.getCurrentCluster();
     const dir = await mkdtemp(join(tmpdir(), 'teamkeys-sa-'));
     saKubeconfig = join(dir, 'kubeconfig');
@@ -70,40 +105,20 @@ describe('deploy/', () => {
     ].join('\n'), { mode: 0o600 });
     expect((await kubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], saKubeconfig)).out).toBe('system:serviceaccount:teamkeys-system:teamkeys');
 
-    const url = await emu.start();
-    const mk = emu.store.state.keys.find((k) => k.management);
-    expect(mk).toBeDefined();
-    const managementKey = newSecret();
-    emu.store.addManagementKey(managementKey);
-    await core.createNamespacedSecret({ namespace: SYSTEM, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: managementKey } } });
-    const ns = `deploy-team-${Date.now().toString(36)}`;
-    await core.createNamespace({ body: { metadata: { name: ns, labels: { 'teamkeys.dev/test-env': 'deploy' } } } });
     op = startOperatorProcess('teamkeys-operator-0', {
       KUBECONFIG: saKubeconfig,
       POD_NAMESPACE: SYSTEM,
       TEAMKEYS_CLUSTER_ID: 'deploy',
-      TEAMKEYS_OPENROUTER_URL: `${url}/api/v1`,
+      TEAMKEYS_OPENROUTER_URL: `${emuUrl}/api/v1`,
       TEAMKEYS_NAMESPACE_SELECTOR: 'teamkeys.dev/test-env=deploy',
       TEAMKEYS_CREDENTIALS_INTERVAL: '2s',
     });
     await eventually(() => op?.logged('became leader') || undefined, 30_000, 'leader');
-    await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'KeyPolicy', metadata: { name: `deploy-${ns}` }, spec: { budget: { limitUSD: 2 } } } });
-    await custom.createNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name: 'rbac' }, spec: { policy: `deploy-${ns}` } } });
-    const get = async () => (await custom.getNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name: 'rbac' })) as { status?: { conditions?: { type: string; status: string }[] } };
-    await memberCondition(kc, ns, 'rbac');
-    await core.readNamespacedSecret({ namespace: ns, name: 'rbac-openrouter' });
-    await custom.patchNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name: 'rbac', body: { spec: { suspended: true } } }, MERGE);
-    await memberCondition(kc, ns, 'rbac', 'Suspended');
-    await custom.deleteNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name: 'rbac' });
-    await eventually(async () => {
-      try {
-        await get();
-        return undefined;
-      } catch {
-        return true;
-      }
-    }, 30_000, 'member deleted');
-    expect(emu.store.state.keys.filter((k) => !k.management)).toEqual([]);
+    const { ns, hash } = await readyMember('rbac');
+    await suspendAndDelete(ns, 'rbac', hash);
+    // a graceful stop releases the Lease for the next operator
+    op.child.kill('SIGTERM');
+    expect(await op.exited).toBe(0);
     const all = op.logs.join('');
     expect(all).not.toMatch(/forbidden/i);
     expect(all).not.toMatch(/sk-or-v1-[0-9a-f]{8,}/);
@@ -126,4 +141,51 @@ describe('deploy/', () => {
     expect(r.ok).toBe(false);
     expect(r.out).toMatch(/forbidden|cannot|^no$/im);
   });
+});
+
+describe('the image deploy/ ships', () => {
+  let image = '';
+  beforeAll(async () => {
+    image = await buildImage('localhost/teamkeys:test');
+  }, 900_000);
+
+  it('runs as user 10001 and holds neither a shell nor npm', async () => {
+    const { stdout } = await podman(['image', 'inspect', image, '--format', '{{.Config.User}}']);
+    expect(stdout.trim()).toBe('10001:10001');
+    for (const bin of ['/bin/sh', 'npm']) {
+      await expect(podman(['run', '--rm', '--network', 'none', '--entrypoint', bin, image, '--version'])).rejects.toThrow(/not found|no such file/i);
+    }
+  });
+
+  it('provisions, suspends and deletes a member as the operator, run the way deploy/ runs it', async () => {
+    if (op && op.child.exitCode === null) {
+      op.child.kill('SIGTERM');
+      await op.exited;
+    }
+    const cluster = kc.getCurrentCluster();
+    const metricsPort = await freePort();
+    container = await startContainer({
+      image, namespace: SYSTEM, server: cluster?.server ?? '', caPem: Buffer.from(cluster?.caData ?? '', 'base64').toString(),
+      token: await serviceAccountToken(),
+      env: {
+        TEAMKEYS_OPENROUTER_URL: `${emuUrl}/api/v1`,
+        TEAMKEYS_NAMESPACE_SELECTOR: 'teamkeys.dev/test-env=deploy',
+        TEAMKEYS_CREDENTIALS_INTERVAL: '2s',
+        TEAMKEYS_METRICS_PORT: String(metricsPort),
+        TEAMKEYS_METRICS_HOST: '127.0.0.1',
+      },
+    });
+    const c = container;
+    // the readiness probe the Deployment uses: informers synced and the management key valid
+    await eventually(async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status === 200 || undefined, 60_000, '/readyz of the container')
+      .catch((e: unknown) => { throw new Error(`${String(e)}; container log: ${c.logs.join('').slice(-3000)}`); });
+    await eventually(() => c.logs.join('').includes('became leader') || undefined, 30_000, 'leader');
+    const { ns, hash } = await readyMember('image');
+    await suspendAndDelete(ns, 'image', hash);
+    await c.stop();
+    expect(await c.exited).toBe(0);
+    const all = c.logs.join('');
+    expect(all).not.toMatch(/forbidden|EROFS|EACCES/i);
+    expect(all).not.toMatch(/sk-or-v1-[0-9a-f]{8,}/);
+  }, 180_000);
 });

@@ -56,9 +56,24 @@ export async function startEnv(o: EnvOptions = {}) {
     POD_NAME: 'test-operator',
     TEAMKEYS_NAMESPACE_SELECTOR: `teamkeys.dev/test-env=${clusterId}`,
   });
-  const op = new Operator(cfg, kc, systemClock, pino({ level: 'debug' }, sink));
+  const logger = pino({ level: 'debug' }, sink);
+  let op = new Operator(cfg, kc, systemClock, logger);
   await op.start();
   if (initial === 'management') await eventually(() => op.ready || undefined, 30_000, 'operator ready');
+  let running = true;
+  /** Stops the operator (the emulator keeps running), as when its Deployment is scaled to zero. */
+  const stopOperator = async () => {
+    if (running) await op.stop();
+    running = false;
+  };
+  /** A fresh operator with the same configuration: empty caches, as after a restart. */
+  const startOperator = async () => {
+    await stopOperator();
+    op = new Operator(cfg, kc, systemClock, logger);
+    await op.start();
+    running = true;
+    await eventually(() => op.ready || undefined, 30_000, 'operator ready');
+  };
 
   const kubectl = async (args: string[], input?: string) => {
     const child = run(join(inject('controlPlaneBinDir'), 'kubectl'), ['--kubeconfig', inject('kubeconfigPath'), ...args]);
@@ -101,11 +116,11 @@ export async function startEnv(o: EnvOptions = {}) {
   const events = async (ns: string) => (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items;
 
   const stop = async () => {
-    await op.stop();
+    await stopOperator();
     await emu.stop();
   };
 
-  return { kc, core, custom, emu, emuUrl, mk, op, logs, clusterId, system, kubectl, apply, member, settled, ready, secretData, chat, events, stop, newNamespace: (p: string, labels?: Record<string, string>) => freshNamespaceWith(kc, p, { ...labels, ...scope }) };
+  return { kc, core, custom, emu, emuUrl, mk, get op() { return op; }, stopOperator, startOperator, logs, clusterId, system, kubectl, apply, member, settled, ready, secretData, chat, events, stop, newNamespace: (p: string, labels?: Record<string, string>) => freshNamespaceWith(kc, p, { ...labels, ...scope }) };
 }
 
 async function freshNamespaceWith(kc: ReturnType<typeof kubeConfig>, prefix: string, labels?: Record<string, string>): Promise<string> {

@@ -1,4 +1,8 @@
-/** Proves the test bed: a real kube-apiserver and etcd, driven through @kubernetes/client-node. */
+/**
+ * Proves the test bed: a real kube-apiserver and etcd driven through @kubernetes/client-node, and the rest of a
+ * whole cluster the operator's tests rely on: fake nodes, Deployments that roll out or stall (the Workload helper),
+ * garbage collection and namespace deletion.
+ */
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +13,7 @@ import {
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { ResilientInformer } from '../../src/kube/informer.ts';
 import { eventually, freshNamespace, kubeConfig } from './kube.ts';
+import { Workload } from './rollout.ts';
 
 const run = promisify(execFile);
 const group = 'testbed.teamkeys.dev';
@@ -96,5 +101,41 @@ describe('the real control plane', () => {
     const { stdout: version } = await run(kubectl, ['--kubeconfig', inject('kubeconfigPath'), 'version', '-o', 'json']);
     const v = JSON.parse(version) as { clientVersion: { gitVersion: string }; serverVersion: { gitVersion: string } };
     expect(v.clientVersion.gitVersion).toBe(v.serverVersion.gitVersion);
+  });
+
+  it('has fake nodes that are Ready', async () => {
+    const nodes = await core.listNode();
+    const ready = nodes.items.filter((n) => n.metadata?.annotations?.['kwok.x-k8s.io/node'] === 'fake' && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    expect(ready.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it('runs a Deployment of 3 to Available, rolls it to a new ReplicaSet on a template change, and kubectl agrees', async () => {
+    const w = await Workload.create(kc, ns, 'web', { replicas: 3 });
+    const d = await w.rolledOut();
+    expect(d.status).toMatchObject({ readyReplicas: 3, availableReplicas: 3 });
+    const [first] = await w.liveReplicaSets();
+    const generation = await w.bumpTemplate({ 'teamkeys.dev/restartedAt': 'now' });
+    const status = await w.rolloutStatus();
+    expect(status, status.out).toMatchObject({ ok: true, out: expect.stringMatching(/successfully rolled out/) });
+    await w.rolledOut(generation);
+    const live = await w.liveReplicaSets();
+    expect(live).toHaveLength(1);
+    expect(live[0]).toMatchObject({ replicas: 3, annotations: { 'teamkeys.dev/restartedAt': 'now' } });
+    expect(live[0]?.name).not.toBe(first?.name);
+  });
+
+  it('shows a rollout whose pods never become Ready as stalled, and kubectl rollout status fails', async () => {
+    const w = await Workload.create(kc, ns, 'stuck', { replicas: 2, neverReady: true, progressDeadlineSeconds: 5 });
+    const d = await w.stalled();
+    expect(d.status?.availableReplicas ?? 0).toBe(0);
+    const status = await w.rolloutStatus('20s');
+    expect(status, status.out).toMatchObject({ ok: false, out: expect.stringMatching(/exceeded its progress deadline/) });
+  });
+
+  it('collects garbage: an object whose owner is deleted goes too', async () => {
+    const owner = await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'owner' } } });
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'owned', ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata?.uid ?? '' }] } } });
+    await core.deleteNamespacedConfigMap({ namespace: ns, name: 'owner' });
+    await eventually(async () => core.readNamespacedConfigMap({ namespace: ns, name: 'owned' }).then(() => undefined, (e: { code?: number }) => e.code === 404 || undefined), 30_000, 'owned ConfigMap collected');
   });
 });

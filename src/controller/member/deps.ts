@@ -21,6 +21,8 @@ export interface MemberDeps {
   credentialsValid: () => boolean;
   policy: (name: string) => KeyPolicy | undefined;
   namespaceLabels: (name: string) => Record<string, string> | undefined;
+  /** the namespace is being deleted: its members are about to be deleted too */
+  namespaceTerminating: (name: string) => boolean;
   cachedSecret: (namespace: string, name: string) => V1Secret | undefined;
   workspaceId: (policy: KeyPolicy) => Promise<string | undefined>;
   /** relists every workspace the operator uses: a partial list would make other members' keys look deleted */

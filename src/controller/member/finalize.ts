@@ -2,6 +2,9 @@ import { FINALIZER, type TeamMember } from '../../api/schema.ts';
 import { isKube } from '../../kube/errors.ts';
 import { RELEASED_PREFIX } from '../keyname.ts';
 import type { MemberDeps, Result } from './deps.ts';
+
+/** The API server adds this finalizer for a delete with propagationPolicy Orphan; the garbage collector removes it. */
+const ORPHAN_FINALIZER = 'orphan';
 import { defaultSecretName, isOwnedBy } from './secret.ts';
 
 /**
@@ -38,11 +41,15 @@ export async function finalizeMember(m: TeamMember, d: MemberDeps): Promise<Resu
   }
   const verb = { Delete: 'deleted', Disable: 'disabled', Retain: 'kept' }[deletion];
   await d.recorder.normal(m, `Key${deletion === 'Delete' ? 'Revoked' : deletion === 'Disable' ? 'Disabled' : 'Retained'}`, `${verb} ${hashes.size} OpenRouter key(s) (deletionPolicy ${deletion})`);
-  try {
-    const s = await d.cluster.readSecret(ns, defaultSecretName(m));
-    if (isOwnedBy(s, m) && s.metadata?.uid) await d.cluster.deleteSecret(ns, defaultSecretName(m), s.metadata.uid);
-  } catch (e) {
-    if (!isKube(e, 'notFound')) throw e;
+  // `kubectl delete --cascade=orphan` asks Kubernetes to keep the dependents: the Secret stays (the garbage
+  // collector drops its owner reference), while the key still gets the deletionPolicy
+  if (!m.metadata.finalizers.includes(ORPHAN_FINALIZER)) {
+    try {
+      const s = await d.cluster.readSecret(ns, defaultSecretName(m));
+      if (isOwnedBy(s, m) && s.metadata?.uid) await d.cluster.deleteSecret(ns, defaultSecretName(m), s.metadata.uid);
+    } catch (e) {
+      if (!isKube(e, 'notFound')) throw e;
+    }
   }
   await d.cluster.setMemberFinalizers(ns, m.metadata.name, m.metadata.resourceVersion ?? '', (m.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
   return {};

@@ -110,6 +110,9 @@ class MemberContext {
       return revoked > 0 ? { retry: true } : { requeueAfterMs: 0 };
     }
     if (plan.kind === 'create') {
+      // the namespace controller deletes Secrets and members in no set order: a member of a namespace being
+      // deleted that has lost its Secret is about to be deleted itself, and no new key could be written anyway
+      if (d.namespaceTerminating(this.ns)) return { requeueAfterMs: CREDENTIALS_WAIT_MS };
       if (secret === 'foreign') return this.blocked({ ready: false, reason: 'SecretConflict', message: `Secret ${this.ns}/${defaultSecretName(this.m)} exists and is not managed by teamkeys; delete it or set spec.secretName` }, policy);
       // the retiring key's spend, read fresh: what it spent since the last list counts too
       const retired = plan.revoke ? await d.client.getKey(plan.revoke).catch(() => (plan.revoke ? d.book.get(plan.revoke) : undefined)) : undefined;

@@ -1,0 +1,113 @@
+/**
+ * Workloads on the fake nodes, for tests that need pods to really roll: Deployments that become Available
+ * (kwok marks their pods Running and Ready), roll to a new ReplicaSet when the pod template changes, or stall.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { AppsV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import { inject } from 'vitest';
+import { MERGE, eventually } from './kube.ts';
+
+const run = promisify(execFile);
+
+export interface WorkloadOptions {
+  replicas?: number;
+  /** a Secret the pods take their environment from (envFrom), as a member's workload would */
+  secretName?: string;
+  /** pods are scheduled but kwok leaves them Pending and never Ready: the rollout can never complete */
+  neverReady?: boolean;
+  progressDeadlineSeconds?: number;
+  annotations?: Record<string, string>;
+}
+
+/** Pods carrying this annotation are left alone by kwok (its --disregard-status-with-annotation-selector). */
+export const NEVER_READY = { 'kwok.x-k8s.io/status': 'custom' };
+
+export class Workload {
+  private readonly apps: AppsV1Api;
+  readonly namespace: string;
+  readonly name: string;
+  constructor(kc: KubeConfig, namespace: string, name: string) {
+    this.apps = kc.makeApiClient(AppsV1Api);
+    this.namespace = namespace;
+    this.name = name;
+  }
+
+  static async create(kc: KubeConfig, namespace: string, name: string, o: WorkloadOptions = {}): Promise<Workload> {
+    const labels = { app: name };
+    await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name, ...(o.annotations ? { annotations: o.annotations } : {}) },
+        spec: {
+          replicas: o.replicas ?? 3,
+          selector: { matchLabels: labels },
+          progressDeadlineSeconds: o.progressDeadlineSeconds ?? 600,
+          strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+          template: {
+            metadata: { labels, ...(o.neverReady ? { annotations: NEVER_READY } : {}) },
+            spec: {
+              containers: [{
+                name: 'app', image: 'registry.invalid/app:1',
+                ...(o.secretName ? { envFrom: [{ secretRef: { name: o.secretName } }] } : {}),
+              }],
+            },
+          },
+        },
+      },
+    });
+    return new Workload(kc, namespace, name);
+  }
+
+  read(): Promise<V1Deployment> {
+    return this.apps.readNamespacedDeployment({ namespace: this.namespace, name: this.name });
+  }
+
+  /** Changes the pod template (an annotation), which starts a rollout; returns the generation to wait for. */
+  async bumpTemplate(annotations: Record<string, string>): Promise<number> {
+    const d = await this.apps.patchNamespacedDeployment({ namespace: this.namespace, name: this.name, body: { spec: { template: { metadata: { annotations } } } } }, MERGE);
+    return d.metadata?.generation ?? 0;
+  }
+
+  /** Waits until the controller has seen `generation` and every replica is updated and available. */
+  rolledOut(generation = 0, timeoutMs = 60_000): Promise<V1Deployment> {
+    return eventually(async () => {
+      const d = await this.read();
+      const want = d.spec?.replicas ?? 1;
+      const s = d.status;
+      const done = (s?.observedGeneration ?? 0) >= Math.max(generation, d.metadata?.generation ?? 0)
+        && s?.updatedReplicas === want && s.availableReplicas === want && (s.replicas ?? 0) === want
+        && d.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True');
+      return done ? d : undefined;
+    }, timeoutMs, `${this.namespace}/${this.name} rolled out`);
+  }
+
+  /** Waits until the Deployment reports it cannot progress (Progressing=False, ProgressDeadlineExceeded). */
+  stalled(timeoutMs = 60_000): Promise<V1Deployment> {
+    return eventually(async () => {
+      const d = await this.read();
+      return d.status?.conditions?.some((c) => c.type === 'Progressing' && c.status === 'False' && c.reason === 'ProgressDeadlineExceeded') ? d : undefined;
+    }, timeoutMs, `${this.namespace}/${this.name} stalled`);
+  }
+
+  /** The pod-template annotations of each ReplicaSet that still has pods, newest first. */
+  async liveReplicaSets(): Promise<{ name: string; replicas: number; annotations: Record<string, string> }[]> {
+    const list = await this.apps.listNamespacedReplicaSet({ namespace: this.namespace, labelSelector: `app=${this.name}` });
+    return list.items
+      .filter((rs) => (rs.status?.replicas ?? 0) > 0)
+      .toSorted((a, b) => Number(b.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0) - Number(a.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0))
+      .map((rs) => ({ name: rs.metadata?.name ?? '', replicas: rs.status?.replicas ?? 0, annotations: rs.spec?.template?.metadata?.annotations ?? {} }));
+  }
+
+  /** `kubectl rollout status`, as a user would wait; resolves to its exit status and output. */
+  async rolloutStatus(timeout = '60s'): Promise<{ ok: boolean; out: string }> {
+    try {
+      const r = await run(join(inject('controlPlaneBinDir'), 'kubectl'), ['--kubeconfig', inject('kubeconfigPath'), 'rollout', 'status', `deployment/${this.name}`, '-n', this.namespace, `--timeout=${timeout}`]);
+      return { ok: true, out: r.stdout + r.stderr };
+    } catch (e) {
+      const err = e as { stdout?: string; stderr?: string };
+      return { ok: false, out: (err.stdout ?? '') + (err.stderr ?? '') };
+    }
+  }
+}
