@@ -4,13 +4,14 @@
  */
 import type { KubeConfig, KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { ownerOf, parseMember, parsePolicy, policyNameOf, type Parsed } from './api/objects.ts';
-import { FINALIZER, LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, type KeyPolicy, type TeamMember } from './api/schema.ts';
+import { offboardee, ownerOf, parseMember, parsePolicy, policyNameOf, type Parsed } from './api/objects.ts';
+import { FINALIZER, LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, POLICY_FINALIZER, type KeyPolicy, type TeamMember } from './api/schema.ts';
 import type { Config } from './config.ts';
 import { Credentials, loadHmacKey } from './controller/credentials.ts';
 import { Recorder } from './controller/events.ts';
 import { KeyBook } from './controller/keybook.ts';
-import { markInvalid, reconcileMember, type MemberDeps } from './controller/member/reconcile.ts';
+import { reconcileInvalid } from './controller/member/invalid.ts';
+import { reconcileMember, type MemberDeps } from './controller/member/reconcile.ts';
 import { reconcilePolicy } from './controller/policy/reconcile.ts';
 import { WorkQueue } from './controller/queue.ts';
 import { findOrphans } from './controller/sweep.ts';
@@ -96,13 +97,24 @@ export class Operator {
   /** Informer callbacks only enqueue keys; workers read the latest object from the cache. */
   private wire(): void {
     const memberKey = (o: { metadata?: { namespace?: string | undefined; name?: string | undefined } | undefined }) => `${MEMBER}${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+    // the policy each member named when last seen: moving a member re-evaluates the policy it left, too
+    const namedPolicy = new Map<string, string>();
     const onMember = (o: KubernetesObject) => {
-      this.queue.add(memberKey(o));
+      const key = memberKey(o);
+      this.queue.add(key);
       const policy = policyNameOf(o);
-      if (policy) this.queue.add(POLICY + policy);
+      const before = namedPolicy.get(key);
+      if (before !== undefined && before !== policy) this.queue.add(POLICY + before);
+      if (policy) {
+        this.queue.add(POLICY + policy);
+        namedPolicy.set(key, policy);
+      }
     };
     for (const verb of ['add', 'update', 'delete'] as const) this.members.inner.on(verb, onMember);
-    this.members.inner.on('delete', (o) => this.parsedMembers.delete(`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`));
+    this.members.inner.on('delete', (o) => {
+      this.parsedMembers.delete(`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
+      namedPolicy.delete(memberKey(o));
+    });
     const onPolicy = (o: KubernetesObject) => {
       const name = o.metadata?.name ?? '';
       this.queue.add(POLICY + name);
@@ -366,12 +378,18 @@ export class Operator {
     if (!this.synced) return { requeueAfterMs: 1_000 };
     try {
       if (key.startsWith(POLICY)) {
-        const p = parsePolicy(this.policies.inner.get(key.slice(POLICY.length)));
-        const members = this.allMembers();
         const name = key.slice(POLICY.length);
-        // an operator scoped to some namespaces only speaks for a policy its members use
-        if (p && (!this.cfg.namespaceSelector || members.some((m) => m.spec.policy === name))) {
-          await reconcilePolicy(p, members, this.cluster, new Date(this.clock.now()).toISOString());
+        const p = parsePolicy(this.policies.inner.get(name));
+        if (!p) return {};
+        const members = this.allMembers();
+        const meta = p.ok ? p.value.metadata : p.raw.metadata;
+        // every member naming it, in any namespace, terminating or unreadable: each still needs the policy
+        const users = this.members.inner.list().filter((o) => policyNameOf(o) === name).map((o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
+        // an operator scoped to some namespaces only speaks for a policy its members use, but lets go of any
+        // deleted policy nobody uses any more
+        const releasing = meta.deletionTimestamp !== undefined && meta.finalizers?.includes(POLICY_FINALIZER) === true;
+        if (!this.cfg.namespaceSelector || members.some((m) => m.spec.policy === name) || releasing) {
+          return await reconcilePolicy(p, members, users, { cluster: this.cluster, recorder: this.recorder, now: new Date(this.clock.now()).toISOString() });
         }
         return {};
       }
@@ -379,11 +397,14 @@ export class Operator {
       const m = this.member(this.members.inner.get(name ?? '', ns));
       if (!m) return {};
       // a member already in our care is still finalized after its namespace left the selector
-      const ours = m.ok && m.value.metadata.finalizers?.includes(FINALIZER) && m.value.metadata.deletionTimestamp;
+      const meta = m.ok ? m.value.metadata : m.raw.metadata;
+      const ours = meta.finalizers?.includes(FINALIZER) && meta.deletionTimestamp;
       if (!this.manages(ns) && !ours) return {};
       if (!m.ok) {
-        await markInvalid(this.cluster, m.raw, m.message, new Date(this.clock.now()).toISOString());
-        return {};
+        // fail closed: deletion and suspension are read field by field and honoured
+        const view = offboardee(m.raw);
+        if (!view) return {};
+        return await reconcileInvalid(view, m.raw, m.message, this.deps());
       }
       if (this.book.refreshedFrom === undefined && this.credentials.valid) {
         // until a first list succeeds, keys are simply not observed yet: plans keep them, nothing is replaced

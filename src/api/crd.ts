@@ -15,8 +15,6 @@ function structural(node: Json): Json {
     if (k === 'additionalProperties' && v === false) continue;
     // zod bounds integers to the safe range; Kubernetes needs no such bound
     if ((k === 'minimum' || k === 'maximum') && typeof v === 'number' && Math.abs(v) >= Number.MAX_SAFE_INTEGER) continue;
-    // the API server checks the date-time format itself; zod's regex for it is noise in kubectl explain
-    if (k === 'pattern' && node['format'] === 'date-time') continue;
     out[k] = structural(v);
   }
   return out;

@@ -3,7 +3,7 @@
  * separately so an invalid one becomes a condition instead of an exception.
  */
 import { z } from 'zod';
-import { KeyPolicySpec, KeyPolicyStatus, TeamMemberSpec, TeamMemberStatus, type KeyPolicy, type TeamMember } from './schema.ts';
+import { KeyPolicySpec, KeyPolicyStatus, TeamMemberSpec, TeamMemberStatus, type KeyPolicy, type ObjectMeta, type TeamMember } from './schema.ts';
 
 const Time = z.union([z.string(), z.date()]);
 
@@ -56,6 +56,52 @@ export function ownerOf(o: unknown): { uid: string; keyHash: string | undefined;
   }).safeParse(o);
   if (!r.success) return undefined;
   return { uid: r.data.metadata.uid, keyHash: r.data.status?.key?.hash, pendingName: r.data.status?.pendingKey?.name };
+}
+
+/**
+ * What offboarding needs of a member: who it is, which keys it holds, whether it asks to be suspended, and
+ * which policy and Secret it names. Read field by field, so a member whose spec or status does not parse as a
+ * whole (a CRD newer than this operator, a hand-edited status) is still deleted and suspended safely.
+ */
+export interface Offboardee {
+  kind: 'TeamMember';
+  metadata: ObjectMeta;
+  policy: string | undefined;
+  suspended: boolean;
+  secretName: string;
+  key: { hash: string; name: string | undefined; disabled: boolean | undefined } | undefined;
+  pendingName: string | undefined;
+}
+
+const lenient = <T extends z.ZodType>(t: T) => t.optional().catch(undefined);
+
+const OffboardingView = z.looseObject({
+  metadata: Meta,
+  spec: lenient(z.looseObject({
+    policy: lenient(z.string()),
+    suspended: lenient(z.boolean()),
+    secretName: lenient(z.string().min(1)),
+  })),
+  status: lenient(z.looseObject({
+    key: lenient(z.looseObject({ hash: z.string(), name: lenient(z.string()), disabled: lenient(z.boolean()) })),
+    pendingKey: lenient(z.looseObject({ name: z.string() })),
+  })),
+});
+
+export function offboardee(o: unknown): Offboardee | undefined {
+  const r = OffboardingView.safeParse(o);
+  if (!r.success) return undefined;
+  const { metadata, spec, status } = r.data;
+  const key = status?.key;
+  return {
+    kind: 'TeamMember',
+    metadata,
+    policy: spec?.policy,
+    suspended: spec?.suspended === true,
+    secretName: spec?.secretName ?? `${metadata.name}-openrouter`,
+    key: key ? { hash: key.hash, name: key.name, disabled: key.disabled } : undefined,
+    pendingName: status?.pendingKey?.name,
+  };
 }
 
 /** The policy name a member object refers to, even when the rest of its spec is invalid. */

@@ -37,6 +37,9 @@ export type ResetPeriod = z.infer<typeof ResetPeriod>;
 export const DeletionPolicy = z.enum(['Delete', 'Disable', 'Retain']);
 export type DeletionPolicy = z.infer<typeof DeletionPolicy>;
 
+export const DisabledOutsidePolicy = z.enum(['Replace', 'Respect']);
+export type DisabledOutsidePolicy = z.infer<typeof DisabledOutsidePolicy>;
+
 const Budget = z
   .object({
     limitUSD: usd('Spending cap per reset window for each member key; omitted means no cap').optional(),
@@ -96,6 +99,9 @@ export const KeyPolicySpec = z
     namespaceSelector: LabelSelector.optional(),
     secretTemplate: SecretTemplate.optional(),
     deletionPolicy: DeletionPolicy.default('Delete').meta({ description: "What happens to a member's OpenRouter key when its TeamMember is deleted: Delete, Disable or Retain." }),
+    onDisabledOutside: DisabledOutsidePolicy.default('Replace').meta({
+      description: 'A key disabled outside teamkeys (the dashboard\'s emergency stop) is treated as leaked and never switched back on. Replace: issue a new key into the Secret and delete the disabled one. Respect: leave the member without a working key (Ready=False, DisabledOutside) until someone re-enables the key at OpenRouter or deletes the Secret.',
+    }),
     usage: UsageSettings.optional(),
     workspace: z.string().min(1).max(100).optional().meta({ description: 'OpenRouter workspace (slug or id) the keys are created in. Omitted: the default workspace. Immutable.' }),
   })
@@ -107,6 +113,13 @@ export type KeyPolicySpec = z.infer<typeof KeyPolicySpec>;
 
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
+/**
+ * RFC 3339 date-time with any offset. The CRD carries this pattern next to format: date-time, so the API server
+ * admits exactly what the operator reads (the format alone also lets odd forms through that Date.parse refuses).
+ */
+const RFC3339 = /^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$/;
+const dateTime = (what: string) => z.string().regex(RFC3339, `${what} must be an RFC 3339 time such as 2026-12-31T18:00:00Z or 2026-12-31T18:00:00+02:00`).meta({ format: 'date-time' });
+
 export const TeamMemberSpec = z
   .object({
     policy: z.string().min(1).max(253).meta({ description: 'Name of the KeyPolicy (tier) this member uses.' }),
@@ -114,7 +127,7 @@ export const TeamMemberSpec = z
     email: z.email().max(320).optional().meta({ description: 'Contact address, for reports and budget alerts.' }),
     limitUSD: usd("This member's own cap per window, instead of the policy's limitUSD; at most the policy's memberMaxUSD").optional(),
     suspended: z.boolean().default(false).meta({ description: 'true disables the key at OpenRouter now; false re-enables it.' }),
-    expiresAt: z.iso.datetime().optional().meta({ description: 'Hard end (RFC 3339, UTC): the key stops working at this instant, e.g. the end of a workshop.' }),
+    expiresAt: dateTime('expiresAt').optional().meta({ description: 'Hard end (RFC 3339, any offset, e.g. 2026-12-31T18:00:00+02:00): the key stops working at this instant, e.g. the end of a workshop.' }),
     secretName: z.string().regex(SECRET_NAME, 'secretName must be a DNS subdomain name').max(253).optional().meta({
       description: 'Name of the generated Secret in this namespace. Default: <name>-openrouter. Immutable.',
     }),
@@ -147,6 +160,7 @@ const KeyRef = z.object({
   limitUSD: z.number().optional().meta({ description: 'Limit last applied by the operator; omitted = no cap.' }),
   reset: ResetPeriod.meta({ description: 'Reset last applied by the operator.' }),
   includeByok: z.boolean(),
+  disabledOutside: z.boolean().optional().meta({ description: 'The key was disabled outside teamkeys and the policy respects that: the operator never re-enables it.' }),
 });
 export type KeyRef = z.infer<typeof KeyRef>;
 
@@ -223,6 +237,8 @@ export interface KeyPolicy {
 }
 
 export const FINALIZER = 'teamkeys.dev/revoke-key';
+/** On a KeyPolicy while TeamMembers use it: a deletion waits until they are gone. */
+export const POLICY_FINALIZER = 'teamkeys.dev/in-use';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const LABEL_MEMBER = 'teamkeys.dev/member';
 export const ANNOTATION_KEY_HASH = 'teamkeys.dev/key-hash';

@@ -6,6 +6,9 @@ import type { Cluster } from '../kube/cluster.ts';
  * Events at transitions. Best effort: an Event that cannot be written is logged, never a reason to fail a
  * reconcile. Messages are written by the operator and never contain key strings.
  */
+/** What an Event is about: a TeamMember or KeyPolicy, or the lenient view of one. */
+type Regarding = Pick<TeamMember | KeyPolicy, 'kind'> & { metadata: Pick<TeamMember['metadata'], 'name' | 'namespace' | 'uid'> };
+
 export class Recorder {
   private readonly cluster: Cluster;
   private readonly log: Logger;
@@ -15,7 +18,7 @@ export class Recorder {
     this.log = log;
   }
 
-  async emit(obj: TeamMember | KeyPolicy, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  async emit(obj: Regarding, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
     const ref = { apiVersion: API_VERSION, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace, uid: obj.metadata.uid };
     this.log.info({ object: `${obj.kind}/${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`, type, reason }, message);
     try {
@@ -25,11 +28,11 @@ export class Recorder {
     }
   }
 
-  normal(obj: TeamMember | KeyPolicy, reason: string, message: string): Promise<void> {
+  normal(obj: Regarding, reason: string, message: string): Promise<void> {
     return this.emit(obj, 'Normal', reason, message);
   }
 
-  warn(obj: TeamMember | KeyPolicy, reason: string, message: string): Promise<void> {
+  warn(obj: Regarding, reason: string, message: string): Promise<void> {
     return this.emit(obj, 'Warning', reason, message);
   }
 }

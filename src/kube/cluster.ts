@@ -87,16 +87,28 @@ export class Cluster {
   }
 
   /** Replaces the finalizer list, guarded by resourceVersion so a concurrent change is not overwritten. */
+  /** Replaces a KeyPolicy's finalizers, guarded by resourceVersion. */
+  async setPolicyFinalizers(name: string, resourceVersion: string, finalizers: string[]): Promise<KubernetesObject> {
+    return this.setFinalizers('KeyPolicy', resourceVersion, finalizers, (body) =>
+      this.custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: 'keypolicies', name, body }, JSON_PATCH) as Promise<KubernetesObject>);
+  }
+
+  /** Replaces a TeamMember's finalizers, guarded by resourceVersion. */
   async setMemberFinalizers(namespace: string, name: string, resourceVersion: string, finalizers: string[]): Promise<KubernetesObject> {
+    return this.setFinalizers('TeamMember', resourceVersion, finalizers, (body) =>
+      this.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body }, JSON_PATCH) as Promise<KubernetesObject>);
+  }
+
+  private async setFinalizers(kind: string, resourceVersion: string, finalizers: string[], patch: (body: object[]) => Promise<KubernetesObject>): Promise<KubernetesObject> {
     const body = [
       { op: 'test', path: '/metadata/resourceVersion', value: resourceVersion },
       { op: 'add', path: '/metadata/finalizers', value: finalizers },
     ];
     try {
-      return await kube(() => this.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body }, JSON_PATCH) as Promise<KubernetesObject>);
+      return await kube(() => patch(body));
     } catch (e) {
       // a failed `test` op means the object changed since it was read: the same thing as a conflict
-      if (e instanceof KubeError && e.kind === 'invalid') throw new KubeError('conflict', 409, `member changed since it was read: ${e.message}`);
+      if (e instanceof KubeError && e.kind === 'invalid') throw new KubeError('conflict', 409, `${kind} changed since it was read: ${e.message}`);
       throw e;
     }
   }

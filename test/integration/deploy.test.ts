@@ -128,7 +128,7 @@ describe('deploy/', () => {
     ['read ConfigMaps', ['get', 'configmaps', '-n', 'default']],
     ['create Pods', ['run', 'x', '--image=busybox', '-n', 'default', '--restart=Never']],
     ['delete namespaces', ['delete', 'namespace', 'default', '--dry-run=server']],
-    ['change a KeyPolicy spec', ['auth', 'can-i', 'patch', 'keypolicies.teamkeys.dev']],
+    ['delete a KeyPolicy', ['auth', 'can-i', 'delete', 'keypolicies.teamkeys.dev']],
     ['create TeamMembers', ['auth', 'can-i', 'create', 'teammembers.teamkeys.dev', '-n', 'default']],
     ['edit its own RBAC', ['patch', 'clusterrole', 'teamkeys-operator', '--type=merge', '-p', '{"rules":[]}']],
     ['change CRDs', ['delete', 'crd', 'teammembers.teamkeys.dev', '--dry-run=server']],

@@ -39,22 +39,89 @@ describe('changes made outside Kubernetes are seen on the next sync', () => {
     expect(live('del')).toHaveLength(1);
   });
 
+  it('treats a key disabled outside as compromised: never switched back on, replaced, spend carried', async () => {
+    const m = await member('leak');
+    const hash = m.status?.key?.hash ?? '';
+    const oldKey = (await env.secretData(n, 'leak-openrouter'))['OPENROUTER_API_KEY'] ?? '';
+    env.emu.store.spend(env.emu.store.getKey(hash), { usd: 1.5 });
+    env.emu.store.updateKey(hash, { disabled: true }); // the dashboard's emergency stop
+    const patches = env.emu.counters()['PATCH /api/v1/keys/{hash}']?.['200'] ?? 0;
+    await env.op.sync();
+    const s = await eventually(async () => {
+      const st = (await env.member(n, 'leak')).status;
+      return st?.key?.hash && st.key.hash !== hash ? st : undefined;
+    }, 10_000, 'a new key');
+    // the disabled key was deleted, never PATCHed back on
+    expect(env.emu.store.state.keys.find((k) => k.hash === hash)).toBeUndefined();
+    expect(env.emu.counters()['PATCH /api/v1/keys/{hash}']?.['200'] ?? 0).toBe(patches);
+    const data = await env.secretData(n, 'leak-openrouter');
+    expect(data['OPENROUTER_API_KEY']).not.toBe(oldKey);
+    expect((await env.chat(data['OPENROUTER_API_KEY'] ?? '')).status).toBe(200);
+    expect(s.budget).toMatchObject({ carriedUSD: 1.5, limitUSD: 4 });
+    expect(env.emu.store.state.keys.find((k) => k.hash === s.key?.hash)?.limit).toBe(2.5);
+    const events = (await env.events(n)).filter((e) => e.regarding?.name === 'leak').map((e) => e.reason);
+    expect(events).toContain('KeyCompromised');
+    expect(events).not.toContain('DriftCorrected');
+    expect(live('leak')).toHaveLength(1);
+  });
+
   it.each([
-    ['disabled', { disabled: true }],
     ['re-limited', { limit: 100 }],
     ['reset changed', { limitReset: 'daily' as const }],
+    ['BYOK changed', { includeByokInLimit: true }],
   ])('restores a key %s outside: Event DriftCorrected, same key', async (what, change) => {
-    const name = `drift-${what.split(' ')[0]}`;
+    const name = `drift-${what.split(' ')[0]?.toLowerCase() ?? ''}`;
     const m = await member(name);
     const hash = m.status?.key?.hash ?? '';
     env.emu.store.updateKey(hash, change);
     await env.op.sync();
     await eventually(() => {
       const k = env.emu.store.state.keys.find((x) => x.hash === hash);
-      return k && !k.disabled && k.limit === 4 && k.limitReset === 'weekly' ? k : undefined;
+      return k && !k.disabled && k.limit === 4 && k.limitReset === 'weekly' && !k.includeByokInLimit ? k : undefined;
     }, 10_000, 'key restored');
     expect(await reasons()).toContain('DriftCorrected');
     expect((await env.member(n, name)).status?.key?.hash).toBe(hash);
+  });
+
+  it('with onDisabledOutside: Respect leaves it off and says so, across suspend and resume, until someone re-enables it', async () => {
+    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: drift-respect-${n}}\nspec: {budget: {limitUSD: 4, reset: weekly}, onDisabledOutside: Respect}`);
+    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: resp, namespace: ${n}}\nspec: {policy: drift-respect-${n}}`);
+    const m = await env.ready(n, 'resp');
+    const hash = m.status?.key?.hash ?? '';
+    env.emu.store.updateKey(hash, { disabled: true });
+    await env.op.sync();
+    const ready = async () => (await env.member(n, 'resp')).status?.conditions?.find((c) => c.type === 'Ready');
+    await eventually(async () => (await ready())?.reason === 'DisabledOutside' || undefined, 10_000, 'Ready=False DisabledOutside');
+    expect(await ready()).toMatchObject({ status: 'False', message: expect.stringMatching(/disabled outside/) });
+    const suspended = (await env.member(n, 'resp')).status?.conditions?.find((c) => c.type === 'Suspended');
+    expect(suspended).toMatchObject({ status: 'False', message: expect.not.stringMatching(/the key is enabled/) });
+    const keyOf = () => env.emu.store.state.keys.find((k) => k.hash === hash);
+    for (const suspendedSpec of [true, false]) {
+      await env.custom.patchNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: n, plural: 'teammembers', name: 'resp', body: { spec: { suspended: suspendedSpec } } }, MERGE);
+      await env.settled();
+      await env.op.sync();
+      await env.settled();
+      expect(keyOf()?.disabled).toBe(true);
+    }
+    expect((await ready())?.reason).toBe('DisabledOutside');
+    expect((await env.member(n, 'resp')).status?.key?.hash).toBe(hash);
+    // someone decides it was a false alarm and switches it back on in the dashboard
+    env.emu.store.updateKey(hash, { disabled: false });
+    await env.op.sync();
+    await env.ready(n, 'resp', 10_000);
+    expect((await env.member(n, 'resp')).status?.key?.hash).toBe(hash);
+    // a real leak this time: deleting the Secret asks for a new key, and the disabled one goes
+    env.emu.store.updateKey(hash, { disabled: true });
+    await env.op.sync();
+    await eventually(async () => (await ready())?.reason === 'DisabledOutside' || undefined, 10_000, 'held again');
+    await env.core.deleteNamespacedSecret({ namespace: n, name: 'resp-openrouter' });
+    const fresh = await eventually(async () => {
+      const st = (await env.member(n, 'resp')).status;
+      return st?.key?.hash && st.key.hash !== hash && st.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? st : undefined;
+    }, 15_000, 'a new key after the Secret was deleted');
+    expect(keyOf()).toBeUndefined();
+    expect((await env.chat((await env.secretData(n, 'resp-openrouter'))['OPENROUTER_API_KEY'] ?? '')).status).toBe(200);
+    expect(fresh.key?.disabledOutside).toBeUndefined();
   });
 
   it('issues a new key when its Secret is deleted, and revokes the old one', async () => {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { CoreV1Api, CustomObjectsApi, EventsV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { inject } from 'vitest';
 import type { TeamMember } from '../../src/api/schema.ts';
@@ -13,11 +13,13 @@ import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
 import { Operator } from '../../src/operator.ts';
 import { systemClock } from '../../src/util/clock.ts';
-import { MERGE, eventually, freshNamespace, kubeConfig, memberCondition } from './kube.ts';
+import { MERGE, eventually, freshNamespace, kubeConfigAt, memberCondition } from './kube.ts';
 
 const run = promisify(execFile);
 
 export interface EnvOptions {
+  /** another cluster than the suite's shared one */
+  cluster?: { kubeconfigPath: string; binDir: string };
   clusterId?: string;
   orphanGrace?: string;
   workers?: number;
@@ -26,7 +28,8 @@ export interface EnvOptions {
 }
 
 export async function startEnv(o: EnvOptions = {}) {
-  const kc = kubeConfig();
+  const kubeconfigPath = o.cluster?.kubeconfigPath ?? inject('kubeconfigPath');
+  const kc = kubeConfigAt(kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const mk = newSecret();
@@ -76,7 +79,7 @@ export async function startEnv(o: EnvOptions = {}) {
   };
 
   const kubectl = async (args: string[], input?: string) => {
-    const child = run(join(inject('controlPlaneBinDir'), 'kubectl'), ['--kubeconfig', inject('kubeconfigPath'), ...args]);
+    const child = run(join(o.cluster?.binDir ?? inject('controlPlaneBinDir'), 'kubectl'), ['--kubeconfig', kubeconfigPath, ...args]);
     if (input !== undefined) {
       child.child.stdin?.end(input);
     }
@@ -123,7 +126,7 @@ export async function startEnv(o: EnvOptions = {}) {
   return { kc, core, custom, emu, emuUrl, mk, get op() { return op; }, stopOperator, startOperator, logs, clusterId, system, kubectl, apply, member, settled, ready, secretData, chat, events, stop, newNamespace: (p: string, labels?: Record<string, string>) => freshNamespaceWith(kc, p, { ...labels, ...scope }) };
 }
 
-async function freshNamespaceWith(kc: ReturnType<typeof kubeConfig>, prefix: string, labels?: Record<string, string>): Promise<string> {
+async function freshNamespaceWith(kc: KubeConfig, prefix: string, labels?: Record<string, string>): Promise<string> {
   const ns = await freshNamespace(kc, prefix);
   if (labels) await kc.makeApiClient(CoreV1Api).patchNamespace({ name: ns, body: { metadata: { labels } } }, MERGE);
   return ns;

@@ -6,8 +6,12 @@ export const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 import { inject } from 'vitest';
 
 export function kubeConfig(): KubeConfig {
+  return kubeConfigAt(inject('kubeconfigPath'));
+}
+
+export function kubeConfigAt(path: string): KubeConfig {
   const kc = new KubeConfig();
-  kc.loadFromFile(inject('kubeconfigPath'));
+  kc.loadFromFile(path);
   return kc;
 }
 

@@ -189,6 +189,19 @@ describe('tenancy', () => {
 });
 
 describe('offboarding by expiry', () => {
+  it('reads an expiresAt with any RFC 3339 offset as the API server does: key expiry, suspension and deletion all work', async () => {
+    const n = await ns('offset');
+    await policy(`offset-${n}`, '  budget: {limitUSD: 2}');
+    await member(n, 'ola', `  policy: offset-${n}\n  expiresAt: "2027-06-30T18:00:00+02:00"`);
+    const m = await env.ready(n, 'ola');
+    const hash = m.status?.key?.hash;
+    expect(emuKey(hash)?.expiresAt).toBe('2027-06-30T16:00:00Z');
+    await member(n, 'ola', `  policy: offset-${n}\n  expiresAt: "2027-06-30T18:00:00+02:00"\n  suspended: true`);
+    await eventually(() => emuKey(hash)?.disabled || undefined, 10_000, 'key disabled');
+    await env.kubectl(['delete', 'tm', 'ola', '-n', n, '--timeout=20s']);
+    expect(emuKey(hash)).toBeUndefined();
+  });
+
   it('disables the key at once when expiresAt is moved into the past', async () => {
     const n = await ns('offboard');
     await policy(`off-${n}`, '  budget: {limitUSD: 2}');

@@ -4,7 +4,7 @@ import type { KeyPolicySpec, TeamMemberSpec } from '../../src/api/schema.ts';
 import type { ApiKey } from '../../src/openrouter/schemas.ts';
 
 const spec = (s: Partial<TeamMemberSpec> = {}): TeamMemberSpec => ({ policy: 'p', suspended: false, ...s });
-const policy = (p: Partial<KeyPolicySpec> = {}): KeyPolicySpec => ({ deletionPolicy: 'Delete', ...p });
+const policy = (p: Partial<KeyPolicySpec> = {}): KeyPolicySpec => ({ deletionPolicy: 'Delete', onDisabledOutside: 'Replace', ...p });
 
 describe('effectiveBudget', () => {
   it.each<[string, Partial<TeamMemberSpec>, Partial<KeyPolicySpec>, ReturnType<typeof effectiveBudget>]>([
@@ -28,6 +28,8 @@ describe('keyExpiry', () => {
     ['the TTL', {}, { keyTTL: '48h' }, '2026-03-03T10:00:00Z'],
     ['the member end', { expiresAt: '2026-03-02T00:00:00Z' }, {}, '2026-03-02T00:00:00Z'],
     ['the earlier of both', { expiresAt: '2026-03-05T00:00:00Z' }, { keyTTL: '48h' }, '2026-03-03T10:00:00Z'],
+    ['a member end with an offset, in UTC for OpenRouter', { expiresAt: '2026-03-02T18:00:00+02:00' }, {}, '2026-03-02T16:00:00Z'],
+    ['a member end in lower case with fractions', { expiresAt: '2026-03-02t18:00:00.75z' }, {}, '2026-03-02T18:00:00Z'],
   ])('%s', (_n, m, p, want) => {
     expect(keyExpiry(created, spec(m), policy(p))).toBe(want);
   });

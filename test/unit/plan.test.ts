@@ -15,12 +15,20 @@ const base: PlanInput = {
   listedSinceKeyCreated: true,
   secret: { keyHash: 'h1', intact: true },
   outlivesAllowance: false,
+  wantEnabled: true,
+  onDisabledOutside: 'Replace',
   now: Date.parse('2026-06-01T00:00:00Z'),
 };
 
 describe('planKey', () => {
   it.each<[string, Partial<PlanInput>, ReturnType<typeof planKey>]>([
     ['everything in place', {}, { kind: 'keep' }],
+    ['key disabled outside (a leak): never re-enabled, replaced', { observed: apiKey('h1', { disabled: true }) }, { kind: 'create', reason: 'Compromised', revoke: 'h1' }],
+    ['key disabled outside, policy respects it', { observed: apiKey('h1', { disabled: true }), onDisabledOutside: 'Respect' }, { kind: 'hold' }],
+    ['key marked disabled outside earlier stays held', { status: { key: { ...keyRef, disabled: true, disabledOutside: true } }, observed: apiKey('h1', { disabled: true }), onDisabledOutside: 'Respect' }, { kind: 'hold' }],
+    ['key disabled by the operator itself (resuming)', { status: { key: { ...keyRef, disabled: true } }, observed: apiKey('h1', { disabled: true }) }, { kind: 'keep' }],
+    ['key disabled while the member is suspended', { observed: apiKey('h1', { disabled: true }), wantEnabled: false }, { kind: 'keep' }],
+    ['marked key re-enabled at OpenRouter', { status: { key: { ...keyRef, disabledOutside: true } }, onDisabledOutside: 'Respect' }, { kind: 'keep' }],
     ['a create in flight', { status: { key: keyRef, pendingKey: { name: 'x', since: 'now' } } }, { kind: 'recover' }],
     ['no key yet', { status: {} }, { kind: 'create', reason: 'Initial', revoke: undefined }],
     ['no key and none wanted (expired)', { status: {}, wantKey: false }, { kind: 'keep' }],

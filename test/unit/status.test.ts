@@ -53,4 +53,18 @@ describe('computeStatus', () => {
     expect(s.usage?.windowUSD).toBe(7);
     expect(s.budget).toEqual({ limitUSD: 10, remainingUSD: 3, reset: 'monthly', carriedUSD: 6, carriedWindow: '2026-03-01T00:00:00.000Z' });
   });
+
+  it.each([
+    ['daily', 'day'], ['weekly', 'week'], ['monthly', 'month'], ['never', 'lifetime'],
+  ] as const)('names a %s window in plain words when the budget is exhausted', (reset, word) => {
+    const s = computeStatus(input({ observed: key(10.5), budget: { limitUSD: 10, reset, includeByok: false } })).status;
+    expect(s.conditions?.find((c) => c.type === 'BudgetExhausted')?.message).toBe(`spent 10.5 of 10 USD this ${word} window`);
+  });
+
+  it('says whether the key is actually enabled when the member is not suspended', () => {
+    const suspendedMessage = (observed: ApiKey | undefined) => computeStatus(input({ observed })).status.conditions?.find((c) => c.type === 'Suspended')?.message;
+    expect(suspendedMessage(key(1))).toBe('the key is enabled');
+    expect(suspendedMessage({ ...key(1), disabled: true })).toMatch(/spec.suspended is false, but the key is disabled/);
+    expect(suspendedMessage(undefined)).toBe('spec.suspended is false');
+  });
 });

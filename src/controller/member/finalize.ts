@@ -1,28 +1,31 @@
-import { FINALIZER, type TeamMember } from '../../api/schema.ts';
+import type { Offboardee } from '../../api/objects.ts';
+import { FINALIZER } from '../../api/schema.ts';
 import { isKube } from '../../kube/errors.ts';
 import { RELEASED_PREFIX } from '../keyname.ts';
 import type { MemberDeps, Result } from './deps.ts';
+import { isOwnedBy } from './secret.ts';
 
 /** The API server adds this finalizer for a delete with propagationPolicy Orphan; the garbage collector removes it. */
 const ORPHAN_FINALIZER = 'orphan';
-import { defaultSecretName, isOwnedBy } from './secret.ts';
 
 /**
  * Offboarding: applies the policy's deletionPolicy to every key the member has (including one from an
  * interrupted create), deletes its Secret, and only then lets the TeamMember go. Keys that are kept (Disable,
- * Retain) are renamed so the orphan sweep leaves them alone.
+ * Retain) are renamed so the orphan sweep leaves them alone. Works from the lenient view of the member, so a
+ * member whose spec cannot be read is offboarded all the same.
  */
-export async function finalizeMember(m: TeamMember, d: MemberDeps): Promise<Result> {
-  if (!m.metadata.finalizers?.includes(FINALIZER)) return {};
+export async function finalizeMember(m: Offboardee, d: MemberDeps): Promise<Result> {
+  const finalizers = m.metadata.finalizers ?? [];
+  if (!finalizers.includes(FINALIZER)) return {};
   if (!d.credentialsValid()) return { requeueAfterMs: 30_000 }; // hold until OpenRouter can confirm
   const ns = m.metadata.namespace ?? '';
-  const policy = d.policy(m.spec.policy);
+  const policy = m.policy === undefined ? undefined : d.policy(m.policy);
   const deletion = policy?.spec.deletionPolicy ?? 'Delete';
   const hashes = new Set<string>();
-  if (m.status?.key) hashes.add(m.status.key.hash);
-  if (m.status?.pendingKey) {
+  if (m.key) hashes.add(m.key.hash);
+  if (m.pendingName) {
     await d.refreshBook();
-    for (const k of d.book.byName(m.status.pendingKey.name)) hashes.add(k.hash);
+    for (const k of d.book.byName(m.pendingName)) hashes.add(k.hash);
   }
   for (const hash of hashes) {
     if (deletion === 'Delete') {
@@ -30,7 +33,7 @@ export async function finalizeMember(m: TeamMember, d: MemberDeps): Promise<Resu
       d.book.remove(hash);
       continue;
     }
-    const known = d.book.get(hash)?.name ?? (m.status?.key?.hash === hash ? m.status.key.name : undefined);
+    const known = d.book.get(hash)?.name ?? (m.key?.hash === hash ? m.key.name : undefined);
     const name = known && !known.startsWith(RELEASED_PREFIX) ? RELEASED_PREFIX + known : known;
     try {
       const updated = await d.client.updateKey(hash, { ...(deletion === 'Disable' ? { disabled: true } : {}), ...(name ? { name } : {}) });
@@ -43,14 +46,14 @@ export async function finalizeMember(m: TeamMember, d: MemberDeps): Promise<Resu
   await d.recorder.normal(m, `Key${deletion === 'Delete' ? 'Revoked' : deletion === 'Disable' ? 'Disabled' : 'Retained'}`, `${verb} ${hashes.size} OpenRouter key(s) (deletionPolicy ${deletion})`);
   // `kubectl delete --cascade=orphan` asks Kubernetes to keep the dependents: the Secret stays (the garbage
   // collector drops its owner reference), while the key still gets the deletionPolicy
-  if (!m.metadata.finalizers.includes(ORPHAN_FINALIZER)) {
+  if (!finalizers.includes(ORPHAN_FINALIZER)) {
     try {
-      const s = await d.cluster.readSecret(ns, defaultSecretName(m));
-      if (isOwnedBy(s, m) && s.metadata?.uid) await d.cluster.deleteSecret(ns, defaultSecretName(m), s.metadata.uid);
+      const s = await d.cluster.readSecret(ns, m.secretName);
+      if (isOwnedBy(s, m) && s.metadata?.uid) await d.cluster.deleteSecret(ns, m.secretName, s.metadata.uid);
     } catch (e) {
       if (!isKube(e, 'notFound')) throw e;
     }
   }
-  await d.cluster.setMemberFinalizers(ns, m.metadata.name, m.metadata.resourceVersion ?? '', (m.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
+  await d.cluster.setMemberFinalizers(ns, m.metadata.name, m.metadata.resourceVersion ?? '', finalizers.filter((f) => f !== FINALIZER));
   return {};
 }

@@ -14,13 +14,27 @@ export interface PlanInput {
   secret: { keyHash: string | undefined; intact: boolean } | undefined;
   /** the current key may live longer than the member's expiresAt or the policy's keyTTL now allow */
   outlivesAllowance: boolean;
+  /** the member should have a working key now (not suspended, not expired) */
+  wantEnabled: boolean;
+  /** what the policy does with a key someone disabled outside teamkeys */
+  onDisabledOutside: 'Replace' | 'Respect';
   now: number;
 }
 
 export type KeyPlan =
   | { kind: 'keep' }
   | { kind: 'recover' } // a create was in flight: find what it left behind first
-  | { kind: 'create'; reason: 'Initial' | 'Deleted' | 'SecretLost' | 'ExpiryShortened' | 'KeyExpired'; revoke: string | undefined };
+  | { kind: 'hold' } // the key was disabled outside and the policy respects that: touch nothing, report it
+  | { kind: 'create'; reason: 'Initial' | 'Deleted' | 'SecretLost' | 'ExpiryShortened' | 'KeyExpired' | 'Compromised'; revoke: string | undefined };
+
+/**
+ * A key is disabled outside when OpenRouter shows it disabled but the operator never disabled it (its status says
+ * enabled), or it was marked so before. A leaked key is what an admin disables in a hurry: it is never re-enabled.
+ */
+export function disabledOutside(key: { disabled: boolean; disabledOutside?: boolean | undefined } | undefined, observed: ApiKey | undefined): boolean {
+  if (!key || !observed?.disabled) return false;
+  return key.disabledOutside === true || !key.disabled;
+}
 
 export function planKey(i: PlanInput): KeyPlan {
   if (i.status.pendingKey) return { kind: 'recover' };
@@ -29,6 +43,10 @@ export function planKey(i: PlanInput): KeyPlan {
   if (!current) return { kind: 'create', reason: 'Initial', revoke: undefined };
   if (!i.observed && i.listedSinceKeyCreated) return { kind: 'create', reason: 'Deleted', revoke: undefined };
   if (!i.secret || i.secret.keyHash !== current.hash || !i.secret.intact) return { kind: 'create', reason: 'SecretLost', revoke: current.hash };
+  // judged only while the member should have a working key: a suspended member's key is off anyway
+  if (i.wantEnabled && disabledOutside(current, i.observed)) {
+    return i.onDisabledOutside === 'Respect' ? { kind: 'hold' } : { kind: 'create', reason: 'Compromised', revoke: current.hash };
+  }
   // the key ran out (keyTTL, or an expiresAt since extended) while the member is still valid: a fresh key
   if (current.expiresAt && Date.parse(current.expiresAt) <= i.now) return { kind: 'create', reason: 'KeyExpired', revoke: current.hash };
   if (i.outlivesAllowance) return { kind: 'create', reason: 'ExpiryShortened', revoke: current.hash };

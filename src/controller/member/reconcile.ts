@@ -8,9 +8,8 @@ import {
   ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, FINALIZER, TeamMemberStatus,
   type KeyPolicy, type KeyRef, type TeamMember,
 } from '../../api/schema.ts';
-import type { Cluster } from '../../kube/cluster.ts';
+import { offboardee } from '../../api/objects.ts';
 import { toJson } from '../../util/json.ts';
-import { setCondition } from '../conditions.ts';
 import { isKube } from '../../kube/errors.ts';
 import { OpenRouterError } from '../../openrouter/errors.ts';
 import type { ApiKey } from '../../openrouter/schemas.ts';
@@ -20,7 +19,7 @@ import { matchesSelector } from '../selector.ts';
 import { effectiveBudget, fromLimitReset, keyDrift, keyExpiry, keyLimit, keyOutlivesAllowance, toLimitReset, windowId, windowSpend, type DesiredBudget } from './desired.ts';
 import { usdShown } from '../../util/money.ts';
 import { nextReset } from '../../util/windows.ts';
-import { planKey, recoverPending } from './plan.ts';
+import { disabledOutside, planKey, recoverPending } from './plan.ts';
 import { apiKeyIn, defaultSecretName, desiredSecret, hmacMatches, isOwnedBy, keyHmac, previewMatches, secretUpToDate } from './secret.ts';
 import { computeStatus, type Outcome } from './status.ts';
 import { finalizeMember } from './finalize.ts';
@@ -28,10 +27,14 @@ import type { MemberDeps, Result } from './deps.ts';
 
 export type { MemberDeps, Result } from './deps.ts';
 
+function missing(m: TeamMember): never {
+  throw new Error(`cannot read ${m.metadata.namespace ?? ''}/${m.metadata.name} for offboarding`);
+}
+
 const CREDENTIALS_WAIT_MS = 30_000;
 
 export async function reconcileMember(member: TeamMember, d: MemberDeps): Promise<Result> {
-  if (member.metadata.deletionTimestamp) return finalizeMember(member, d);
+  if (member.metadata.deletionTimestamp) return finalizeMember(offboardee(member) ?? missing(member), d);
   if (!d.credentialsValid()) return { requeueAfterMs: CREDENTIALS_WAIT_MS };
   if (!member.metadata.finalizers?.includes(FINALIZER)) {
     await d.cluster.setMemberFinalizers(member.metadata.namespace ?? '', member.metadata.name, member.metadata.resourceVersion ?? '', [...(member.metadata.finalizers ?? []), FINALIZER]);
@@ -118,7 +121,9 @@ class MemberContext {
       const retired = plan.revoke ? await d.client.getKey(plan.revoke).catch(() => (plan.revoke ? d.book.get(plan.revoke) : undefined)) : undefined;
       if (plan.reason !== 'Initial') this.carryRetiredSpend(retired, budget, window);
       const created = await this.createKey(policy, keyBudget(), secret, plan.revoke);
-      if (plan.reason !== 'Initial') {
+      if (plan.reason === 'Compromised') {
+        await d.recorder.warn(this.m, 'KeyCompromised', `the key was disabled outside teamkeys, which is treated as a leak: issued ${created.label} into Secret ${defaultSecretName(this.m)} and deleted the disabled key`);
+      } else if (plan.reason !== 'Initial') {
         const why = { Deleted: 'the key was deleted outside Kubernetes', SecretLost: 'the Secret no longer held the key', ExpiryShortened: 'it would have outlived the shortened expiresAt or keyTTL', KeyExpired: 'it reached its expiry' }[plan.reason];
         await d.recorder.warn(this.m, 'KeyReplaced', `issued a new key because ${why}${retired ? ' (old key revoked)' : ''}`);
       } else {
@@ -127,10 +132,14 @@ class MemberContext {
       secret = created.secret;
     }
 
+    if (plan.kind === 'hold' && this.status.key && !this.status.key.disabledOutside) {
+      this.status = { ...this.status, key: { ...this.status.key, disabledOutside: true } };
+    }
     const key = this.status.key;
     let observed = key ? d.book.get(key.hash) : undefined;
-    const disabled = this.m.spec.suspended || expired;
-    // an expired member's key is disabled as well: its expires_at may be later than a shortened spec.expiresAt
+    // an expired member's key is disabled as well: its expires_at may be later than a shortened spec.expiresAt;
+    // a key disabled outside stays disabled whatever the spec says (never switched back on)
+    const disabled = this.m.spec.suspended || expired || disabledOutside(key, observed);
     if (key && observed && keyDrift(observed, keyBudget(), disabled)) {
       observed = await this.converge(key, observed, keyBudget(), disabled);
     }
@@ -140,7 +149,9 @@ class MemberContext {
       ? { ready: false, reason: 'Expired', message: `the member's expiresAt ${this.m.spec.expiresAt ?? ''} has passed` }
       : this.m.spec.suspended
         ? { ready: false, reason: 'Suspended', message: 'spec.suspended is true: the key is disabled' }
-        : { ready: true, reason: 'KeyReady', message: `key ${key?.label ?? ''} is active and in Secret ${defaultSecretName(this.m)}` };
+        : plan.kind === 'hold'
+          ? { ready: false, reason: 'DisabledOutside', message: `key ${key?.label ?? ''} was disabled outside teamkeys (treated as leaked) and the policy respects that (onDisabledOutside: Respect): re-enable it at OpenRouter, or delete Secret ${defaultSecretName(this.m)} to get a new key` }
+          : { ready: true, reason: 'KeyReady', message: `key ${key?.label ?? ''} is active and in Secret ${defaultSecretName(this.m)}` };
     await this.finish(outcome, observed, budget, policy);
     return this.requeue(expired);
   }
@@ -184,6 +195,8 @@ class MemberContext {
       listedSinceKeyCreated: this.d.book.freshSince(created),
       secret: own ? { keyHash: own.metadata?.annotations?.[ANNOTATION_KEY_HASH], intact: this.intact(own, apiKey) } : undefined,
       outlivesAllowance: key ? keyOutlivesAllowance(key.expiresAt, key.createdAt, this.m.spec, policy.spec) : false,
+      wantEnabled: wantKey && !this.m.spec.suspended,
+      onDisabledOutside: policy.spec.onDisabledOutside,
       now: this.now(),
     };
   }
@@ -295,13 +308,15 @@ class MemberContext {
       ...(k.limit === null ? {} : { limitUSD: k.limit }),
       reset: fromLimitReset(k.limit_reset),
       includeByok: k.include_byok_in_limit,
+      // the mark lasts while the key stays disabled; re-enabled at OpenRouter, it is an ordinary key again
+      ...(prev?.hash === k.hash && prev.disabledOutside && k.disabled ? { disabledOutside: true } : {}),
     };
   }
 
   /** Puts the key back to what the member should have; an outside change is reported as drift. */
   private async converge(key: KeyRef, observed: ApiKey, budget: DesiredBudget, disabled: boolean): Promise<ApiKey> {
     const d = this.d;
-    const outside = observed.disabled !== key.disabled || (observed.limit ?? undefined) !== key.limitUSD || fromLimitReset(observed.limit_reset) !== key.reset || observed.include_byok_in_limit !== key.includeByok;
+    const outside = (observed.disabled !== key.disabled && !key.disabledOutside) || (observed.limit ?? undefined) !== key.limitUSD || fromLimitReset(observed.limit_reset) !== key.reset || observed.include_byok_in_limit !== key.includeByok;
     const updated = await this.patchKey(key.hash, { disabled, limit: budget.limitUSD ?? null, limit_reset: toLimitReset(budget.reset), include_byok_in_limit: budget.includeByok });
     d.book.put(updated);
     this.status = { ...this.status, key: this.keyRef(updated, key) };
@@ -383,12 +398,4 @@ class MemberContext {
       : await this.d.cluster.patchMemberStatus(this.ns, this.m.metadata.name, patch);
     this.m = { ...this.m, metadata: { ...this.m.metadata, resourceVersion: updated.metadata?.resourceVersion }, status: TeamMemberStatus.parse(toJson(next)) };
   }
-}
-
-/** A member whose spec does not parse (the CRD schema normally prevents it): say so, touch nothing else. */
-export async function markInvalid(cluster: Cluster, raw: { metadata: { name: string; namespace?: string | undefined; generation?: number | undefined }; status?: unknown }, message: string, now: string): Promise<void> {
-  const prev = TeamMemberStatus.safeParse(raw.status ?? {});
-  const conditions = setCondition(prev.success ? prev.data.conditions : [], { type: 'Ready', status: 'False', reason: 'InvalidSpec', message }, raw.metadata.generation, now);
-  const patch = mergePatch(toJson(prev.success ? prev.data : {}), toJson({ ...(prev.success ? prev.data : {}), conditions }));
-  if (patch !== undefined) await cluster.patchMemberStatus(raw.metadata.namespace ?? '', raw.metadata.name, patch);
 }

@@ -29,7 +29,7 @@ export function previewMatches(label: string, apiKey: string): boolean {
   return m !== null && (m[1] ?? '').length >= 12 && apiKey.startsWith(m[1] ?? '') && apiKey.endsWith(m[2] ?? '') && apiKey.length > label.length - 3;
 }
 
-export function isOwnedBy(secret: V1Secret, member: TeamMember): boolean {
+export function isOwnedBy(secret: V1Secret, member: { metadata: { uid: string } }): boolean {
   return (secret.metadata?.ownerReferences ?? []).some((r) => r.uid === member.metadata.uid && r.controller === true);
 }
 

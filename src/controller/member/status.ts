@@ -37,13 +37,15 @@ export interface Note {
   message: string;
 }
 
+const WINDOW_NAME = { daily: 'day', weekly: 'week', monthly: 'month', never: 'lifetime' } as const;
+
 export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes: Note[] } {
   const gen = i.member.metadata.generation;
   const notes: Note[] = [];
   let conditions = setCondition(i.prev.conditions, { type: 'Ready', status: i.outcome.ready ? 'True' : 'False', reason: i.outcome.reason, message: i.outcome.message }, gen, i.now);
   conditions = setCondition(conditions, i.suspended
     ? { type: 'Suspended', status: 'True', reason: 'SuspendedBySpec', message: 'spec.suspended is true: the key is disabled at OpenRouter' }
-    : { type: 'Suspended', status: 'False', reason: 'Active', message: 'the key is enabled' }, gen, i.now);
+    : { type: 'Suspended', status: 'False', reason: 'Active', message: i.observed?.disabled ? 'spec.suspended is false, but the key is disabled (the Ready condition says why)' : i.observed ? 'the key is enabled' : 'spec.suspended is false' }, gen, i.now);
   conditions = setCondition(conditions, i.expired
     ? { type: 'Expired', status: 'True', reason: 'PastExpiresAt', message: `spec.expiresAt ${i.member.spec.expiresAt ?? ''} has passed: the key no longer works` }
     : { type: 'Expired', status: 'False', reason: 'NotExpired', message: 'the key has not reached its hard end' }, gen, i.now);
@@ -87,7 +89,7 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
     const before = budgetLevel(i.prev.usage?.windowUSD ?? 0, i.prev.budget?.limitUSD ?? i.budget.limitUSD, i.warnAtPercent);
     const limit = i.budget.limitUSD ?? 0;
     conditions = setCondition(conditions, level === 'exhausted'
-      ? { type: 'BudgetExhausted', status: 'True', reason: 'LimitReached', message: `spent ${spent} of ${limit} USD this ${i.budget.reset === 'never' ? 'lifetime' : i.budget.reset.replace('ly', '')} window` }
+      ? { type: 'BudgetExhausted', status: 'True', reason: 'LimitReached', message: `spent ${spent} of ${limit} USD this ${WINDOW_NAME[i.budget.reset]} window` }
       : { type: 'BudgetExhausted', status: 'False', reason: level === 'warn' ? 'NearLimit' : 'WithinBudget', message: i.budget.limitUSD === undefined ? 'no limit' : `spent ${spent} of ${limit} USD` }, gen, i.now);
     status.conditions = conditions;
     if (level !== before && level === 'exhausted') notes.push({ type: 'Warning', reason: 'BudgetExhausted', message: `spent ${spent} of ${limit} USD: OpenRouter refuses further requests until the ${i.budget.reset} reset` });

@@ -1,26 +1,70 @@
 import type { Parsed } from '../../api/objects.ts';
-import type { Condition, KeyPolicy, KeyPolicyStatus, TeamMember } from '../../api/schema.ts';
+import { POLICY_FINALIZER, type Condition, type KeyPolicy, type KeyPolicyStatus, type TeamMember } from '../../api/schema.ts';
 import type { Cluster } from '../../kube/cluster.ts';
 import { toJson } from '../../util/json.ts';
 import { usdShown } from '../../util/money.ts';
 import { setCondition } from '../conditions.ts';
+import type { Recorder } from '../events.ts';
 import { mergePatch } from '../mergepatch.ts';
 
-/** Pure: a policy's status from the members that name it. */
-export function policyStatus(name: string, generation: number | undefined, prev: KeyPolicyStatus, invalid: string | undefined, members: readonly TeamMember[], now: string): KeyPolicyStatus {
+/** How many member names a message lists before it says "and N more". */
+const NAMED = 5;
+
+/** Pure: the members holding a policy's deletion, as a sentence. */
+export function inUseMessage(users: readonly string[]): string {
+  const sorted = users.toSorted();
+  const named = sorted.slice(0, NAMED).join(', ');
+  const more = sorted.length > NAMED ? ` and ${sorted.length - NAMED} more` : '';
+  return `deletion waits for ${sorted.length} TeamMember${sorted.length === 1 ? '' : 's'} that use this policy: ${named}${more}; delete them or move them to another policy`;
+}
+
+/**
+ * Pure: a policy's status from the members that name it. `users` are all members naming it, terminating ones
+ * and unreadable ones included (they still need its deletionPolicy), as namespace/name.
+ */
+export function policyStatus(name: string, generation: number | undefined, prev: KeyPolicyStatus, invalid: string | undefined, members: readonly TeamMember[], deleting: { users: readonly string[] } | undefined, now: string): KeyPolicyStatus {
   const mine = members.filter((m) => m.spec.policy === name && !m.metadata.deletionTimestamp);
   const ready = mine.filter((m) => m.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
   const spend = usdShown(mine.reduce((sum, m) => sum + (m.status?.usage?.windowUSD ?? 0), 0));
-  const conditions: Condition[] = setCondition(prev.conditions, invalid === undefined
-    ? { type: 'Ready', status: 'True', reason: 'Accepted', message: `${ready.length} of ${mine.length} members ready` }
-    : { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: invalid }, generation, now);
+  const conditions: Condition[] = setCondition(prev.conditions, deleting
+    ? { type: 'Ready', status: 'False', reason: 'InUse', message: inUseMessage(deleting.users) }
+    : invalid === undefined
+      ? { type: 'Ready', status: 'True', reason: 'Accepted', message: `${ready.length} of ${mine.length} members ready` }
+      : { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: invalid }, generation, now);
   return { observedGeneration: generation, conditions, members: mine.length, readyMembers: ready.length, spendThisWindowUSD: spend };
 }
 
-export async function reconcilePolicy(p: NonNullable<Parsed<KeyPolicy>>, members: readonly TeamMember[], cluster: Cluster, now: string): Promise<void> {
+export interface PolicyDeps {
+  cluster: Cluster;
+  recorder: Recorder;
+  now: string;
+}
+
+/**
+ * In-use protection, as Kubernetes protects a PersistentVolumeClaim: the policy carries a finalizer; deleted while
+ * members use it, it waits (status says which) so one mistaken delete never cuts off a tier; it goes when the last
+ * one has.
+ */
+export async function reconcilePolicy(p: NonNullable<Parsed<KeyPolicy>>, members: readonly TeamMember[], users: readonly string[], d: PolicyDeps): Promise<{ requeueAfterMs?: number }> {
   const obj = p.ok ? p.value : p.raw;
+  const meta = obj.metadata;
+  const finalizers = meta.finalizers ?? [];
+  const deleting = meta.deletionTimestamp !== undefined;
+  if (!deleting && !finalizers.includes(POLICY_FINALIZER)) {
+    await d.cluster.setPolicyFinalizers(meta.name, meta.resourceVersion ?? '', [...finalizers, POLICY_FINALIZER]);
+    return {}; // the update event brings it back with its finalizer
+  }
+  if (deleting && users.length === 0) {
+    if (finalizers.includes(POLICY_FINALIZER)) await d.cluster.setPolicyFinalizers(meta.name, meta.resourceVersion ?? '', finalizers.filter((f) => f !== POLICY_FINALIZER));
+    return {};
+  }
   const prev: KeyPolicyStatus = p.ok ? (p.value.status ?? {}) : {};
-  const next = policyStatus(obj.metadata.name, obj.metadata.generation, prev, p.ok ? undefined : p.message, members, now);
+  const next = policyStatus(meta.name, meta.generation, prev, p.ok ? undefined : p.message, members, deleting ? { users } : undefined, d.now);
   const patch = mergePatch(toJson(p.ok ? p.value.status : p.raw.status), toJson(next));
-  if (patch !== undefined) await cluster.patchPolicyStatus(obj.metadata.name, patch);
+  if (patch !== undefined) await d.cluster.patchPolicyStatus(meta.name, patch);
+  const was = prev.conditions?.find((c) => c.type === 'Ready')?.reason;
+  if (deleting && was !== 'InUse') {
+    await d.recorder.warn({ kind: 'KeyPolicy', metadata: meta }, 'DeletionBlocked', inUseMessage(users));
+  }
+  return {};
 }
