@@ -6,7 +6,8 @@ import { z } from 'zod';
 const Config = z.object({
   kubeconfig: z.string().optional(),
   namespace: z.string().min(1).default('teamkeys-system'),
-  clusterId: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/, 'cluster id must be a lowercase DNS label of at most 40 characters').default('default'),
+  /** part of every key name; omitted: the kube-system namespace's UID, unique per cluster */
+  clusterId: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/, 'cluster id must be a lowercase DNS label of at most 40 characters').optional(),
   managementKeySecret: z.string().min(1).default('teamkeys-management-key'),
   managementKeySecretKey: z.string().min(1).default('apiKey'),
   hmacSecret: z.string().min(1).default('teamkeys-hmac-key'),

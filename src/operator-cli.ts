@@ -24,7 +24,7 @@ export async function runOperator(argv: string[]): Promise<void> {
   });
   const address = server.address();
   const metricsPort = address && typeof address === 'object' ? address.port : cfg.metricsPort;
-  log.info({ clusterId: cfg.clusterId, namespace: cfg.namespace, openrouter: cfg.openrouterUrl, workers: cfg.workers, metricsPort, leaderElect: cfg.leaderElect, identity: cfg.instance }, 'operator starting');
+  log.info({ namespace: cfg.namespace, openrouter: cfg.openrouterUrl, workers: cfg.workers, metricsPort, leaderElect: cfg.leaderElect, identity: cfg.instance }, 'operator starting');
 
   let stopping = false;
   const shutdown = async (signal: string, code: number) => {

@@ -55,9 +55,12 @@ export class Operator {
   readonly metrics: Metrics;
   private leading = false;
   private lastLoop = Date.now();
+  /** --cluster-id, or this cluster's kube-system namespace UID (known after prepare()) */
+  private clusterId: string;
 
   constructor(cfg: Config, kc: KubeConfig, clock: Clock, log: Logger) {
     this.cfg = cfg;
+    this.clusterId = cfg.clusterId ?? '';
     this.clock = clock;
     this.log = log;
     this.cluster = new Cluster(kc, cfg.instance);
@@ -66,6 +69,7 @@ export class Operator {
       queueDepth: () => this.queue.depth,
       rateLimitWaitMs: () => limiter.waitedMs,
       leading: () => this.leading,
+      clusterId: () => this.clusterId,
       managementKeyValid: () => this.credentials.valid,
       members: () => this.allMembers().map((m) => ({
         namespace: m.metadata.namespace ?? '', name: m.metadata.name, policy: m.spec.policy, hasKey: m.status?.key !== undefined,
@@ -198,6 +202,9 @@ export class Operator {
   /** Everything a standby does too: caches, the management key, the HMAC key. Writes nothing but that key. */
   async prepare(): Promise<void> {
     this.stopped = false;
+    // two clusters sharing one OpenRouter account must never sweep each other's keys: a default unique per cluster
+    this.clusterId ||= (await this.cluster.namespaceUid('kube-system'));
+    this.log.info({ clusterId: this.clusterId, from: this.cfg.clusterId ? '--cluster-id' : 'kube-system namespace UID' }, 'cluster id');
     this.hmacKey = await loadHmacKey(this.cluster, this.cfg.namespace, this.cfg.hmacSecret);
     await this.refreshCredentials();
     await Promise.all([this.namespaces.start(), this.policies.start(), this.secrets.start(), this.members.start()]);
@@ -290,7 +297,7 @@ export class Operator {
   }
 
   private async sweep(): Promise<void> {
-    const orphans = findOrphans(this.book.all().filter((k) => this.manages(parseKeyName(k.name)?.namespace)), this.cfg.clusterId,
+    const orphans = findOrphans(this.book.all().filter((k) => this.manages(parseKeyName(k.name)?.namespace)), this.clusterId,
       (ns, name) => ownerOf(this.members.inner.get(name, ns)), this.clock.now(), parseDuration(this.cfg.orphanGrace));
     for (const k of orphans) {
       // a fresh read, so a member whose status the cache has not caught up with is not robbed of its key
@@ -339,7 +346,7 @@ export class Operator {
       clock: this.clock,
       log: this.log,
       recorder: this.recorder,
-      clusterId: this.cfg.clusterId,
+      clusterId: this.clusterId,
       baseUrl: this.cfg.secretBaseUrl ?? this.cfg.openrouterUrl,
       hmacKey: this.hmacKey,
       credentialsValid: () => this.credentials.valid,

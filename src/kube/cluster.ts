@@ -113,6 +113,12 @@ export class Cluster {
     }
   }
 
+  async namespaceUid(name: string): Promise<string> {
+    const ns = await kube(() => this.core.readNamespace({ name }));
+    if (!ns.metadata?.uid) throw new Error(`namespace ${name} has no uid`);
+    return ns.metadata.uid;
+  }
+
   // --- secrets ------------------------------------------------------------------------------------------------
 
   async readSecret(namespace: string, name: string): Promise<V1Secret> {

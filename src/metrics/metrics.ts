@@ -4,6 +4,7 @@ export interface MetricSources {
   queueDepth(): number;
   rateLimitWaitMs(): number;
   leading(): boolean;
+  clusterId(): string;
   managementKeyValid(): boolean;
   members(): { namespace: string; name: string; policy: string; hasKey: boolean; spentUSD?: number | undefined; limitUSD?: number | undefined }[];
 }
@@ -32,6 +33,7 @@ export class Metrics {
       new Gauge({ name: 'teamkeys_queue_depth', help: 'Keys waiting in the work queue.', registers: [r], collect() { this.set(src.queueDepth()); } }),
       new Counter({ name: 'teamkeys_openrouter_rate_limit_wait_seconds_total', help: 'Time calls spent waiting for the shared OpenRouter rate limiter.', registers: [r], collect() { this.reset(); this.inc(src.rateLimitWaitMs() / 1000); } }),
       new Gauge({ name: 'teamkeys_leader', help: '1 while this replica holds the leader lease.', registers: [r], collect() { this.set(src.leading() ? 1 : 0); } }),
+      new Gauge({ name: 'teamkeys_info', help: 'Always 1; cluster_id is the id in every key name this operator creates and sweeps.', labelNames: ['cluster_id'], registers: [r], collect() { this.reset(); const id = src.clusterId(); if (id) this.set({ cluster_id: id }, 1); } }),
       new Gauge({ name: 'teamkeys_management_key_valid', help: '1 while the management key is known to be a valid management key.', registers: [r], collect() { this.set(src.managementKeyValid() ? 1 : 0); } }),
       new Gauge({ name: 'teamkeys_keys_managed', help: 'TeamMembers that have an OpenRouter key.', registers: [r], collect() { this.set(src.members().filter((m) => m.hasKey).length); } }),
       new Gauge({
