@@ -101,23 +101,22 @@ export class Operator {
   /** Informer callbacks only enqueue keys; workers read the latest object from the cache. */
   private wire(): void {
     const memberKey = (o: { metadata?: { namespace?: string | undefined; name?: string | undefined } | undefined }) => `${MEMBER}${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
-    // the policy each member named when last seen: moving a member re-evaluates the policy it left, too
-    const namedPolicy = new Map<string, string>();
+    // each member as last seen: the policy it named (moving re-evaluates the one it left) and what a person last
+    // asked of it (a new generation or a deletion jumps the queue and any backoff: offboarding never waits)
+    const seen = new Map<string, { policy: string | undefined; generation: number | undefined; deleting: boolean }>();
     const onMember = (o: KubernetesObject) => {
       const key = memberKey(o);
-      this.queue.add(key);
-      const policy = policyNameOf(o);
-      const before = namedPolicy.get(key);
-      if (before !== undefined && before !== policy) this.queue.add(POLICY + before);
-      if (policy) {
-        this.queue.add(POLICY + policy);
-        namedPolicy.set(key, policy);
-      }
+      const now = { policy: policyNameOf(o), generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined };
+      const before = seen.get(key);
+      seen.set(key, now);
+      this.queue.add(key, before !== undefined && (now.generation !== before.generation || (now.deleting && !before.deleting)));
+      if (before?.policy !== undefined && before.policy !== now.policy) this.queue.add(POLICY + before.policy);
+      if (now.policy) this.queue.add(POLICY + now.policy);
     };
     for (const verb of ['add', 'update', 'delete'] as const) this.members.inner.on(verb, onMember);
     this.members.inner.on('delete', (o) => {
       this.parsedMembers.delete(`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
-      namedPolicy.delete(memberKey(o));
+      seen.delete(memberKey(o));
     });
     const onPolicy = (o: KubernetesObject) => {
       const name = o.metadata?.name ?? '';

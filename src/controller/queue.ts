@@ -48,8 +48,17 @@ export class WorkQueue {
     return this.queue.length === 0 && this.running.size === 0 && [...this.timers.values()].every((t) => t.at > soon);
   }
 
-  add(key: string): void {
+  /**
+   * Queues the key. An urgent key (a deletion, a spec change: what a person asked for) skips its backoff and
+   * goes to the front of the queue; its failure count stays, so failing again backs off further.
+   */
+  add(key: string, urgent = false): void {
     if (this.stopping) return;
+    if (urgent && this.backoffUntil.delete(key)) {
+      const t = this.timers.get(key);
+      if (t) clearTimeout(t.timer);
+      this.timers.delete(key);
+    }
     // a key backing off after a failure runs when its delay ends (reading the latest state then): events,
     // often caused by its own writes, must not turn the backoff into an immediate retry loop
     if ((this.backoffUntil.get(key) ?? 0) > this.o.clock.now()) return;
@@ -57,10 +66,19 @@ export class WorkQueue {
       this.dirty.add(key);
       return;
     }
-    if (this.queued.has(key)) return;
+    if (this.queued.has(key)) {
+      if (urgent) this.queue.unshift(...this.queue.splice(this.queue.indexOf(key), 1));
+      return;
+    }
     this.queued.add(key);
-    this.queue.push(key);
+    if (urgent) this.queue.unshift(key);
+    else this.queue.push(key);
     this.waiters.shift()?.();
+  }
+
+  /** Milliseconds until the key's failure backoff ends (0: not backing off). */
+  backoffLeft(key: string): number {
+    return Math.max(0, (this.backoffUntil.get(key) ?? 0) - this.o.clock.now());
   }
 
   /**

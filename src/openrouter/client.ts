@@ -65,7 +65,7 @@ export class OpenRouterClient {
   private async once<T extends z.ZodType>(method: string, route: string, path: string, schema: T, body: unknown): Promise<z.infer<T>> {
     const key = this.o.apiKey();
     if (!key) throw new OpenRouterError('unauthorized', route, 'no management key configured');
-    await this.o.limiter.acquire();
+    await this.o.limiter.acquire(offboarding(method, body) ? 'urgent' : 'normal');
     const started = performance.now();
     let res: Dispatcher.ResponseData;
     try {
@@ -169,4 +169,9 @@ function safeJson(text: string): unknown {
 /** OpenRouter's messages do not contain keys, but an error message is the last place one could slip out. */
 function redact(message: string): string {
   return message.replace(/sk-or-v1-[0-9a-zA-Z]+/g, 'sk-or-v1-[redacted]').slice(0, 300);
+}
+
+/** Deleting or disabling a key: offboarding, which goes before any creation waiting for the rate limiter. */
+function offboarding(method: string, body: unknown): boolean {
+  return method === 'DELETE' || (method === 'PATCH' && typeof body === 'object' && body !== null && 'disabled' in body && body.disabled === true);
 }

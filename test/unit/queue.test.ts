@@ -121,4 +121,27 @@ describe('WorkQueue backoff', () => {
     expect(runs).toBe(2);
     await q.shutdown(100);
   });
+
+  it('runs an urgent add at once, ahead of the backlog, even while the key backs off; failures still count', async () => {
+    const q = new WorkQueue({ workers: 1, clock: systemClock, baseDelayMs: 5_000, maxDelayMs: 60_000 });
+    const runs: string[] = [];
+    let gate: () => void = () => {};
+    q.start(async (key) => {
+      runs.push(key);
+      if (key === 'busy') await new Promise<void>((r) => { gate = r; });
+      return key === 'k' ? { retry: true } : {};
+    }, () => {});
+    q.add('k');
+    await tick(20);
+    expect(q.backoffLeft('k')).toBeGreaterThan(4_000);
+    q.add('busy');
+    await tick(5);
+    for (const k of ['b1', 'b2', 'b3']) q.add(k);
+    q.add('k', true); // a deletion arrives: skips the 5 s backoff and jumps the three queued keys
+    gate();
+    await tick(20);
+    expect(runs).toEqual(['k', 'busy', 'k', 'b1', 'b2', 'b3']);
+    expect(q.backoffLeft('k')).toBeGreaterThan(9_000); // the second failure doubled the delay
+    await q.shutdown(100);
+  });
 });

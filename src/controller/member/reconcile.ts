@@ -110,7 +110,10 @@ class MemberContext {
     if (plan.kind === 'recover') {
       const revoked = await this.recover(secret, policy);
       // revoking means the last create did not reach its Secret: back off instead of creating again at once
-      return revoked > 0 ? { retry: true } : { requeueAfterMs: 0 };
+      if (revoked > 0) return { retry: true };
+      // nothing was left behind: go on in this same pass, so a create that keeps failing keeps its backoff
+      // (a pass that ends well would reset it, and a failing POST would be retried about once a second)
+      plan = planKey(this.planInput(secret, !expired, policy));
     }
     if (plan.kind === 'create') {
       // the namespace controller deletes Secrets and members in no set order: a member of a namespace being
