@@ -1,7 +1,7 @@
 /** Generates the CRDs in crds/ from the zod schemas in schema.ts. */
 import { z } from 'zod';
 import { stringify } from 'yaml';
-import { GROUP, KeyPolicySpec, KeyPolicyStatus, TeamMemberSpec, TeamMemberStatus, VERSION } from './schema.ts';
+import { GROUP, KeyPolicySpec, KeyPolicyStatus, TEAMMEMBER_RULES, TeamMemberSpec, TeamMemberStatus, VERSION } from './schema.ts';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -22,7 +22,7 @@ function structural(node: Json): Json {
 
 const schemaOf = (s: z.ZodType): Json => structural(z.toJSONSchema(s, { io: 'input', unrepresentable: 'throw' }) as Json);
 
-function crd(kind: string, plural: string, shortName: string, scope: 'Cluster' | 'Namespaced', spec: z.ZodType, status: z.ZodType, columns: Json[]): Json {
+function crd(kind: string, plural: string, shortName: string, scope: 'Cluster' | 'Namespaced', spec: z.ZodType, status: z.ZodType, columns: Json[], rules: Json[] = []): Json {
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -49,6 +49,7 @@ function crd(kind: string, plural: string, shortName: string, scope: 'Cluster' |
                 spec: schemaOf(spec),
                 status: schemaOf(status),
               },
+              ...(rules.length > 0 ? { 'x-kubernetes-validations': rules } : {}),
             },
           },
         },
@@ -82,7 +83,7 @@ export function teamMemberCrd(): Json {
     { name: 'Reset', type: 'string', jsonPath: '.status.budget.reset' },
     { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
     age,
-  ]);
+  ], TEAMMEMBER_RULES);
 }
 
 const HEADER = '# Generated from src/api/schema.ts by `teamkeys crds`; do not edit by hand.\n';

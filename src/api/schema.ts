@@ -64,10 +64,20 @@ const SecretKeys = z
     ...cel({ rule: '[self.apiKey, self.baseURL, self.title, self.referer].all(k, [self.apiKey, self.baseURL, self.title, self.referer].exists_one(j, j == k))', message: 'Secret data key names must be distinct' }),
   });
 
+/** Kubernetes qualified names (label and annotation keys): an optional DNS-subdomain prefix and a name of at most 63. */
+const QUALIFIED_NAME = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+const LABEL_VALUE = '^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$';
+const metadataMap = (what: 'label' | 'annotation', description: string) => {
+  // label values are checked by their pattern (at most 63, alphanumeric ends); keys by CEL, as a map's keys have no schema
+  const value = what === 'label' ? z.string().regex(new RegExp(LABEL_VALUE)) : z.string();
+  const rules: Rule[] = [{ rule: `self.all(k, k.matches(r'${QUALIFIED_NAME}') && size(k) <= 317)`, message: `${what} keys must be qualified names such as app.example.com/team (name part: at most 63 letters, digits, '-', '_', '.')` }];
+  return z.record(z.string().regex(new RegExp(QUALIFIED_NAME)).max(317), value).meta({ description, maxProperties: 64, ...cel(...rules) });
+};
+
 const SecretTemplate = z
   .object({
-    labels: z.record(z.string(), z.string().max(63)).optional().meta({ description: 'Extra labels on every generated Secret.' }),
-    annotations: z.record(z.string(), z.string()).optional().meta({ description: 'Extra annotations on every generated Secret (e.g. for Reloader).' }),
+    labels: metadataMap('label', 'Extra labels on every generated Secret.').optional(),
+    annotations: metadataMap('annotation', 'Extra annotations on every generated Secret (e.g. for Reloader).').optional(),
     keys: SecretKeys.optional(),
     attribution: z
       .object({
@@ -137,6 +147,11 @@ export const TeamMemberSpec = z
     ...cel({ rule: '(has(self.secretName) == has(oldSelf.secretName)) && (!has(self.secretName) || self.secretName == oldSelf.secretName)', message: 'secretName is immutable: delete and re-create the TeamMember to move its Secret' }),
   });
 export type TeamMemberSpec = z.infer<typeof TeamMemberSpec>;
+
+/** Rules on the whole TeamMember object (CEL may read metadata.name there). */
+export const TEAMMEMBER_RULES: Rule[] = [
+  { rule: 'size(self.metadata.name) <= 63', message: 'metadata.name: TeamMember names are at most 63 characters (the name labels its Secret)' },
+];
 
 // --- status -------------------------------------------------------------------------------------------------
 

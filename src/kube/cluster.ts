@@ -125,13 +125,14 @@ export class Cluster {
     return kube(() => this.core.readNamespacedSecret({ namespace, name }));
   }
 
-  async createSecret(namespace: string, body: V1Secret): Promise<V1Secret> {
-    return kube(() => this.core.createNamespacedSecret({ namespace, body }));
+  /** With `dryRun`, the API server runs validation and admission (quota, policies) and stores nothing. */
+  async createSecret(namespace: string, body: V1Secret, dryRun = false): Promise<V1Secret> {
+    return kube(() => this.core.createNamespacedSecret({ namespace, body, ...(dryRun ? { dryRun: 'All' } : {}) }));
   }
 
   /** Full replace with the read resourceVersion: a concurrent edit makes this fail with a conflict. */
-  async replaceSecret(namespace: string, name: string, body: V1Secret): Promise<V1Secret> {
-    return kube(() => this.core.replaceNamespacedSecret({ namespace, name, body }));
+  async replaceSecret(namespace: string, name: string, body: V1Secret, dryRun = false): Promise<V1Secret> {
+    return kube(() => this.core.replaceNamespacedSecret({ namespace, name, body, ...(dryRun ? { dryRun: 'All' } : {}) }));
   }
 
   async deleteSecret(namespace: string, name: string, uid: string): Promise<void> {

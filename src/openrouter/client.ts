@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { Clock } from '../util/clock.ts';
 import { OpenRouterError, kindOfStatus, parseRetryAfter } from './errors.ts';
 import type { RateLimiter } from './limiter.ts';
+import { redact } from '../util/redact.ts';
 import {
   CreatedKey, CurrentKey, Deleted, ErrorBody, KeyEnvelope, KeyList, Workspace,
   type ApiKey, type CreateKeyRequest, type UpdateKeyRequest,
@@ -164,11 +165,6 @@ function safeJson(text: string): unknown {
   } catch {
     return undefined;
   }
-}
-
-/** OpenRouter's messages do not contain keys, but an error message is the last place one could slip out. */
-function redact(message: string): string {
-  return message.replace(/sk-or-v1-[0-9a-zA-Z]+/g, 'sk-or-v1-[redacted]').slice(0, 300);
 }
 
 /** Deleting or disabling a key: offboarding, which goes before any creation waiting for the rate limiter. */

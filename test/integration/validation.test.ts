@@ -53,6 +53,11 @@ describe('kubectl apply refuses', () => {
     ['a bad namespace selector operator', policy('bad-sel', '  namespaceSelector:\n    matchExpressions: [{key: tier, operator: Maybe}]'), /spec.namespaceSelector.matchExpressions\[0\].operator/],
     ['duplicate Secret data keys', policy('dup-keys', '  secretTemplate:\n    keys: {apiKey: KEY, baseURL: KEY}'), /spec.secretTemplate.keys.*must be distinct/],
     ['a bad Secret data key name', policy('bad-key', '  secretTemplate:\n    keys: {apiKey: "my key"}'), /spec.secretTemplate.keys.apiKey/],
+    ['a member name longer than a label value (63)', member('m'.repeat(64), '  policy: p'), /metadata.name.*at most 63 characters/],
+    ['a Secret label key that is not a label key', policy('bad-label-key', '  secretTemplate:\n    labels: {"team name": x}'), /spec.secretTemplate.labels.*label keys/],
+    ['a Secret label value longer than 63', policy('bad-label-value', `  secretTemplate:\n    labels: {team: ${'v'.repeat(64)}}`), /spec.secretTemplate.labels/],
+    ['a Secret label value with a space', policy('bad-label-space', '  secretTemplate:\n    labels: {team: "a b"}'), /spec.secretTemplate.labels/],
+    ['a Secret annotation key with two slashes', policy('bad-annotation', '  secretTemplate:\n    annotations: {"a/b/c": x}'), /spec.secretTemplate.annotations.*annotation keys/],
   ])('%s', async (_what, yaml, message) => {
     const r = await apply(yaml);
     expect(r.ok, r.out).toBe(false);

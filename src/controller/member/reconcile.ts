@@ -18,9 +18,11 @@ import { mergePatch } from '../mergepatch.ts';
 import { matchesSelector } from '../selector.ts';
 import { effectiveBudget, fromLimitReset, keyDrift, keyExpiry, keyLimit, keyOutlivesAllowance, toLimitReset, windowId, windowSpend, type DesiredBudget } from './desired.ts';
 import { usdShown } from '../../util/money.ts';
+import { redact } from '../../util/redact.ts';
 import { nextReset } from '../../util/windows.ts';
 import { disabledOutside, planKey, recoverPending } from './plan.ts';
-import { apiKeyIn, defaultSecretName, desiredSecret, hmacMatches, isOwnedBy, keyHmac, previewMatches, secretUpToDate } from './secret.ts';
+import { defaultSecretName, desiredSecret, hmacMatches, isOwnedBy, keyHmac, previewMatches, secretUpToDate, storedApiKey } from './secret.ts';
+import { KubeError } from '../../kube/errors.ts';
 import { computeStatus, type Outcome } from './status.ts';
 import { finalizeMember } from './finalize.ts';
 import type { MemberDeps, Result } from './deps.ts';
@@ -32,6 +34,11 @@ function missing(m: TeamMember): never {
 }
 
 const CREDENTIALS_WAIT_MS = 30_000;
+/** What a dry-run Secret write carries instead of a key. */
+const DRY_RUN_KEY = 'teamkeys-dry-run';
+
+/** The API server refused the member Secret (not a conflict): reported as a condition, retried with backoff. */
+class SecretRejected extends Error {}
 
 export async function reconcileMember(member: TeamMember, d: MemberDeps): Promise<Result> {
   if (member.metadata.deletionTimestamp) return finalizeMember(offboardee(member) ?? missing(member), d);
@@ -41,7 +48,12 @@ export async function reconcileMember(member: TeamMember, d: MemberDeps): Promis
     return {}; // the update event brings the member back with its finalizer
   }
   const ctx = new MemberContext(member, d);
-  return ctx.run();
+  try {
+    return await ctx.run();
+  } catch (e) {
+    if (!(e instanceof SecretRejected)) throw e;
+    return ctx.secretRejected(e.message);
+  }
 }
 
 class MemberContext {
@@ -189,7 +201,7 @@ class MemberContext {
   private planInput(secret: V1Secret | 'foreign' | undefined, wantKey: boolean, policy: KeyPolicy) {
     const key = this.status.key;
     const own = secret && secret !== 'foreign' ? secret : undefined;
-    const apiKey = own ? apiKeyIn(own, policy.spec) : undefined;
+    const apiKey = own ? storedApiKey(own, policy.spec, this.d.hmacKey) : undefined;
     const created = key ? Date.parse(key.createdAt) : this.now();
     return {
       status: this.status,
@@ -239,7 +251,7 @@ class MemberContext {
     if (!pending) return 0;
     const candidates = this.d.book.byName(pending.name);
     const own = secret && secret !== 'foreign' ? secret : undefined;
-    const apiKey = own ? apiKeyIn(own, policy.spec) : undefined;
+    const apiKey = own ? storedApiKey(own, policy.spec, this.d.hmacKey) : undefined;
     const intact = own !== undefined && hmacMatches(this.d.hmacKey, apiKey ?? '', own.metadata?.annotations?.[ANNOTATION_KEY_HMAC]);
     const { adopt, revoke } = recoverPending(candidates, own?.metadata?.annotations?.[ANNOTATION_KEY_HASH], intact);
     for (const hash of revoke) {
@@ -260,6 +272,11 @@ class MemberContext {
     const seq = (this.status.keySeq ?? 0) + 1;
     const name = keyName({ cluster: d.clusterId, namespace: this.ns, member: this.m.metadata.name, uid: this.m.metadata.uid, seq });
     const workspaceId = await d.workspaceId(policy);
+    // the Secret must be writable before a key exists for it (quota, validation, admission): a refusal then costs
+    // a dry run, never a key created and revoked per attempt
+    const existing = secret && secret !== 'foreign' ? secret : undefined;
+    const probe = desiredSecret({ member: this.m, policy: policy.spec, apiKey: DRY_RUN_KEY, keyHash: 'dry-run', hmac: keyHmac(d.hmacKey, DRY_RUN_KEY), baseUrl: d.baseUrl, existing });
+    await this.writeSecret(probe, existing !== undefined, true);
     // the intent: recorded before the create call, so a crash at any instant leaves a findable key
     await this.patchStatus({ ...this.status, pendingKey: { name, since: new Date(this.now()).toISOString() }, keySeq: seq }, true);
     if (revoke) {
@@ -291,11 +308,8 @@ class MemberContext {
       key = await d.client.updateKey(key.hash, { disabled: true });
       d.book.put(key);
     }
-    const existing = secret && secret !== 'foreign' ? secret : undefined;
     const body = desiredSecret({ member: this.m, policy: policy.spec, apiKey: created.secret, keyHash: key.hash, hmac: keyHmac(d.hmacKey, created.secret), baseUrl: d.baseUrl, existing });
-    const written = existing
-      ? await d.cluster.replaceSecret(this.ns, defaultSecretName(this.m), body)
-      : await d.cluster.createSecret(this.ns, body);
+    const written = await this.writeSecret(body, existing !== undefined);
     await this.patchStatus({ ...this.status, pendingKey: undefined, key: this.keyRef(key, undefined) });
     return { label: key.label, secret: written };
   }
@@ -342,11 +356,31 @@ class MemberContext {
   /** Keeps labels, annotations and non-key data of the Secret in line with the policy's template. */
   private async convergeSecret(policy: KeyPolicy, secret: V1Secret): Promise<void> {
     const key = this.status.key;
-    const apiKey = apiKeyIn(secret, policy.spec);
+    const apiKey = storedApiKey(secret, policy.spec, this.d.hmacKey);
     if (!key || !apiKey) return;
     const want = desiredSecret({ member: this.m, policy: policy.spec, apiKey, keyHash: key.hash, hmac: keyHmac(this.d.hmacKey, apiKey), baseUrl: this.d.baseUrl, existing: secret });
     if (secretUpToDate(secret, want)) return;
-    await this.d.cluster.replaceSecret(this.ns, defaultSecretName(this.m), want);
+    await this.writeSecret(want, true);
+  }
+
+  /** Writes (or, with dryRun, only checks) the member Secret; a refusal by the API server is a SecretRejected. */
+  private async writeSecret(body: V1Secret, replace: boolean, dryRun = false): Promise<V1Secret> {
+    try {
+      return replace
+        ? await this.d.cluster.replaceSecret(this.ns, defaultSecretName(this.m), body, dryRun)
+        : await this.d.cluster.createSecret(this.ns, body, dryRun);
+    } catch (e) {
+      // refused for what it is (invalid, over quota, immutable, a policy webhook), not for a stale read
+      if (e instanceof KubeError && (e.kind === 'invalid' || e.kind === 'forbidden')) throw new SecretRejected(e.message);
+      throw e;
+    }
+  }
+
+  /** The API server refuses the Secret: say so with its reason, keep the key as it is, back off. */
+  async secretRejected(reason: string): Promise<Result> {
+    const name = `${this.ns}/${defaultSecretName(this.m)}`;
+    await this.blocked({ ready: false, reason: 'SecretRejected', message: `the API server refused Secret ${name}: ${redact(reason)}` }, this.d.policy(this.m.spec.policy), false);
+    return { retry: true };
   }
 
   /** A member that cannot be served as asked: report why, disable its key unless told not to, create nothing. */

@@ -70,6 +70,21 @@ export function desiredSecret(i: SecretInput): V1Secret {
   };
 }
 
+/**
+ * The key string a Secret holds: under the policy's data key, or, after the policy renamed that data key, under
+ * whichever data key holds the string the Secret's HMAC names (so a rename moves the key instead of replacing it).
+ */
+export function storedApiKey(secret: V1Secret, policy: KeyPolicySpec, hmacKey: Buffer): string | undefined {
+  const direct = apiKeyIn(secret, policy);
+  if (direct !== undefined) return direct;
+  const hmac = secret.metadata?.annotations?.[ANNOTATION_KEY_HMAC];
+  for (const v of Object.values(secret.data ?? {})) {
+    const s = Buffer.from(v, 'base64').toString('utf8');
+    if (hmacMatches(hmacKey, s, hmac)) return s;
+  }
+  return undefined;
+}
+
 /** The key string stored in a Secret under the policy's data key, if any. */
 export function apiKeyIn(secret: V1Secret, policy: KeyPolicySpec): string | undefined {
   const field = policy.secretTemplate?.keys?.apiKey ?? 'OPENROUTER_API_KEY';
