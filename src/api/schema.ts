@@ -197,6 +197,16 @@ export const TeamMemberStatus = z.object({
         description: 'Spend of keys replaced during the current window; the active key\'s limit is reduced by it, so a replacement never hands out a second budget.',
       }),
       carriedWindow: z.string().optional().meta({ description: 'The window carriedUSD belongs to (its start, or "never").' }),
+      retiredKeys: z
+        .array(z.object({
+          hash: z.string(),
+          retiredAt: z.string(),
+          usage: z.object({ daily: z.number(), weekly: z.number(), monthly: z.number(), total: z.number() }),
+          byok: z.object({ daily: z.number(), weekly: z.number(), monthly: z.number(), total: z.number() }),
+        }))
+        .max(64)
+        .optional()
+        .meta({ description: 'Replaced keys and their spend per UTC window when they retired (older than a month: folded into one lifetime total). carriedUSD is computed from them for the current reset period.' }),
     })
     .optional(),
   usage: z

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
@@ -13,6 +13,7 @@ beforeAll(async () => {
   await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: drift-badws-${n}}\nspec: {workspace: no-such-workspace}`);
 });
 afterAll(() => env.stop());
+afterEach(() => env.emu.faults.clear());
 
 const member = async (name: string) => {
   await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${n}}\nspec: {policy: drift-${n}}`);
@@ -176,6 +177,58 @@ describe('money across replacements (invariant 3)', () => {
     env.emu.store.spend(replacement, { usd: 1 });
     const key = (await env.secretData(n, 'money-openrouter'))['OPENROUTER_API_KEY'] ?? '';
     expect((await env.chat(key)).status).toBe(403);
+  });
+
+  /** A member with a key that spent `usd` this window (observed by a sync); returns its hash. */
+  const spent = async (name: string, usd: number) => {
+    const m = await member(name);
+    const hash = m.status?.key?.hash ?? '';
+    env.emu.store.spend(env.emu.store.getKey(hash), { usd });
+    await env.op.sync();
+    await eventually(async () => ((await env.member(n, name)).status?.usage?.windowUSD === usd) || undefined, 10_000, 'spend observed');
+    return hash;
+  };
+  const replaced = (name: string, hash: string) => eventually(async () => {
+    const st = (await env.member(n, name)).status;
+    return st?.key?.hash && st.key.hash !== hash && st.pendingKey === undefined ? st : undefined;
+  }, 20_000, `${name} replaced`);
+
+  it('counts the old key once when revoking it fails after the intent was written, and the retry succeeds', async () => {
+    const hash = await spent('money-retry', 1.5);
+    // the revoke of the old key fails for one whole reconcile (the client tries each DELETE 3 times)
+    env.emu.faults.set([{ route: 'DELETE /api/v1/keys/{hash}', kind: 'error', times: 3, probability: 1, status: 500, latencyMs: 0, retryAfterSeconds: 0 }]);
+    await env.core.deleteNamespacedSecret({ namespace: n, name: 'money-retry-openrouter' });
+    const s = await replaced('money-retry', hash);
+    env.emu.faults.clear();
+    expect(env.emu.counters()['DELETE /api/v1/keys/{hash}']?.['500']).toBe(3);
+    expect(s.budget).toMatchObject({ carriedUSD: 1.5, remainingUSD: 2.5 });
+    expect(env.emu.store.getKey(s.key?.hash ?? '').limit).toBe(2.5);
+  });
+
+  it('reads the old key fresh before retiring it, and waits rather than use a stale reading when that fails', async () => {
+    const hash = await spent('money-fresh', 1);
+    env.emu.store.spend(env.emu.store.getKey(hash), { usd: 1 }); // spent since the last sync
+    env.emu.faults.set([{ route: 'GET /api/v1/keys/{hash}', kind: 'error', times: 3, probability: 1, status: 503, latencyMs: 0, retryAfterSeconds: 0 }]);
+    await env.core.deleteNamespacedSecret({ namespace: n, name: 'money-fresh-openrouter' });
+    const s = await replaced('money-fresh', hash);
+    env.emu.faults.clear();
+    expect(s.budget).toMatchObject({ carriedUSD: 2 });
+    expect(env.emu.store.getKey(s.key?.hash ?? '').limit).toBe(2);
+  });
+
+  it('keeps counting a replaced key when the reset period changes in the same window', async () => {
+    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: money-reset-${n}}\nspec: {budget: {limitUSD: 4, reset: monthly}}`);
+    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: money-reset, namespace: ${n}}\nspec: {policy: money-reset-${n}}`);
+    const hash = (await env.ready(n, 'money-reset')).status?.key?.hash ?? '';
+    env.emu.store.spend(env.emu.store.getKey(hash), { usd: 1.5 });
+    await env.core.deleteNamespacedSecret({ namespace: n, name: 'money-reset-openrouter' });
+    const s = await replaced('money-reset', hash);
+    expect(env.emu.store.getKey(s.key?.hash ?? '').limit).toBe(2.5);
+    // the same week, the tier moves to a weekly budget: what the old key spent this week still counts
+    await env.custom.patchClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name: `money-reset-${n}`, body: { spec: { budget: { reset: 'weekly' } } } }, MERGE);
+    await eventually(() => env.emu.store.getKey(s.key?.hash ?? '').limitReset === 'weekly' || undefined, 10_000, 'weekly reset applied');
+    expect(env.emu.store.getKey(s.key?.hash ?? '').limit).toBe(2.5);
+    expect((await env.member(n, 'money-reset')).status?.budget).toMatchObject({ reset: 'weekly', carriedUSD: 1.5 });
   });
 });
 

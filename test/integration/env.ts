@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config.ts';
 import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
 import { Operator } from '../../src/operator.ts';
-import { systemClock } from '../../src/util/clock.ts';
+import { OffsetClock } from '../../src/util/clock.ts';
 import { MERGE, eventually, freshNamespace, kubeConfigAt, memberCondition } from './kube.ts';
 
 const run = promisify(execFile);
@@ -33,7 +33,9 @@ export async function startEnv(o: EnvOptions = {}) {
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const mk = newSecret();
-  const emu = new Emulator({ managementKeys: [mk] });
+  // one clock for the emulator and the operator: a test moves time for both (across a reset boundary, say)
+  const clock = new OffsetClock();
+  const emu = new Emulator({ managementKeys: [mk], clock });
   const emuUrl = await emu.start();
   const clusterId = o.clusterId ?? `c${randomBytes(3).toString('hex')}`;
   // every test file runs its own operator on the shared control plane; each manages only its own namespaces
@@ -60,7 +62,7 @@ export async function startEnv(o: EnvOptions = {}) {
     TEAMKEYS_NAMESPACE_SELECTOR: `teamkeys.dev/test-env=${clusterId}`,
   });
   const logger = pino({ level: 'debug' }, sink);
-  let op = new Operator(cfg, kc, systemClock, logger);
+  let op = new Operator(cfg, kc, clock, logger);
   await op.start();
   if (initial === 'management') await eventually(() => op.ready || undefined, 30_000, 'operator ready');
   let running = true;
@@ -72,7 +74,7 @@ export async function startEnv(o: EnvOptions = {}) {
   /** A fresh operator with the same configuration: empty caches, as after a restart. */
   const startOperator = async () => {
     await stopOperator();
-    op = new Operator(cfg, kc, systemClock, logger);
+    op = new Operator(cfg, kc, clock, logger);
     await op.start();
     running = true;
     await eventually(() => op.ready || undefined, 30_000, 'operator ready');
@@ -123,7 +125,7 @@ export async function startEnv(o: EnvOptions = {}) {
     await emu.stop();
   };
 
-  return { kc, core, custom, emu, emuUrl, mk, get op() { return op; }, stopOperator, startOperator, logs, clusterId, system, kubectl, apply, member, settled, ready, secretData, chat, events, stop, newNamespace: (p: string, labels?: Record<string, string>) => freshNamespaceWith(kc, p, { ...labels, ...scope }) };
+  return { kc, core, custom, emu, emuUrl, mk, clock, get op() { return op; }, stopOperator, startOperator, logs, clusterId, system, kubectl, apply, member, settled, ready, secretData, chat, events, stop, newNamespace: (p: string, labels?: Record<string, string>) => freshNamespaceWith(kc, p, { ...labels, ...scope }) };
 }
 
 async function freshNamespaceWith(kc: KubeConfig, prefix: string, labels?: Record<string, string>): Promise<string> {

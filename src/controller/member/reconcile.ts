@@ -25,6 +25,7 @@ import { defaultSecretName, desiredSecret, hmacMatches, isOwnedBy, keyHmac, prev
 import { KubeError } from '../../kube/errors.ts';
 import { computeStatus, type Outcome } from './status.ts';
 import { finalizeMember } from './finalize.ts';
+import { carriedSpend, retiredFromKey, retiredFromObserved, withRetired } from './carry.ts';
 import type { MemberDeps, Result } from './deps.ts';
 
 export type { MemberDeps, Result } from './deps.ts';
@@ -88,7 +89,7 @@ class MemberContext {
     const budget = decision.budget;
     const expired = this.m.spec.expiresAt !== undefined && Date.parse(this.m.spec.expiresAt) <= this.now();
     const window = windowId(budget.reset, this.now());
-    const carriedBefore = () => (this.status.budget?.carriedWindow === window ? (this.status.budget.carriedUSD ?? 0) : 0);
+    const carriedBefore = () => carriedSpend(this.status.budget?.retiredKeys, budget.reset, budget.includeByok, this.now());
     this.carried = { usd: carriedBefore(), window };
     const keyBudget = (): DesiredBudget => ({ ...budget, limitUSD: keyLimit(budget.limitUSD, this.carried.usd) });
 
@@ -132,9 +133,10 @@ class MemberContext {
       // deleted that has lost its Secret is about to be deleted itself, and no new key could be written anyway
       if (d.namespaceTerminating(this.ns)) return { requeueAfterMs: CREDENTIALS_WAIT_MS };
       if (secret === 'foreign') return this.blocked({ ready: false, reason: 'SecretConflict', message: `Secret ${this.ns}/${defaultSecretName(this.m)} exists and is not managed by teamkeys; delete it or set spec.secretName` }, policy);
-      // the retiring key's spend, read fresh: what it spent since the last list counts too
-      const retired = plan.revoke ? await d.client.getKey(plan.revoke).catch(() => (plan.revoke ? d.book.get(plan.revoke) : undefined)) : undefined;
-      if (plan.reason !== 'Initial') this.carryRetiredSpend(retired, budget, window);
+      // the retiring key's spend, read fresh: what it spent since the last list counts too. Only a 404 falls
+      // back to the last observation; any other failure retries later rather than carry a stale number
+      const retired = plan.revoke ? await this.readRetiring(plan.revoke) : undefined;
+      if (plan.reason !== 'Initial') this.carryRetiredSpend(retired, budget);
       const created = await this.createKey(policy, keyBudget(), secret, plan.revoke);
       if (plan.reason === 'Compromised') {
         await d.recorder.warn(this.m, 'KeyCompromised', `the key was disabled outside teamkeys, which is treated as a leak: issued ${created.label} into Secret ${defaultSecretName(this.m)} and deleted the disabled key`);
@@ -172,19 +174,29 @@ class MemberContext {
   }
 
   /**
-   * Before a key is replaced, what it spent this window moves into status.budget.carriedUSD (written with the
-   * create intent), so the new key's limit is what is left, not a second full budget. A key deleted outside can
-   * no longer be read: its last observed spend is used.
+   * Before a key is replaced, its spend is recorded in status.budget.retiredKeys (written with the create intent),
+   * so the new key's limit is what is left, not a second full budget. Recorded by hash: a retried replacement
+   * refreshes the entry instead of adding it again. A key deleted outside can no longer be read: its last
+   * observed spend is used.
    */
-  private carryRetiredSpend(retired: ApiKey | undefined, budget: DesiredBudget, window: string): void {
-    let spent = 0;
-    if (retired) spent = windowSpend(retired, budget.reset, budget.includeByok);
-    else if (this.status.usage && windowId(budget.reset, Date.parse(this.status.usage.observedAt)) === window) {
-      spent = Math.max(0, this.status.usage.windowUSD - this.carried.usd);
+  private carryRetiredSpend(retired: ApiKey | undefined, budget: DesiredBudget): void {
+    const current = this.status.key;
+    const entry = retired
+      ? retiredFromKey(retired, this.now())
+      : current && this.status.usage ? retiredFromObserved(current.hash, this.status.usage) : undefined;
+    if (!entry) return;
+    const retiredKeys = withRetired(this.status.budget?.retiredKeys ?? [], entry, this.now());
+    this.status = { ...this.status, budget: { ...(this.status.budget ?? { reset: budget.reset }), retiredKeys } };
+    this.carried = { usd: carriedSpend(retiredKeys, budget.reset, budget.includeByok, this.now()), window: this.carried.window };
+  }
+
+  private async readRetiring(hash: string): Promise<ApiKey | undefined> {
+    try {
+      return await this.d.client.getKey(hash);
+    } catch (e) {
+      if (e instanceof OpenRouterError && e.kind === 'notFound') return undefined;
+      throw e;
     }
-    if (spent <= 0) return;
-    this.carried = { usd: usdShown(this.carried.usd + spent), window };
-    this.status = { ...this.status, budget: { ...(this.status.budget ?? { reset: budget.reset }), carriedUSD: this.carried.usd, carriedWindow: window } };
   }
 
   private requeue(expired: boolean): Result {

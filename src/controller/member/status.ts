@@ -69,6 +69,7 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
       remainingUSD: i.budget.limitUSD === undefined ? undefined : (remaining ?? usdShown(Math.max(0, i.budget.limitUSD - (carried?.usd ?? 0)))),
       reset: i.budget.reset,
       ...(carried ? { carriedUSD: usdShown(carried.usd), carriedWindow: carried.window } : {}),
+      ...(i.prev.budget?.retiredKeys ? { retiredKeys: i.prev.budget.retiredKeys } : {}),
     };
   }
   if (i.observed && i.budget) {
