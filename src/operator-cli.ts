@@ -52,7 +52,11 @@ export async function runOperator(argv: string[]): Promise<void> {
   log.info({ lease: `${cfg.namespace}/${cfg.leaseName}` }, 'standing by for the leader lease');
   elector.run(
     () => op.lead(),
-    // client-go's rule: a leader that lost its lease must not keep writing; exit and let the Deployment restart it
-    () => void shutdown('lease lost', 1),
+    // client-go's rule: a leader that lost its lease must not keep writing; fence at once, then exit and let the
+    // Deployment restart it
+    () => {
+      op.depose();
+      void shutdown('lease lost', 1);
+    },
   );
 }

@@ -26,6 +26,7 @@ import { RateLimiter } from './openrouter/limiter.ts';
 import { Metrics } from './metrics/metrics.ts';
 import type { Clock } from './util/clock.ts';
 import { parseDuration } from './util/duration.ts';
+import { Deposed } from './util/errors.ts';
 
 const MEMBER = 'tm/';
 const POLICY = 'kp/';
@@ -77,17 +78,23 @@ export class Operator {
       })),
     });
     this.recorder = new Recorder(this.cluster, log);
-    this.credentials = new Credentials({ cluster: this.cluster, namespace: cfg.namespace, secretName: cfg.managementKeySecret, secretKey: cfg.managementKeySecretKey, log });
+    this.credentials = new Credentials({
+      cluster: this.cluster, namespace: cfg.namespace, secretName: cfg.managementKeySecret, secretKey: cfg.managementKeySecretKey, log,
+      clock, recorder: this.recorder, recheckBaseMs: parseDuration(cfg.credentialsInterval),
+    });
     this.client = new OpenRouterClient({
       baseUrl: cfg.openrouterUrl,
       apiKey: () => this.credentials.candidate(),
       limiter,
       clock,
+      // the fence: once this replica stops leading, not one more write leaves it, even from a reconcile in flight
+      mayWrite: () => this.leading,
       observe: (route, code, ms) => {
         this.metrics.openrouterCalls.inc({ route, code: String(code) });
         this.metrics.openrouterDuration.observe({ route }, ms / 1000);
       },
     });
+    this.cluster.fence(() => this.leading);
     this.book = new KeyBook(clock);
     this.queue = new WorkQueue({ workers: cfg.workers, clock });
     const onError = (what: string) => (err: unknown, retryInMs: number) => this.log.warn({ informer: what, retryInMs, err: err instanceof Error ? err.message : String(err) }, 'watch stopped; restarting');
@@ -175,8 +182,9 @@ export class Operator {
     return p?.ok ? p.value : undefined;
   }
 
+  /** Everything again (the management key works again, say): offboarding that waited goes first. */
   private enqueueAll(): void {
-    for (const m of this.allMembers()) this.queue.add(`${MEMBER}${m.metadata.namespace ?? ''}/${m.metadata.name}`);
+    for (const m of this.allMembers()) this.queue.add(`${MEMBER}${m.metadata.namespace ?? ''}/${m.metadata.name}`, m.metadata.deletionTimestamp !== undefined);
     for (const p of this.policies.inner.list()) this.queue.add(POLICY + (p.metadata?.name ?? ''));
   }
 
@@ -227,6 +235,17 @@ export class Operator {
     });
     this.every(parseDuration(this.cfg.minSyncInterval), () => this.maybeSync());
     this.enqueueAll();
+  }
+
+  /**
+   * Leadership lost: stop at once. Workers take no more keys, and the fence refuses every write the reconciles
+   * still in flight attempt, so two leaders never both create (client-go's rule, without waiting for a drain).
+   */
+  depose(): void {
+    if (!this.leading) return;
+    this.leading = false;
+    this.log.warn('leadership lost: writes stopped');
+    void this.queue.shutdown(0);
   }
 
   async stop(deadlineMs = 10_000): Promise<void> {
@@ -402,9 +421,12 @@ export class Operator {
       const [ns, name] = key.slice(MEMBER.length).split('/');
       const m = this.member(this.members.inner.get(name ?? '', ns));
       if (!m) return {};
-      // a member already in our care is still finalized after its namespace left the selector
+      // a member already in our care is still finalized after its namespace left the selector; "in our care" means
+      // its key is in our account: another operator's member (another selector, another account) is never ours,
+      // and a 404 from our account would wrongly read as "already deleted" for a key that lives elsewhere
       const meta = m.ok ? m.value.metadata : m.raw.metadata;
-      const ours = meta.finalizers?.includes(FINALIZER) && meta.deletionTimestamp;
+      const keyHash = m.ok ? m.value.status?.key?.hash : offboardee(m.raw)?.key?.hash;
+      const ours = meta.finalizers?.includes(FINALIZER) && meta.deletionTimestamp && keyHash !== undefined && this.book.get(keyHash) !== undefined;
       if (!this.manages(ns) && !ours) return {};
       if (!m.ok) {
         // fail closed: deletion and suspension are read field by field and honoured
@@ -420,6 +442,7 @@ export class Operator {
     } catch (e) {
       // a stale view (conflict) or a transient failure: retry with backoff, quietly
       if (isKube(e, 'conflict') || isKube(e, 'notFound')) return { retry: true };
+      if (e instanceof Deposed) return {}; // the next leader does it
       if (e instanceof OpenRouterError && (e.kind === 'unauthorized' || e.kind === 'forbidden')) {
         this.credentials.recheck();
         await this.refreshCredentials();

@@ -6,8 +6,10 @@ import type { Cluster } from '../kube/cluster.ts';
  * Events at transitions. Best effort: an Event that cannot be written is logged, never a reason to fail a
  * reconcile. Messages are written by the operator and never contain key strings.
  */
-/** What an Event is about: a TeamMember or KeyPolicy, or the lenient view of one. */
-type Regarding = Pick<TeamMember | KeyPolicy, 'kind'> & { metadata: Pick<TeamMember['metadata'], 'name' | 'namespace' | 'uid'> };
+/** What an Event is about: a TeamMember or KeyPolicy (or the lenient view of one), or a core object. */
+type Regarding =
+  | (Pick<TeamMember | KeyPolicy, 'kind'> & { metadata: Pick<TeamMember['metadata'], 'name' | 'namespace' | 'uid'> })
+  | { apiVersion: 'v1'; kind: 'Secret'; metadata: { name: string; namespace: string; uid: string } };
 
 export class Recorder {
   private readonly cluster: Cluster;
@@ -19,7 +21,7 @@ export class Recorder {
   }
 
   async emit(obj: Regarding, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const ref = { apiVersion: API_VERSION, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace, uid: obj.metadata.uid };
+    const ref = { apiVersion: 'apiVersion' in obj ? obj.apiVersion : API_VERSION, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace, uid: obj.metadata.uid };
     this.log.info({ object: `${obj.kind}/${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`, type, reason }, message);
     try {
       await this.cluster.event(ref, type, reason, message, reason);

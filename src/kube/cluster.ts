@@ -11,6 +11,7 @@ import { GROUP, VERSION } from '../api/schema.ts';
 import type { Json } from '../util/json.ts';
 import { KubeError, kube } from './errors.ts';
 import { ResilientInformer, type ResilientInformerOptions } from './informer.ts';
+import { Deposed } from '../util/errors.ts';
 
 export interface ObjectRef {
   apiVersion: string;
@@ -38,12 +39,23 @@ export class Cluster {
   private readonly events: EventsV1Api;
   private readonly instance: string;
 
+  /** Writes to members, policies and member Secrets happen only while this is true (the leader's fence). */
+  private mayWrite: () => boolean = () => true;
+
   constructor(kc: KubeConfig, instance: string) {
     this.kc = kc;
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.events = kc.makeApiClient(EventsV1Api);
     this.instance = instance;
+  }
+
+  fence(mayWrite: () => boolean): void {
+    this.mayWrite = mayWrite;
+  }
+
+  private gate(what: string): void {
+    if (!this.mayWrite()) throw new Deposed(what);
   }
 
   // --- informers ----------------------------------------------------------------------------------------------
@@ -70,11 +82,13 @@ export class Cluster {
   // --- custom objects -----------------------------------------------------------------------------------------
 
   async patchMemberStatus(namespace: string, name: string, patch: Json): Promise<KubernetesObject> {
+    this.gate('write a member status');
     return kube(() => this.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body: { status: patch } }, MERGE) as Promise<KubernetesObject>);
   }
 
   /** As patchMemberStatus, but fails with a conflict unless the member is still at resourceVersion. */
   async patchMemberStatusGuarded(namespace: string, name: string, resourceVersion: string, patch: Json): Promise<KubernetesObject> {
+    this.gate('write a member status');
     return kube(() => this.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body: { metadata: { resourceVersion }, status: patch } }, MERGE) as Promise<KubernetesObject>);
   }
 
@@ -83,10 +97,10 @@ export class Cluster {
   }
 
   async patchPolicyStatus(name: string, patch: Json): Promise<KubernetesObject> {
+    this.gate('write a policy status');
     return kube(() => this.custom.patchClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'keypolicies', name, body: { status: patch } }, MERGE) as Promise<KubernetesObject>);
   }
 
-  /** Replaces the finalizer list, guarded by resourceVersion so a concurrent change is not overwritten. */
   /** Replaces a KeyPolicy's finalizers, guarded by resourceVersion. */
   async setPolicyFinalizers(name: string, resourceVersion: string, finalizers: string[]): Promise<KubernetesObject> {
     return this.setFinalizers('KeyPolicy', resourceVersion, finalizers, (body) =>
@@ -100,6 +114,7 @@ export class Cluster {
   }
 
   private async setFinalizers(kind: string, resourceVersion: string, finalizers: string[], patch: (body: object[]) => Promise<KubernetesObject>): Promise<KubernetesObject> {
+    this.gate(`change ${kind} finalizers`);
     const body = [
       { op: 'test', path: '/metadata/resourceVersion', value: resourceVersion },
       { op: 'add', path: '/metadata/finalizers', value: finalizers },
@@ -127,15 +142,23 @@ export class Cluster {
 
   /** With `dryRun`, the API server runs validation and admission (quota, policies) and stores nothing. */
   async createSecret(namespace: string, body: V1Secret, dryRun = false): Promise<V1Secret> {
+    this.gate('create a Secret');
     return kube(() => this.core.createNamespacedSecret({ namespace, body, ...(dryRun ? { dryRun: 'All' } : {}) }));
   }
 
   /** Full replace with the read resourceVersion: a concurrent edit makes this fail with a conflict. */
   async replaceSecret(namespace: string, name: string, body: V1Secret, dryRun = false): Promise<V1Secret> {
+    this.gate('replace a Secret');
     return kube(() => this.core.replaceNamespacedSecret({ namespace, name, body, ...(dryRun ? { dryRun: 'All' } : {}) }));
   }
 
+  /** The operator's own Secret (the HMAC key), which every replica may create before any leads. */
+  async createOwnSecret(namespace: string, body: V1Secret): Promise<V1Secret> {
+    return kube(() => this.core.createNamespacedSecret({ namespace, body }));
+  }
+
   async deleteSecret(namespace: string, name: string, uid: string): Promise<void> {
+    this.gate('delete a Secret');
     // the uid precondition makes sure only the Secret that was checked is deleted
     await kube(() => this.core.deleteNamespacedSecret({ namespace, name, body: { preconditions: { uid } } }));
   }

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { Clock } from '../util/clock.ts';
 import { OpenRouterError, kindOfStatus, parseRetryAfter } from './errors.ts';
 import type { RateLimiter } from './limiter.ts';
+import { Deposed } from '../util/errors.ts';
 import { redact } from '../util/redact.ts';
 import {
   CreatedKey, CurrentKey, Deleted, ErrorBody, KeyEnvelope, KeyList, Workspace,
@@ -20,6 +21,8 @@ export interface OpenRouterClientOptions {
   dispatcher?: Dispatcher;
   /** retries of idempotent calls (GET, PATCH, DELETE) after 429, 5xx or a network error; POST is never retried */
   retries?: number;
+  /** the leader's fence: writes (POST, PATCH, DELETE) are refused in this process once it returns false */
+  mayWrite?: () => boolean;
   /** called once per HTTP exchange, for metrics */
   observe?: (route: string, status: number | 'error', ms: number) => void;
 }
@@ -34,7 +37,7 @@ export function defaultDispatcher(): Agent {
 
 /** OpenRouter's management API, typed and checked. */
 export class OpenRouterClient {
-  private readonly o: Required<Omit<OpenRouterClientOptions, 'observe'>> & Pick<OpenRouterClientOptions, 'observe'>;
+  private readonly o: Required<Omit<OpenRouterClientOptions, 'observe' | 'mayWrite'>> & Pick<OpenRouterClientOptions, 'observe' | 'mayWrite'>;
   private readonly base: string;
 
   constructor(opts: OpenRouterClientOptions) {
@@ -47,6 +50,7 @@ export class OpenRouterClient {
   }
 
   private async call<T extends z.ZodType>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', route: string, path: string, schema: T, body?: unknown): Promise<z.infer<T>> {
+    if (method !== 'GET' && this.o.mayWrite && !this.o.mayWrite()) throw new Deposed(route);
     const attempts = method === 'POST' ? 1 : 1 + this.o.retries;
     let last: OpenRouterError | undefined;
     for (let attempt = 1; attempt <= attempts; attempt++) {

@@ -4,7 +4,7 @@
  * off reaches OpenRouter at once.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MERGE, eventually } from './kube.ts';
+import { MERGE, eventually, isGone } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
 
@@ -64,7 +64,7 @@ describe('what a person asks for jumps the backoff', () => {
     await apply('hal', ', limitUSD: 2');
     const until = await backingOff('hal', 3_500);
     await env.kubectl(['delete', 'tm', 'hal', '-n', ns, '--wait=false']);
-    await eventually(async () => env.member(ns, 'hal').then(() => undefined, () => true), 10_000, 'member gone');
+    await eventually(() => isGone(() => env.member(ns, 'hal')), 10_000, 'member gone');
     expect(Date.now()).toBeLessThan(until);
     expect(env.emu.store.state.keys.find((k) => k.hash === hash)).toBeUndefined();
   });

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { MERGE, eventually } from './kube.ts';
+import { MERGE, eventually, isGone } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 
 const envs: Env[] = [];
@@ -38,9 +38,28 @@ describe('the management key', () => {
     await eventually(() => (env.op.credentials.current.state === 'invalid' && env.op.credentials.current.reason === 'Rejected') || undefined, 20_000, 'Rejected');
     expect(env.op.ready).toBe(false);
     env.emu.store.replace({ ...env.emu.store.state, keys: [...saved, ...env.emu.store.state.keys] });
-    await env.core.patchNamespacedSecret({ namespace: env.system, name: 'teamkeys-management-key', body: { metadata: { annotations: { touched: 'yes' } } } }, MERGE);
-    env.op.credentials.recheck();
     await env.ready(n, 'a', 60_000);
+  });
+
+  it('recovers by itself from a refusal that passes (no Secret change), says so in Events, and offboards what waited', async () => {
+    const env = await startEnv();
+    envs.push(env);
+    const n = await env.newNamespace('transient');
+    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: tr-${n}}\nspec: {}`);
+    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: gone, namespace: ${n}}\nspec: {policy: tr-${n}}`);
+    const hash = (await env.ready(n, 'gone')).status?.key?.hash ?? '';
+    // OpenRouter refuses the management key for a while (an outage on its side, a key briefly disabled)
+    const saved = env.emu.store.state.keys.filter((k) => k.management);
+    env.emu.store.replace({ ...env.emu.store.state, keys: env.emu.store.state.keys.filter((k) => !k.management) });
+    await env.kubectl(['delete', 'tm', 'gone', '-n', n, '--wait=false']);
+    await eventually(() => (env.op.credentials.current.state === 'invalid' && env.op.credentials.current.reason === 'Rejected') || undefined, 20_000, 'Rejected');
+    // it comes back: nobody touches the Secret or the operator
+    env.emu.store.replace({ ...env.emu.store.state, keys: [...saved, ...env.emu.store.state.keys] });
+    await eventually(() => env.op.ready || undefined, 30_000, 'ready again without a Secret change');
+    await eventually(() => isGone(() => env.member(n, 'gone')), 30_000, 'member offboarded');
+    expect(env.emu.store.state.keys.find((k) => k.hash === hash)).toBeUndefined();
+    const reasons = (await env.events(env.system)).filter((e) => e.regarding?.kind === 'Secret' && e.regarding.name === 'teamkeys-management-key').map((e) => e.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['ManagementKeyInvalid', 'ManagementKeyValid']));
   });
 
   it('reports a missing Secret and starts once it appears', async () => {

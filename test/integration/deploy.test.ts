@@ -14,7 +14,7 @@ import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
 import { freePort } from '../controlplane/controlplane.ts';
 import { buildImage, podman, startContainer, type Container } from './container.ts';
-import { MERGE, eventually, kubeConfig, memberCondition } from './kube.ts';
+import { MERGE, eventually, isGone, kubeConfig, memberCondition } from './kube.ts';
 import { startOperatorProcess, type OperatorProcess } from './process.ts';
 
 const run = promisify(execFile);
@@ -75,7 +75,7 @@ async function suspendAndDelete(ns: string, name: string, hash: string): Promise
   await memberCondition(kc, ns, name, 'Suspended');
   expect(emu.store.state.keys.find((k) => k.hash === hash)?.disabled).toBe(true);
   await custom.deleteNamespacedCustomObject({ ...tm, namespace: ns, name });
-  await eventually(async () => custom.getNamespacedCustomObject({ ...tm, namespace: ns, name }).then(() => undefined, () => true), 30_000, 'member deleted');
+  await eventually(() => isGone(() => custom.getNamespacedCustomObject({ ...tm, namespace: ns, name })), 30_000, 'member deleted');
   expect(emu.store.state.keys.find((k) => k.hash === hash)).toBeUndefined();
 }
 

@@ -37,6 +37,11 @@ export async function eventually<T>(fn: () => Promise<T | undefined> | T | undef
   throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
 }
 
+/** True once the read answers 404; any other failure (a 429 while the API server's cache reinitialises) is not gone. */
+export function isGone(read: () => Promise<unknown>): Promise<true | undefined> {
+  return read().then(() => undefined, (e: { code?: number }) => (e.code === 404 ? true : undefined));
+}
+
 interface MemberView {
   metadata: { name: string; finalizers?: string[] };
   status?: { conditions?: { type: string; status: string; reason: string; message: string }[] } & Record<string, unknown>;

@@ -31,7 +31,7 @@ export async function reconcileInvalid(m: Offboardee, raw: { metadata: { generat
     await d.recorder.warn(m, 'KeyDisabled', 'spec.suspended is true: disabled the key (the rest of the spec cannot be read)');
   }
   // recorded as the operator's own doing, so the key is re-enabled, not judged leaked, once the spec reads again
-  if (!m.key.disabled) await d.cluster.patchMemberStatus(m.metadata.namespace ?? '', m.metadata.name, { key: { disabled: true } });
+  if (!m.key.disabled) await d.cluster.patchMemberStatusGuarded(m.metadata.namespace ?? '', m.metadata.name, m.metadata.resourceVersion ?? '', { key: { disabled: true } });
   return {};
 }
 
@@ -40,5 +40,5 @@ export async function markInvalid(cluster: Cluster, m: Offboardee, raw: { metada
   const prev = TeamMemberStatus.safeParse(raw.status ?? {});
   const conditions = setCondition(prev.success ? prev.data.conditions : [], { type: 'Ready', status: 'False', reason: 'InvalidSpec', message }, raw.metadata.generation, now);
   const patch = mergePatch(toJson(prev.success ? { conditions: prev.data.conditions } : {}), toJson({ conditions }));
-  if (patch !== undefined) await cluster.patchMemberStatus(m.metadata.namespace ?? '', m.metadata.name, patch);
+  if (patch !== undefined) await cluster.patchMemberStatusGuarded(m.metadata.namespace ?? '', m.metadata.name, m.metadata.resourceVersion ?? '', patch);
 }

@@ -289,7 +289,7 @@ class MemberContext {
     const probe = desiredSecret({ member: this.m, policy: policy.spec, apiKey: DRY_RUN_KEY, keyHash: 'dry-run', hmac: keyHmac(d.hmacKey, DRY_RUN_KEY), baseUrl: d.baseUrl, existing });
     await this.writeSecret(probe, existing !== undefined, true);
     // the intent: recorded before the create call, so a crash at any instant leaves a findable key
-    await this.patchStatus({ ...this.status, pendingKey: { name, since: new Date(this.now()).toISOString() }, keySeq: seq }, true);
+    await this.patchStatus({ ...this.status, pendingKey: { name, since: new Date(this.now()).toISOString() }, keySeq: seq });
     if (revoke) {
       await d.client.deleteKey(revoke);
       d.book.remove(revoke);
@@ -436,14 +436,14 @@ class MemberContext {
     }
   }
 
-  /** Merge-patches status only when it changed; `guarded` makes a stale view fail with a conflict instead. */
-  private async patchStatus(next: TeamMemberStatus, guarded = false): Promise<void> {
+  /** Merge-patches status only when it changed, guarded by the resourceVersion this reconcile read. */
+  private async patchStatus(next: TeamMemberStatus): Promise<void> {
     const patch = mergePatch(toJson(this.m.status ?? {}), toJson(next));
     this.status = next;
     if (patch === undefined) return;
-    const updated = guarded
-      ? await this.d.cluster.patchMemberStatusGuarded(this.ns, this.m.metadata.name, this.m.metadata.resourceVersion ?? '', patch)
-      : await this.d.cluster.patchMemberStatus(this.ns, this.m.metadata.name, patch);
+    // every status write is guarded by resourceVersion: a stale view (a deposed leader's, a lagging cache) fails
+    // with a conflict and is retried from a fresh read; it never overwrites another writer's intent
+    const updated = await this.d.cluster.patchMemberStatusGuarded(this.ns, this.m.metadata.name, this.m.metadata.resourceVersion ?? '', patch);
     this.m = { ...this.m, metadata: { ...this.m.metadata, resourceVersion: updated.metadata?.resourceVersion }, status: TeamMemberStatus.parse(toJson(next)) };
   }
 }
