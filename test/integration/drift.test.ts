@@ -188,9 +188,10 @@ describe('money across replacements (invariant 3)', () => {
     await eventually(async () => ((await env.member(n, name)).status?.usage?.windowUSD === usd) || undefined, 10_000, 'spend observed');
     return hash;
   };
+  /** The status once the replacement is complete: a new key, no create in flight, and the carried spend shown. */
   const replaced = (name: string, hash: string) => eventually(async () => {
     const st = (await env.member(n, name)).status;
-    return st?.key?.hash && st.key.hash !== hash && st.pendingKey === undefined ? st : undefined;
+    return st?.key?.hash && st.key.hash !== hash && st.pendingKey === undefined && st.budget?.carriedUSD !== undefined ? st : undefined;
   }, 20_000, `${name} replaced`);
 
   it('counts the old key once when revoking it fails after the intent was written, and the retry succeeds', async () => {

@@ -93,10 +93,10 @@ export async function startEnv(o: EnvOptions = {}) {
     (await custom.getNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name })) as TeamMember;
 
   /** Waits until the queue is drained and nothing is due soon: the operator has converged. */
-  const settled = async (timeoutMs = 30_000, quietMs = 300) => {
+  const settled = async (timeoutMs = 30_000, quietMs = 300, withinMs = 2_000) => {
     let quietSince = 0;
     await eventually(() => {
-      if (!op.queue.idle(2_000)) {
+      if (!op.queue.idle(withinMs)) {
         quietSince = 0;
         return undefined;
       }

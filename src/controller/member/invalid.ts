@@ -17,28 +17,31 @@ export async function reconcileInvalid(m: Offboardee, raw: { metadata: { generat
   if (m.metadata.deletionTimestamp) return finalizeMember(m, d);
   const now = new Date(d.clock.now()).toISOString();
   const suspendNote = m.suspended && m.key ? ' (spec.suspended is true: the key is disabled)' : '';
-  await markInvalid(d.cluster, m, raw, `${message}${suspendNote}`, now);
+  let rv = await markInvalid(d.cluster, m, raw, `${message}${suspendNote}`, now);
   if (!m.suspended || !m.key || !d.credentialsValid()) return {};
-  const observed = d.book.get(m.key.hash);
-  if (observed?.disabled && m.key.disabled) return {};
-  if (!observed?.disabled) {
-    try {
-      d.book.put(await d.client.updateKey(m.key.hash, { disabled: true }));
-    } catch (e) {
-      if (e instanceof OpenRouterError && e.kind === 'notFound') return {}; // nothing left to disable
-      throw e;
-    }
-    await d.recorder.warn(m, 'KeyDisabled', 'spec.suspended is true: disabled the key (the rest of the spec cannot be read)');
+  // recorded first, as the operator's own doing (like a create intent): once the spec reads again the key is
+  // re-enabled as usual, never judged leaked because the status did not say who disabled it
+  if (!m.key.disabled) rv = await patchVersion(d.cluster.patchMemberStatusGuarded(m.metadata.namespace ?? '', m.metadata.name, rv, { key: { disabled: true } }));
+  if (d.book.get(m.key.hash)?.disabled) return {};
+  try {
+    d.book.put(await d.client.updateKey(m.key.hash, { disabled: true }));
+  } catch (e) {
+    if (e instanceof OpenRouterError && e.kind === 'notFound') return {}; // nothing left to disable
+    throw e;
   }
-  // recorded as the operator's own doing, so the key is re-enabled, not judged leaked, once the spec reads again
-  if (!m.key.disabled) await d.cluster.patchMemberStatusGuarded(m.metadata.namespace ?? '', m.metadata.name, m.metadata.resourceVersion ?? '', { key: { disabled: true } });
+  await d.recorder.warn(m, 'KeyDisabled', 'spec.suspended is true: disabled the key (the rest of the spec cannot be read)');
   return {};
 }
 
-/** Ready=False InvalidSpec with the parser's message; the rest of the status is left as it is. */
-export async function markInvalid(cluster: Cluster, m: Offboardee, raw: { metadata: { generation?: number | undefined }; status?: unknown }, message: string, now: string): Promise<void> {
+async function patchVersion(write: Promise<{ metadata?: { resourceVersion?: string | undefined } | undefined }>): Promise<string> {
+  return (await write).metadata?.resourceVersion ?? '';
+}
+
+/** Ready=False InvalidSpec with the parser's message; the rest of the status is left as it is. Returns the resourceVersion after. */
+export async function markInvalid(cluster: Cluster, m: Offboardee, raw: { metadata: { generation?: number | undefined }; status?: unknown }, message: string, now: string): Promise<string> {
   const prev = TeamMemberStatus.safeParse(raw.status ?? {});
   const conditions = setCondition(prev.success ? prev.data.conditions : [], { type: 'Ready', status: 'False', reason: 'InvalidSpec', message }, raw.metadata.generation, now);
   const patch = mergePatch(toJson(prev.success ? { conditions: prev.data.conditions } : {}), toJson({ conditions }));
-  if (patch !== undefined) await cluster.patchMemberStatusGuarded(m.metadata.namespace ?? '', m.metadata.name, m.metadata.resourceVersion ?? '', patch);
+  if (patch === undefined) return m.metadata.resourceVersion ?? '';
+  return patchVersion(cluster.patchMemberStatusGuarded(m.metadata.namespace ?? '', m.metadata.name, m.metadata.resourceVersion ?? '', patch));
 }

@@ -1,0 +1,213 @@
+/**
+ * Model-based test: fast-check generates sequences of what users, admins and the world do — apply, suspend and
+ * delete members, move them between policies, disable, delete or re-limit keys in the dashboard, spend through
+ * the inference endpoint, move the clock across day boundaries, make OpenRouter fail, restart the operator — and
+ * after every step, once the operator has converged, checks the invariants of the design:
+ *   - every live, unsuspended member has exactly one enabled key, the one in its Secret, and it works;
+ *   - a suspended member has no enabled key; a deleted member is gone and so is any enabled key of it;
+ *   - no enabled key of this cluster is left without an owner once the sweep ran;
+ *   - spend per member per window stays within its limit plus one request;
+ *   - an idle pass writes nothing to OpenRouter or Kubernetes;
+ *   - no key string in any log line, Event or status.
+ * A fixed seed runs in `make test`; `make soak` runs it for longer with a random seed (MODEL_SEED, MODEL_RUNS,
+ * MODEL_MINUTES) and prints the seed and the shrunk failing sequence.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parseKeyName } from '../../src/controller/keyname.ts';
+import { windowStart } from '../../src/util/windows.ts';
+import { MERGE, eventually, isGone } from './kube.ts';
+import { startEnv, type Env } from './env.ts';
+import { expectNoKeyStrings } from './scan.ts';
+
+const SEED = Number(process.env['MODEL_SEED'] ?? 20261126);
+const RUNS = Number(process.env['MODEL_RUNS'] ?? 3);
+const MINUTES = Number(process.env['MODEL_MINUTES'] ?? 0);
+const STEPS = Number(process.env['MODEL_STEPS'] ?? 10);
+
+const NAMES = ['ada', 'bo', 'cy'] as const;
+type Name = (typeof NAMES)[number];
+/** Two tiers: a daily budget whose keys are deleted on offboarding, a weekly one whose keys are kept disabled. */
+const POLICIES = [{ limitUSD: 0.25, reset: 'daily', deletion: 'Delete' }, { limitUSD: 0.4, reset: 'weekly', deletion: 'Disable' }] as const;
+/** Each chat asks for this many completion tokens: about $0.06 with openai/gpt-4o-mini, so a few exhaust a budget. */
+const MAX_TOKENS = 100_000;
+const MAX_REQUEST_USD = 0.061;
+
+interface MemberModel { policy: 0 | 1; suspended: boolean; spent: Map<string, number> }
+interface Model { members: Map<Name, MemberModel>; deleted: Set<Name> }
+interface Real { env: Env; ns: string; policy: (i: 0 | 1) => string }
+
+let env: Env;
+const namespaces: string[] = [];
+const stepsRun = { count: 0, runs: 0 };
+beforeAll(async () => {
+  env = await startEnv({ orphanGrace: '1s' });
+});
+afterAll(() => env.stop());
+
+const keysOf = (r: Real, name: Name) => r.env.emu.store.state.keys.filter((k) => {
+  const o = parseKeyName(k.name.replace(/^released:/, ''));
+  return o?.namespace === r.ns && o.member === name;
+});
+const writes = () => {
+  const c = env.emu.counters();
+  return ['POST /api/v1/keys', 'PATCH /api/v1/keys/{hash}', 'DELETE /api/v1/keys/{hash}'].map((r) => Object.values(c[r] ?? {}).reduce((a, b) => a + b, 0)).join('/');
+};
+const status = async (r: Real, name: Name) => (await r.env.member(r.ns, name)).status;
+
+async function applyMember(r: Real, name: Name, m: MemberModel): Promise<void> {
+  await r.env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${r.ns}}\nspec: {policy: ${r.policy(m.policy)}, suspended: ${m.suspended}}`);
+}
+
+/** Lets the operator converge: faults off, a sync, past the orphan grace, settled. */
+async function converge(r: Real): Promise<void> {
+  r.env.emu.faults.clear();
+  r.env.clock.advance(2_000);
+  await r.env.op.sync();
+  await r.env.settled(60_000, 300, 10_000);
+}
+
+const memberVersions = async (r: Real) => JSON.stringify(((await r.env.custom.listNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: r.ns, plural: 'teammembers' })) as { items: { metadata: { name: string; resourceVersion: string } }[] }).items.map((i) => `${i.metadata.name}@${i.metadata.resourceVersion}`));
+
+async function checkInvariants(m: Model, r: Real): Promise<void> {
+  stepsRun.count++;
+  // idle is free: another full pass writes nothing anywhere
+  const [before, versions] = [writes(), await memberVersions(r)];
+  await r.env.op.sync();
+  await r.env.settled(60_000, 300, 10_000);
+  expect(writes(), 'an idle pass writes nothing to OpenRouter').toBe(before);
+  expect(await memberVersions(r), 'an idle pass writes nothing to Kubernetes').toBe(versions);
+  for (const name of NAMES) {
+    const mm = m.members.get(name);
+    const enabled = keysOf(r, name).filter((k) => !k.disabled);
+    if (!mm) {
+      if (m.deleted.has(name)) expect(await isGone(() => r.env.member(r.ns, name)), `${name} deleted`).toBe(true);
+      expect(enabled.map((k) => k.hash), `${name} has no member: no enabled key`).toEqual([]);
+      continue;
+    }
+    const s = await status(r, name);
+    if (mm.suspended) {
+      expect(enabled, `${name} is suspended: no enabled key`).toEqual([]);
+      continue;
+    }
+    expect(enabled.map((k) => k.hash), `${name}: exactly one enabled key, the one in its status`).toEqual([s?.key?.hash]);
+    const secret = await r.env.core.readNamespacedSecret({ namespace: r.ns, name: `${name}-openrouter` });
+    expect(secret.metadata?.annotations?.['teamkeys.dev/key-hash'], `${name}: the Secret holds that key`).toBe(s?.key?.hash);
+    const apiKey = Buffer.from(secret.data?.['OPENROUTER_API_KEY'] ?? '', 'base64').toString();
+    const probe = await r.env.chat(apiKey);
+    expect([200, 403], `${name}: the key in the Secret works (or is out of budget)`).toContain(probe.status);
+    if (probe.status === 200) record(mm, ((await probe.json()) as { usage: { cost: number } }).usage.cost, r);
+    else await probe.body?.cancel();
+    for (const [window, usd] of mm.spent) expect(usd, `${name}: spend in ${window}`).toBeLessThanOrEqual(POLICIES[mm.policy].limitUSD + MAX_REQUEST_USD);
+  }
+  // no enabled key of this cluster's members in this namespace without a live member
+  const owners = new Set(m.members.keys());
+  const orphans = r.env.emu.store.state.keys.filter((k) => !k.disabled && parseKeyName(k.name)?.namespace === r.ns && !owners.has(parseKeyName(k.name)?.member as Name));
+  expect(orphans.map((k) => k.name), 'orphans').toEqual([]);
+  // the probes spent: let a sync observe it, as the operator would before anything else happens
+  await r.env.op.sync();
+  await r.env.settled(60_000, 300, 10_000);
+}
+
+/** The window a charge counts in, by the member's policy as it is now. */
+function record(mm: MemberModel, usd: number, r: Real): void {
+  const p = POLICIES[mm.policy];
+  const w = `${p.reset}:${windowStart(p.reset, r.env.clock.now())}`;
+  mm.spent.set(w, (mm.spent.get(w) ?? 0) + usd);
+}
+
+type Cmd = fc.AsyncCommand<Model, Real>;
+const cmd = (label: string, check: (m: Readonly<Model>) => boolean, run: (m: Model, r: Real) => Promise<void>): Cmd => ({
+  check,
+  toString: () => label,
+  run: async (m, r) => {
+    await run(m, r);
+    await converge(r);
+    await checkInvariants(m, r);
+  },
+});
+
+const name = fc.constantFrom(...NAMES);
+const commands = [
+  fc.tuple(name, fc.constantFrom<0 | 1>(0, 1)).map(([n, p]) => cmd(`apply ${n} on policy ${p}`, () => true, async (m, r) => {
+    const mm = m.members.get(n) ?? { policy: p, suspended: false, spent: new Map() };
+    if (mm.policy !== p) mm.spent = new Map(); // another tier, another budget
+    mm.policy = p;
+    m.members.set(n, mm);
+    m.deleted.delete(n);
+    await applyMember(r, n, mm);
+    await r.env.ready(r.ns, n, 60_000).catch(() => undefined);
+  })),
+  fc.tuple(name, fc.boolean()).map(([n, s]) => cmd(`${s ? 'suspend' : 'resume'} ${n}`, (m) => m.members.has(n), async (m, r) => {
+    const mm = m.members.get(n);
+    if (!mm) return;
+    mm.suspended = s;
+    await r.env.custom.patchNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: r.ns, plural: 'teammembers', name: n, body: { spec: { suspended: s } } }, MERGE);
+  })),
+  name.map((n) => cmd(`delete ${n}`, (m) => m.members.has(n), async (m, r) => {
+    m.members.delete(n);
+    m.deleted.add(n);
+    await r.env.kubectl(['delete', 'tm', n, '-n', r.ns, '--wait=false']);
+    await eventually(() => isGone(() => r.env.member(r.ns, n)), 60_000, `${n} offboarded`);
+  })),
+  fc.tuple(name, fc.constantFrom('disable', 'delete', 'relimit')).map(([n, what]) => cmd(`${what} ${n}'s key in the dashboard`, (m) => m.members.has(n), async (m, r) => {
+    const hash = (await status(r, n))?.key?.hash;
+    if (!hash || !r.env.emu.store.state.keys.some((k) => k.hash === hash)) return;
+    if (what === 'disable') r.env.emu.store.updateKey(hash, { disabled: true });
+    else if (what === 'delete') r.env.emu.store.deleteKey(hash);
+    else r.env.emu.store.updateKey(hash, { limit: 1000 });
+  })),
+  fc.tuple(name, fc.integer({ min: 1, max: 6 })).map(([n, times]) => cmd(`${n} sends ${times} requests`, (m) => m.members.has(n), async (m, r) => {
+    const mm = m.members.get(n);
+    const secret = await r.env.secretData(r.ns, `${n}-openrouter`).catch(() => undefined);
+    const apiKey = secret?.['OPENROUTER_API_KEY'];
+    if (!mm || !apiKey) return;
+    for (let i = 0; i < times; i++) {
+      const res = await fetch(`${r.env.emuUrl}/api/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'openai/gpt-4o-mini', max_tokens: MAX_TOKENS, messages: [{ role: 'user', content: 'hi' }] }) });
+      if (res.status === 200) record(mm, ((await res.json()) as { usage: { cost: number } }).usage.cost, r);
+      else await res.body?.cancel();
+    }
+  })),
+  fc.integer({ min: 1, max: 30 }).map((h) => cmd(`the clock moves ${h} h`, () => true, async (_m, r) => {
+    r.env.clock.advance(h * 3_600_000);
+  })),
+  fc.constantFrom(
+    { route: 'POST /api/v1/keys', kind: 'error' as const, status: 500 },
+    { route: 'POST /api/v1/keys', kind: 'commitThenError' as const, status: 502 },
+    { route: 'PATCH /api/v1/keys/{hash}', kind: 'rateLimit' as const, status: 429 },
+    { route: 'GET /api/v1/keys', kind: 'cut' as const, status: 500 },
+  ).chain((f) => name.map((n) => cmd(`${f.kind} on ${f.route} while ${n} is re-applied`, () => true, async (m, r) => {
+    r.env.emu.faults.set([{ route: f.route, kind: f.kind, times: 3, probability: 1, status: f.status, latencyMs: 0, retryAfterSeconds: 0 }]);
+    const mm = m.members.get(n) ?? { policy: 0, suspended: false, spent: new Map<string, number>() };
+    m.members.set(n, mm);
+    m.deleted.delete(n);
+    await applyMember(r, n, mm);
+    await r.env.op.sync().catch(() => undefined);
+  }))),
+  fc.constant(cmd('restart the operator', () => true, async (_m, r) => {
+    await r.env.startOperator();
+  })),
+];
+
+it('keeps every invariant on generated sequences of lifecycle steps', async () => {
+  const property = fc.asyncProperty(fc.commands(commands, { maxCommands: STEPS }), async (cmds) => {
+    stepsRun.runs++;
+    const ns = await env.newNamespace('model');
+    namespaces.push(ns);
+    await env.apply(POLICIES.map((p, i) => `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${ns}-p${i}}\nspec: {budget: {limitUSD: ${p.limitUSD}, reset: ${p.reset}}, deletionPolicy: ${p.deletion}}`).join('\n---\n'));
+    const real: Real = { env, ns, policy: (i) => `${ns}-p${i}` };
+    await fc.asyncModelRun(() => ({ model: { members: new Map<Name, MemberModel>(), deleted: new Set<Name>() }, real }), cmds);
+  });
+  const seed = MINUTES > 0 && process.env['MODEL_SEED'] === undefined ? Date.now() % 2 ** 31 : SEED;
+  const result = await fc.check(property, {
+    seed,
+    numRuns: MINUTES > 0 ? 1_000_000 : RUNS,
+    ...(MINUTES > 0 ? { interruptAfterTimeLimit: MINUTES * 60_000, markInterruptAsFailure: false } : { endOnFailure: true }),
+  });
+  process.stdout.write(`model: seed ${seed}, ${stepsRun.runs} runs, ${stepsRun.count} steps checked${result.failed ? `, FAILED: ${fc.defaultReportMessage(result) ?? ''}` : ''}\n`);
+  expect(result.failed, fc.defaultReportMessage(result)).toBe(false);
+}, MINUTES > 0 ? MINUTES * 60_000 + 600_000 : 900_000);
+
+it('leaks no key string into logs, Events or statuses', async () => {
+  await expectNoKeyStrings(env, namespaces);
+});
