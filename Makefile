@@ -5,7 +5,7 @@ NODE_BIN := $(shell bash hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 EMULATOR_PORT ?= 8787
 
-.PHONY: test deps bins typecheck lint unit cluster-up cluster-down emulator bench crds build image image-local demo demo-down deploy clean
+.PHONY: test deps bins typecheck lint unit soak cluster-up cluster-down emulator bench crds build image image-local demo demo-down deploy clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -28,6 +28,16 @@ lint: deps
 ##       and the container image built and run with podman)
 test: deps bins typecheck lint
 	npx vitest run
+
+## unit: the tests that need neither Go nor a cluster: pure logic and the emulator's conformance (seconds)
+unit: deps
+	npx vitest run --project unit --project emulator
+
+## soak: the model-based test for MODEL_MINUTES (default 30) with a random seed; prints the seed and any failing
+##       sequence, shrunk (replay one with MODEL_SEED=<seed>)
+MODEL_MINUTES ?= 30
+soak: deps bins
+	MODEL_MINUTES=$(MODEL_MINUTES) npx vitest run test/integration/model.test.ts
 
 ## bench: provisioning latency and OpenRouter call counts for 100 members (prints numbers; asserts nothing)
 bench: deps bins

@@ -24,7 +24,7 @@ import { OpenRouterClient } from './openrouter/client.ts';
 import { OpenRouterError } from './openrouter/errors.ts';
 import { RateLimiter } from './openrouter/limiter.ts';
 import { Metrics } from './metrics/metrics.ts';
-import type { Clock } from './util/clock.ts';
+import { monotonicClock, type Clock } from './util/clock.ts';
 import { parseDuration } from './util/duration.ts';
 import { Deposed } from './util/errors.ts';
 
@@ -96,7 +96,7 @@ export class Operator {
     });
     this.cluster.fence(() => this.leading);
     this.book = new KeyBook(clock);
-    this.queue = new WorkQueue({ workers: cfg.workers, clock });
+    this.queue = new WorkQueue({ workers: cfg.workers, clock: monotonicClock });
     const onError = (what: string) => (err: unknown, retryInMs: number) => this.log.warn({ informer: what, retryInMs, err: err instanceof Error ? err.message : String(err) }, 'watch stopped; restarting');
     this.members = this.cluster.memberInformer({ onError: onError('teammembers') });
     this.policies = this.cluster.policyInformer({ onError: onError('keypolicies') });

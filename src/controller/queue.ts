@@ -2,6 +2,7 @@ import type { Clock } from '../util/clock.ts';
 
 export interface QueueOptions {
   workers: number;
+  /** the time its timers run on: real elapsed time (monotonicClock), not the domain clock */
   clock: Clock;
   /** per-key exponential backoff for retries */
   baseDelayMs?: number;

@@ -5,6 +5,12 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
+/**
+ * Elapsed real time, for what runs on real timers (the work queue's delays and backoff): a domain clock moved by
+ * a test, or stepped by NTP, must not make a delay already scheduled look due or far away.
+ */
+export const monotonicClock: Clock = { now: () => performance.now() };
+
 /** The real clock shifted by an offset: it keeps ticking after being set, as a demo needs. */
 export class OffsetClock implements Clock {
   private offset = 0;

@@ -21,9 +21,9 @@ import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
 
 const SEED = Number(process.env['MODEL_SEED'] ?? 20261126);
-const RUNS = Number(process.env['MODEL_RUNS'] ?? 3);
+const RUNS = Number(process.env['MODEL_RUNS'] ?? 4);
 const MINUTES = Number(process.env['MODEL_MINUTES'] ?? 0);
-const STEPS = Number(process.env['MODEL_STEPS'] ?? 10);
+const STEPS = Number(process.env['MODEL_STEPS'] ?? 15);
 
 const NAMES = ['ada', 'bo', 'cy'] as const;
 type Name = (typeof NAMES)[number];
@@ -128,8 +128,7 @@ const cmd = (label: string, check: (m: Readonly<Model>) => boolean, run: (m: Mod
 });
 
 const name = fc.constantFrom(...NAMES);
-const commands = [
-  fc.tuple(name, fc.constantFrom<0 | 1>(0, 1)).map(([n, p]) => cmd(`apply ${n} on policy ${p}`, () => true, async (m, r) => {
+const apply = fc.tuple(name, fc.constantFrom<0 | 1>(0, 1)).map(([n, p]) => cmd(`apply ${n} on policy ${p}`, () => true, async (m, r) => {
     const mm = m.members.get(n) ?? { policy: p, suspended: false, spent: new Map() };
     if (mm.policy !== p) mm.spent = new Map(); // another tier, another budget
     mm.policy = p;
@@ -137,7 +136,9 @@ const commands = [
     m.deleted.delete(n);
     await applyMember(r, n, mm);
     await r.env.ready(r.ns, n, 60_000).catch(() => undefined);
-  })),
+  }));
+const commands = [
+  apply, apply, // members come and go; most other steps need one
   fc.tuple(name, fc.boolean()).map(([n, s]) => cmd(`${s ? 'suspend' : 'resume'} ${n}`, (m) => m.members.has(n), async (m, r) => {
     const mm = m.members.get(n);
     if (!mm) return;
@@ -190,7 +191,7 @@ const commands = [
 ];
 
 it('keeps every invariant on generated sequences of lifecycle steps', async () => {
-  const property = fc.asyncProperty(fc.commands(commands, { maxCommands: STEPS }), async (cmds) => {
+  const property = fc.asyncProperty(fc.commands(commands, { maxCommands: STEPS, size: 'max' }), async (cmds) => {
     stepsRun.runs++;
     const ns = await env.newNamespace('model');
     namespaces.push(ns);
@@ -204,8 +205,9 @@ it('keeps every invariant on generated sequences of lifecycle steps', async () =
     numRuns: MINUTES > 0 ? 1_000_000 : RUNS,
     ...(MINUTES > 0 ? { interruptAfterTimeLimit: MINUTES * 60_000, markInterruptAsFailure: false } : { endOnFailure: true }),
   });
-  process.stdout.write(`model: seed ${seed}, ${stepsRun.runs} runs, ${stepsRun.count} steps checked${result.failed ? `, FAILED: ${fc.defaultReportMessage(result) ?? ''}` : ''}\n`);
-  expect(result.failed, fc.defaultReportMessage(result)).toBe(false);
+  const why = result.failed ? `${fc.defaultReportMessage(result) ?? ''}\n${result.errorInstance instanceof Error ? result.errorInstance.message : String(result.errorInstance)}` : '';
+  process.stdout.write(`model: seed ${seed}, ${stepsRun.runs} runs, ${stepsRun.count} steps checked${result.failed ? `, FAILED: ${why}` : ''}\n`);
+  expect(result.failed, why).toBe(false);
 }, MINUTES > 0 ? MINUTES * 60_000 + 600_000 : 900_000);
 
 it('leaks no key string into logs, Events or statuses', async () => {
