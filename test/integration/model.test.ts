@@ -12,7 +12,7 @@
  * A fixed seed runs in `make test`; `make soak` runs it for longer with a random seed (MODEL_SEED, MODEL_RUNS,
  * MODEL_MINUTES) and prints the seed and the shrunk failing sequence.
  */
-import fc from 'fast-check';
+import * as fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseKeyName } from '../../src/controller/keyname.ts';
 import { windowStart } from '../../src/util/windows.ts';
