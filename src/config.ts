@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { DURATION } from './util/duration.ts';
 
 /** Operator configuration: flags win over environment variables; everything is checked here, once. */
 const Config = z.object({
@@ -16,9 +17,9 @@ const Config = z.object({
   workers: z.coerce.number().int().min(1).max(64).default(4),
   rateLimitPerSecond: z.coerce.number().positive().max(1000).default(5),
   rateLimitBurst: z.coerce.number().int().min(1).max(1000).default(10),
-  orphanGrace: z.string().regex(/^([0-9]+(h|m|s))+$/).default('10m'),
-  minSyncInterval: z.string().regex(/^([0-9]+(h|m|s))+$/).default('30s'),
-  credentialsInterval: z.string().regex(/^([0-9]+(h|m|s))+$/).default('15s'),
+  orphanGrace: z.string().regex(DURATION).default('10m'),
+  minSyncInterval: z.string().regex(DURATION).default('30s'),
+  credentialsInterval: z.string().regex(DURATION).default('15s'),
   /** manage only TeamMembers in namespaces with these labels ("k=v,k2=v2"); omitted: every namespace */
   namespaceSelector: z
     .string()
@@ -29,7 +30,7 @@ const Config = z.object({
   leaseName: z.string().min(1).default('teamkeys-operator'),
   metricsPort: z.coerce.number().int().min(0).max(65535).default(8080),
   metricsHost: z.string().min(1).default('0.0.0.0'),
-  shutdownTimeout: z.string().regex(/^([0-9]+(h|m|s))+$/).default('20s'),
+  shutdownTimeout: z.string().regex(DURATION).default('20s'),
   instance: z.string().min(1).default(process.env['POD_NAME'] ?? hostname()),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
 });

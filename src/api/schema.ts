@@ -4,6 +4,7 @@
  * in crds/ is generated from them (`teamkeys crds`; a test fails when the committed YAML drifts).
  */
 import { z } from 'zod';
+import { DURATION } from '../util/duration.ts';
 
 export const GROUP = 'teamkeys.dev';
 export const VERSION = 'v1alpha1';
@@ -12,8 +13,6 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 type Rule = { rule: string; message: string; reason?: string; fieldPath?: string };
 const cel = (...rules: Rule[]) => ({ 'x-kubernetes-validations': rules });
 
-/** Go-style durations as Kubernetes users write them: 90m, 2160h, 1h30m. */
-const DURATION = /^([0-9]+(h|m|s))+$/;
 const duration = (what: string) => z.string().regex(DURATION, `${what} must be a duration such as 90m or 2160h`).max(32);
 
 const usd = (what: string) => z.number().min(0).max(1_000_000).meta({ description: `${what}, in USD (0 to 1,000,000).` });

@@ -1,5 +1,8 @@
 const UNIT: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000 };
 
+/** Go-style durations as Kubernetes users write them: 90m, 2160h, 1h30m — the one pattern for CRDs and flags. */
+export const DURATION = /^([0-9]+(h|m|s))+$/;
+
 /** Parses the Go-style durations the CRDs accept (e.g. 2160h, 1h30m, 90s) into milliseconds. */
 export function parseDuration(s: string): number {
   const re = /(\d+)(h|m|s)/g;
