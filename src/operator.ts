@@ -14,6 +14,7 @@ import { reconcileInvalid } from './controller/member/invalid.ts';
 import { reconcileMember, type MemberDeps } from './controller/member/reconcile.ts';
 import { reconcilePolicy } from './controller/policy/reconcile.ts';
 import { WorkQueue } from './controller/queue.ts';
+import { classifyFailure } from './controller/failure.ts';
 import { findOrphans } from './controller/sweep.ts';
 import { parseKeyName } from './controller/keyname.ts';
 import { matchesSelector } from './controller/selector.ts';
@@ -21,12 +22,10 @@ import { Cluster } from './kube/cluster.ts';
 import { isKube } from './kube/errors.ts';
 import type { ResilientInformer } from './kube/informer.ts';
 import { OpenRouterClient } from './openrouter/client.ts';
-import { OpenRouterError } from './openrouter/errors.ts';
 import { RateLimiter } from './openrouter/limiter.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { monotonicClock, type Clock } from './util/clock.ts';
 import { parseDuration } from './util/duration.ts';
-import { Deposed } from './util/errors.ts';
 
 const MEMBER = 'tm/';
 const POLICY = 'kp/';
@@ -440,19 +439,21 @@ export class Operator {
       }
       return await reconcileMember(m.value, this.deps());
     } catch (e) {
-      // a stale view (conflict) or a transient failure: retry with backoff, quietly
-      if (isKube(e, 'conflict') || isKube(e, 'notFound')) return { retry: true };
-      if (e instanceof Deposed) return {}; // the next leader does it
-      if (e instanceof OpenRouterError && (e.kind === 'unauthorized' || e.kind === 'forbidden')) {
-        this.credentials.recheck();
-        await this.refreshCredentials();
-        return { requeueAfterMs: 30_000 };
+      switch (classifyFailure(e)) {
+        case 'stale':
+          return { retry: true };
+        case 'deposed':
+          return {};
+        case 'credentials':
+          this.credentials.recheck();
+          await this.refreshCredentials();
+          return { requeueAfterMs: 30_000 };
+        case 'transient':
+          this.log.info({ item: key, err: e instanceof Error ? e.message : String(e) }, 'OpenRouter unavailable; retrying');
+          return { retry: true };
+        case 'error':
+          throw e;
       }
-      if (e instanceof OpenRouterError && e.transient) {
-        this.log.info({ item: key, err: e.message }, 'OpenRouter unavailable; retrying');
-        return { retry: true };
-      }
-      throw e;
     }
   }
 }
