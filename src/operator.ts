@@ -119,8 +119,8 @@ export class Operator {
       if (before?.policy !== undefined && before.policy !== now.policy) this.queue.add(POLICY + before.policy);
       if (now.policy) this.queue.add(POLICY + now.policy);
     };
-    for (const verb of ['add', 'update', 'delete'] as const) this.members.inner.on(verb, onMember);
-    this.members.inner.on('delete', (o) => {
+    for (const verb of ['add', 'update', 'delete'] as const) this.members.on(verb, onMember);
+    this.members.on('delete', (o) => {
       this.parsedMembers.delete(`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
       seen.delete(memberKey(o));
     });
@@ -129,17 +129,17 @@ export class Operator {
       this.queue.add(POLICY + name);
       for (const m of this.allMembers()) if (m.spec.policy === name) this.queue.add(memberKey(m));
     };
-    for (const verb of ['add', 'update', 'delete'] as const) this.policies.inner.on(verb, onPolicy);
+    for (const verb of ['add', 'update', 'delete'] as const) this.policies.on(verb, onPolicy);
     const onNamespace = (ns: V1Namespace) => {
-      for (const o of this.members.inner.list(ns.metadata?.name)) this.queue.add(memberKey(o));
+      for (const o of this.members.list(ns.metadata?.name)) this.queue.add(memberKey(o));
     };
-    this.namespaces.inner.on('add', onNamespace);
-    this.namespaces.inner.on('update', onNamespace);
+    this.namespaces.on('add', onNamespace);
+    this.namespaces.on('update', onNamespace);
     const onSecret = (s: V1Secret) => {
       const member = s.metadata?.labels?.[LABEL_MEMBER];
       if (member) this.queue.add(`${MEMBER}${s.metadata?.namespace ?? ''}/${member}`);
     };
-    for (const verb of ['update', 'delete'] as const) this.secrets.inner.on(verb, onSecret);
+    for (const verb of ['update', 'delete'] as const) this.secrets.on(verb, onSecret);
     this.credentials.whenValid(() => this.enqueueAll());
   }
 
@@ -147,7 +147,7 @@ export class Operator {
   private manages(namespace: string | undefined): boolean {
     const selector = this.cfg.namespaceSelector;
     if (!selector) return true;
-    return namespace !== undefined && matchesSelector({ matchLabels: selector }, this.namespaces.inner.get(namespace)?.metadata?.labels);
+    return namespace !== undefined && matchesSelector({ matchLabels: selector }, this.namespaces.get(namespace)?.metadata?.labels);
   }
 
   /** Parses a cached member once per resourceVersion: policy reconciles, sweeps and scrapes read all of them. */
@@ -163,28 +163,28 @@ export class Operator {
   }
 
   private allMembers(): TeamMember[] {
-    return this.members.inner.list().flatMap((o) => {
+    return this.members.list().flatMap((o) => {
       const p = this.member(o);
       return p?.ok && this.manages(p.value.metadata.namespace) ? [p.value] : [];
     });
   }
 
   private allPolicies(): KeyPolicy[] {
-    return this.policies.inner.list().flatMap((o) => {
+    return this.policies.list().flatMap((o) => {
       const p = parsePolicy(o);
       return p?.ok ? [p.value] : [];
     });
   }
 
   private policy(name: string): KeyPolicy | undefined {
-    const p = parsePolicy(this.policies.inner.get(name));
+    const p = parsePolicy(this.policies.get(name));
     return p?.ok ? p.value : undefined;
   }
 
   /** Everything again (the management key works again, say): offboarding that waited goes first. */
   private enqueueAll(): void {
     for (const m of this.allMembers()) this.queue.add(`${MEMBER}${m.metadata.namespace ?? ''}/${m.metadata.name}`, m.metadata.deletionTimestamp !== undefined);
-    for (const p of this.policies.inner.list()) this.queue.add(POLICY + (p.metadata?.name ?? ''));
+    for (const p of this.policies.list()) this.queue.add(POLICY + (p.metadata?.name ?? ''));
   }
 
   get ready(): boolean {
@@ -315,7 +315,7 @@ export class Operator {
 
   private async sweep(): Promise<void> {
     const orphans = findOrphans(this.book.all().filter((k) => this.manages(parseKeyName(k.name)?.namespace)), this.clusterId,
-      (ns, name) => ownerOf(this.members.inner.get(name, ns)), this.clock.now(), parseDuration(this.cfg.orphanGrace));
+      (ns, name) => ownerOf(this.members.get(name, ns)), this.clock.now(), parseDuration(this.cfg.orphanGrace));
     for (const k of orphans) {
       // a fresh read, so a member whose status the cache has not caught up with is not robbed of its key
       const o = k.name.split('/');
@@ -368,9 +368,9 @@ export class Operator {
       hmacKey: this.hmacKey,
       credentialsValid: () => this.credentials.valid,
       policy: (name) => this.policy(name),
-      namespaceLabels: (name) => this.namespaces.inner.get(name)?.metadata?.labels,
-      namespaceTerminating: (name) => this.namespaces.inner.get(name)?.metadata?.deletionTimestamp !== undefined,
-      cachedSecret: (ns, name) => this.secrets.inner.get(name, ns),
+      namespaceLabels: (name) => this.namespaces.get(name)?.metadata?.labels,
+      namespaceTerminating: (name) => this.namespaces.get(name)?.metadata?.deletionTimestamp !== undefined,
+      cachedSecret: (ns, name) => this.secrets.get(name, ns),
       workspaceId: (p) => this.workspaceId(p),
       refreshBook: async () => this.book.refresh(this.client, await this.allWorkspaceIds()),
       readMember: (ns, name) => this.readMember(ns, name),
@@ -403,12 +403,12 @@ export class Operator {
     try {
       if (key.startsWith(POLICY)) {
         const name = key.slice(POLICY.length);
-        const p = parsePolicy(this.policies.inner.get(name));
+        const p = parsePolicy(this.policies.get(name));
         if (!p) return {};
         const members = this.allMembers();
         const meta = p.ok ? p.value.metadata : p.raw.metadata;
         // every member naming it, in any namespace, terminating or unreadable: each still needs the policy
-        const users = this.members.inner.list().filter((o) => policyNameOf(o) === name).map((o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
+        const users = this.members.list().filter((o) => policyNameOf(o) === name).map((o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
         // an operator scoped to some namespaces only speaks for a policy its members use, but lets go of any
         // deleted policy nobody uses any more
         const releasing = meta.deletionTimestamp !== undefined && meta.finalizers?.includes(POLICY_FINALIZER) === true;
@@ -418,7 +418,7 @@ export class Operator {
         return {};
       }
       const [ns, name] = key.slice(MEMBER.length).split('/');
-      const m = this.member(this.members.inner.get(name ?? '', ns));
+      const m = this.member(this.members.get(name ?? '', ns));
       if (!m) return {};
       // a member already in our care is still finalized after its namespace left the selector; "in our care" means
       // its key is in our account: another operator's member (another selector, another account) is never ours,

@@ -12,7 +12,7 @@ export interface ResilientInformerOptions {
  * exponential backoff (reset once a watch connects) until stop() is called.
  */
 export class ResilientInformer<T extends KubernetesObject> {
-  readonly inner: Informer<T> & ObjectCache<T>;
+  private readonly inner: Informer<T> & ObjectCache<T>;
   private readonly opts: Required<Omit<ResilientInformerOptions, 'onError'>> & Pick<ResilientInformerOptions, 'onError'>;
   private backoff: number;
   private stopped = true;
@@ -28,6 +28,20 @@ export class ResilientInformer<T extends KubernetesObject> {
       this.failed = true;
       this.restartLater(err);
     });
+  }
+
+  /** The cached objects (of one namespace, when given). */
+  list(namespace?: string): readonly T[] {
+    return this.inner.list(namespace);
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.inner.get(name, namespace);
+  }
+
+  /** Informer callbacks only enqueue work; they are told about every add, update and delete. */
+  on(verb: 'add' | 'update' | 'delete', cb: (obj: T) => void): void {
+    this.inner.on(verb, cb);
   }
 
   /**

@@ -65,7 +65,7 @@ describe('the real control plane', () => {
     // operator's informer wrapper restarts on that, as it must on any dropped watch
     const resilient = new ResilientInformer(makeInformer<Widget>(kc, path, async () =>
       (await custom.listNamespacedCustomObject({ group, version: 'v1', namespace: ns, plural })) as KubernetesListObject<Widget>), { minBackoffMs: 100 });
-    const informer = resilient.inner;
+    const informer = resilient;
     informer.on('add', (w) => seen.push(`add:${w.metadata?.name ?? ''}`));
     informer.on('update', (w) => seen.push(`update:${w.status?.phase ?? w.spec?.size ?? ''}`));
     await resilient.start();
