@@ -4,7 +4,7 @@
  */
 import type { KubeConfig, KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { offboardee, ownerOf, parseMember, parsePolicy, policyNameOf, type Parsed } from './api/objects.ts';
+import { offboardee, parseMember, parsePolicy, policyNameOf, type Parsed } from './api/objects.ts';
 import { FINALIZER, LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, POLICY_FINALIZER, type KeyPolicy, type TeamMember } from './api/schema.ts';
 import type { Config } from './config.ts';
 import { Credentials, loadHmacKey } from './controller/credentials.ts';
@@ -15,8 +15,7 @@ import { reconcileMember, type MemberDeps } from './controller/member/reconcile.
 import { reconcilePolicy } from './controller/policy/reconcile.ts';
 import { WorkQueue } from './controller/queue.ts';
 import { classifyFailure } from './controller/failure.ts';
-import { findOrphans } from './controller/sweep.ts';
-import { parseKeyName } from './controller/keyname.ts';
+import { revokeOrphans } from './controller/sweep.ts';
 import { matchesSelector } from './controller/selector.ts';
 import { Cluster } from './kube/cluster.ts';
 import { isKube } from './kube/errors.ts';
@@ -314,24 +313,10 @@ export class Operator {
   }
 
   private async sweep(): Promise<void> {
-    const orphans = findOrphans(this.book.all().filter((k) => this.manages(parseKeyName(k.name)?.namespace)), this.clusterId,
-      (ns, name) => ownerOf(this.members.get(name, ns)), this.clock.now(), parseDuration(this.cfg.orphanGrace));
-    for (const k of orphans) {
-      // a fresh read, so a member whose status the cache has not caught up with is not robbed of its key
-      const o = k.name.split('/');
-      const raw = await this.cluster.readMember(o[2] ?? '', o[3] ?? '').catch((e: unknown) => {
-        if (isKube(e, 'notFound')) return undefined;
-        throw e;
-      });
-      const owner = ownerOf(raw);
-      if (owner && owner.uid === o[4] && (owner.keyHash === k.hash || owner.pendingName === k.name)) continue;
-      const parsed = parseMember(raw);
-      const fresh = parsed?.ok ? parsed.value : undefined;
-      await this.client.deleteKey(k.hash);
-      this.book.remove(k.hash);
-      this.log.warn({ hash: k.hash, name: k.name, createdAt: k.created_at }, 'revoked an orphaned key: no TeamMember owns it');
-      if (fresh) await this.recorder.warn(fresh, 'OrphanRevoked', `revoked key ${k.label} (${k.name}): it was not this member's active key`);
-    }
+    await revokeOrphans({
+      book: this.book, client: this.client, cluster: this.cluster, recorder: this.recorder, log: this.log, clusterId: this.clusterId,
+      manages: (ns) => this.manages(ns), cached: (ns, name) => this.members.get(name, ns), now: this.clock.now(), graceMs: parseDuration(this.cfg.orphanGrace),
+    });
   }
 
   private async workspaceId(policy: KeyPolicy): Promise<string | undefined> {

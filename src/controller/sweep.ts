@@ -1,4 +1,11 @@
+import type { Logger } from 'pino';
+import { ownerOf, parseMember } from '../api/objects.ts';
+import type { Cluster } from '../kube/cluster.ts';
+import { isKube } from '../kube/errors.ts';
+import type { OpenRouterClient } from '../openrouter/client.ts';
 import type { ApiKey } from '../openrouter/schemas.ts';
+import type { Recorder } from './events.ts';
+import type { KeyBook } from './keybook.ts';
 import { clusterPrefix, parseKeyName } from './keyname.ts';
 
 export interface OwnerView {
@@ -22,4 +29,43 @@ export function findOrphans(keys: readonly ApiKey[], cluster: string, owner: (na
     if (!m || m.uid !== o.uid) return true;
     return k.hash !== m.keyHash && k.name !== m.pendingName;
   });
+}
+
+export interface SweepDeps {
+  book: KeyBook;
+  client: OpenRouterClient;
+  cluster: Cluster;
+  recorder: Recorder;
+  log: Logger;
+  clusterId: string;
+  /** namespaces this operator manages (its --namespace-selector) */
+  manages: (namespace: string | undefined) => boolean;
+  /** the member as the informer cache has it */
+  cached: (namespace: string, name: string) => unknown;
+  now: number;
+  graceMs: number;
+}
+
+/**
+ * Revokes this cluster's keys that no TeamMember owns (after the grace period), each confirmed against a fresh
+ * read of its would-be owner, so a member whose status the cache has not caught up with keeps its key.
+ */
+export async function revokeOrphans(d: SweepDeps): Promise<void> {
+  const keys = d.book.all().filter((k) => d.manages(parseKeyName(k.name)?.namespace));
+  const orphans = findOrphans(keys, d.clusterId, (ns, name) => ownerOf(d.cached(ns, name)), d.now, d.graceMs);
+  for (const k of orphans) {
+    const o = parseKeyName(k.name);
+    if (!o) continue;
+    const raw = await d.cluster.readMember(o.namespace, o.member).catch((e: unknown) => {
+      if (isKube(e, 'notFound')) return undefined;
+      throw e;
+    });
+    const owner = ownerOf(raw);
+    if (owner && owner.uid === o.uid && (owner.keyHash === k.hash || owner.pendingName === k.name)) continue;
+    const parsed = parseMember(raw);
+    await d.client.deleteKey(k.hash);
+    d.book.remove(k.hash);
+    d.log.warn({ hash: k.hash, name: k.name, createdAt: k.created_at }, 'revoked an orphaned key: no TeamMember owns it');
+    if (parsed?.ok) await d.recorder.warn(parsed.value, 'OrphanRevoked', `revoked key ${k.label} (${k.name}): it was not this member's active key`);
+  }
 }
