@@ -392,8 +392,9 @@ export class Operator {
         if (!p) return {};
         const members = this.allMembers();
         const meta = p.ok ? p.value.metadata : p.raw.metadata;
-        // every member naming it, in any namespace, terminating or unreadable: each still needs the policy
-        const users = this.members.list().filter((o) => policyNameOf(o) === name).map((o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
+        // only for a deleted policy: every member naming it, in any namespace, terminating or unreadable (each still
+        // needs the policy); a policy reconcile follows every member event, so this is not done otherwise
+        const users = meta.deletionTimestamp === undefined ? [] : this.members.list().filter((o) => policyNameOf(o) === name).map((o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
         // an operator scoped to some namespaces only speaks for a policy its members use, but lets go of any
         // deleted policy nobody uses any more
         const releasing = meta.deletionTimestamp !== undefined && meta.finalizers?.includes(POLICY_FINALIZER) === true;

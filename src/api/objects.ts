@@ -48,16 +48,6 @@ export function parsePolicy(o: unknown): Parsed<KeyPolicy> {
   return r?.ok ? { ok: true, value: { ...r.value, kind: 'KeyPolicy' } } : r;
 }
 
-/** What the orphan sweep needs of a member, read leniently: an unparseable member still owns its keys. */
-export function ownerOf(o: unknown): { uid: string; keyHash: string | undefined; pendingName: string | undefined } | undefined {
-  const r = z.looseObject({
-    metadata: z.looseObject({ uid: z.string() }),
-    status: z.looseObject({ key: z.looseObject({ hash: z.string() }).optional(), pendingKey: z.looseObject({ name: z.string() }).optional() }).optional(),
-  }).safeParse(o);
-  if (!r.success) return undefined;
-  return { uid: r.data.metadata.uid, keyHash: r.data.status?.key?.hash, pendingName: r.data.status?.pendingKey?.name };
-}
-
 /**
  * What offboarding needs of a member: who it is, which keys it holds, whether it asks to be suspended, and
  * which policy and Secret it names. Read field by field, so a member whose spec or status does not parse as a
@@ -102,6 +92,12 @@ export function offboardee(o: unknown): Offboardee | undefined {
     key: key ? { hash: key.hash, name: key.name, disabled: key.disabled } : undefined,
     pendingName: status?.pendingKey?.name,
   };
+}
+
+/** What the orphan sweep needs of a member, read leniently: an unparseable member still owns its keys. */
+export function ownerOf(o: unknown): { uid: string; keyHash: string | undefined; pendingName: string | undefined } | undefined {
+  const v = offboardee(o);
+  return v && { uid: v.metadata.uid, keyHash: v.key?.hash, pendingName: v.pendingName };
 }
 
 /** The policy name a member object refers to, even when the rest of its spec is invalid. */

@@ -81,12 +81,7 @@ export class Cluster {
 
   // --- custom objects -----------------------------------------------------------------------------------------
 
-  async patchMemberStatus(namespace: string, name: string, patch: Json): Promise<KubernetesObject> {
-    this.gate('write a member status');
-    return kube(() => this.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body: { status: patch } }, MERGE) as Promise<KubernetesObject>);
-  }
-
-  /** As patchMemberStatus, but fails with a conflict unless the member is still at resourceVersion. */
+  /** Merge-patches a member's status; fails with a conflict unless the member is still at resourceVersion. */
   async patchMemberStatusGuarded(namespace: string, name: string, resourceVersion: string, patch: Json): Promise<KubernetesObject> {
     this.gate('write a member status');
     return kube(() => this.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body: { metadata: { resourceVersion }, status: patch } }, MERGE) as Promise<KubernetesObject>);
