@@ -1,30 +1,33 @@
 /**
- * The operator: informers feed a keyed work queue; workers reconcile TeamMembers and KeyPolicies; a sync loop
- * lists OpenRouter's keys once per interval (ceil(N/100) calls) for usage, drift and orphans.
+ * The operator: informers feed a keyed work queue; workers reconcile TeamMembers and KeyPolicies; the key sync
+ * (controller/sync.ts) lists OpenRouter's keys once per interval for usage, drift and orphans. This module wires
+ * them and owns the lifecycle: prepare (a warm standby), lead, depose, stop.
  */
-import type { KubeConfig, KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { offboardee, parseMember, parsePolicy, policyNameOf, type Parsed } from './api/objects.ts';
-import { FINALIZER, LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, POLICY_FINALIZER, type KeyPolicy, type TeamMember } from './api/schema.ts';
+import { offboardee, parseMember, parsePolicy, policyNameOf } from './api/objects.ts';
+import { FINALIZER, LABEL_MEMBER, POLICY_FINALIZER, type TeamMember } from './api/schema.ts';
 import type { Config } from './config.ts';
+import { Caches } from './controller/caches.ts';
 import { Credentials, loadHmacKey } from './controller/credentials.ts';
 import { Recorder } from './controller/events.ts';
+import { classifyFailure } from './controller/failure.ts';
 import { KeyBook } from './controller/keybook.ts';
+import type { KeyPort } from './controller/keys.ts';
 import { reconcileInvalid } from './controller/member/invalid.ts';
-import { reconcileMember, type MemberDeps } from './controller/member/reconcile.ts';
+import { reconcileMember, type MemberDeps, type Result } from './controller/member/reconcile.ts';
 import { reconcilePolicy } from './controller/policy/reconcile.ts';
 import { WorkQueue } from './controller/queue.ts';
-import { classifyFailure } from './controller/failure.ts';
-import { revokeOrphans } from './controller/sweep.ts';
-import { matchesSelector } from './controller/selector.ts';
+import { KeySync } from './controller/sync.ts';
 import { Cluster } from './kube/cluster.ts';
 import { isKube } from './kube/errors.ts';
-import type { ResilientInformer } from './kube/informer.ts';
 import { OpenRouterClient } from './openrouter/client.ts';
+import { OpenRouterKeys } from './openrouter/keys.ts';
 import { RateLimiter } from './openrouter/limiter.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { monotonicClock, type Clock } from './util/clock.ts';
 import { parseDuration } from './util/duration.ts';
+import { errorMessage } from './util/errors.ts';
 
 const MEMBER = 'tm/';
 const POLICY = 'kp/';
@@ -32,28 +35,23 @@ const POLICY = 'kp/';
 export class Operator {
   readonly cluster: Cluster;
   readonly client: OpenRouterClient;
+  readonly keys: KeyPort;
   readonly book: KeyBook;
   readonly queue: WorkQueue;
   readonly credentials: Credentials;
+  readonly metrics: Metrics;
   private readonly cfg: Config;
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly recorder: Recorder;
-  private readonly members: ResilientInformer<KubernetesObject>;
-  private readonly policies: ResilientInformer<KubernetesObject>;
-  private readonly namespaces: ResilientInformer<V1Namespace>;
-  private readonly secrets: ResilientInformer<V1Secret>;
-  private readonly workspaceIds = new Map<string, string>();
-  private readonly parsedMembers = new Map<string, { rv: string; value: Parsed<TeamMember> }>();
+  private readonly caches: Caches;
+  private readonly keySync: KeySync;
   private hmacKey: Buffer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
-  private lastSync = 0;
-  /** counters the benchmark and tests read */
-  readonly stats = { reconciles: 0, syncs: 0 };
-  readonly metrics: Metrics;
   private leading = false;
   private lastLoop = Date.now();
+  private reconciles = 0;
   /** --cluster-id, or this cluster's kube-system namespace UID (known after prepare()) */
   private clusterId: string;
 
@@ -63,6 +61,7 @@ export class Operator {
     this.clock = clock;
     this.log = log;
     this.cluster = new Cluster(kc, cfg.instance);
+    this.caches = new Caches(this.cluster, cfg.namespaceSelector, log);
     const limiter = new RateLimiter(cfg.rateLimitPerSecond, cfg.rateLimitBurst, clock);
     this.metrics = new Metrics({
       queueDepth: () => this.queue.depth,
@@ -70,7 +69,7 @@ export class Operator {
       leading: () => this.leading,
       clusterId: () => this.clusterId,
       managementKeyValid: () => this.credentials.valid,
-      members: () => this.allMembers().map((m) => ({
+      members: () => this.caches.allMembers().map((m) => ({
         namespace: m.metadata.namespace ?? '', name: m.metadata.name, policy: m.spec.policy, hasKey: m.status?.key !== undefined,
         spentUSD: m.status?.usage?.windowUSD, limitUSD: m.status?.budget?.limitUSD,
       })),
@@ -92,20 +91,25 @@ export class Operator {
         this.metrics.openrouterDuration.observe({ route }, ms / 1000);
       },
     });
+    this.keys = new OpenRouterKeys(this.client);
     this.cluster.fence(() => this.leading);
     this.book = new KeyBook(clock);
     this.queue = new WorkQueue({ workers: cfg.workers, clock: monotonicClock });
-    const onError = (what: string) => (err: unknown, retryInMs: number) => this.log.warn({ informer: what, retryInMs, err: err instanceof Error ? err.message : String(err) }, 'watch stopped; restarting');
-    this.members = this.cluster.memberInformer({ onError: onError('teammembers') });
-    this.policies = this.cluster.policyInformer({ onError: onError('keypolicies') });
-    this.namespaces = this.cluster.namespaceInformer({ onError: onError('namespaces') });
-    this.secrets = this.cluster.secretInformer(`${LABEL_MANAGED_BY}=${MANAGER},${LABEL_MEMBER}`, { onError: onError('secrets') });
+    this.keySync = new KeySync({
+      book: this.book, keys: this.keys, caches: this.caches, cluster: this.cluster, recorder: this.recorder, clock, log,
+      clusterId: () => this.clusterId, minSyncInterval: cfg.minSyncInterval, orphanGrace: cfg.orphanGrace, listed: () => this.enqueueAll(),
+    });
     this.wire();
+  }
+
+  /** counters the benchmark and tests read */
+  get stats(): { reconciles: number; syncs: number } {
+    return { reconciles: this.reconciles, syncs: this.keySync.count };
   }
 
   /** Informer callbacks only enqueue keys; workers read the latest object from the cache. */
   private wire(): void {
-    const memberKey = (o: { metadata?: { namespace?: string | undefined; name?: string | undefined } | undefined }) => `${MEMBER}${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+    const { members, policies, namespaces, secrets } = this.caches;
     // each member as last seen: the policy it named (moving re-evaluates the one it left) and what a person last
     // asked of it (a new generation or a deletion jumps the queue and any backoff: offboarding never waits)
     const seen = new Map<string, { policy: string | undefined; generation: number | undefined; deleting: boolean }>();
@@ -118,72 +122,32 @@ export class Operator {
       if (before?.policy !== undefined && before.policy !== now.policy) this.queue.add(POLICY + before.policy);
       if (now.policy) this.queue.add(POLICY + now.policy);
     };
-    for (const verb of ['add', 'update', 'delete'] as const) this.members.on(verb, onMember);
-    this.members.on('delete', (o) => {
-      this.parsedMembers.delete(`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
-      seen.delete(memberKey(o));
-    });
+    for (const verb of ['add', 'update', 'delete'] as const) members.on(verb, onMember);
+    members.on('delete', (o) => seen.delete(memberKey(o)));
     const onPolicy = (o: KubernetesObject) => {
       const name = o.metadata?.name ?? '';
       this.queue.add(POLICY + name);
-      for (const m of this.allMembers()) if (m.spec.policy === name) this.queue.add(memberKey(m));
+      for (const m of this.caches.allMembers()) if (m.spec.policy === name) this.queue.add(memberKey(m));
     };
-    for (const verb of ['add', 'update', 'delete'] as const) this.policies.on(verb, onPolicy);
-    const onNamespace = (ns: V1Namespace) => {
-      for (const o of this.members.list(ns.metadata?.name)) this.queue.add(memberKey(o));
-    };
-    this.namespaces.on('add', onNamespace);
-    this.namespaces.on('update', onNamespace);
-    const onSecret = (s: V1Secret) => {
-      const member = s.metadata?.labels?.[LABEL_MEMBER];
-      if (member) this.queue.add(`${MEMBER}${s.metadata?.namespace ?? ''}/${member}`);
-    };
-    for (const verb of ['update', 'delete'] as const) this.secrets.on(verb, onSecret);
+    for (const verb of ['add', 'update', 'delete'] as const) policies.on(verb, onPolicy);
+    for (const verb of ['add', 'update'] as const) {
+      namespaces.on(verb, (ns) => {
+        for (const o of members.list(ns.metadata?.name)) this.queue.add(memberKey(o));
+      });
+    }
+    for (const verb of ['update', 'delete'] as const) {
+      secrets.on(verb, (s) => {
+        const member = s.metadata?.labels?.[LABEL_MEMBER];
+        if (member) this.queue.add(`${MEMBER}${s.metadata?.namespace ?? ''}/${member}`);
+      });
+    }
     this.credentials.whenValid(() => this.enqueueAll());
   }
 
-  /** Whether this operator manages TeamMembers in the namespace (--namespace-selector). */
-  private manages(namespace: string | undefined): boolean {
-    const selector = this.cfg.namespaceSelector;
-    if (!selector) return true;
-    return namespace !== undefined && matchesSelector({ matchLabels: selector }, this.namespaces.get(namespace)?.metadata?.labels);
-  }
-
-  /** Parses a cached member once per resourceVersion: policy reconciles, sweeps and scrapes read all of them. */
-  private member(o: KubernetesObject | undefined): Parsed<TeamMember> {
-    if (!o) return undefined;
-    const id = `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
-    const rv = o.metadata?.resourceVersion ?? '';
-    const hit = this.parsedMembers.get(id);
-    if (hit && hit.rv === rv) return hit.value;
-    const value = parseMember(o);
-    this.parsedMembers.set(id, { rv, value });
-    return value;
-  }
-
-  private allMembers(): TeamMember[] {
-    return this.members.list().flatMap((o) => {
-      const p = this.member(o);
-      return p?.ok && this.manages(p.value.metadata.namespace) ? [p.value] : [];
-    });
-  }
-
-  private allPolicies(): KeyPolicy[] {
-    return this.policies.list().flatMap((o) => {
-      const p = parsePolicy(o);
-      return p?.ok ? [p.value] : [];
-    });
-  }
-
-  private policy(name: string): KeyPolicy | undefined {
-    const p = parsePolicy(this.policies.get(name));
-    return p?.ok ? p.value : undefined;
-  }
-
-  /** Everything again (the management key works again, say): offboarding that waited goes first. */
+  /** Everything again (after a sync, or the management key works again): offboarding that waited goes first. */
   private enqueueAll(): void {
-    for (const m of this.allMembers()) this.queue.add(`${MEMBER}${m.metadata.namespace ?? ''}/${m.metadata.name}`, m.metadata.deletionTimestamp !== undefined);
-    for (const p of this.policies.list()) this.queue.add(POLICY + (p.metadata?.name ?? ''));
+    for (const m of this.caches.allMembers()) this.queue.add(memberKey(m), m.metadata.deletionTimestamp !== undefined);
+    for (const p of this.caches.policies.list()) this.queue.add(POLICY + (p.metadata?.name ?? ''));
   }
 
   get ready(): boolean {
@@ -192,7 +156,7 @@ export class Operator {
 
   /** Why this replica should not receive traffic; a standby with warm caches is ready. */
   notReady(): string | undefined {
-    if (!this.synced) return 'informers not synced';
+    if (!this.caches.synced) return 'informers not synced';
     if (this.credentials.current.state !== 'valid') {
       return this.credentials.current.state === 'invalid' ? `management key: ${this.credentials.current.message}` : 'management key not checked yet';
     }
@@ -212,7 +176,7 @@ export class Operator {
     this.log.info({ clusterId: this.clusterId, from: this.cfg.clusterId ? '--cluster-id' : 'kube-system namespace UID' }, 'cluster id');
     this.hmacKey = await loadHmacKey(this.cluster, this.cfg.namespace, this.cfg.hmacSecret);
     await this.refreshCredentials();
-    await Promise.all([this.namespaces.start(), this.policies.start(), this.secrets.start(), this.members.start()]);
+    await this.caches.start();
     this.every(parseDuration(this.cfg.credentialsInterval), async () => {
       this.lastLoop = Date.now();
       await this.refreshCredentials();
@@ -229,9 +193,11 @@ export class Operator {
   lead(): void {
     this.leading = true;
     this.queue.start((key) => this.handle(key), (key, err) => {
-      this.log.warn({ item: key, err: err instanceof Error ? err.message : String(err) }, 'reconcile failed; retrying with backoff');
+      this.log.warn({ item: key, err: errorMessage(err) }, 'reconcile failed; retrying with backoff');
     });
-    this.every(parseDuration(this.cfg.minSyncInterval), () => this.maybeSync());
+    this.every(parseDuration(this.cfg.minSyncInterval), async () => {
+      if (this.credentials.valid) await this.keySync.maybeSync();
+    });
     this.enqueueAll();
   }
 
@@ -251,9 +217,14 @@ export class Operator {
     this.leading = false;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await Promise.all([this.members.stop(), this.policies.stop(), this.namespaces.stop(), this.secrets.stop()]);
+    await this.caches.stop();
     await this.queue.shutdown(deadlineMs);
     await this.client.close();
+  }
+
+  /** Lists every key once, revokes orphans, and re-reconciles every member against what was listed. */
+  sync(): Promise<void> {
+    return this.keySync.sync();
   }
 
   private every(ms: number, fn: () => Promise<void>): void {
@@ -261,7 +232,7 @@ export class Operator {
     const t = setInterval(() => {
       if (running || this.stopped) return;
       running = true;
-      fn().catch((e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'periodic task failed')).finally(() => {
+      fn().catch((e: unknown) => this.log.warn({ err: errorMessage(e) }, 'periodic task failed')).finally(() => {
         running = false;
       });
     }, ms);
@@ -273,60 +244,8 @@ export class Operator {
     try {
       await this.credentials.refresh(this.client);
     } catch (e) {
-      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not read the management key Secret');
+      this.log.warn({ err: errorMessage(e) }, 'could not read the management key Secret');
     }
-  }
-
-  /** The shortest usage.syncInterval of any policy decides how often keys are listed. */
-  private syncIntervalMs(): number {
-    const floor = parseDuration(this.cfg.minSyncInterval);
-    let ms = Number.POSITIVE_INFINITY;
-    for (const p of this.allPolicies()) ms = Math.min(ms, parseDuration(p.spec.usage?.syncInterval ?? '5m'));
-    return Math.max(floor, Number.isFinite(ms) ? ms : parseDuration('5m'));
-  }
-
-  private async maybeSync(): Promise<void> {
-    if (!this.credentials.valid || this.clock.now() - this.lastSync < this.syncIntervalMs()) return;
-    await this.sync();
-  }
-
-  /** Lists every key once, revokes orphans, and lets each member compare its status with what was listed. */
-  async sync(): Promise<void> {
-    this.lastSync = this.clock.now();
-    await this.book.refresh(this.client, await this.allWorkspaceIds());
-    this.stats.syncs++;
-    await this.sweep();
-    this.enqueueAll();
-  }
-
-  private async allWorkspaceIds(): Promise<(string | undefined)[]> {
-    const ids: (string | undefined)[] = [undefined];
-    for (const p of this.allPolicies()) {
-      try {
-        ids.push(await this.workspaceId(p));
-      } catch (e) {
-        // one policy naming a workspace that does not exist must not stop usage, drift and sweeps for all
-        this.log.warn({ policy: p.metadata.name, workspace: p.spec.workspace, err: e instanceof Error ? e.message : String(e) }, 'cannot resolve the policy workspace; its keys are not listed');
-      }
-    }
-    return [...new Set(ids)];
-  }
-
-  private async sweep(): Promise<void> {
-    await revokeOrphans({
-      book: this.book, client: this.client, cluster: this.cluster, recorder: this.recorder, log: this.log, clusterId: this.clusterId,
-      manages: (ns) => this.manages(ns), cached: (ns, name) => this.members.get(name, ns), now: this.clock.now(), graceMs: parseDuration(this.cfg.orphanGrace),
-    });
-  }
-
-  private async workspaceId(policy: KeyPolicy): Promise<string | undefined> {
-    const ws = policy.spec?.workspace;
-    if (!ws) return undefined;
-    const known = this.workspaceIds.get(ws);
-    if (known) return known;
-    const id = await this.client.workspaceId(ws);
-    this.workspaceIds.set(ws, id);
-    return id;
   }
 
   private async readMember(namespace: string, name: string): Promise<TeamMember | undefined> {
@@ -341,9 +260,10 @@ export class Operator {
 
   private deps(): MemberDeps {
     if (!this.hmacKey) throw new Error('operator not started');
+    const { namespaces, secrets } = this.caches;
     return {
       cluster: this.cluster,
-      client: this.client,
+      keys: this.keys,
       book: this.book,
       clock: this.clock,
       log: this.log,
@@ -352,17 +272,17 @@ export class Operator {
       baseUrl: this.cfg.secretBaseUrl ?? this.cfg.openrouterUrl,
       hmacKey: this.hmacKey,
       credentialsValid: () => this.credentials.valid,
-      policy: (name) => this.policy(name),
-      namespaceLabels: (name) => this.namespaces.get(name)?.metadata?.labels,
-      namespaceTerminating: (name) => this.namespaces.get(name)?.metadata?.deletionTimestamp !== undefined,
-      cachedSecret: (ns, name) => this.secrets.get(name, ns),
-      workspaceId: (p) => this.workspaceId(p),
-      refreshBook: async () => this.book.refresh(this.client, await this.allWorkspaceIds()),
+      policy: (name) => this.caches.policy(name),
+      namespaceLabels: (name) => namespaces.get(name)?.metadata?.labels,
+      namespaceTerminating: (name) => namespaces.get(name)?.metadata?.deletionTimestamp !== undefined,
+      cachedSecret: (ns, name) => secrets.get(name, ns),
+      workspaceId: (p) => this.keySync.workspaceId(p),
+      refreshBook: () => this.keySync.refreshBook(),
       readMember: (ns, name) => this.readMember(ns, name),
     };
   }
 
-  private async handle(key: string): Promise<{ requeueAfterMs?: number | undefined; retry?: boolean }> {
+  private async handle(key: string): Promise<Result> {
     const resource = key.startsWith(POLICY) ? 'keypolicy' : 'teammember';
     const end = this.metrics.reconcileDuration.startTimer({ resource });
     try {
@@ -377,53 +297,13 @@ export class Operator {
     }
   }
 
-  private get synced(): boolean {
-    return this.members.synced && this.policies.synced && this.namespaces.synced && this.secrets.synced;
-  }
-
-  private async reconcile(key: string): Promise<{ requeueAfterMs?: number | undefined; retry?: boolean }> {
-    this.stats.reconciles++;
-    // an empty cache would read as "no policy", "namespace not allowed", "no Secret": never decide on one
-    if (!this.synced) return { requeueAfterMs: 1_000 };
+  private async reconcile(key: string): Promise<Result> {
+    this.reconciles++;
+    if (!this.caches.synced) return { requeueAfterMs: 1_000 };
     try {
-      if (key.startsWith(POLICY)) {
-        const name = key.slice(POLICY.length);
-        const p = parsePolicy(this.policies.get(name));
-        if (!p) return {};
-        const members = this.allMembers();
-        const meta = p.ok ? p.value.metadata : p.raw.metadata;
-        // only for a deleted policy: every member naming it, in any namespace, terminating or unreadable (each still
-        // needs the policy); a policy reconcile follows every member event, so this is not done otherwise
-        const users = meta.deletionTimestamp === undefined ? [] : this.members.list().filter((o) => policyNameOf(o) === name).map((o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
-        // an operator scoped to some namespaces only speaks for a policy its members use, but lets go of any
-        // deleted policy nobody uses any more
-        const releasing = meta.deletionTimestamp !== undefined && meta.finalizers?.includes(POLICY_FINALIZER) === true;
-        if (!this.cfg.namespaceSelector || members.some((m) => m.spec.policy === name) || releasing) {
-          return await reconcilePolicy(p, members, users, { cluster: this.cluster, recorder: this.recorder, now: new Date(this.clock.now()).toISOString() });
-        }
-        return {};
-      }
+      if (key.startsWith(POLICY)) return await this.reconcilePolicy(key.slice(POLICY.length));
       const [ns, name] = key.slice(MEMBER.length).split('/');
-      const m = this.member(this.members.get(name ?? '', ns));
-      if (!m) return {};
-      // a member already in our care is still finalized after its namespace left the selector; "in our care" means
-      // its key is in our account: another operator's member (another selector, another account) is never ours,
-      // and a 404 from our account would wrongly read as "already deleted" for a key that lives elsewhere
-      const meta = m.ok ? m.value.metadata : m.raw.metadata;
-      const keyHash = m.ok ? m.value.status?.key?.hash : offboardee(m.raw)?.key?.hash;
-      const ours = meta.finalizers?.includes(FINALIZER) && meta.deletionTimestamp && keyHash !== undefined && this.book.get(keyHash) !== undefined;
-      if (!this.manages(ns) && !ours) return {};
-      if (!m.ok) {
-        // fail closed: deletion and suspension are read field by field and honoured
-        const view = offboardee(m.raw);
-        if (!view) return {};
-        return await reconcileInvalid(view, m.raw, m.message, this.deps());
-      }
-      if (this.book.refreshedFrom === undefined && this.credentials.valid) {
-        // until a first list succeeds, keys are simply not observed yet: plans keep them, nothing is replaced
-        await this.sync().catch((e: unknown) => this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'first key listing failed'));
-      }
-      return await reconcileMember(m.value, this.deps());
+      return await this.reconcileMember(ns ?? '', name ?? '');
     } catch (e) {
       switch (classifyFailure(e)) {
         case 'stale':
@@ -435,11 +315,53 @@ export class Operator {
           await this.refreshCredentials();
           return { requeueAfterMs: 30_000 };
         case 'transient':
-          this.log.info({ item: key, err: e instanceof Error ? e.message : String(e) }, 'OpenRouter unavailable; retrying');
+          this.log.info({ item: key, err: errorMessage(e) }, 'OpenRouter unavailable; retrying');
           return { retry: true };
         case 'error':
           throw e;
       }
     }
   }
+
+  private async reconcilePolicy(name: string): Promise<Result> {
+    const p = parsePolicy(this.caches.policies.get(name));
+    if (!p) return {};
+    const members = this.caches.allMembers();
+    const meta = p.ok ? p.value.metadata : p.raw.metadata;
+    // only for a deleted policy: every member naming it, in any namespace, terminating or unreadable (each still
+    // needs the policy); a policy reconcile follows every member event, so this is not done otherwise
+    const users = meta.deletionTimestamp === undefined ? [] : this.caches.members.list().filter((o) => policyNameOf(o) === name).map((o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
+    // an operator scoped to some namespaces only speaks for a policy its members use, but lets go of any
+    // deleted policy nobody uses any more
+    const releasing = meta.deletionTimestamp !== undefined && meta.finalizers?.includes(POLICY_FINALIZER) === true;
+    if (this.cfg.namespaceSelector && !members.some((m) => m.spec.policy === name) && !releasing) return {};
+    return reconcilePolicy(p, members, users, { cluster: this.cluster, recorder: this.recorder, now: new Date(this.clock.now()).toISOString() });
+  }
+
+  private async reconcileMember(ns: string, name: string): Promise<Result> {
+    const m = this.caches.member(this.caches.members.get(name, ns));
+    if (!m) return {};
+    // a member already in our care is still finalized after its namespace left the selector; "in our care" means
+    // its key is in our account: another operator's member (another selector, another account) is never ours,
+    // and a 404 from our account would wrongly read as "already deleted" for a key that lives elsewhere
+    const meta = m.ok ? m.value.metadata : m.raw.metadata;
+    const keyHash = m.ok ? m.value.status?.key?.hash : offboardee(m.raw)?.key?.hash;
+    const ours = meta.finalizers?.includes(FINALIZER) && meta.deletionTimestamp && keyHash !== undefined && this.book.get(keyHash) !== undefined;
+    if (!this.caches.manages(ns) && !ours) return {};
+    if (!m.ok) {
+      // fail closed: deletion and suspension are read field by field and honoured
+      const view = offboardee(m.raw);
+      if (!view) return {};
+      return reconcileInvalid(view, m.raw, m.message, this.deps());
+    }
+    if (this.book.refreshedFrom === undefined && this.credentials.valid) {
+      // until a first list succeeds, keys are simply not observed yet: plans keep them, nothing is replaced
+      await this.keySync.sync().catch((e: unknown) => this.log.warn({ err: errorMessage(e) }, 'first key listing failed'));
+    }
+    return reconcileMember(m.value, this.deps());
+  }
+}
+
+function memberKey(o: { metadata?: { namespace?: string | undefined; name?: string | undefined } | undefined }): string {
+  return `${MEMBER}${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 }

@@ -1,9 +1,8 @@
 /** Generates the CRDs in crds/ from the zod schemas in schema.ts. */
 import { z } from 'zod';
 import { stringify } from 'yaml';
+import type { Json } from '../util/json.ts';
 import { GROUP, KeyPolicySpec, KeyPolicyStatus, TEAMMEMBER_RULES, TeamMemberSpec, TeamMemberStatus, VERSION } from './schema.ts';
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 /** Turns zod's JSON Schema into a Kubernetes structural schema (a subset of OpenAPI v3). */
 function structural(node: Json): Json {

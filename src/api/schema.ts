@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { DURATION } from '../util/duration.ts';
+import { RESET_PERIODS, type ResetPeriod as Period } from '../util/windows.ts';
 
 export const GROUP = 'teamkeys.dev';
 export const VERSION = 'v1alpha1';
@@ -30,8 +31,8 @@ export const LabelSelector = z
   })
   .meta({ description: 'Which namespaces may use this policy. Omitted: every namespace. An empty selector also matches every namespace.' });
 
-export const ResetPeriod = z.enum(['daily', 'weekly', 'monthly', 'never']);
-export type ResetPeriod = z.infer<typeof ResetPeriod>;
+export const ResetPeriod = z.enum(RESET_PERIODS);
+export type ResetPeriod = Period;
 
 export const DeletionPolicy = z.enum(['Delete', 'Disable', 'Retain']);
 export type DeletionPolicy = z.infer<typeof DeletionPolicy>;

@@ -6,6 +6,7 @@ import type { OpenRouterClient } from '../openrouter/client.ts';
 import { OpenRouterError } from '../openrouter/errors.ts';
 import type { Clock } from '../util/clock.ts';
 import type { Recorder } from './events.ts';
+import { errorMessage } from '../util/errors.ts';
 
 /** A refused key is checked again after this, doubling up to the cap: a refusal that passes must not stop work. */
 const RECHECK_MAX_MS = 5 * 60_000;
@@ -67,7 +68,7 @@ export class Credentials {
   }
 
   /** Reads the Secret and, when the key changed (or was never checked), validates it. */
-  async refresh(client: OpenRouterClient): Promise<void> {
+  async refresh(client: Pick<OpenRouterClient, 'currentKey'>): Promise<void> {
     let key: string | undefined;
     try {
       const s = await this.cluster.readSecret(this.namespace, this.secretName);
@@ -101,7 +102,7 @@ export class Credentials {
         this.backOff(now);
         return this.set({ state: 'invalid', reason: 'Rejected', message: `OpenRouter rejected the management key in Secret ${this.namespace}/${this.secretName}: ${e.message}` });
       }
-      this.set({ state: 'invalid', reason: 'Unreachable', message: `cannot check the management key: ${e instanceof Error ? e.message : String(e)}` });
+      this.set({ state: 'invalid', reason: 'Unreachable', message: `cannot check the management key: ${errorMessage(e)}` });
     }
   }
 

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { API_VERSION, type KeyPolicy, type TeamMember } from '../api/schema.ts';
 import type { Cluster } from '../kube/cluster.ts';
+import { errorMessage } from '../util/errors.ts';
 
 /**
  * Events at transitions. Best effort: an Event that cannot be written is logged, never a reason to fail a
@@ -26,7 +27,7 @@ export class Recorder {
     try {
       await this.cluster.event(ref, type, reason, message, reason);
     } catch (e) {
-      this.log.warn({ reason, err: e instanceof Error ? e.message : String(e) }, 'could not record event');
+      this.log.warn({ reason, err: errorMessage(e) }, 'could not record event');
     }
   }
 

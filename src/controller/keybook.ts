@@ -1,5 +1,4 @@
-import type { OpenRouterClient } from '../openrouter/client.ts';
-import type { ApiKey } from '../openrouter/schemas.ts';
+import type { Key, KeyPort } from './keys.ts';
 import type { Clock } from '../util/clock.ts';
 
 /**
@@ -8,7 +7,7 @@ import type { Clock } from '../util/clock.ts';
  * instead of calling OpenRouter. A refresh never forgets a key the operator wrote after the refresh began.
  */
 export class KeyBook {
-  private byHash = new Map<string, ApiKey>();
+  private byHash = new Map<string, Key>();
   private touched = new Map<string, number>();
   private removed = new Map<string, number>();
   /** when the last complete refresh started; undefined before the first one */
@@ -20,15 +19,15 @@ export class KeyBook {
     this.clock = clock;
   }
 
-  get(hash: string): ApiKey | undefined {
+  get(hash: string): Key | undefined {
     return this.byHash.get(hash);
   }
 
-  all(): ApiKey[] {
+  all(): Key[] {
     return [...this.byHash.values()];
   }
 
-  byName(name: string): ApiKey[] {
+  byName(name: string): Key[] {
     return this.all().filter((k) => k.name === name);
   }
 
@@ -36,7 +35,7 @@ export class KeyBook {
     return this.byHash.size;
   }
 
-  put(key: ApiKey): void {
+  put(key: Key): void {
     this.byHash.set(key.hash, key);
     this.touched.set(key.hash, this.clock.now());
     this.removed.delete(key.hash);
@@ -53,16 +52,16 @@ export class KeyBook {
   }
 
   /** Lists every key of the given workspaces; concurrent callers share one refresh. */
-  refresh(client: OpenRouterClient, workspaceIds: readonly (string | undefined)[]): Promise<void> {
-    this.inflight ??= this.doRefresh(client, workspaceIds).finally(() => {
+  refresh(keys: KeyPort, workspaceIds: readonly (string | undefined)[]): Promise<void> {
+    this.inflight ??= this.doRefresh(keys, workspaceIds).finally(() => {
       this.inflight = undefined;
     });
     return this.inflight;
   }
 
-  private async doRefresh(client: OpenRouterClient, workspaceIds: readonly (string | undefined)[]): Promise<void> {
+  private async doRefresh(keys: KeyPort, workspaceIds: readonly (string | undefined)[]): Promise<void> {
     const started = this.clock.now();
-    const next = new Map<string, ApiKey>();
+    const next = new Map<string, Key>();
     // undefined (the default workspace) goes first: its keys tell its id, so a policy naming the default
     // workspace explicitly does not make every sync list the same keys twice
     const listed = new Set<string>();
@@ -71,9 +70,9 @@ export class KeyBook {
     const order = workspaceIds.includes(undefined) ? [undefined, ...named] : named;
     for (const ws of order) {
       if (ws !== undefined && listed.has(ws)) continue;
-      for await (const k of client.listKeys({ workspaceId: ws })) {
+      for await (const k of keys.list({ workspaceId: ws })) {
         next.set(k.hash, k);
-        if (k.workspace_id) listed.add(k.workspace_id);
+        if (k.workspaceId) listed.add(k.workspaceId);
       }
       if (ws !== undefined) listed.add(ws);
     }

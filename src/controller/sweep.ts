@@ -2,10 +2,9 @@ import type { Logger } from 'pino';
 import { ownerOf, parseMember } from '../api/objects.ts';
 import type { Cluster } from '../kube/cluster.ts';
 import { isKube } from '../kube/errors.ts';
-import type { OpenRouterClient } from '../openrouter/client.ts';
-import type { ApiKey } from '../openrouter/schemas.ts';
 import type { Recorder } from './events.ts';
 import type { KeyBook } from './keybook.ts';
+import type { Key, KeyPort } from './keys.ts';
 import { clusterPrefix, parseKeyName } from './keyname.ts';
 
 export interface OwnerView {
@@ -18,13 +17,13 @@ export interface OwnerView {
  * Pure: keys named by this cluster that no TeamMember owns any more, older than the grace period. Keys of other
  * clusters, keys this operator did not name, and released keys are never candidates.
  */
-export function findOrphans(keys: readonly ApiKey[], cluster: string, owner: (namespace: string, name: string) => OwnerView | undefined, now: number, graceMs: number): ApiKey[] {
+export function findOrphans(keys: readonly Key[], cluster: string, owner: (namespace: string, name: string) => OwnerView | undefined, now: number, graceMs: number): Key[] {
   const prefix = clusterPrefix(cluster);
   return keys.filter((k) => {
     if (!k.name.startsWith(prefix)) return false;
     const o = parseKeyName(k.name);
     if (!o || o.cluster !== cluster) return false;
-    if (now - Date.parse(k.created_at) < graceMs) return false;
+    if (now - Date.parse(k.createdAt) < graceMs) return false;
     const m = owner(o.namespace, o.member);
     if (!m || m.uid !== o.uid) return true;
     return k.hash !== m.keyHash && k.name !== m.pendingName;
@@ -33,7 +32,7 @@ export function findOrphans(keys: readonly ApiKey[], cluster: string, owner: (na
 
 export interface SweepDeps {
   book: KeyBook;
-  client: OpenRouterClient;
+  keys: KeyPort;
   cluster: Cluster;
   recorder: Recorder;
   log: Logger;
@@ -63,9 +62,9 @@ export async function revokeOrphans(d: SweepDeps): Promise<void> {
     const owner = ownerOf(raw);
     if (owner && owner.uid === o.uid && (owner.keyHash === k.hash || owner.pendingName === k.name)) continue;
     const parsed = parseMember(raw);
-    await d.client.deleteKey(k.hash);
+    await d.keys.delete(k.hash);
     d.book.remove(k.hash);
-    d.log.warn({ hash: k.hash, name: k.name, createdAt: k.created_at }, 'revoked an orphaned key: no TeamMember owns it');
+    d.log.warn({ hash: k.hash, name: k.name, createdAt: k.createdAt }, 'revoked an orphaned key: no TeamMember owns it');
     if (parsed?.ok) await d.recorder.warn(parsed.value, 'OrphanRevoked', `revoked key ${k.label} (${k.name}): it was not this member's active key`);
   }
 }

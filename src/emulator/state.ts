@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID, createHash } from 'node:crypto';
-import type { ResetPeriod } from '../util/windows.ts';
+import type { Window } from '../util/windows.ts';
 
 /** Everything the emulator remembers. Plain JSON so it can be written to a state file; holds no key strings. */
 export interface KeyRecord {
@@ -11,7 +11,7 @@ export interface KeyRecord {
   management: boolean;
   disabled: boolean;
   limit: number | null;
-  limitReset: ResetPeriod | null;
+  limitReset: Window | null;
   includeByokInLimit: boolean;
   createdAt: string;
   updatedAt: string | null;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { roundUsd } from '../util/money.ts';
-import { utcDay, type ResetPeriod } from '../util/windows.ts';
+import { utcDay, type Window } from '../util/windows.ts';
 import type { Clock } from '../util/clock.ts';
 import { HttpError, MESSAGES } from './errors.ts';
 import { findModel, type ModelEntry } from './catalog.ts';
@@ -13,7 +13,7 @@ import { isExpired, pruneDays } from './usage.ts';
 export interface CreateKeyInput {
   name: string;
   limit?: number | null | undefined;
-  limitReset?: ResetPeriod | null | undefined;
+  limitReset?: Window | null | undefined;
   includeByokInLimit?: boolean | undefined;
   expiresAt?: string | null | undefined;
   creatorUserId?: string | null | undefined;
@@ -25,7 +25,7 @@ export interface UpdateKeyInput {
   name?: string | undefined;
   disabled?: boolean | undefined;
   limit?: number | null | undefined;
-  limitReset?: ResetPeriod | null | undefined;
+  limitReset?: Window | null | undefined;
   includeByokInLimit?: boolean | undefined;
 }
 

@@ -1,5 +1,5 @@
 import { roundUsd } from '../util/money.ts';
-import { utcDay, windowStart, type ResetPeriod } from '../util/windows.ts';
+import { utcDay, windowStart, type Window } from '../util/windows.ts';
 import type { KeyRecord } from './state.ts';
 
 export interface Windows {
@@ -41,7 +41,7 @@ export function windowsOf(key: KeyRecord, now: number): Windows {
 /** Spend that counts against the key's limit in the current reset window (lifetime when it never resets). */
 export function spendAgainstLimit(key: KeyRecord, now: number): number {
   const w = windowsOf(key, now);
-  const byPeriod: Record<ResetPeriod, [number, number]> = {
+  const byPeriod: Record<Window, [number, number]> = {
     daily: [w.daily, w.byokDaily],
     weekly: [w.weekly, w.byokWeekly],
     monthly: [w.monthly, w.byokMonthly],

@@ -8,6 +8,7 @@ import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
 import { isKube, kube } from './errors.ts';
+import { errorMessage } from '../util/errors.ts';
 
 export interface LeaderOptions {
   namespace: string;
@@ -50,7 +51,7 @@ export class LeaderElector {
       });
       const ok = await Promise.race([
         this.tryAcquireOrRenew().catch((e: unknown) => {
-          this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'lease update failed');
+          this.log.warn({ err: errorMessage(e) }, 'lease update failed');
           return false;
         }),
         deadline,
@@ -140,7 +141,7 @@ export class LeaderElector {
       await kube(() => this.api.replaceNamespacedLease({ namespace: this.o.namespace, name: this.o.name, body: lease }));
       this.log.info('released the lease');
     } catch (e) {
-      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'could not release the lease');
+      this.log.warn({ err: errorMessage(e) }, 'could not release the lease');
     }
   }
 }

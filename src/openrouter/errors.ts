@@ -50,3 +50,8 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
   const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
+
+/** Narrows an unknown error to an OpenRouterError of one kind (as isKube does for the API server). */
+export function isOpenRouter(e: unknown, kind: OpenRouterErrorKind): e is OpenRouterError {
+  return e instanceof OpenRouterError && e.kind === kind;
+}

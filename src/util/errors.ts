@@ -10,3 +10,8 @@ export class Deposed extends Error {
     this.name = 'Deposed';
   }
 }
+
+/** The message of anything thrown, for a log line or a condition (callers redact where a key could appear). */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,5 +1,8 @@
+/** When a spending cap resets: OpenRouter's three UTC windows, or never (a lifetime budget). */
+export const RESET_PERIODS = ['daily', 'weekly', 'monthly', 'never'] as const;
+export type ResetPeriod = (typeof RESET_PERIODS)[number];
 /** OpenRouter's usage windows: UTC day, UTC week starting Monday, UTC month; resets happen at 00:00 UTC. */
-export type ResetPeriod = 'daily' | 'weekly' | 'monthly';
+export type Window = Exclude<ResetPeriod, 'never'>;
 
 const DAY_MS = 86_400_000;
 
@@ -22,7 +25,7 @@ export function startOfUtcMonth(ms: number): number {
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
 }
 
-export function windowStart(period: ResetPeriod, ms: number): number {
+export function windowStart(period: Window, ms: number): number {
   switch (period) {
     case 'daily':
       return startOfUtcDay(ms);
@@ -34,7 +37,7 @@ export function windowStart(period: ResetPeriod, ms: number): number {
 }
 
 /** The instant the current window ends and the next reset happens. */
-export function nextReset(period: ResetPeriod, ms: number): number {
+export function nextReset(period: Window, ms: number): number {
   switch (period) {
     case 'daily':
       return startOfUtcDay(ms) + DAY_MS;

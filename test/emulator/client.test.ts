@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OpenRouterClient } from '../../src/openrouter/client.ts';
 import { OpenRouterError } from '../../src/openrouter/errors.ts';
+import { OpenRouterKeys } from '../../src/openrouter/keys.ts';
 import { RateLimiter } from '../../src/openrouter/limiter.ts';
 import { systemClock } from '../../src/util/clock.ts';
 import { startEmulator, type Harness } from './harness.ts';
@@ -31,6 +32,23 @@ const failure = async (p: Promise<unknown>) => {
   }
   throw new Error('expected a failure');
 };
+
+describe('OpenRouterKeys (the controller\'s port)', () => {
+  it('speaks the operator\'s terms both ways: no cap is undefined, no reset is never, spend per window', async () => {
+    const keys = new OpenRouterKeys(client);
+    const { key: made } = await keys.create({ name: 'k', limitUSD: undefined, reset: 'never', includeByok: true, expiresAt: '2030-01-01T00:00:00Z', workspaceId: undefined });
+    expect(made).toMatchObject({ name: 'k', limitUSD: undefined, limitRemainingUSD: undefined, reset: 'never', includeByok: true, disabled: false, expiresAt: '2030-01-01T00:00:00Z' });
+    expect(made.usage).toEqual({ daily: 0, weekly: 0, monthly: 0, total: 0 });
+    const changed = await keys.update(made.hash, { limitUSD: 3, reset: 'weekly' });
+    expect(changed).toMatchObject({ limitUSD: 3, limitRemainingUSD: 3, reset: 'weekly', includeByok: true });
+    expect(await keys.update(made.hash, { limitUSD: null, reset: 'never', disabled: true, name: 'k2' })).toMatchObject({ limitUSD: undefined, reset: 'never', disabled: true, name: 'k2' });
+    const listed: string[] = [];
+    for await (const k of keys.list()) listed.push(k.hash);
+    expect(listed).toEqual([made.hash]);
+    await keys.delete(made.hash);
+    expect((await failure(keys.get(made.hash))).kind).toBe('notFound');
+  });
+});
 
 describe('OpenRouterClient', () => {
   it('creates, reads, updates, lists page by page and deletes', async () => {

@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { carriedSpend, retiredFromKey, retiredFromObserved, withRetired, type RetiredKey } from '../../src/controller/member/carry.ts';
-import type { ApiKey } from '../../src/openrouter/schemas.ts';
+import type { Spend } from '../../src/controller/keys.ts';
+import { aKey } from './keys.ts';
 
 // fixed instants instead of a clock: Wednesday 2026-03-18, in the week from Monday 03-16 and the month of March
 const WED = Date.parse('2026-03-18T12:00:00Z');
 const at = (iso: string) => Date.parse(iso);
-const key = (hash: string, spend: Partial<ApiKey> = {}): ApiKey => ({
-  hash, name: 'n', label: 'l', disabled: false, limit: 10, limit_remaining: 0, limit_reset: 'monthly', include_byok_in_limit: false,
-  usage: 9, usage_daily: 1, usage_weekly: 3, usage_monthly: 6, byok_usage: 0.9, byok_usage_daily: 0.1, byok_usage_weekly: 0.3, byok_usage_monthly: 0.6,
-  created_at: '2026-01-01T00:00:00Z', updated_at: null, ...spend,
+const key = (hash: string, usage: Partial<Spend> = {}) => aKey(hash, {
+  usage: { daily: 1, weekly: 3, monthly: 6, total: 9, ...usage }, byok: { daily: 0.1, weekly: 0.3, monthly: 0.6, total: 0.9 },
 });
 
 describe('carriedSpend', () => {
@@ -37,15 +36,15 @@ describe('carriedSpend', () => {
 describe('withRetired', () => {
   it('records a key once however often a replacement is retried, keeping the freshest reading', () => {
     let list: RetiredKey[] = [];
-    list = withRetired(list, retiredFromKey(key('a', { usage_monthly: 2 }), WED), WED);
-    list = withRetired(list, retiredFromKey(key('a', { usage_monthly: 2.5 }), WED + 1_000), WED + 1_000);
-    list = withRetired(list, retiredFromKey(key('a', { usage_monthly: 2.5 }), WED + 2_000), WED + 2_000);
+    list = withRetired(list, retiredFromKey(key('a', { monthly: 2 }), WED), WED);
+    list = withRetired(list, retiredFromKey(key('a', { monthly: 2.5 }), WED + 1_000), WED + 1_000);
+    list = withRetired(list, retiredFromKey(key('a', { monthly: 2.5 }), WED + 2_000), WED + 2_000);
     expect(list).toHaveLength(1);
     expect(carriedSpend(list, 'monthly', false, WED + 3_000)).toBe(2.5);
   });
 
   it('adds different keys', () => {
-    const list = withRetired(withRetired([], retiredFromKey(key('a'), WED), WED), retiredFromKey(key('b', { usage_monthly: 1 }), WED), WED);
+    const list = withRetired(withRetired([], retiredFromKey(key('a'), WED), WED), retiredFromKey(key('b', { monthly: 1 }), WED), WED);
     expect(carriedSpend(list, 'monthly', false, WED)).toBe(7);
   });
 

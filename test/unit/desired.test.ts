@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { budgetLevel, effectiveBudget, keyDrift, keyExpiry, keyLimit, keyOutlivesAllowance, windowId, windowSpend } from '../../src/controller/member/desired.ts';
 import type { KeyPolicySpec, TeamMemberSpec } from '../../src/api/schema.ts';
-import type { ApiKey } from '../../src/openrouter/schemas.ts';
+import { aKey } from './keys.ts';
 
 const spec = (s: Partial<TeamMemberSpec> = {}): TeamMemberSpec => ({ policy: 'p', suspended: false, ...s });
 const policy = (p: Partial<KeyPolicySpec> = {}): KeyPolicySpec => ({ deletionPolicy: 'Delete', onDisabledOutside: 'Replace', ...p });
@@ -36,7 +36,7 @@ describe('keyExpiry', () => {
 });
 
 describe('budget math', () => {
-  const k = { usage: 10, usage_daily: 1, usage_weekly: 3, usage_monthly: 6, byok_usage: 4, byok_usage_daily: 0.5, byok_usage_weekly: 1, byok_usage_monthly: 2 } as ApiKey;
+  const k = aKey('h', { usage: { daily: 1, weekly: 3, monthly: 6, total: 10 }, byok: { daily: 0.5, weekly: 1, monthly: 2, total: 4 } });
   it.each([
     ['daily', false, 1], ['weekly', false, 3], ['monthly', false, 6], ['never', false, 10], ['monthly', true, 8], ['never', true, 14],
   ] as const)('%s window (byok %s) spends %d', (reset, byok, want) => {
@@ -48,15 +48,15 @@ describe('budget math', () => {
     expect(budgetLevel(spent, limit, warn)).toBe(want);
   });
   it('sees drift in any of the four key parameters', () => {
-    const key = { disabled: false, limit: 5, limit_reset: 'monthly', include_byok_in_limit: false } as ApiKey;
+    const key = aKey('h');
     const want = { limitUSD: 5, reset: 'monthly' as const, includeByok: false };
     expect(keyDrift(key, want, false)).toBe(false);
     expect(keyDrift(key, want, true)).toBe(true);
     expect(keyDrift(key, { ...want, limitUSD: 6 }, false)).toBe(true);
     expect(keyDrift(key, { ...want, reset: 'never' }, false)).toBe(true);
-    expect(keyDrift({ ...key, limit: null, limit_reset: null }, { limitUSD: undefined, reset: 'never', includeByok: false }, false)).toBe(false);
-    expect(keyDrift({ ...key, limit: 3.33 }, { ...want, limitUSD: 3.333333 }, false)).toBe(true);
-    expect(keyDrift({ ...key, limit: 3.333333 }, { ...want, limitUSD: 3.3333334 }, false)).toBe(false);
+    expect(keyDrift({ ...key, limitUSD: undefined, reset: 'never' }, { limitUSD: undefined, reset: 'never', includeByok: false }, false)).toBe(false);
+    expect(keyDrift({ ...key, limitUSD: 3.33 }, { ...want, limitUSD: 3.333333 }, false)).toBe(true);
+    expect(keyDrift({ ...key, limitUSD: 3.333333 }, { ...want, limitUSD: 3.3333334 }, false)).toBe(false);
   });
 });
 

@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { planKey, recoverPending, type PlanInput } from '../../src/controller/member/plan.ts';
-import type { ApiKey } from '../../src/openrouter/schemas.ts';
+import { aKey } from './keys.ts';
 
-const apiKey = (hash: string, over: Partial<ApiKey> = {}): ApiKey => ({
-  hash, name: `teamkeys/c/ns/m/u/1`, label: 'sk-or-v1-abc...xyz', disabled: false, limit: 5, limit_remaining: 5, limit_reset: 'monthly',
-  include_byok_in_limit: false, usage: 0, usage_daily: 0, usage_weekly: 0, usage_monthly: 0, byok_usage: 0, byok_usage_daily: 0,
-  byok_usage_weekly: 0, byok_usage_monthly: 0, created_at: '2026-01-01T00:00:00Z', updated_at: null, ...over,
-});
+const apiKey = aKey;
 const keyRef = { hash: 'h1', name: 'n', label: 'l', createdAt: '2026-01-01T00:00:00Z', disabled: false, limitUSD: 5, reset: 'monthly' as const, includeByok: false };
 const base: PlanInput = {
   status: { key: keyRef },

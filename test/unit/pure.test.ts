@@ -9,7 +9,8 @@ import { previewMatches } from '../../src/controller/member/secret.ts';
 import { findOrphans } from '../../src/controller/sweep.ts';
 import { parseDuration } from '../../src/util/duration.ts';
 import { loadConfig } from '../../src/config.ts';
-import type { ApiKey } from '../../src/openrouter/schemas.ts';
+import type { Key } from '../../src/controller/keys.ts';
+import { aKey } from './keys.ts';
 
 describe('the committed CRDs', () => {
   it.each(Object.entries(crdFiles()))('%s matches src/api/schema.ts (run `node src/main.ts crds` after changing it)', (file, text) => {
@@ -30,10 +31,10 @@ describe('key names', () => {
 });
 
 describe('orphan detection', () => {
-  const k = (name: string, created = '2026-01-01T00:00:00Z', hash = name) => ({ name, hash, created_at: created } as ApiKey);
+  const k = (name: string, created = '2026-01-01T00:00:00Z', hash = name) => aKey(hash, { name, createdAt: created });
   const now = Date.parse('2026-01-01T01:00:00Z');
   const owners = { 'ns/alice': { uid: 'u1', keyHash: 'current', pendingName: 'teamkeys/c/ns/alice/u1/3' } } as Record<string, { uid: string; keyHash: string; pendingName: string }>;
-  const find = (keys: ApiKey[]) => findOrphans(keys, 'c', (ns, name) => owners[`${ns}/${name}`], now, 600_000).map((x) => x.name);
+  const find = (keys: Key[]) => findOrphans(keys, 'c', (ns, name) => owners[`${ns}/${name}`], now, 600_000).map((x) => x.name);
   it('revokes only unowned keys of this cluster, past the grace period', () => {
     expect(find([
       k('teamkeys/c/ns/alice/u1/1', undefined, 'current'),

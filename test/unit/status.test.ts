@@ -1,14 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { computeStatus, type StatusInput } from '../../src/controller/member/status.ts';
 import type { TeamMember } from '../../src/api/schema.ts';
-import type { ApiKey } from '../../src/openrouter/schemas.ts';
+import { aKey } from './keys.ts';
 
 const member: TeamMember = { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name: 'a', namespace: 'n', uid: 'u', generation: 3 }, spec: { policy: 'p', suspended: false } };
-const key = (usage: number): ApiKey => ({
-  hash: 'h', name: 'n', label: 'l', disabled: false, limit: 10, limit_remaining: Math.max(0, 10 - usage), limit_reset: 'monthly', include_byok_in_limit: false,
-  usage, usage_daily: usage, usage_weekly: usage, usage_monthly: usage, byok_usage: 0, byok_usage_daily: 0, byok_usage_weekly: 0, byok_usage_monthly: 0,
-  created_at: '2026-01-01T00:00:00Z', updated_at: null,
-});
+const key = (usage: number) => aKey('h', { limitUSD: 10, limitRemainingUSD: Math.max(0, 10 - usage), usage: { daily: usage, weekly: usage, monthly: usage, total: usage } });
 const input = (over: Partial<StatusInput>): StatusInput => ({
   member, prev: {}, now: '2026-03-01T00:00:00.000Z', secretName: 'a-openrouter', key: undefined, pendingKey: undefined, keySeq: 1,
   observed: key(1), budget: { limitUSD: 10, reset: 'monthly', includeByok: false }, carried: undefined, warnAtPercent: 80,
@@ -49,7 +45,7 @@ describe('computeStatus', () => {
   });
 
   it('counts the spend of replaced keys in the window and in the budget', () => {
-    const s = computeStatus(input({ observed: { ...key(1), limit: 4, limit_remaining: 3 }, carried: { usd: 6, window: '2026-03-01T00:00:00.000Z' } })).status;
+    const s = computeStatus(input({ observed: { ...key(1), limitUSD: 4, limitRemainingUSD: 3 }, carried: { usd: 6, window: '2026-03-01T00:00:00.000Z' } })).status;
     expect(s.usage?.windowUSD).toBe(7);
     expect(s.budget).toEqual({ limitUSD: 10, remainingUSD: 3, reset: 'monthly', carriedUSD: 6, carriedWindow: '2026-03-01T00:00:00.000Z' });
   });
@@ -62,7 +58,7 @@ describe('computeStatus', () => {
   });
 
   it('says whether the key is actually enabled when the member is not suspended', () => {
-    const suspendedMessage = (observed: ApiKey | undefined) => computeStatus(input({ observed })).status.conditions?.find((c) => c.type === 'Suspended')?.message;
+    const suspendedMessage = (observed: StatusInput['observed']) => computeStatus(input({ observed })).status.conditions?.find((c) => c.type === 'Suspended')?.message;
     expect(suspendedMessage(key(1))).toBe('the key is enabled');
     expect(suspendedMessage({ ...key(1), disabled: true })).toMatch(/spec.suspended is false, but the key is disabled/);
     expect(suspendedMessage(undefined)).toBe('spec.suspended is false');

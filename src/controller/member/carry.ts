@@ -5,16 +5,9 @@
  * idempotent (a retry overwrites, never adds) and survives a change of the reset period mid-window.
  */
 import type { ResetPeriod } from '../../api/schema.ts';
-import type { ApiKey } from '../../openrouter/schemas.ts';
+import { spendIn, type Key, type Spend } from '../keys.ts';
 import { roundUsd } from '../../util/money.ts';
 import { windowStart } from '../../util/windows.ts';
-
-export interface Spend {
-  daily: number;
-  weekly: number;
-  monthly: number;
-  total: number;
-}
 
 export interface RetiredKey {
   hash: string;
@@ -28,13 +21,8 @@ export interface RetiredKey {
 const FOLD_AFTER_MS = 32 * 86_400_000;
 const EARLIER = 'earlier';
 
-export function retiredFromKey(k: ApiKey, at: number): RetiredKey {
-  return {
-    hash: k.hash,
-    retiredAt: new Date(at).toISOString(),
-    usage: { daily: k.usage_daily, weekly: k.usage_weekly, monthly: k.usage_monthly, total: k.usage },
-    byok: { daily: k.byok_usage_daily, weekly: k.byok_usage_weekly, monthly: k.byok_usage_monthly, total: k.byok_usage },
-  };
+export function retiredFromKey(k: Key, at: number): RetiredKey {
+  return { hash: k.hash, retiredAt: new Date(at).toISOString(), usage: k.usage, byok: k.byok };
 }
 
 /** A key that can no longer be read (deleted outside): its spend as last observed in the member's status. */
@@ -71,8 +59,7 @@ export function carriedSpend(list: readonly RetiredKey[] | undefined, reset: Res
   for (const r of list ?? []) {
     const at = Date.parse(r.retiredAt);
     if (reset !== 'never' && windowStart(reset, at) !== windowStart(reset, now)) continue;
-    const field = reset === 'never' ? 'total' : reset;
-    sum += r.usage[field] + (includeByok ? r.byok[field] : 0);
+    sum += spendIn(r, reset, includeByok);
   }
   return roundUsd(sum);
 }

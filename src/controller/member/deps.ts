@@ -2,15 +2,15 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KeyPolicy, TeamMember } from '../../api/schema.ts';
 import type { Cluster } from '../../kube/cluster.ts';
-import type { OpenRouterClient } from '../../openrouter/client.ts';
 import type { Clock } from '../../util/clock.ts';
 import type { Recorder } from '../events.ts';
 import type { KeyBook } from '../keybook.ts';
+import type { KeyPort } from '../keys.ts';
 
 /** What a member reconcile needs from the outside world, injected by the operator. */
 export interface MemberDeps {
   cluster: Cluster;
-  client: OpenRouterClient;
+  keys: KeyPort;
   book: KeyBook;
   clock: Clock;
   log: Logger;

@@ -1,6 +1,6 @@
 /** Pure decisions about a member's key: its budget, expiry and whether it should be usable. */
 import type { KeyPolicySpec, ResetPeriod, TeamMemberSpec } from '../../api/schema.ts';
-import type { ApiKey, LimitReset } from '../../openrouter/schemas.ts';
+import { spendIn, type Key } from '../keys.ts';
 import { roundUsd } from '../../util/money.ts';
 import { parseDuration } from '../../util/duration.ts';
 import { windowStart } from '../../util/windows.ts';
@@ -26,14 +26,6 @@ export function effectiveBudget(spec: TeamMemberSpec, policy: KeyPolicySpec): Bu
     return { ok: true, budget: { limitUSD: spec.limitUSD, reset, includeByok } };
   }
   return { ok: true, budget: { limitUSD: b?.limitUSD, reset, includeByok } };
-}
-
-export function toLimitReset(reset: ResetPeriod): LimitReset {
-  return reset === 'never' ? null : reset;
-}
-
-export function fromLimitReset(reset: string | null): ResetPeriod {
-  return reset === 'daily' || reset === 'weekly' || reset === 'monthly' ? reset : 'never';
 }
 
 /** OpenRouter wants UTC with seconds; milliseconds are dropped so the value round-trips unchanged. */
@@ -69,13 +61,8 @@ function sameLimit(a: number | undefined, b: number | undefined): boolean {
 }
 
 /** Whether a key's parameters differ from what the member should have. */
-export function keyDrift(key: ApiKey, budget: DesiredBudget, disabled: boolean): boolean {
-  return (
-    key.disabled !== disabled ||
-    !sameLimit(key.limit ?? undefined, budget.limitUSD) ||
-    fromLimitReset(key.limit_reset) !== budget.reset ||
-    key.include_byok_in_limit !== budget.includeByok
-  );
+export function keyDrift(key: Key, budget: DesiredBudget, disabled: boolean): boolean {
+  return key.disabled !== disabled || !sameLimit(key.limitUSD, budget.limitUSD) || key.reset !== budget.reset || key.includeByok !== budget.includeByok;
 }
 
 /** Identifies the reset window containing `now`: its start, or "never" for a lifetime budget. */
@@ -92,13 +79,8 @@ export function keyLimit(limitUSD: number | undefined, carriedUSD: number): numb
 }
 
 /** Spend that counts against the limit in the current window, as OpenRouter counts it. */
-export function windowSpend(key: ApiKey, reset: ResetPeriod, includeByok: boolean): number {
-  const [usage, byok] =
-    reset === 'daily' ? [key.usage_daily, key.byok_usage_daily]
-    : reset === 'weekly' ? [key.usage_weekly, key.byok_usage_weekly]
-    : reset === 'monthly' ? [key.usage_monthly, key.byok_usage_monthly]
-    : [key.usage, key.byok_usage];
-  return roundUsd(usage + (includeByok ? byok : 0));
+export function windowSpend(key: Key, reset: ResetPeriod, includeByok: boolean): number {
+  return roundUsd(spendIn(key, reset, includeByok));
 }
 
 export type BudgetLevel = 'ok' | 'warn' | 'exhausted';

@@ -1,6 +1,7 @@
 import type { Offboardee } from '../../api/objects.ts';
 import { FINALIZER } from '../../api/schema.ts';
 import { isKube } from '../../kube/errors.ts';
+import { isOpenRouter } from '../../openrouter/errors.ts';
 import { RELEASED_PREFIX } from '../keyname.ts';
 import type { MemberDeps, Result } from './deps.ts';
 import { isOwnedBy } from './secret.ts';
@@ -29,17 +30,17 @@ export async function finalizeMember(m: Offboardee, d: MemberDeps): Promise<Resu
   }
   for (const hash of hashes) {
     if (deletion === 'Delete') {
-      await d.client.deleteKey(hash);
+      await d.keys.delete(hash);
       d.book.remove(hash);
       continue;
     }
     const known = d.book.get(hash)?.name ?? (m.key?.hash === hash ? m.key.name : undefined);
     const name = known && !known.startsWith(RELEASED_PREFIX) ? RELEASED_PREFIX + known : known;
     try {
-      const updated = await d.client.updateKey(hash, { ...(deletion === 'Disable' ? { disabled: true } : {}), ...(name ? { name } : {}) });
+      const updated = await d.keys.update(hash, { ...(deletion === 'Disable' ? { disabled: true } : {}), ...(name ? { name } : {}) });
       d.book.put(updated);
     } catch (e) {
-      if (!(e instanceof Error && 'kind' in e && e.kind === 'notFound')) throw e;
+      if (!isOpenRouter(e, 'notFound')) throw e;
     }
   }
   const verb = { Delete: 'deleted', Disable: 'disabled', Retain: 'kept' }[deletion];

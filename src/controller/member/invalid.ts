@@ -6,7 +6,7 @@
 import type { Offboardee } from '../../api/objects.ts';
 import { TeamMemberStatus } from '../../api/schema.ts';
 import type { Cluster } from '../../kube/cluster.ts';
-import { OpenRouterError } from '../../openrouter/errors.ts';
+import { isOpenRouter } from '../../openrouter/errors.ts';
 import { toJson } from '../../util/json.ts';
 import { setCondition } from '../conditions.ts';
 import { mergePatch } from '../mergepatch.ts';
@@ -24,9 +24,9 @@ export async function reconcileInvalid(m: Offboardee, raw: { metadata: { generat
   if (!m.key.disabled) rv = await patchVersion(d.cluster.patchMemberStatusGuarded(m.metadata.namespace ?? '', m.metadata.name, rv, { key: { disabled: true } }));
   if (d.book.get(m.key.hash)?.disabled) return {};
   try {
-    d.book.put(await d.client.updateKey(m.key.hash, { disabled: true }));
+    d.book.put(await d.keys.update(m.key.hash, { disabled: true }));
   } catch (e) {
-    if (e instanceof OpenRouterError && e.kind === 'notFound') return {}; // nothing left to disable
+    if (isOpenRouter(e, 'notFound')) return {}; // nothing left to disable
     throw e;
   }
   await d.recorder.warn(m, 'KeyDisabled', 'spec.suspended is true: disabled the key (the rest of the spec cannot be read)');

@@ -1,13 +1,13 @@
 /** Pure: what must happen to a member's key, given what the operator can see. */
 import type { TeamMemberStatus } from '../../api/schema.ts';
-import type { ApiKey } from '../../openrouter/schemas.ts';
+import type { Key } from '../keys.ts';
 
 export interface PlanInput {
   status: TeamMemberStatus;
   /** false when the member should have no usable key at all (expired) */
   wantKey: boolean;
   /** the key named in status, as last listed (undefined: not seen) */
-  observed: ApiKey | undefined;
+  observed: Key | undefined;
   /** a complete key list began after the current key was created: absence from it means deleted */
   listedSinceKeyCreated: boolean;
   /** the Secret the operator owns: which key hash it holds and whether its string matches its HMAC */
@@ -31,7 +31,7 @@ export type KeyPlan =
  * A key is disabled outside when OpenRouter shows it disabled but the operator never disabled it (its status says
  * enabled), or it was marked so before. A leaked key is what an admin disables in a hurry: it is never re-enabled.
  */
-export function disabledOutside(key: { disabled: boolean; disabledOutside?: boolean | undefined } | undefined, observed: ApiKey | undefined): boolean {
+export function disabledOutside(key: { disabled: boolean; disabledOutside?: boolean | undefined } | undefined, observed: Key | undefined): boolean {
   if (!key || !observed?.disabled) return false;
   return key.disabledOutside === true || !key.disabled;
 }
@@ -54,7 +54,7 @@ export function planKey(i: PlanInput): KeyPlan {
 }
 
 /** After a crash: the key the Secret holds (if it is one of the in-flight creation's keys) is kept; the rest go. */
-export function recoverPending(candidates: readonly ApiKey[], secretKeyHash: string | undefined, secretIntact: boolean): { adopt: ApiKey | undefined; revoke: string[] } {
+export function recoverPending(candidates: readonly Key[], secretKeyHash: string | undefined, secretIntact: boolean): { adopt: Key | undefined; revoke: string[] } {
   const adopt = secretIntact ? candidates.find((k) => k.hash === secretKeyHash) : undefined;
   return { adopt, revoke: candidates.filter((k) => k !== adopt).map((k) => k.hash) };
 }

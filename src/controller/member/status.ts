@@ -1,7 +1,7 @@
 /** Pure: the status a member should show, and the budget Events its change deserves. */
 import { TeamMemberStatus, type KeyRef, type TeamMember } from '../../api/schema.ts';
 import { toJson } from '../../util/json.ts';
-import type { ApiKey } from '../../openrouter/schemas.ts';
+import type { Key } from '../keys.ts';
 import { usdShown } from '../../util/money.ts';
 import { setCondition } from '../conditions.ts';
 import { deepEqual } from '../mergepatch.ts';
@@ -21,7 +21,7 @@ export interface StatusInput {
   key: KeyRef | undefined;
   pendingKey: TeamMemberStatus['pendingKey'];
   keySeq: number | undefined;
-  observed: ApiKey | undefined;
+  observed: Key | undefined;
   budget: DesiredBudget | undefined;
   /** spend of replaced keys in the current window (see keyLimit) */
   carried: { usd: number; window: string } | undefined;
@@ -62,7 +62,7 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
   };
 
   if (i.budget) {
-    const remaining = i.observed?.limit_remaining === null || i.observed?.limit_remaining === undefined ? undefined : usdShown(i.observed.limit_remaining);
+    const remaining = i.observed?.limitRemainingUSD === undefined ? undefined : usdShown(i.observed.limitRemainingUSD);
     const carried = i.carried && i.carried.usd > 0 ? i.carried : undefined;
     status.budget = {
       limitUSD: i.budget.limitUSD,
@@ -77,11 +77,11 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
     const spent = usdShown(windowSpend(o, i.budget.reset, i.budget.includeByok) + (i.carried?.usd ?? 0));
     const values = {
       windowUSD: spent,
-      dailyUSD: usdShown(o.usage_daily),
-      weeklyUSD: usdShown(o.usage_weekly),
-      monthlyUSD: usdShown(o.usage_monthly),
-      byokUSD: usdShown(o.byok_usage),
-      lifetimeUSD: usdShown(o.usage + o.byok_usage),
+      dailyUSD: usdShown(o.usage.daily),
+      weeklyUSD: usdShown(o.usage.weekly),
+      monthlyUSD: usdShown(o.usage.monthly),
+      byokUSD: usdShown(o.byok.total),
+      lifetimeUSD: usdShown(o.usage.total + o.byok.total),
     };
     const { observedAt: _at, ...prevValues } = i.prev.usage ?? { observedAt: '' };
     // observedAt moves only when a value moved, so an idle sync writes nothing

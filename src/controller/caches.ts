@@ -1,0 +1,85 @@
+/**
+ * The operator's read side: four informer caches, and the typed views the reconcilers decide on. Members are
+ * parsed once per resourceVersion: policy reconciles, sweeps and scrapes read all of them.
+ */
+import type { KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { parseMember, parsePolicy, type Parsed } from '../api/objects.ts';
+import { LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, type KeyPolicy, type TeamMember } from '../api/schema.ts';
+import type { Cluster } from '../kube/cluster.ts';
+import type { ResilientInformer } from '../kube/informer.ts';
+import { errorMessage } from '../util/errors.ts';
+import { matchesSelector } from './selector.ts';
+
+export class Caches {
+  readonly members: ResilientInformer<KubernetesObject>;
+  readonly policies: ResilientInformer<KubernetesObject>;
+  readonly namespaces: ResilientInformer<V1Namespace>;
+  readonly secrets: ResilientInformer<V1Secret>;
+  private readonly parsed = new Map<string, { rv: string; value: Parsed<TeamMember> }>();
+  private readonly selector: Record<string, string> | undefined;
+
+  constructor(cluster: Cluster, namespaceSelector: Record<string, string> | undefined, log: Logger) {
+    this.selector = namespaceSelector;
+    const onError = (what: string) => (err: unknown, retryInMs: number) => log.warn({ informer: what, retryInMs, err: errorMessage(err) }, 'watch stopped; restarting');
+    this.members = cluster.memberInformer({ onError: onError('teammembers') });
+    this.policies = cluster.policyInformer({ onError: onError('keypolicies') });
+    this.namespaces = cluster.namespaceInformer({ onError: onError('namespaces') });
+    this.secrets = cluster.secretInformer(`${LABEL_MANAGED_BY}=${MANAGER},${LABEL_MEMBER}`, { onError: onError('secrets') });
+    this.members.on('delete', (o) => this.parsed.delete(idOf(o)));
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.namespaces.start(), this.policies.start(), this.secrets.start(), this.members.start()]);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.members.stop(), this.policies.stop(), this.namespaces.stop(), this.secrets.stop()]);
+  }
+
+  /** An empty cache would read as "no policy", "namespace not allowed", "no Secret": never decide on one. */
+  get synced(): boolean {
+    return this.members.synced && this.policies.synced && this.namespaces.synced && this.secrets.synced;
+  }
+
+  /** Whether this operator manages TeamMembers in the namespace (--namespace-selector). */
+  manages(namespace: string | undefined): boolean {
+    if (!this.selector) return true;
+    return namespace !== undefined && matchesSelector({ matchLabels: this.selector }, this.namespaces.get(namespace)?.metadata?.labels);
+  }
+
+  member(o: KubernetesObject | undefined): Parsed<TeamMember> {
+    if (!o) return undefined;
+    const id = idOf(o);
+    const rv = o.metadata?.resourceVersion ?? '';
+    const hit = this.parsed.get(id);
+    if (hit && hit.rv === rv) return hit.value;
+    const value = parseMember(o);
+    this.parsed.set(id, { rv, value });
+    return value;
+  }
+
+  /** Every readable member of a managed namespace. */
+  allMembers(): TeamMember[] {
+    return this.members.list().flatMap((o) => {
+      const p = this.member(o);
+      return p?.ok && this.manages(p.value.metadata.namespace) ? [p.value] : [];
+    });
+  }
+
+  allPolicies(): KeyPolicy[] {
+    return this.policies.list().flatMap((o) => {
+      const p = parsePolicy(o);
+      return p?.ok ? [p.value] : [];
+    });
+  }
+
+  policy(name: string): KeyPolicy | undefined {
+    const p = parsePolicy(this.policies.get(name));
+    return p?.ok ? p.value : undefined;
+  }
+}
+
+function idOf(o: KubernetesObject): string {
+  return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+}

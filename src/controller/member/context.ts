@@ -1,0 +1,127 @@
+/**
+ * One member's reconcile state and its I/O: the member and status as last read or written, the spend carried
+ * from replaced keys, and the guarded writes (status, Secret) every step goes through.
+ */
+import type { V1Secret } from '@kubernetes/client-node';
+import { ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, TeamMemberStatus, type KeyPolicy, type KeyRef, type TeamMember } from '../../api/schema.ts';
+import { KubeError, isKube } from '../../kube/errors.ts';
+import { toJson } from '../../util/json.ts';
+import type { Key } from '../keys.ts';
+import { mergePatch } from '../mergepatch.ts';
+import type { MemberDeps } from './deps.ts';
+import { keyLimit, type DesiredBudget } from './desired.ts';
+import { defaultSecretName, hmacMatches, isOwnedBy, previewMatches, storedApiKey } from './secret.ts';
+
+/** The member's Secret: ours, someone else's ('foreign', only ever learned from a direct read), or none. */
+export type SecretState = V1Secret | 'foreign' | undefined;
+
+/** The API server refused the member Secret (not a conflict): reported as a condition, retried with backoff. */
+export class SecretRejected extends Error {}
+
+export class MemberContext {
+  m: TeamMember;
+  readonly d: MemberDeps;
+  readonly ns: string;
+  status: TeamMemberStatus;
+  /** spend of keys replaced in the current window: the active key's limit is reduced by it */
+  carried = { usd: 0, window: '' };
+
+  constructor(m: TeamMember, d: MemberDeps) {
+    this.m = m;
+    this.d = d;
+    this.ns = m.metadata.namespace ?? '';
+    this.status = m.status ?? {};
+  }
+
+  now(): number {
+    return this.d.clock.now();
+  }
+
+  get id(): string {
+    return `${this.ns}/${this.m.metadata.name}`;
+  }
+
+  /** The member's budget as the active key gets it: less what replaced keys spent in this window. */
+  keyBudget(budget: DesiredBudget): DesiredBudget {
+    return { ...budget, limitUSD: keyLimit(budget.limitUSD, this.carried.usd) };
+  }
+
+  get secretName(): string {
+    return defaultSecretName(this.m);
+  }
+
+  /** The key string the Secret holds, under the policy's data key (or where an earlier template put it). */
+  storedKey(secret: SecretState, policy: KeyPolicy): string | undefined {
+    return secret && secret !== 'foreign' ? storedApiKey(secret, policy.spec, this.d.hmacKey) : undefined;
+  }
+
+  /**
+   * Whether the Secret still holds the key it says. The HMAC decides; if it fails only because the HMAC key
+   * itself was lost (a reinstall), a matching hash annotation and key preview are enough, and the next Secret
+   * convergence re-stamps the HMAC instead of every member getting a new key.
+   */
+  intact(secret: V1Secret, apiKey: string | undefined): boolean {
+    if (apiKey === undefined) return false;
+    const a = secret.metadata?.annotations;
+    if (hmacMatches(this.d.hmacKey, apiKey, a?.[ANNOTATION_KEY_HMAC])) return true;
+    const key = this.status.key;
+    return key !== undefined && a?.[ANNOTATION_KEY_HASH] === key.hash && previewMatches(key.label, apiKey);
+  }
+
+  /** The Secret from the cache when it is ours. */
+  cachedSecret(): V1Secret | undefined {
+    const s = this.d.cachedSecret(this.ns, this.secretName);
+    return s && isOwnedBy(s, this.m) ? s : undefined;
+  }
+
+  async readSecret(): Promise<SecretState> {
+    try {
+      const s = await this.d.cluster.readSecret(this.ns, this.secretName);
+      return isOwnedBy(s, this.m) ? s : 'foreign';
+    } catch (e) {
+      if (isKube(e, 'notFound')) return undefined;
+      throw e;
+    }
+  }
+
+  /** Writes (or, with dryRun, only checks) the member Secret; a refusal by the API server is a SecretRejected. */
+  async writeSecret(body: V1Secret, replace: boolean, dryRun = false): Promise<V1Secret> {
+    try {
+      return replace
+        ? await this.d.cluster.replaceSecret(this.ns, this.secretName, body, dryRun)
+        : await this.d.cluster.createSecret(this.ns, body, dryRun);
+    } catch (e) {
+      // refused for what it is (invalid, over quota, immutable, a policy webhook), not for a stale read
+      if (e instanceof KubeError && (e.kind === 'invalid' || e.kind === 'forbidden')) throw new SecretRejected(e.message);
+      throw e;
+    }
+  }
+
+  /** Merge-patches status only when it changed, guarded by the resourceVersion this reconcile read. */
+  async patchStatus(next: TeamMemberStatus): Promise<void> {
+    const patch = mergePatch(toJson(this.m.status ?? {}), toJson(next));
+    this.status = next;
+    if (patch === undefined) return;
+    // every status write is guarded by resourceVersion: a stale view (a deposed leader's, a lagging cache) fails
+    // with a conflict and is retried from a fresh read; it never overwrites another writer's intent
+    const updated = await this.d.cluster.patchMemberStatusGuarded(this.ns, this.m.metadata.name, this.m.metadata.resourceVersion ?? '', patch);
+    this.m = { ...this.m, metadata: { ...this.m.metadata, resourceVersion: updated.metadata?.resourceVersion }, status: TeamMemberStatus.parse(toJson(next)) };
+  }
+
+  /** The key as status records it; createdAt is kept across updates of the same key. */
+  keyRef(k: Key, prev: KeyRef | undefined): KeyRef {
+    return {
+      hash: k.hash,
+      name: k.name,
+      label: k.label,
+      createdAt: prev?.hash === k.hash ? prev.createdAt : k.createdAt,
+      ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}),
+      disabled: k.disabled,
+      ...(k.limitUSD === undefined ? {} : { limitUSD: k.limitUSD }),
+      reset: k.reset,
+      includeByok: k.includeByok,
+      // the mark lasts while the key stays disabled; re-enabled at OpenRouter, it is an ordinary key again
+      ...(prev?.hash === k.hash && prev.disabledOutside && k.disabled ? { disabledOutside: true } : {}),
+    };
+  }
+}

@@ -1,0 +1,52 @@
+/** Keeping an existing key and its Secret equal to what the member should have. */
+import type { V1Secret } from '@kubernetes/client-node';
+import type { KeyPolicy, KeyRef } from '../../api/schema.ts';
+import { isOpenRouter } from '../../openrouter/errors.ts';
+import type { Key, KeyChange } from '../keys.ts';
+import type { MemberContext } from './context.ts';
+import type { DesiredBudget } from './desired.ts';
+import { desiredSecret, keyHmac, secretUpToDate } from './secret.ts';
+
+/** Puts the key back to what the member should have; an outside change is reported as drift. */
+export async function convergeKey(c: MemberContext, key: KeyRef, observed: Key, budget: DesiredBudget, disabled: boolean): Promise<Key> {
+  const d = c.d;
+  const outside = (observed.disabled !== key.disabled && !key.disabledOutside) || observed.limitUSD !== key.limitUSD || observed.reset !== key.reset || observed.includeByok !== key.includeByok;
+  const updated = await patchKey(c, key.hash, { disabled, limitUSD: budget.limitUSD ?? null, reset: budget.reset, includeByok: budget.includeByok });
+  c.status = { ...c.status, key: c.keyRef(updated, key) };
+  if (outside) await d.recorder.warn(c.m, 'DriftCorrected', `the key was changed outside Kubernetes (disabled=${observed.disabled}, limit=${observed.limitUSD ?? 'none'}); restored it`);
+  else if (observed.disabled !== disabled) await d.recorder.normal(c.m, disabled ? 'KeyDisabled' : 'KeyEnabled', disabled ? 'disabled the key at OpenRouter' : 're-enabled the key at OpenRouter');
+  else await d.recorder.normal(c.m, 'KeyUpdated', `applied limit ${budget.limitUSD ?? 'none'} USD, reset ${budget.reset}`);
+  return updated;
+}
+
+/** Disables the member's key (when it is enabled) and says why. */
+export async function disableKey(c: MemberContext, why: string): Promise<void> {
+  const key = c.status.key;
+  const observed = key ? c.d.book.get(key.hash) : undefined;
+  if (!key || !observed || observed.disabled) return;
+  const updated = await patchKey(c, key.hash, { disabled: true });
+  c.status = { ...c.status, key: c.keyRef(updated, key) };
+  await c.d.recorder.warn(c.m, 'KeyDisabled', `disabled the key: ${why}`);
+}
+
+/** PATCH a key; a 404 means it was deleted outside since the last list: forget it and let the retry replace it. */
+async function patchKey(c: MemberContext, hash: string, change: KeyChange): Promise<Key> {
+  try {
+    const updated = await c.d.keys.update(hash, change);
+    c.d.book.put(updated);
+    return updated;
+  } catch (e) {
+    if (isOpenRouter(e, 'notFound')) c.d.book.remove(hash);
+    throw e;
+  }
+}
+
+/** Keeps labels, annotations and non-key data of the Secret in line with the policy's template. */
+export async function convergeSecret(c: MemberContext, policy: KeyPolicy, secret: V1Secret): Promise<void> {
+  const key = c.status.key;
+  const apiKey = c.storedKey(secret, policy);
+  if (!key || !apiKey) return;
+  const want = desiredSecret({ member: c.m, policy: policy.spec, apiKey, keyHash: key.hash, hmac: keyHmac(c.d.hmacKey, apiKey), baseUrl: c.d.baseUrl, existing: secret });
+  if (secretUpToDate(secret, want)) return;
+  await c.writeSecret(want, true);
+}

@@ -1,0 +1,131 @@
+/**
+ * Issuing a member's key, crash-safe: the intent (the new key's name) is recorded in status before the create
+ * call, so a crash at any instant leaves a key that the next pass finds (recover) and either adopts or revokes.
+ */
+import type { V1Secret } from '@kubernetes/client-node';
+import { ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, type KeyPolicy, type TeamMemberStatus } from '../../api/schema.ts';
+import { OpenRouterError, isOpenRouter } from '../../openrouter/errors.ts';
+import { keyName } from '../keyname.ts';
+import type { Key } from '../keys.ts';
+import { carriedSpend, retiredFromKey, retiredFromObserved, withRetired } from './carry.ts';
+import type { MemberContext, SecretState } from './context.ts';
+import { keyExpiry, type DesiredBudget } from './desired.ts';
+import type { KeyPlan } from './plan.ts';
+import { recoverPending } from './plan.ts';
+import { desiredSecret, hmacMatches, keyHmac } from './secret.ts';
+
+/** What a dry-run Secret write carries instead of a key. */
+const DRY_RUN_KEY = 'teamkeys-dry-run';
+
+type Create = Extract<KeyPlan, { kind: 'create' }>;
+
+/** A create was in flight when the operator stopped: keep what reached the Secret, revoke the rest. */
+export async function recover(c: MemberContext, secret: SecretState, policy: KeyPolicy): Promise<number> {
+  const pending = c.status.pendingKey;
+  if (!pending) return 0;
+  const d = c.d;
+  const own = secret && secret !== 'foreign' ? secret : undefined;
+  const apiKey = c.storedKey(own, policy);
+  // strict here: only the HMAC proves which of several same-named keys reached the Secret
+  const intact = own !== undefined && hmacMatches(d.hmacKey, apiKey ?? '', own.metadata?.annotations?.[ANNOTATION_KEY_HMAC]);
+  const { adopt, revoke } = recoverPending(d.book.byName(pending.name), own?.metadata?.annotations?.[ANNOTATION_KEY_HASH], intact);
+  for (const hash of revoke) {
+    await d.keys.delete(hash);
+    d.book.remove(hash);
+    d.log.warn({ member: c.id, hash }, 'revoked a key left behind by an interrupted create');
+  }
+  if (revoke.length > 0) await d.recorder.warn(c.m, 'OrphanRevoked', `revoked ${revoke.length} key(s) left behind by an interrupted create`);
+  const next: TeamMemberStatus = { ...c.status, pendingKey: undefined };
+  if (adopt) next.key = c.keyRef(adopt, c.status.key);
+  await c.patchStatus(next);
+  return revoke.length;
+}
+
+/**
+ * Replaces or issues the member's key as planned: carries the retiring key's spend, creates the new key with what
+ * is left of the budget, writes the Secret, and says why in an Event. Returns the Secret as written.
+ */
+export async function provision(c: MemberContext, plan: Create, policy: KeyPolicy, budget: DesiredBudget, secret: SecretState): Promise<V1Secret> {
+  const d = c.d;
+  // the retiring key's spend, read fresh: what it spent since the last list counts too. Only a 404 falls back to
+  // the last observation; any other failure retries later rather than carry a stale number
+  const retired = plan.revoke ? await readRetiring(c, plan.revoke) : undefined;
+  if (plan.reason !== 'Initial') carryRetiredSpend(c, retired, budget);
+  const created = await createKey(c, policy, c.keyBudget(budget), secret, plan.revoke);
+  if (plan.reason === 'Compromised') {
+    await d.recorder.warn(c.m, 'KeyCompromised', `the key was disabled outside teamkeys, which is treated as a leak: issued ${created.label} into Secret ${c.secretName} and deleted the disabled key`);
+  } else if (plan.reason !== 'Initial') {
+    const why = { Deleted: 'the key was deleted outside Kubernetes', SecretLost: 'the Secret no longer held the key', ExpiryShortened: 'it would have outlived the shortened expiresAt or keyTTL', KeyExpired: 'it reached its expiry' }[plan.reason];
+    await d.recorder.warn(c.m, 'KeyReplaced', `issued a new key because ${why}${retired ? ' (old key revoked)' : ''}`);
+  } else {
+    await d.recorder.normal(c.m, 'KeyProvisioned', `issued key ${created.label} into Secret ${c.secretName}`);
+  }
+  return created.secret;
+}
+
+/**
+ * Before a key is replaced, its spend is recorded in status.budget.retiredKeys (written with the create intent),
+ * so the new key's limit is what is left, not a second full budget. Recorded by hash: a retried replacement
+ * refreshes the entry instead of adding it again. A key deleted outside can no longer be read: its last
+ * observed spend is used.
+ */
+function carryRetiredSpend(c: MemberContext, retired: Key | undefined, budget: DesiredBudget): void {
+  const current = c.status.key;
+  const entry = retired
+    ? retiredFromKey(retired, c.now())
+    : current && c.status.usage ? retiredFromObserved(current.hash, c.status.usage) : undefined;
+  if (!entry) return;
+  const retiredKeys = withRetired(c.status.budget?.retiredKeys ?? [], entry, c.now());
+  c.status = { ...c.status, budget: { ...(c.status.budget ?? { reset: budget.reset }), retiredKeys } };
+  c.carried = { usd: carriedSpend(retiredKeys, budget.reset, budget.includeByok, c.now()), window: c.carried.window };
+}
+
+async function readRetiring(c: MemberContext, hash: string): Promise<Key | undefined> {
+  try {
+    return await c.d.keys.get(hash);
+  } catch (e) {
+    if (isOpenRouter(e, 'notFound')) return undefined;
+    throw e;
+  }
+}
+
+/** Records the intent (and any carried spend), revokes the key being replaced, creates the new one, writes the Secret. */
+async function createKey(c: MemberContext, policy: KeyPolicy, budget: DesiredBudget, secret: SecretState, revoke: string | undefined): Promise<{ label: string; secret: V1Secret }> {
+  const d = c.d;
+  const seq = (c.status.keySeq ?? 0) + 1;
+  const name = keyName({ cluster: d.clusterId, namespace: c.ns, member: c.m.metadata.name, uid: c.m.metadata.uid, seq });
+  const workspaceId = await d.workspaceId(policy);
+  // the Secret must be writable before a key exists for it (quota, validation, admission): a refusal then costs
+  // a dry run, never a key created and revoked per attempt
+  const existing = secret && secret !== 'foreign' ? secret : undefined;
+  const probe = desiredSecret({ member: c.m, policy: policy.spec, apiKey: DRY_RUN_KEY, keyHash: 'dry-run', hmac: keyHmac(d.hmacKey, DRY_RUN_KEY), baseUrl: d.baseUrl, existing });
+  await c.writeSecret(probe, existing !== undefined, true);
+  // the intent: recorded before the create call, so a crash at any instant leaves a findable key
+  await c.patchStatus({ ...c.status, pendingKey: { name, since: new Date(c.now()).toISOString() }, keySeq: seq });
+  if (revoke) {
+    await d.keys.delete(revoke);
+    d.book.remove(revoke);
+  }
+  let created: { key: Key; secret: string };
+  try {
+    created = await d.keys.create({ name, ...budget, expiresAt: keyExpiry(c.now(), c.m.spec, policy.spec), workspaceId });
+  } catch (e) {
+    // only a 4xx proves nothing was created; after anything else (5xx, a cut connection, an unreadable 2xx)
+    // the key may exist, so the intent stays and the next attempt starts by recovering it
+    if (e instanceof OpenRouterError && e.status !== undefined && e.status >= 400 && e.status < 500 && e.kind !== 'rateLimited') {
+      await c.patchStatus({ ...c.status, pendingKey: undefined });
+      await d.recorder.warn(c.m, 'CreateFailed', e.message);
+    }
+    throw e;
+  }
+  d.book.put(created.key);
+  let key = created.key;
+  if (c.m.spec.suspended) {
+    key = await d.keys.update(key.hash, { disabled: true });
+    d.book.put(key);
+  }
+  const body = desiredSecret({ member: c.m, policy: policy.spec, apiKey: created.secret, keyHash: key.hash, hmac: keyHmac(d.hmacKey, created.secret), baseUrl: d.baseUrl, existing });
+  const written = await c.writeSecret(body, existing !== undefined);
+  await c.patchStatus({ ...c.status, pendingKey: undefined, key: c.keyRef(key, undefined) });
+  return { label: key.label, secret: written };
+}

@@ -1,0 +1,98 @@
+/**
+ * The key sync: once per interval, every key of every workspace in use is listed (ceil(N/100) calls), orphans are
+ * revoked, and each member is enqueued to compare its status with what was listed (usage, drift, deletion).
+ */
+import type { Logger } from 'pino';
+import type { KeyPolicy } from '../api/schema.ts';
+import type { Cluster } from '../kube/cluster.ts';
+import type { Clock } from '../util/clock.ts';
+import { parseDuration } from '../util/duration.ts';
+import { errorMessage } from '../util/errors.ts';
+import type { Caches } from './caches.ts';
+import type { Recorder } from './events.ts';
+import type { KeyBook } from './keybook.ts';
+import type { KeyPort } from './keys.ts';
+import { revokeOrphans } from './sweep.ts';
+
+const DEFAULT_SYNC = '5m';
+
+export interface KeySyncDeps {
+  book: KeyBook;
+  keys: KeyPort;
+  caches: Caches;
+  cluster: Cluster;
+  recorder: Recorder;
+  clock: Clock;
+  log: Logger;
+  clusterId: () => string;
+  /** --min-sync-interval: the floor under every policy's usage.syncInterval */
+  minSyncInterval: string;
+  orphanGrace: string;
+  /** after each sync: enqueue every member and policy */
+  listed: () => void;
+}
+
+export class KeySync {
+  private readonly d: KeySyncDeps;
+  private readonly workspaceIds = new Map<string, string>();
+  private last = 0;
+  count = 0;
+
+  constructor(d: KeySyncDeps) {
+    this.d = d;
+  }
+
+  /** The shortest usage.syncInterval of any policy decides how often keys are listed. */
+  intervalMs(): number {
+    const floor = parseDuration(this.d.minSyncInterval);
+    let ms = Number.POSITIVE_INFINITY;
+    for (const p of this.d.caches.allPolicies()) ms = Math.min(ms, parseDuration(p.spec.usage?.syncInterval ?? DEFAULT_SYNC));
+    return Math.max(floor, Number.isFinite(ms) ? ms : parseDuration(DEFAULT_SYNC));
+  }
+
+  async maybeSync(): Promise<void> {
+    if (this.d.clock.now() - this.last < this.intervalMs()) return;
+    await this.sync();
+  }
+
+  /** Lists every key once, revokes orphans, and lets each member compare its status with what was listed. */
+  async sync(): Promise<void> {
+    this.last = this.d.clock.now();
+    await this.refreshBook();
+    this.count++;
+    const d = this.d;
+    await revokeOrphans({
+      book: d.book, keys: d.keys, cluster: d.cluster, recorder: d.recorder, log: d.log, clusterId: d.clusterId(),
+      manages: (ns) => d.caches.manages(ns), cached: (ns, name) => d.caches.members.get(name, ns), now: d.clock.now(), graceMs: parseDuration(d.orphanGrace),
+    });
+    d.listed();
+  }
+
+  /** Relists every workspace in use: a partial list would make other members' keys look deleted. */
+  async refreshBook(): Promise<void> {
+    await this.d.book.refresh(this.d.keys, await this.allWorkspaceIds());
+  }
+
+  async workspaceId(policy: KeyPolicy): Promise<string | undefined> {
+    const ws = policy.spec?.workspace;
+    if (!ws) return undefined;
+    const known = this.workspaceIds.get(ws);
+    if (known) return known;
+    const id = await this.d.keys.workspaceId(ws);
+    this.workspaceIds.set(ws, id);
+    return id;
+  }
+
+  private async allWorkspaceIds(): Promise<(string | undefined)[]> {
+    const ids: (string | undefined)[] = [undefined];
+    for (const p of this.d.caches.allPolicies()) {
+      try {
+        ids.push(await this.workspaceId(p));
+      } catch (e) {
+        // one policy naming a workspace that does not exist must not stop usage, drift and sweeps for all
+        this.d.log.warn({ policy: p.metadata.name, workspace: p.spec.workspace, err: errorMessage(e) }, 'cannot resolve the policy workspace; its keys are not listed');
+      }
+    }
+    return [...new Set(ids)];
+  }
+}
