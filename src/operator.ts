@@ -3,10 +3,10 @@
  * (controller/sync.ts) lists OpenRouter's keys once per interval for usage, drift and orphans. This module wires
  * them and owns the lifecycle: prepare (a warm standby), lead, depose, stop.
  */
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { offboardee, parseMember, parsePolicy, policyNameOf } from './api/objects.ts';
-import { FINALIZER, LABEL_MEMBER, POLICY_FINALIZER, type TeamMember } from './api/schema.ts';
+import { FINALIZER, POLICY_FINALIZER, type TeamMember } from './api/schema.ts';
 import type { Config } from './config.ts';
 import { Caches } from './controller/caches.ts';
 import { Credentials, loadHmacKey } from './controller/credentials.ts';
@@ -19,6 +19,7 @@ import { reconcileMember, type MemberDeps, type Result } from './controller/memb
 import { reconcilePolicy } from './controller/policy/reconcile.ts';
 import { WorkQueue } from './controller/queue.ts';
 import { KeySync } from './controller/sync.ts';
+import { MEMBER, POLICY, memberKey, wireTriggers } from './controller/triggers.ts';
 import { Cluster } from './kube/cluster.ts';
 import { isKube } from './kube/errors.ts';
 import { OpenRouterClient } from './openrouter/client.ts';
@@ -29,8 +30,6 @@ import { monotonicClock, type Clock } from './util/clock.ts';
 import { parseDuration } from './util/duration.ts';
 import { errorMessage } from './util/errors.ts';
 
-const MEMBER = 'tm/';
-const POLICY = 'kp/';
 
 export class Operator {
   readonly cluster: Cluster;
@@ -99,49 +98,13 @@ export class Operator {
       book: this.book, keys: this.keys, caches: this.caches, cluster: this.cluster, recorder: this.recorder, clock, log,
       clusterId: () => this.clusterId, minSyncInterval: cfg.minSyncInterval, orphanGrace: cfg.orphanGrace, listed: () => this.enqueueAll(),
     });
-    this.wire();
+    wireTriggers(this.caches, this.queue);
+    this.credentials.whenValid(() => this.enqueueAll());
   }
 
   /** counters the benchmark and tests read */
   get stats(): { reconciles: number; syncs: number } {
     return { reconciles: this.reconciles, syncs: this.keySync.count };
-  }
-
-  /** Informer callbacks only enqueue keys; workers read the latest object from the cache. */
-  private wire(): void {
-    const { members, policies, namespaces, secrets } = this.caches;
-    // each member as last seen: the policy it named (moving re-evaluates the one it left) and what a person last
-    // asked of it (a new generation or a deletion jumps the queue and any backoff: offboarding never waits)
-    const seen = new Map<string, { policy: string | undefined; generation: number | undefined; deleting: boolean }>();
-    const onMember = (o: KubernetesObject) => {
-      const key = memberKey(o);
-      const now = { policy: policyNameOf(o), generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined };
-      const before = seen.get(key);
-      seen.set(key, now);
-      this.queue.add(key, before !== undefined && (now.generation !== before.generation || (now.deleting && !before.deleting)));
-      if (before?.policy !== undefined && before.policy !== now.policy) this.queue.add(POLICY + before.policy);
-      if (now.policy) this.queue.add(POLICY + now.policy);
-    };
-    for (const verb of ['add', 'update', 'delete'] as const) members.on(verb, onMember);
-    members.on('delete', (o) => seen.delete(memberKey(o)));
-    const onPolicy = (o: KubernetesObject) => {
-      const name = o.metadata?.name ?? '';
-      this.queue.add(POLICY + name);
-      for (const m of this.caches.allMembers()) if (m.spec.policy === name) this.queue.add(memberKey(m));
-    };
-    for (const verb of ['add', 'update', 'delete'] as const) policies.on(verb, onPolicy);
-    for (const verb of ['add', 'update'] as const) {
-      namespaces.on(verb, (ns) => {
-        for (const o of members.list(ns.metadata?.name)) this.queue.add(memberKey(o));
-      });
-    }
-    for (const verb of ['update', 'delete'] as const) {
-      secrets.on(verb, (s) => {
-        const member = s.metadata?.labels?.[LABEL_MEMBER];
-        if (member) this.queue.add(`${MEMBER}${s.metadata?.namespace ?? ''}/${member}`);
-      });
-    }
-    this.credentials.whenValid(() => this.enqueueAll());
   }
 
   /** Everything again (after a sync, or the management key works again): offboarding that waited goes first. */
@@ -360,8 +323,4 @@ export class Operator {
     }
     return reconcileMember(m.value, this.deps());
   }
-}
-
-function memberKey(o: { metadata?: { namespace?: string | undefined; name?: string | undefined } | undefined }): string {
-  return `${MEMBER}${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 }

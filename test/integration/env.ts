@@ -80,6 +80,17 @@ export async function startEnv(o: EnvOptions = {}) {
     await eventually(() => op.ready || undefined, 30_000, 'operator ready');
   };
 
+  /**
+   * As SIGKILL does from outside: from this instant not one more write leaves the old operator (the leader's
+   * fence refuses them mid-reconcile; a request already sent lands or not, as it would), and a fresh one starts.
+   */
+  const crashOperator = async () => {
+    op.depose();
+    await op.stop(0);
+    running = false;
+    await startOperator();
+  };
+
   const kubectl = async (args: string[], input?: string) => {
     const child = run(join(o.cluster?.binDir ?? inject('controlPlaneBinDir'), 'kubectl'), ['--kubeconfig', kubeconfigPath, ...args]);
     if (input !== undefined) {
@@ -125,7 +136,7 @@ export async function startEnv(o: EnvOptions = {}) {
     await emu.stop();
   };
 
-  return { kc, core, custom, emu, emuUrl, mk, clock, get op() { return op; }, stopOperator, startOperator, logs, clusterId, system, kubectl, apply, member, settled, ready, secretData, chat, events, stop, newNamespace: (p: string, labels?: Record<string, string>) => freshNamespaceWith(kc, p, { ...labels, ...scope }) };
+  return { kc, core, custom, emu, emuUrl, mk, clock, get op() { return op; }, stopOperator, startOperator, crashOperator, logs, clusterId, system, kubectl, apply, member, settled, ready, secretData, chat, events, stop, newNamespace: (p: string, labels?: Record<string, string>) => freshNamespaceWith(kc, p, { ...labels, ...scope }) };
 }
 
 async function freshNamespaceWith(kc: KubeConfig, prefix: string, labels?: Record<string, string>): Promise<string> {

@@ -1,10 +1,14 @@
 /**
  * Model-based test: fast-check generates sequences of what users, admins and the world do — apply, suspend and
- * delete members, move them between policies, disable, delete or re-limit keys in the dashboard, spend through
- * the inference endpoint, move the clock across day boundaries, make OpenRouter fail, restart the operator — and
- * after every step, once the operator has converged, checks the invariants of the design:
- *   - every live, unsuspended member has exactly one enabled key, the one in its Secret, and it works;
- *   - a suspended member has no enabled key; a deleted member is gone and so is any enabled key of it;
+ * delete members, move them between policies, edit, delete and restore policies, label and unlabel the namespace
+ * a policy selects, disable, delete or re-limit keys in the dashboard, spend through the inference endpoint, move
+ * the clock across day boundaries, make OpenRouter fail, restart the operator or crash it mid-work — and after
+ * every step, once the operator has converged, checks the invariants of the design:
+ *   - every live, unsuspended member whose policy admits it has exactly one enabled key, the one in its Secret,
+ *     at the policy's current limit, and it works;
+ *   - a member that is suspended, or whose policy is gone or does not admit its namespace, has no enabled key,
+ *     and says why; a deleted member is gone and so is any enabled key of it;
+ *   - a policy deleted while members use it waits (and their keys keep working), and goes when the last one does;
  *   - no enabled key of this cluster is left without an owner once the sweep ran;
  *   - spend per member per window stays within its limit plus one request;
  *   - an idle pass writes nothing to OpenRouter or Kubernetes;
@@ -27,14 +31,22 @@ const STEPS = Number(process.env['MODEL_STEPS'] ?? 15);
 
 const NAMES = ['ada', 'bo', 'cy'] as const;
 type Name = (typeof NAMES)[number];
-/** Two tiers: a daily budget whose keys are deleted on offboarding, a weekly one whose keys are kept disabled. */
-const POLICIES = [{ limitUSD: 0.25, reset: 'daily', deletion: 'Delete' }, { limitUSD: 0.4, reset: 'weekly', deletion: 'Disable' }] as const;
+/**
+ * Two tiers: a daily budget whose keys are deleted on offboarding, and a weekly one whose keys are kept disabled,
+ * open only to namespaces labelled TIER_LABEL=pro. An edit toggles a tier's limit between these two.
+ */
+const POLICIES = [
+  { limitUSD: 0.25, editedUSD: 0.15, reset: 'daily', deletion: 'Delete' },
+  { limitUSD: 0.4, editedUSD: 0.2, reset: 'weekly', deletion: 'Disable' },
+] as const;
+const TIER_LABEL = 'teamkeys.dev/model-tier';
 /** Each chat asks for this many completion tokens: about $0.06 with openai/gpt-4o-mini, so a few exhaust a budget. */
 const MAX_TOKENS = 100_000;
 const MAX_REQUEST_USD = 0.061;
 
 interface MemberModel { policy: 0 | 1; suspended: boolean; spent: Map<string, number> }
-interface Model { members: Map<Name, MemberModel>; deleted: Set<Name> }
+interface PolicyModel { limitUSD: number; state: 'live' | 'deleting' | 'gone' }
+interface Model { members: Map<Name, MemberModel>; deleted: Set<Name>; policies: [PolicyModel, PolicyModel]; labelled: boolean }
 interface Real { env: Env; ns: string; policy: (i: 0 | 1) => string }
 
 let env: Env;
@@ -54,6 +66,29 @@ const writes = () => {
   return ['POST /api/v1/keys', 'PATCH /api/v1/keys/{hash}', 'DELETE /api/v1/keys/{hash}'].map((r) => Object.values(c[r] ?? {}).reduce((a, b) => a + b, 0)).join('/');
 };
 const status = async (r: Real, name: Name) => (await r.env.member(r.ns, name)).status;
+
+function policyYaml(r: Real, i: 0 | 1, pm: PolicyModel): string {
+  const p = POLICIES[i];
+  const selector = i === 1 ? `, namespaceSelector: {matchLabels: {${TIER_LABEL}: pro}}` : '';
+  return `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${r.policy(i)}}\nspec: {budget: {limitUSD: ${pm.limitUSD}, reset: ${p.reset}}, deletionPolicy: ${p.deletion}${selector}}`;
+}
+
+/** Whether the member should have a working key: not suspended, its policy exists and admits the namespace. */
+function usable(m: Readonly<Model>, mm: MemberModel): boolean {
+  return !mm.suspended && m.policies[mm.policy].state !== 'gone' && (mm.policy === 0 || m.labelled);
+}
+
+/** A policy deleted while in use goes once no member names it any more. */
+async function releasePolicies(m: Model, r: Real): Promise<void> {
+  for (const i of [0, 1] as const) {
+    const pm = m.policies[i];
+    if (pm.state !== 'deleting' || [...m.members.values()].some((mm) => mm.policy === i)) continue;
+    pm.state = 'gone';
+    await eventually(() => isGone(() => readPolicy(r, i)), 60_000, `policy ${i} released`);
+  }
+}
+
+const readPolicy = (r: Real, i: 0 | 1) => r.env.custom.getClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name: r.policy(i) }) as Promise<{ metadata: { deletionTimestamp?: string } }>;
 
 async function applyMember(r: Real, name: Name, m: MemberModel): Promise<void> {
   await r.env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${r.ns}}\nspec: {policy: ${r.policy(m.policy)}, suspended: ${m.suspended}}`);
@@ -77,6 +112,11 @@ async function checkInvariants(m: Model, r: Real): Promise<void> {
   await r.env.settled(60_000, 300, 10_000);
   expect(writes(), 'an idle pass writes nothing to OpenRouter').toBe(before);
   expect(await memberVersions(r), 'an idle pass writes nothing to Kubernetes').toBe(versions);
+  for (const i of [0, 1] as const) {
+    const state = m.policies[i].state;
+    if (state === 'gone') expect(await isGone(() => readPolicy(r, i)), `policy ${i} is gone`).toBe(true);
+    else expect((await readPolicy(r, i)).metadata.deletionTimestamp !== undefined, `policy ${i} is ${state}`).toBe(state === 'deleting');
+  }
   for (const name of NAMES) {
     const mm = m.members.get(name);
     const enabled = keysOf(r, name).filter((k) => !k.disabled);
@@ -86,11 +126,17 @@ async function checkInvariants(m: Model, r: Real): Promise<void> {
       continue;
     }
     const s = await status(r, name);
-    if (mm.suspended) {
-      expect(enabled, `${name} is suspended: no enabled key`).toEqual([]);
+    if (!usable(m, mm)) {
+      expect(enabled, `${name} is suspended or not admitted: no enabled key`).toEqual([]);
+      const ready = s?.conditions?.find((c) => c.type === 'Ready');
+      // the policy is checked first: a suspended member whose policy is gone says so
+      const why = m.policies[mm.policy].state === 'gone' ? 'PolicyNotFound' : mm.policy === 1 && !m.labelled ? 'PolicyNotAllowed' : 'Suspended';
+      expect(`${ready?.status ?? ''}/${ready?.reason ?? ''}`, `${name}: Ready says why`).toBe(`False/${why}`);
       continue;
     }
     expect(enabled.map((k) => k.hash), `${name}: exactly one enabled key, the one in its status`).toEqual([s?.key?.hash]);
+    expect(s?.budget?.limitUSD, `${name}: the policy's current limit`).toBe(m.policies[mm.policy].limitUSD);
+    expect(enabled[0]?.limit, `${name}: the key's limit at OpenRouter is the one in status`).toBe(s?.key?.limitUSD);
     const secret = await r.env.core.readNamespacedSecret({ namespace: r.ns, name: `${name}-openrouter` });
     expect(secret.metadata?.annotations?.['teamkeys.dev/key-hash'], `${name}: the Secret holds that key`).toBe(s?.key?.hash);
     const apiKey = Buffer.from(secret.data?.['OPENROUTER_API_KEY'] ?? '', 'base64').toString();
@@ -135,7 +181,8 @@ const apply = fc.tuple(name, fc.constantFrom<0 | 1>(0, 1)).map(([n, p]) => cmd(`
     m.members.set(n, mm);
     m.deleted.delete(n);
     await applyMember(r, n, mm);
-    await r.env.ready(r.ns, n, 60_000).catch(() => undefined);
+    if (usable(m, mm)) await r.env.ready(r.ns, n, 60_000).catch(() => undefined);
+    await releasePolicies(m, r);
   }));
 const commands = [
   apply, apply, // members come and go; most other steps need one
@@ -150,6 +197,7 @@ const commands = [
     m.deleted.add(n);
     await r.env.kubectl(['delete', 'tm', n, '-n', r.ns, '--wait=false']);
     await eventually(() => isGone(() => r.env.member(r.ns, n)), 60_000, `${n} offboarded`);
+    await releasePolicies(m, r);
   })),
   fc.tuple(name, fc.constantFrom('disable', 'delete', 'relimit')).map(([n, what]) => cmd(`${what} ${n}'s key in the dashboard`, (m) => m.members.has(n), async (m, r) => {
     const hash = (await status(r, n))?.key?.hash;
@@ -188,6 +236,44 @@ const commands = [
   fc.constant(cmd('restart the operator', () => true, async (_m, r) => {
     await r.env.startOperator();
   })),
+  // SIGKILL as seen from outside, at an arbitrary instant while a key is being issued, replaced or revoked
+  fc.tuple(name, fc.constantFrom('apply', 'lose the Secret of', 'delete'), fc.integer({ min: 0, max: 400 })).map(([n, what, ms]) => cmd(`crash ${ms} ms into: ${what} ${n}`, (m) => what === 'apply' || m.members.has(n), async (m, r) => {
+    if (what === 'apply') {
+      const mm = m.members.get(n) ?? { policy: 0, suspended: false, spent: new Map<string, number>() };
+      m.members.set(n, mm);
+      m.deleted.delete(n);
+      await applyMember(r, n, mm);
+    } else if (what === 'delete') {
+      m.members.delete(n);
+      m.deleted.add(n);
+      await r.env.kubectl(['delete', 'tm', n, '-n', r.ns, '--wait=false']);
+    } else {
+      await r.env.core.deleteNamespacedSecret({ namespace: r.ns, name: `${n}-openrouter` }).catch(() => undefined);
+    }
+    // the crash instant is the point of the step (any instant must be safe), not a wait for a condition
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    await r.env.crashOperator();
+    if (what === 'delete') await eventually(() => isGone(() => r.env.member(r.ns, n)), 60_000, `${n} offboarded`);
+    await releasePolicies(m, r);
+  })),
+  fc.constantFrom<0 | 1>(0, 1).map((i) => cmd(`edit policy ${i}'s limit`, (m) => m.policies[i].state !== 'gone', async (m, r) => {
+    const pm = m.policies[i];
+    pm.limitUSD = pm.limitUSD === POLICIES[i].limitUSD ? POLICIES[i].editedUSD : POLICIES[i].limitUSD;
+    await r.env.apply(policyYaml(r, i, pm));
+  })),
+  fc.constantFrom<0 | 1>(0, 1).map((i) => cmd(`delete policy ${i}`, (m) => m.policies[i].state === 'live', async (m, r) => {
+    m.policies[i].state = 'deleting';
+    await r.env.kubectl(['delete', 'kp', r.policy(i), '--wait=false']);
+    await releasePolicies(m, r);
+  })),
+  fc.constantFrom<0 | 1>(0, 1).map((i) => cmd(`restore policy ${i}`, (m) => m.policies[i].state === 'gone', async (m, r) => {
+    m.policies[i].state = 'live';
+    await r.env.apply(policyYaml(r, i, m.policies[i]));
+  })),
+  fc.boolean().map((on) => cmd(`${on ? 'label' : 'unlabel'} the namespace for policy 1`, () => true, async (m, r) => {
+    m.labelled = on;
+    await r.env.core.patchNamespace({ name: r.ns, body: { metadata: { labels: { [TIER_LABEL]: on ? 'pro' : null } } } }, MERGE);
+  })),
 ];
 
 it('keeps every invariant on generated sequences of lifecycle steps', async () => {
@@ -195,11 +281,12 @@ it('keeps every invariant on generated sequences of lifecycle steps', async () =
   const steps = fc.array(fc.oneof(...commands), { minLength: Math.min(6, STEPS), maxLength: STEPS });
   const property = fc.asyncProperty(steps, async (cmds) => {
     stepsRun.runs++;
-    const ns = await env.newNamespace('model');
+    const ns = await env.newNamespace('model', { [TIER_LABEL]: 'pro' });
     namespaces.push(ns);
-    await env.apply(POLICIES.map((p, i) => `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${ns}-p${i}}\nspec: {budget: {limitUSD: ${p.limitUSD}, reset: ${p.reset}}, deletionPolicy: ${p.deletion}}`).join('\n---\n'));
     const real: Real = { env, ns, policy: (i) => `${ns}-p${i}` };
-    await fc.asyncModelRun(() => ({ model: { members: new Map<Name, MemberModel>(), deleted: new Set<Name>() }, real }), cmds);
+    const policies: [PolicyModel, PolicyModel] = [{ limitUSD: POLICIES[0].limitUSD, state: 'live' }, { limitUSD: POLICIES[1].limitUSD, state: 'live' }];
+    await env.apply(`${policyYaml(real, 0, policies[0])}\n---\n${policyYaml(real, 1, policies[1])}`);
+    await fc.asyncModelRun(() => ({ model: { members: new Map<Name, MemberModel>(), deleted: new Set<Name>(), policies, labelled: true }, real }), cmds);
   });
   const seed = MINUTES > 0 && process.env['MODEL_SEED'] === undefined ? Date.now() % 2 ** 31 : SEED;
   const result = await fc.check(property, {

@@ -1,6 +1,6 @@
 /**
  * The member Secret and the garbage collector of a whole cluster: how each `kubectl delete --cascade` mode
- * treats the Secret, and what happens to the key (README: "Deleting a TeamMember").
+ * treats the Secret, and what happens to the key (docs/lifecycle.md: "Deleting members and namespaces").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './kube.ts';
