@@ -20,6 +20,8 @@ const Config = z.object({
   orphanGrace: z.string().regex(DURATION).default('10m'),
   minSyncInterval: z.string().regex(DURATION).default('30s'),
   credentialsInterval: z.string().regex(DURATION).default('15s'),
+  /** scheduled rotations in flight at once, cluster-wide (on-demand ones are not held back) */
+  maxConcurrentRotations: z.coerce.number().int().min(1).max(10_000).default(10),
   /** manage only TeamMembers in namespaces with these labels ("k=v,k2=v2"); omitted: every namespace */
   namespaceSelector: z
     .string()
@@ -51,6 +53,7 @@ const FLAGS = {
   'orphan-grace': 'TEAMKEYS_ORPHAN_GRACE',
   'min-sync-interval': 'TEAMKEYS_MIN_SYNC_INTERVAL',
   'credentials-interval': 'TEAMKEYS_CREDENTIALS_INTERVAL',
+  'max-concurrent-rotations': 'TEAMKEYS_MAX_CONCURRENT_ROTATIONS',
   'namespace-selector': 'TEAMKEYS_NAMESPACE_SELECTOR',
   'leader-elect': 'TEAMKEYS_LEADER_ELECT',
   'lease-name': 'TEAMKEYS_LEASE_NAME',

@@ -19,6 +19,8 @@ import { reconcileMember, type MemberDeps, type Result } from './controller/memb
 import { reconcilePolicy } from './controller/policy/reconcile.ts';
 import { WorkQueue } from './controller/queue.ts';
 import { KeySync } from './controller/sync.ts';
+import { RotationSlots } from './controller/slots.ts';
+import { rotating } from './controller/member/rotation.ts';
 import { MEMBER, POLICY, memberKey, wireTriggers } from './controller/triggers.ts';
 import { Cluster } from './kube/cluster.ts';
 import { isKube } from './kube/errors.ts';
@@ -45,6 +47,7 @@ export class Operator {
   private readonly recorder: Recorder;
   private readonly caches: Caches;
   private readonly keySync: KeySync;
+  private readonly rotationSlots: RotationSlots;
   private hmacKey: Buffer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
@@ -98,6 +101,7 @@ export class Operator {
       book: this.book, keys: this.keys, caches: this.caches, cluster: this.cluster, recorder: this.recorder, clock, log,
       clusterId: () => this.clusterId, minSyncInterval: cfg.minSyncInterval, orphanGrace: cfg.orphanGrace, listed: () => this.enqueueAll(),
     });
+    this.rotationSlots = new RotationSlots(cfg.maxConcurrentRotations, monotonicClock, () => new Set(this.caches.allMembers().filter((m) => m.status && rotating(m.status)).map((m) => `${m.metadata.namespace ?? ''}/${m.metadata.name}`)));
     wireTriggers(this.caches, this.queue);
     this.credentials.whenValid(() => this.enqueueAll());
   }
@@ -242,6 +246,7 @@ export class Operator {
       workspaceId: (p) => this.keySync.workspaceId(p),
       refreshBook: () => this.keySync.refreshBook(),
       readMember: (ns, name) => this.readMember(ns, name),
+      rotationSlot: (member) => this.rotationSlots.take(member),
     };
   }
 

@@ -80,6 +80,7 @@ export function teamMemberCrd(): Json {
     { name: 'Used', type: 'number', jsonPath: '.status.usage.windowUSD' },
     { name: 'Remaining', type: 'number', jsonPath: '.status.budget.remainingUSD' },
     { name: 'Reset', type: 'string', jsonPath: '.status.budget.reset' },
+    { name: 'Next-Rotation', type: 'string', jsonPath: '.status.rotation.nextRotationAt' },
     { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
     age,
   ], TEAMMEMBER_RULES);

@@ -99,6 +99,30 @@ const UsageSettings = z
   })
   .meta({ description: 'Usage reporting.' });
 
+const Rotation = z
+  .object({
+    every: duration('rotation.every').optional().meta({
+      description: 'Rotate each member key this long after it was issued (e.g. 2160h for 90 days), spread over the last tenth of the period (at most 24h) per member. Omitted: rotate only on demand (annotation teamkeys.dev/rotate). 1h to 8760h.',
+      ...cel({ rule: "duration(self) >= duration('1h') && duration(self) <= duration('8760h')", message: 'rotation.every must be between 1h and 8760h' }),
+    }),
+    overlap: duration('rotation.overlap').default('10m').meta({
+      description: 'How long the previous key keeps working after the Secret holds the new one: the most the operator waits for opted-in workloads to roll out. 0s to 720h.',
+      ...cel({ rule: "duration(self) <= duration('720h')", message: 'rotation.overlap must be at most 720h' }),
+    }),
+    overlapAllowancePercent: z.int().min(0).max(50).default(5).meta({
+      description: "What the previous key may still spend during the overlap, as a share of the member's limit; the new key's limit is reduced by it until the previous key retires and the unspent part is given back. Too small and requests still in flight on the old key fail.",
+    }),
+    retainDisabled: duration('rotation.retainDisabled').default('1h').meta({
+      description: 'How long a retired key is kept disabled before it is deleted (deletionPolicy Delete; with Disable or Retain it is kept disabled). At most 720h.',
+      ...cel({ rule: "duration(self) <= duration('720h')", message: 'rotation.retainDisabled must be at most 720h' }),
+    }),
+  })
+  .meta({
+    description: 'Key rotation: scheduled (every) and on demand (kubectl annotate tm NAME teamkeys.dev/rotate=<new value>), with an overlap during which the previous key still works, without a second budget.',
+    ...cel({ rule: "!has(self.every) || duration(self.every) > duration(self.overlap)", message: 'rotation.every must be longer than rotation.overlap', fieldPath: '.every' }),
+  });
+export type Rotation = z.infer<typeof Rotation>;
+
 export const KeyPolicySpec = z
   .object({
     budget: Budget.optional(),
@@ -113,6 +137,7 @@ export const KeyPolicySpec = z
       description: 'A key disabled outside teamkeys (the dashboard\'s emergency stop) is treated as leaked and never switched back on. Replace: issue a new key into the Secret and delete the disabled one. Respect: leave the member without a working key (Ready=False, DisabledOutside) until someone re-enables the key at OpenRouter or deletes the Secret.',
     }),
     usage: UsageSettings.optional(),
+    rotation: Rotation.optional(),
     workspace: z.string().min(1).max(100).optional().meta({ description: 'OpenRouter workspace (slug or id) the keys are created in. Omitted: the default workspace. Immutable.' }),
   })
   .meta({
@@ -179,13 +204,49 @@ const KeyRef = z.object({
 });
 export type KeyRef = z.infer<typeof KeyRef>;
 
+export const RotationTrigger = z.enum(['Scheduled', 'Requested', 'Compromised']);
+export type RotationTrigger = z.infer<typeof RotationTrigger>;
+
+/** How many previous keys status keeps. */
+export const PREVIOUS_KEYS_MAX = 5;
+
+const PreviousKey = z.object({
+  hash: z.string(),
+  name: z.string(),
+  label: z.string(),
+  state: z.enum(['Draining', 'Disabled', 'Deleted']),
+  rotatedAt: z.string(),
+  retireAt: z.string().meta({ description: 'When the key is disabled at the latest (the end of the overlap).' }),
+  deleteAt: z.string().optional(),
+  window: z.string().meta({ description: 'The budget window the rotation happened in (its start, or "never").' }),
+  spentUSD: z.number().meta({ description: 'What the key had spent in that window when it was rotated away from.' }),
+  allowanceUSD: z.number().meta({ description: 'What it may still spend while Draining (see rotation.overlapAllowancePercent).' }),
+});
+export type PreviousKey = z.infer<typeof PreviousKey>;
+
 export const TeamMemberStatus = z.object({
   observedGeneration: z.int().min(0).optional(),
   conditions: z.array(Condition).optional(),
   secretName: z.string().optional(),
   key: KeyRef.optional().meta({ description: 'The active key. Its string lives only in the Secret.' }),
-  pendingKey: z.object({ name: z.string(), since: z.string() }).optional().meta({
+  pendingKey: z.object({
+    name: z.string(),
+    since: z.string(),
+    rotation: z.object({ trigger: RotationTrigger, request: z.string().optional(), from: z.string() }).optional().meta({
+      description: 'Set when the key being created rotates the active one (from): what asked for it.',
+    }),
+  }).optional().meta({
     description: 'A key creation in flight, recorded before the create call so a crash cannot lose the key.',
+  }),
+  rotation: z.object({
+    count: z.int().min(0),
+    lastRotatedAt: z.string().optional(),
+    lastTrigger: RotationTrigger.optional(),
+    lastRequest: z.string().optional().meta({ description: 'The teamkeys.dev/rotate annotation value last acted on.' }),
+    nextRotationAt: z.string().optional().meta({ description: 'When the next scheduled rotation is due (policy rotation.every).' }),
+  }).optional(),
+  previousKeys: z.array(PreviousKey).max(PREVIOUS_KEYS_MAX).optional().meta({
+    description: 'Keys this member rotated away from, newest last: Draining (still works until retireAt), Disabled, Deleted.',
   }),
   keySeq: z.int().min(0).optional().meta({ description: 'How many keys this member has had; part of each key name.' }),
   budget: z
@@ -268,4 +329,6 @@ export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const LABEL_MEMBER = 'teamkeys.dev/member';
 export const ANNOTATION_KEY_HASH = 'teamkeys.dev/key-hash';
 export const ANNOTATION_KEY_HMAC = 'teamkeys.dev/key-hmac';
+/** On a TeamMember: any new value rotates its key once. */
+export const ANNOTATION_ROTATE = 'teamkeys.dev/rotate';
 export const MANAGER = 'teamkeys';

@@ -11,6 +11,8 @@ export interface OwnerView {
   uid: string;
   keyHash: string | undefined;
   pendingName: string | undefined;
+  /** keys it rotated away from that still exist */
+  previous: readonly string[];
 }
 
 /**
@@ -26,7 +28,7 @@ export function findOrphans(keys: readonly Key[], cluster: string, owner: (names
     if (now - Date.parse(k.createdAt) < graceMs) return false;
     const m = owner(o.namespace, o.member);
     if (!m || m.uid !== o.uid) return true;
-    return k.hash !== m.keyHash && k.name !== m.pendingName;
+    return k.hash !== m.keyHash && k.name !== m.pendingName && !m.previous.includes(k.hash);
   });
 }
 
@@ -60,7 +62,7 @@ export async function revokeOrphans(d: SweepDeps): Promise<void> {
       throw e;
     });
     const owner = ownerOf(raw);
-    if (owner && owner.uid === o.uid && (owner.keyHash === k.hash || owner.pendingName === k.name)) continue;
+    if (owner && owner.uid === o.uid && (owner.keyHash === k.hash || owner.pendingName === k.name || owner.previous.includes(k.hash))) continue;
     const parsed = parseMember(raw);
     await d.keys.delete(k.hash);
     d.book.remove(k.hash);

@@ -6,7 +6,7 @@ import { clusterPrefix, keyName, parseKeyName } from '../../src/controller/keyna
 import { mergePatch } from '../../src/controller/mergepatch.ts';
 import { matchesSelector } from '../../src/controller/selector.ts';
 import { previewMatches } from '../../src/controller/member/secret.ts';
-import { findOrphans } from '../../src/controller/sweep.ts';
+import { findOrphans, type OwnerView } from '../../src/controller/sweep.ts';
 import { parseDuration } from '../../src/util/duration.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { Key } from '../../src/controller/keys.ts';
@@ -33,13 +33,14 @@ describe('key names', () => {
 describe('orphan detection', () => {
   const k = (name: string, created = '2026-01-01T00:00:00Z', hash = name) => aKey(hash, { name, createdAt: created });
   const now = Date.parse('2026-01-01T01:00:00Z');
-  const owners = { 'ns/alice': { uid: 'u1', keyHash: 'current', pendingName: 'teamkeys/c/ns/alice/u1/3' } } as Record<string, { uid: string; keyHash: string; pendingName: string }>;
+  const owners: Record<string, OwnerView> = { 'ns/alice': { uid: 'u1', keyHash: 'current', pendingName: 'teamkeys/c/ns/alice/u1/3', previous: ['draining'] } };
   const find = (keys: Key[]) => findOrphans(keys, 'c', (ns, name) => owners[`${ns}/${name}`], now, 600_000).map((x) => x.name);
   it('revokes only unowned keys of this cluster, past the grace period', () => {
     expect(find([
       k('teamkeys/c/ns/alice/u1/1', undefined, 'current'),
       k('teamkeys/c/ns/alice/u1/2', undefined, 'old'),
       k('teamkeys/c/ns/alice/u1/3', undefined, 'pending'),
+      k('teamkeys/c/ns/alice/u1/4', undefined, 'draining'),
       k('teamkeys/c/ns/alice/u0/1'),
       k('teamkeys/c/ns/bob/u2/1'),
       k('teamkeys/c/ns/bob/u2/2', '2026-01-01T00:55:00Z'),

@@ -10,6 +10,7 @@ import type { Key } from '../keys.ts';
 import { mergePatch } from '../mergepatch.ts';
 import type { MemberDeps } from './deps.ts';
 import { keyLimit, type DesiredBudget } from './desired.ts';
+import { drainReserve } from './rotation.ts';
 import { defaultSecretName, hmacMatches, isOwnedBy, previewMatches, storedApiKey } from './secret.ts';
 
 /** The member's Secret: ours, someone else's ('foreign', only ever learned from a direct read), or none. */
@@ -41,9 +42,12 @@ export class MemberContext {
     return `${this.ns}/${this.m.metadata.name}`;
   }
 
-  /** The member's budget as the active key gets it: less what replaced keys spent in this window. */
+  /**
+   * The member's budget as the active key gets it: less what replaced keys spent in this window, and less what a
+   * previous key still draining may spend (rotation.ts).
+   */
   keyBudget(budget: DesiredBudget): DesiredBudget {
-    return { ...budget, limitUSD: keyLimit(budget.limitUSD, this.carried.usd) };
+    return { ...budget, limitUSD: keyLimit(budget.limitUSD, this.carried.usd + drainReserve(this.status.previousKeys, this.carried.window)) };
   }
 
   get secretName(): string {

@@ -29,6 +29,8 @@ export interface MemberDeps {
   refreshBook: () => Promise<void>;
   /** a fresh read from the API server: a lagging informer cache must not decide a create or a revoke alone */
   readMember: (namespace: string, name: string) => Promise<TeamMember | undefined>;
+  /** a scheduled rotation may start now (--max-concurrent-rotations); true also when this member already holds a slot */
+  rotationSlot: (member: string) => boolean;
 }
 
 export type Result = { requeueAfterMs?: number; retry?: boolean };

@@ -56,7 +56,7 @@ export function keyOutlivesAllowance(keyExpiresAt: string | undefined, keyCreate
 }
 
 /** Limits compare to a hundredth of a cent: OpenRouter may store them rounded, which must not read as drift. */
-function sameLimit(a: number | undefined, b: number | undefined): boolean {
+export function sameLimit(a: number | undefined, b: number | undefined): boolean {
   return a === undefined || b === undefined ? a === b : Math.abs(a - b) < 1e-4;
 }
 

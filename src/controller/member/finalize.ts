@@ -24,6 +24,7 @@ export async function finalizeMember(m: Offboardee, d: MemberDeps): Promise<Resu
   const deletion = policy?.spec.deletionPolicy ?? 'Delete';
   const hashes = new Set<string>();
   if (m.key) hashes.add(m.key.hash);
+  for (const p of m.previous) hashes.add(p.hash);
   if (m.pendingName) {
     await d.refreshBook();
     for (const k of d.book.byName(m.pendingName)) hashes.add(k.hash);
@@ -34,7 +35,7 @@ export async function finalizeMember(m: Offboardee, d: MemberDeps): Promise<Resu
       d.book.remove(hash);
       continue;
     }
-    const known = d.book.get(hash)?.name ?? (m.key?.hash === hash ? m.key.name : undefined);
+    const known = d.book.get(hash)?.name ?? (m.key?.hash === hash ? m.key.name : m.previous.find((p) => p.hash === hash)?.name);
     const name = known && !known.startsWith(RELEASED_PREFIX) ? RELEASED_PREFIX + known : known;
     try {
       const updated = await d.keys.update(hash, { ...(deletion === 'Disable' ? { disabled: true } : {}), ...(name ? { name } : {}) });

@@ -22,6 +22,11 @@ export async function reconcileInvalid(m: Offboardee, raw: { metadata: { generat
   // recorded first, as the operator's own doing (like a create intent): once the spec reads again the key is
   // re-enabled as usual, never judged leaked because the status did not say who disabled it
   if (!m.key.disabled) rv = await patchVersion(d.cluster.patchMemberStatusGuarded(m.metadata.namespace ?? '', m.metadata.name, rv, { key: { disabled: true } }));
+  // a previous key still draining stops working too (its status catches up once the spec reads again)
+  for (const p of m.previous) {
+    const seen = d.book.get(p.hash);
+    if (seen && !seen.disabled) d.book.put(await d.keys.update(p.hash, { disabled: true }));
+  }
   if (d.book.get(m.key.hash)?.disabled) return {};
   try {
     d.book.put(await d.keys.update(m.key.hash, { disabled: true }));

@@ -4,6 +4,7 @@
  */
 import type { V1Secret } from '@kubernetes/client-node';
 import { ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, type KeyPolicy, type TeamMemberStatus } from '../../api/schema.ts';
+import { pendingRequest } from './rotation.ts';
 import { OpenRouterError, isOpenRouter } from '../../openrouter/errors.ts';
 import { keyName } from '../keyname.ts';
 import type { Key } from '../keys.ts';
@@ -11,6 +12,7 @@ import { carriedSpend, retiredFromKey, retiredFromObserved, withRetired } from '
 import type { MemberContext, SecretState } from './context.ts';
 import { keyExpiry, type DesiredBudget } from './desired.ts';
 import type { KeyPlan } from './plan.ts';
+import { withPrevious } from './rotation.ts';
 import { recoverPending } from './plan.ts';
 import { desiredSecret, hmacMatches, keyHmac } from './secret.ts';
 
@@ -35,8 +37,12 @@ export async function recover(c: MemberContext, secret: SecretState, policy: Key
     d.log.warn({ member: c.id, hash }, 'revoked a key left behind by an interrupted create');
   }
   if (revoke.length > 0) await d.recorder.warn(c.m, 'OrphanRevoked', `revoked ${revoke.length} key(s) left behind by an interrupted create`);
-  const next: TeamMemberStatus = { ...c.status, pendingKey: undefined };
-  if (adopt) next.key = c.keyRef(adopt, c.status.key);
+  const rotation = pending.rotation;
+  const next: TeamMemberStatus = adopt
+    ? { ...c.status, pendingKey: undefined, key: c.keyRef(adopt, c.status.key), rotation: issued(c, rotation) }
+    // nothing reached the Secret: a rotation did not happen, and the active key is no longer draining (what asked
+    // for it still does, so it is tried again)
+    : { ...c.status, pendingKey: undefined, previousKeys: c.status.previousKeys?.filter((p) => p.hash !== c.status.key?.hash || p.state === 'Deleted') };
   await c.patchStatus(next);
   return revoke.length;
 }
@@ -51,7 +57,14 @@ export async function provision(c: MemberContext, plan: Create, policy: KeyPolic
   // the last observation; any other failure retries later rather than carry a stale number
   const retired = plan.revoke ? await readRetiring(c, plan.revoke) : undefined;
   if (plan.reason !== 'Initial') carryRetiredSpend(c, retired, budget);
-  const created = await createKey(c, policy, c.keyBudget(budget), secret, plan.revoke);
+  const rotation: PendingRotation | undefined = plan.reason === 'Compromised' && c.status.key ? { trigger: 'Compromised', from: c.status.key.hash } : undefined;
+  if (rotation && c.status.key) {
+    // kept in the rotation history; the key is deleted at once, as a leaked key must be
+    const k = c.status.key;
+    const at = new Date(c.now()).toISOString();
+    c.status = { ...c.status, previousKeys: withPrevious(c.status.previousKeys, { hash: k.hash, name: k.name, label: k.label, state: 'Deleted', rotatedAt: at, retireAt: at, window: c.carried.window, spentUSD: 0, allowanceUSD: 0 }) };
+  }
+  const created = await createKey(c, policy, c.keyBudget(budget), secret, { revoke: plan.revoke, rotation });
   if (plan.reason === 'Compromised') {
     await d.recorder.warn(c.m, 'KeyCompromised', `the key was disabled outside teamkeys, which is treated as a leak: issued ${created.label} into Secret ${c.secretName} and deleted the disabled key`);
   } else if (plan.reason !== 'Initial') {
@@ -89,8 +102,33 @@ async function readRetiring(c: MemberContext, hash: string): Promise<Key | undef
   }
 }
 
-/** Records the intent (and any carried spend), revokes the key being replaced, creates the new one, writes the Secret. */
-async function createKey(c: MemberContext, policy: KeyPolicy, budget: DesiredBudget, secret: SecretState, revoke: string | undefined): Promise<{ label: string; secret: V1Secret }> {
+export type PendingRotation = NonNullable<NonNullable<TeamMemberStatus['pendingKey']>['rotation']>;
+
+export interface CreateOptions {
+  /** the key being replaced: deleted before the new one is created */
+  revoke?: string | undefined;
+  /** the rotation this create is part of, recorded with the intent */
+  rotation?: PendingRotation | undefined;
+  /** the previous key's limit for the overlap, applied after the intent and before the create */
+  drain?: { hash: string; limitUSD: number } | undefined;
+}
+
+/** The rotation bookkeeping once a key was issued: a rotation counts, and a fresh key satisfies any request. */
+export function issued(c: MemberContext, rotation: PendingRotation | undefined): TeamMemberStatus['rotation'] {
+  const prev = c.status.rotation ?? { count: 0 };
+  const request = rotation?.request ?? pendingRequest({ ...c.m, status: c.status });
+  return {
+    ...prev,
+    ...(rotation ? { count: prev.count + 1, lastRotatedAt: new Date(c.now()).toISOString(), lastTrigger: rotation.trigger } : {}),
+    ...(request ? { lastRequest: request } : {}),
+  };
+}
+
+/**
+ * Records the intent (and any carried spend or draining key), revokes the key being replaced or limits the one
+ * rotated away from, creates the new one, writes the Secret.
+ */
+export async function createKey(c: MemberContext, policy: KeyPolicy, budget: DesiredBudget, secret: SecretState, o: CreateOptions = {}): Promise<{ label: string; secret: V1Secret }> {
   const d = c.d;
   const seq = (c.status.keySeq ?? 0) + 1;
   const name = keyName({ cluster: d.clusterId, namespace: c.ns, member: c.m.metadata.name, uid: c.m.metadata.uid, seq });
@@ -101,11 +139,12 @@ async function createKey(c: MemberContext, policy: KeyPolicy, budget: DesiredBud
   const probe = desiredSecret({ member: c.m, policy: policy.spec, apiKey: DRY_RUN_KEY, keyHash: 'dry-run', hmac: keyHmac(d.hmacKey, DRY_RUN_KEY), baseUrl: d.baseUrl, existing });
   await c.writeSecret(probe, existing !== undefined, true);
   // the intent: recorded before the create call, so a crash at any instant leaves a findable key
-  await c.patchStatus({ ...c.status, pendingKey: { name, since: new Date(c.now()).toISOString() }, keySeq: seq });
-  if (revoke) {
-    await d.keys.delete(revoke);
-    d.book.remove(revoke);
+  await c.patchStatus({ ...c.status, pendingKey: { name, since: new Date(c.now()).toISOString(), ...(o.rotation ? { rotation: o.rotation } : {}) }, keySeq: seq });
+  if (o.revoke) {
+    await d.keys.delete(o.revoke);
+    d.book.remove(o.revoke);
   }
+  if (o.drain) d.book.put(await d.keys.update(o.drain.hash, { limitUSD: o.drain.limitUSD }));
   let created: { key: Key; secret: string };
   try {
     created = await d.keys.create({ name, ...budget, expiresAt: keyExpiry(c.now(), c.m.spec, policy.spec), workspaceId });
@@ -126,6 +165,6 @@ async function createKey(c: MemberContext, policy: KeyPolicy, budget: DesiredBud
   }
   const body = desiredSecret({ member: c.m, policy: policy.spec, apiKey: created.secret, keyHash: key.hash, hmac: keyHmac(d.hmacKey, created.secret), baseUrl: d.baseUrl, existing });
   const written = await c.writeSecret(body, existing !== undefined);
-  await c.patchStatus({ ...c.status, pendingKey: undefined, key: c.keyRef(key, undefined) });
+  await c.patchStatus({ ...c.status, pendingKey: undefined, key: c.keyRef(key, undefined), rotation: issued(c, o.rotation) });
   return { label: key.label, secret: written };
 }

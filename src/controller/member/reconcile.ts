@@ -14,7 +14,9 @@ import { carriedSpend } from './carry.ts';
 import { MemberContext, SecretRejected, type SecretState } from './context.ts';
 import { convergeKey, convergeSecret, disableKey } from './converge.ts';
 import type { MemberDeps, Result } from './deps.ts';
-import { effectiveBudget, keyDrift, keyOutlivesAllowance, windowId, type DesiredBudget } from './desired.ts';
+import { effectiveBudget, keyDrift, keyOutlivesAllowance, windowId, windowSpend, type DesiredBudget } from './desired.ts';
+import { rotate, tendPrevious } from './rotate.ts';
+import { nextPreviousKeyStep, rotating, rotationAsked, scheduledRotation } from './rotation.ts';
 import { finalizeMember } from './finalize.ts';
 import { disabledOutside, planKey, type KeyPlan } from './plan.ts';
 import { provision, recover } from './provision.ts';
@@ -73,13 +75,20 @@ async function run(c: MemberContext): Promise<Result> {
     if (secret === 'foreign') return blocked(c, { ready: false, reason: 'SecretConflict', message: `Secret ${c.ns}/${c.secretName} exists and is not managed by teamkeys; delete it or set spec.secretName` }, policy);
     secret = await provision(c, p, policy, budget, secret);
   }
+  if (p.kind === 'keep' && !expired && !c.m.spec.suspended && secret !== 'foreign') {
+    const ask = rotationAsked({ ...c.m, status: c.status }, policy.spec, c.now());
+    // scheduled rotations are bounded in number (--max-concurrent-rotations); asked-for ones are not
+    if (ask && (ask.trigger !== 'Scheduled' || c.d.rotationSlot(c.id))) secret = (await rotate(c, policy, budget, ask, secret)) ?? secret;
+  }
   if (p.kind === 'hold' && c.status.key && !c.status.key.disabledOutside) {
     c.status = { ...c.status, key: { ...c.status.key, disabledOutside: true } };
   }
 
   const observed = await converge(c, policy, budget, expired, secret);
+  // a suspended or expired member's previous key stops working too
+  await tendPrevious(c, policy, budget, expired || c.m.spec.suspended);
   await report(c, outcome(c, p, expired), observed, budget, policy);
-  return requeue(c, expired);
+  return requeue(c, expired, policy);
 }
 
 function admit(c: MemberContext): Admission {
@@ -171,7 +180,7 @@ function outcome(c: MemberContext, p: KeyPlan, expired: boolean): Outcome {
 }
 
 /** When to look again without an event: the window reset (a reduced limit goes back up) and either expiry. */
-function requeue(c: MemberContext, expired: boolean): Result {
+function requeue(c: MemberContext, expired: boolean, policy?: KeyPolicy): Result {
   const now = c.now();
   const ends: number[] = [];
   const reset = c.status.budget?.reset;
@@ -179,12 +188,21 @@ function requeue(c: MemberContext, expired: boolean): Result {
   if (!expired && c.m.spec.expiresAt) ends.push(Date.parse(c.m.spec.expiresAt) - now + 1_000);
   const keyEnd = c.status.key?.expiresAt;
   if (!expired && keyEnd) ends.push(Date.parse(keyEnd) - now + 1_000);
+  // rotation: the next scheduled one, a previous key to retire or delete, and a window boundary while one drains
+  const scheduled = policy ? scheduledRotation(c.status, c.m.metadata.uid, policy.spec) : undefined;
+  if (scheduled !== undefined && !c.m.spec.suspended && !expired) ends.push(scheduled - now + 1_000);
+  const step = nextPreviousKeyStep(c.status.previousKeys);
+  if (step !== undefined) ends.push(step - now + 1_000);
+  if (rotating(c.status) && reset && reset !== 'never') ends.push(nextReset(reset, now) - now + 1_000);
   return ends.length > 0 ? { requeueAfterMs: Math.max(1_000, Math.min(...ends)) } : {};
 }
 
 /** A member that cannot be served as asked: report why, disable its key unless told not to, create nothing. */
 async function blocked(c: MemberContext, why: Outcome, policy: KeyPolicy | undefined, disable = true): Promise<Result> {
-  if (disable && c.d.credentialsValid()) await disableKey(c, why.message);
+  if (c.d.credentialsValid()) {
+    if (disable) await disableKey(c, why.message);
+    await tendPrevious(c, policy, undefined, disable);
+  }
   const key = c.status.key;
   await report(c, why, key ? c.d.book.get(key.hash) : undefined, undefined, policy);
   return {};
@@ -193,6 +211,7 @@ async function blocked(c: MemberContext, why: Outcome, policy: KeyPolicy | undef
 /** Writes the status the outcome deserves, and the Events its change calls for. */
 async function report(c: MemberContext, out: Outcome, observed: Key | undefined, budget: DesiredBudget | undefined, policy: KeyPolicy | undefined): Promise<void> {
   const prevReady = c.m.status?.conditions?.find((x) => x.type === 'Ready');
+  const nextRotation = policy ? scheduledRotation(c.status, c.m.metadata.uid, policy.spec) : undefined;
   const { status, notes } = computeStatus({
     member: c.m,
     prev: c.status,
@@ -208,6 +227,11 @@ async function report(c: MemberContext, out: Outcome, observed: Key | undefined,
     outcome: out,
     suspended: c.m.spec.suspended,
     expired: out.reason === 'Expired',
+    nextRotationAt: nextRotation === undefined ? undefined : new Date(nextRotation).toISOString(),
+    drainingUSD: budget ? (c.status.previousKeys ?? []).filter((p) => p.state === 'Draining').reduce((sum, p) => {
+      const k = c.d.book.get(p.hash);
+      return sum + (k && p.window === c.carried.window ? windowSpend(k, budget.reset, budget.includeByok) : 0);
+    }, 0) : undefined,
   });
   await c.patchStatus(status);
   for (const n of notes) await c.d.recorder.emit(c.m, n.type, n.reason, n.message);

@@ -29,6 +29,10 @@ export interface StatusInput {
   outcome: Outcome;
   suspended: boolean;
   expired: boolean;
+  /** the next scheduled rotation (policy rotation.every), if any */
+  nextRotationAt?: string | undefined;
+  /** what previous keys still draining spent in the current window (they count against the member's limit) */
+  drainingUSD?: number | undefined;
 }
 
 export interface Note {
@@ -50,6 +54,14 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
     ? { type: 'Expired', status: 'True', reason: 'PastExpiresAt', message: `spec.expiresAt ${i.member.spec.expiresAt ?? ''} has passed: the key no longer works` }
     : { type: 'Expired', status: 'False', reason: 'NotExpired', message: 'the key has not reached its hard end' }, gen, i.now);
 
+  const draining = (i.prev.previousKeys ?? []).filter((p) => p.state === 'Draining');
+  conditions = setCondition(conditions, i.pendingKey?.rotation
+    ? { type: 'Rotating', status: 'True', reason: 'Issuing', message: `issuing a new key (${i.pendingKey.rotation.trigger})` }
+    : draining.length > 0
+      ? { type: 'Rotating', status: 'True', reason: 'Draining', message: `the Secret holds the new key; the previous key ${draining.map((p) => p.label).join(', ')} works until ${draining.map((p) => p.retireAt).join(', ')}` }
+      : { type: 'Rotating', status: 'False', reason: 'Idle', message: i.nextRotationAt ? `next scheduled rotation at ${i.nextRotationAt}` : 'no rotation in flight' }, gen, i.now);
+
+  const rotation = i.prev.rotation ?? (i.key ? { count: 0 } : undefined);
   const status: TeamMemberStatus = {
     observedGeneration: gen,
     conditions,
@@ -59,6 +71,8 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
     keySeq: i.keySeq,
     budget: i.prev.budget,
     usage: i.prev.usage,
+    ...(rotation ? { rotation: { ...rotation, nextRotationAt: i.nextRotationAt } } : {}),
+    previousKeys: i.prev.previousKeys,
   };
 
   if (i.budget) {
@@ -74,7 +88,7 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
   }
   if (i.observed && i.budget) {
     const o = i.observed;
-    const spent = usdShown(windowSpend(o, i.budget.reset, i.budget.includeByok) + (i.carried?.usd ?? 0));
+    const spent = usdShown(windowSpend(o, i.budget.reset, i.budget.includeByok) + (i.carried?.usd ?? 0) + (i.drainingUSD ?? 0));
     const values = {
       windowUSD: spent,
       dailyUSD: usdShown(o.usage.daily),

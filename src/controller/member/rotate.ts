@@ -1,0 +1,102 @@
+/**
+ * Rotation, crash-safe with the same intent protocol as any create: the previous key is recorded as Draining
+ * together with the new key's name, then limited to its reserve, then the new key is created and written to the
+ * Secret. The previous key keeps working for the overlap, is disabled when it ends (its final spend carried),
+ * and deleted after a retention, or kept disabled when the policy keeps offboarded keys.
+ */
+import type { V1Secret } from '@kubernetes/client-node';
+import type { KeyPolicy, PreviousKey } from '../../api/schema.ts';
+import { isOpenRouter } from '../../openrouter/errors.ts';
+import { parseDuration } from '../../util/duration.ts';
+import { RELEASED_PREFIX } from '../keyname.ts';
+import type { Key } from '../keys.ts';
+import { carriedSpend, retiredFromKey, withRetired } from './carry.ts';
+import type { MemberContext, SecretState } from './context.ts';
+import { sameLimit, windowSpend, type DesiredBudget } from './desired.ts';
+import { createKey } from './provision.ts';
+import { drainLimit, overlapAllowance, retiredFromReserve, withPrevious, type RotationAsk } from './rotation.ts';
+
+const TRIGGER_WORDS = { Scheduled: 'on schedule', Requested: 'as requested (teamkeys.dev/rotate)', Compromised: 'because the key was disabled outside' } as const;
+
+/** Starts a rotation: returns the Secret with the new key, or undefined when the active key vanished meanwhile. */
+export async function rotate(c: MemberContext, policy: KeyPolicy, budget: DesiredBudget, ask: RotationAsk, secret: SecretState): Promise<V1Secret | undefined> {
+  const d = c.d;
+  const old = c.status.key;
+  if (!old) return undefined;
+  let fresh: Key;
+  try {
+    // what it spent up to now, read fresh: the reserve starts from there
+    fresh = await d.keys.get(old.hash);
+  } catch (e) {
+    if (isOpenRouter(e, 'notFound')) return undefined; // the next pass replaces it
+    throw e;
+  }
+  const now = c.now();
+  const overlapMs = parseDuration(policy.spec.rotation?.overlap ?? '10m');
+  const entry: PreviousKey = {
+    hash: old.hash, name: old.name, label: old.label, state: 'Draining',
+    rotatedAt: new Date(now).toISOString(), retireAt: new Date(now + overlapMs).toISOString(),
+    window: c.carried.window, spentUSD: windowSpend(fresh, budget.reset, budget.includeByok), allowanceUSD: overlapAllowance(budget.limitUSD, policy.spec),
+  };
+  c.status = { ...c.status, previousKeys: withPrevious(c.status.previousKeys, entry) };
+  const drain = budget.limitUSD === undefined ? undefined : { hash: old.hash, limitUSD: drainLimit(entry, c.carried.window) };
+  const created = await createKey(c, policy, c.keyBudget(budget), secret, { rotation: { trigger: ask.trigger, from: old.hash, ...(ask.request ? { request: ask.request } : {}) }, drain });
+  const until = overlapMs > 0 ? `works until ${entry.retireAt}` : 'is disabled now';
+  await d.recorder.normal(c.m, 'KeyRotated', `rotated ${TRIGGER_WORDS[ask.trigger]}: ${created.label} is in Secret ${c.secretName}; the previous key ${old.label} ${until}`);
+  return created.secret;
+}
+
+/**
+ * Tends the previous keys: a Draining key keeps its reserve as its limit (a new window gives it only the
+ * allowance), is disabled when its overlap ends (or at once, with `now`), and a disabled one is deleted after
+ * the retention. Writes status once when anything changed.
+ */
+export async function tendPrevious(c: MemberContext, policy: KeyPolicy | undefined, budget: DesiredBudget | undefined, retireNow: boolean): Promise<void> {
+  const d = c.d;
+  const deletion = policy?.spec.deletionPolicy ?? 'Delete';
+  const retainMs = parseDuration(policy?.spec.rotation?.retainDisabled ?? '1h');
+  const now = c.now();
+  let changed = false;
+  const next: PreviousKey[] = [];
+  for (const p of c.status.previousKeys ?? []) {
+    if (p.state === 'Draining' && (retireNow || now >= Date.parse(p.retireAt))) {
+      const keep = deletion !== 'Delete';
+      let k: Key | undefined;
+      try {
+        // a kept key is renamed so the orphan sweep leaves it alone once it drops out of this history
+        k = await d.keys.update(p.hash, { disabled: true, ...(keep && !p.name.startsWith(RELEASED_PREFIX) ? { name: RELEASED_PREFIX + p.name } : {}) });
+        d.book.put(k);
+      } catch (e) {
+        if (!isOpenRouter(e, 'notFound')) throw e;
+        d.book.remove(p.hash);
+      }
+      // its final spend counts against the window from now on, in place of the reserve
+      const retired = k ? retiredFromKey(k, now) : retiredFromReserve(p);
+      const retiredKeys = withRetired(c.status.budget?.retiredKeys ?? [], retired, now);
+      const reset = budget?.reset ?? c.status.budget?.reset ?? 'monthly';
+      c.status = { ...c.status, budget: { ...(c.status.budget ?? { reset }), retiredKeys } };
+      if (budget) c.carried = { usd: carriedSpend(retiredKeys, budget.reset, budget.includeByok, now), window: c.carried.window };
+      next.push(k ? { ...p, state: 'Disabled', ...(keep ? {} : { deleteAt: new Date(now + retainMs).toISOString() }) } : { ...p, state: 'Deleted' });
+      await d.recorder.normal(c.m, 'PreviousKeyDisabled', `disabled the previous key ${p.label}: ${retireNow ? 'the member may not have a working key' : 'its overlap ended'}`);
+      changed = true;
+      continue;
+    }
+    if (p.state === 'Disabled' && p.deleteAt && now >= Date.parse(p.deleteAt)) {
+      await d.keys.delete(p.hash);
+      d.book.remove(p.hash);
+      const { deleteAt: _done, ...rest } = p;
+      next.push({ ...rest, state: 'Deleted' });
+      changed = true;
+      continue;
+    }
+    if (p.state === 'Draining' && budget?.limitUSD !== undefined) {
+      // across a window boundary the reserve shrinks to the allowance
+      const want = drainLimit(p, c.carried.window);
+      const seen = d.book.get(p.hash);
+      if (seen && !sameLimit(seen.limitUSD, want)) d.book.put(await d.keys.update(p.hash, { limitUSD: want }));
+    }
+    next.push(p);
+  }
+  if (!changed) return;
+  await c.patchStatus({ ...c.status, previousKeys: next });
+}
