@@ -22,6 +22,8 @@ const Config = z.object({
   credentialsInterval: z.string().regex(DURATION).default('15s'),
   /** scheduled rotations in flight at once, cluster-wide (on-demand ones are not held back) */
   maxConcurrentRotations: z.coerce.number().int().min(1).max(10_000).default(10),
+  /** watch opted-in Deployments, StatefulSets and DaemonSets and restart them when their key changes */
+  restartWorkloads: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** manage only TeamMembers in namespaces with these labels ("k=v,k2=v2"); omitted: every namespace */
   namespaceSelector: z
     .string()
@@ -54,6 +56,7 @@ const FLAGS = {
   'min-sync-interval': 'TEAMKEYS_MIN_SYNC_INTERVAL',
   'credentials-interval': 'TEAMKEYS_CREDENTIALS_INTERVAL',
   'max-concurrent-rotations': 'TEAMKEYS_MAX_CONCURRENT_ROTATIONS',
+  'restart-workloads': 'TEAMKEYS_RESTART_WORKLOADS',
   'namespace-selector': 'TEAMKEYS_NAMESPACE_SELECTOR',
   'leader-elect': 'TEAMKEYS_LEADER_ELECT',
   'lease-name': 'TEAMKEYS_LEASE_NAME',

@@ -21,7 +21,8 @@ import { WorkQueue } from './controller/queue.ts';
 import { KeySync } from './controller/sync.ts';
 import { RotationSlots } from './controller/slots.ts';
 import { rotating } from './controller/member/rotation.ts';
-import { MEMBER, POLICY, memberKey, wireTriggers } from './controller/triggers.ts';
+import { MEMBER, POLICY, WORKLOAD, memberKey, wireTriggers } from './controller/triggers.ts';
+import { reconcileWorkload } from './controller/restarts.ts';
 import { Cluster } from './kube/cluster.ts';
 import { isKube } from './kube/errors.ts';
 import { OpenRouterClient } from './openrouter/client.ts';
@@ -63,7 +64,7 @@ export class Operator {
     this.clock = clock;
     this.log = log;
     this.cluster = new Cluster(kc, cfg.instance);
-    this.caches = new Caches(this.cluster, cfg.namespaceSelector, log);
+    this.caches = new Caches(this.cluster, cfg.namespaceSelector, log, cfg.restartWorkloads);
     const limiter = new RateLimiter(cfg.rateLimitPerSecond, cfg.rateLimitBurst, clock);
     this.metrics = new Metrics({
       queueDepth: () => this.queue.depth,
@@ -247,6 +248,7 @@ export class Operator {
       refreshBook: () => this.keySync.refreshBook(),
       readMember: (ns, name) => this.readMember(ns, name),
       rotationSlot: (member) => this.rotationSlots.take(member),
+      workloadsUsing: (ns, secret) => this.caches.workloadsUsing(ns, secret),
     };
   }
 
@@ -270,6 +272,12 @@ export class Operator {
     if (!this.caches.synced) return { requeueAfterMs: 1_000 };
     try {
       if (key.startsWith(POLICY)) return await this.reconcilePolicy(key.slice(POLICY.length));
+      if (key.startsWith(WORKLOAD)) {
+        const [kind, ns, name] = key.slice(WORKLOAD.length).split('/');
+        const w = this.caches.workload(kind ?? '', ns ?? '', name ?? '');
+        if (w && this.caches.manages(ns)) await reconcileWorkload(w, { cluster: this.cluster, recorder: this.recorder, memberBySecret: (n, s) => this.caches.memberBySecret(n, s) });
+        return {};
+      }
       const [ns, name] = key.slice(MEMBER.length).split('/');
       return await this.reconcileMember(ns ?? '', name ?? '');
     } catch (e) {

@@ -6,35 +6,90 @@ import type { KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client
 import type { Logger } from 'pino';
 import { parseMember, parsePolicy, type Parsed } from '../api/objects.ts';
 import { LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, type KeyPolicy, type TeamMember } from '../api/schema.ts';
-import type { Cluster } from '../kube/cluster.ts';
+import { type Cluster, type KindedWorkload, type WorkloadInformers } from '../kube/cluster.ts';
 import type { ResilientInformer } from '../kube/informer.ts';
 import { errorMessage } from '../util/errors.ts';
 import { matchesSelector } from './selector.ts';
+import { LABEL_RESTART, secretsUsed } from './workloads.ts';
 
 export class Caches {
   readonly members: ResilientInformer<KubernetesObject>;
   readonly policies: ResilientInformer<KubernetesObject>;
   readonly namespaces: ResilientInformer<V1Namespace>;
   readonly secrets: ResilientInformer<V1Secret>;
+  /** workloads that opted in to restarts; undefined with --restart-workloads=false */
+  readonly workloads: WorkloadInformers | undefined;
   private readonly parsed = new Map<string, { rv: string; value: Parsed<TeamMember> }>();
   private readonly selector: Record<string, string> | undefined;
 
-  constructor(cluster: Cluster, namespaceSelector: Record<string, string> | undefined, log: Logger) {
+  constructor(cluster: Cluster, namespaceSelector: Record<string, string> | undefined, log: Logger, restartWorkloads: boolean) {
     this.selector = namespaceSelector;
     const onError = (what: string) => (err: unknown, retryInMs: number) => log.warn({ informer: what, retryInMs, err: errorMessage(err) }, 'watch stopped; restarting');
     this.members = cluster.memberInformer({ onError: onError('teammembers') });
     this.policies = cluster.policyInformer({ onError: onError('keypolicies') });
     this.namespaces = cluster.namespaceInformer({ onError: onError('namespaces') });
     this.secrets = cluster.secretInformer(`${LABEL_MANAGED_BY}=${MANAGER},${LABEL_MEMBER}`, { onError: onError('secrets') });
+    this.workloads = restartWorkloads ? cluster.workloadInformers(`${LABEL_RESTART}=true`, { onError: onError('workloads') }) : undefined;
     this.members.on('delete', (o) => this.parsed.delete(idOf(o)));
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.namespaces.start(), this.policies.start(), this.secrets.start(), this.members.start()]);
+    await Promise.all([this.namespaces.start(), this.policies.start(), this.secrets.start(), this.members.start(), ...this.workloadInformers().map((i) => i.start())]);
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.members.stop(), this.policies.stop(), this.namespaces.stop(), this.secrets.stop()]);
+    await Promise.all([this.members.stop(), this.policies.stop(), this.namespaces.stop(), this.secrets.stop(), ...this.workloadInformers().map((i) => i.stop())]);
+  }
+
+  private workloadInformers(): ResilientInformer<KubernetesObject>[] {
+    const w = this.workloads;
+    return w ? [w.Deployment, w.StatefulSet, w.DaemonSet] : [];
+  }
+
+  /** Opted-in workloads (of one namespace, when given). */
+  workloadList(namespace?: string): KindedWorkload[] {
+    const w = this.workloads;
+    if (!w) return [];
+    return [
+      ...w.Deployment.list(namespace).map((obj) => ({ kind: 'Deployment' as const, obj })),
+      ...w.StatefulSet.list(namespace).map((obj) => ({ kind: 'StatefulSet' as const, obj })),
+      ...w.DaemonSet.list(namespace).map((obj) => ({ kind: 'DaemonSet' as const, obj })),
+    ];
+  }
+
+  workload(kind: string, namespace: string, name: string): KindedWorkload | undefined {
+    const w = this.workloads;
+    if (!w) return undefined;
+    switch (kind) {
+      case 'Deployment': {
+        const obj = w.Deployment.get(name, namespace);
+        return obj && { kind, obj };
+      }
+      case 'StatefulSet': {
+        const obj = w.StatefulSet.get(name, namespace);
+        return obj && { kind, obj };
+      }
+      case 'DaemonSet': {
+        const obj = w.DaemonSet.get(name, namespace);
+        return obj && { kind, obj };
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** Opted-in workloads that use the Secret. */
+  workloadsUsing(namespace: string, secret: string): KindedWorkload[] {
+    return this.workloadList(namespace).filter((w) => secretsUsed(w.obj).includes(secret));
+  }
+
+  /** The member whose Secret this is. */
+  memberBySecret(namespace: string, secret: string): TeamMember | undefined {
+    for (const o of this.members.list(namespace)) {
+      const p = this.member(o);
+      if (p?.ok && (p.value.spec.secretName ?? `${p.value.metadata.name}-openrouter`) === secret) return p.value;
+    }
+    return undefined;
   }
 
   /** An empty cache would read as "no policy", "namespace not allowed", "no Secret": never decide on one. */

@@ -10,7 +10,8 @@ import { errorMessage } from '../util/errors.ts';
 /** What an Event is about: a TeamMember or KeyPolicy (or the lenient view of one), or a core object. */
 type Regarding =
   | (Pick<TeamMember | KeyPolicy, 'kind'> & { metadata: Pick<TeamMember['metadata'], 'name' | 'namespace' | 'uid'> })
-  | { apiVersion: 'v1'; kind: 'Secret'; metadata: { name: string; namespace: string; uid: string } };
+  | { apiVersion: 'v1'; kind: 'Secret'; metadata: { name: string; namespace: string; uid: string } }
+  | { apiVersion: 'apps/v1'; kind: 'Deployment' | 'StatefulSet' | 'DaemonSet'; metadata: { name: string; namespace: string; uid: string } };
 
 export class Recorder {
   private readonly cluster: Cluster;

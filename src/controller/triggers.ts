@@ -7,12 +7,28 @@ import { policyNameOf } from '../api/objects.ts';
 import { ANNOTATION_ROTATE, LABEL_MEMBER } from '../api/schema.ts';
 import type { Caches } from './caches.ts';
 import type { WorkQueue } from './queue.ts';
+import { secretsUsed } from './workloads.ts';
+import type { KindedWorkload } from '../kube/cluster.ts';
 
 export const MEMBER = 'tm/';
 export const POLICY = 'kp/';
+export const WORKLOAD = 'wl/';
+/** A key change waits this long before workloads are rolled: members rotated together roll a workload once. */
+const RESTART_DEBOUNCE_MS = 2_000;
+
+function workloadKey(w: KindedWorkload): string {
+  return `${WORKLOAD}${w.kind}/${w.obj.metadata?.namespace ?? ''}/${w.obj.metadata?.name ?? ''}`;
+}
 
 export function memberKey(o: { metadata?: { namespace?: string | undefined; name?: string | undefined } | undefined }): string {
   return `${MEMBER}${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+}
+
+/** The Secret a member object names, read leniently. */
+function secretNameOf(o: KubernetesObject & { spec?: unknown }): string {
+  const spec = o.spec;
+  const named = typeof spec === 'object' && spec !== null && 'secretName' in spec && typeof spec.secretName === 'string' ? spec.secretName : undefined;
+  return named ?? `${o.metadata?.name ?? ''}-openrouter`;
 }
 
 export function wireTriggers(caches: Caches, queue: WorkQueue): void {
@@ -31,6 +47,29 @@ export function wireTriggers(caches: Caches, queue: WorkQueue): void {
     if (now.policy) queue.add(POLICY + now.policy);
   };
   for (const verb of ['add', 'update', 'delete'] as const) members.on(verb, onMember);
+  // a member's key may have changed: the workloads using its Secret look again, a little later
+  members.on('update', (o) => {
+    const ns = o.metadata?.namespace ?? '';
+    const secret = secretNameOf(o);
+    for (const w of caches.workloadsUsing(ns, secret)) queue.addAfter(workloadKey(w), RESTART_DEBOUNCE_MS);
+  });
+  // an opted-in workload appeared or progressed: record it, and let members waiting for its rollout look again
+  const onWorkload = (w: KindedWorkload) => {
+    queue.add(workloadKey(w));
+    const ns = w.obj.metadata?.namespace ?? '';
+    for (const secret of secretsUsed(w.obj)) {
+      const m = caches.memberBySecret(ns, secret);
+      if (m) queue.add(memberKey(m));
+    }
+  };
+  const wl = caches.workloads;
+  if (wl) {
+    for (const verb of ['add', 'update'] as const) {
+      wl.Deployment.on(verb, (obj) => onWorkload({ kind: 'Deployment', obj }));
+      wl.StatefulSet.on(verb, (obj) => onWorkload({ kind: 'StatefulSet', obj }));
+      wl.DaemonSet.on(verb, (obj) => onWorkload({ kind: 'DaemonSet', obj }));
+    }
+  }
   members.on('delete', (o) => seen.delete(memberKey(o)));
   // a policy change re-evaluates its members; a namespace's labels decide which policies admit its members
   const onPolicy = (o: KubernetesObject) => {

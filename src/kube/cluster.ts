@@ -4,14 +4,26 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, PatchStrategy, V1MicroTime, makeInformer, setHeaderOptions,
-  type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret,
+  AppsV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, PatchStrategy, V1MicroTime, makeInformer, setHeaderOptions,
+  type KubernetesListObject, type KubernetesObject, type V1DaemonSet, type V1Deployment, type V1Namespace, type V1Secret, type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/schema.ts';
 import type { Json } from '../util/json.ts';
 import { KubeError, kube } from './errors.ts';
 import { ResilientInformer, type ResilientInformerOptions } from './informer.ts';
 import { Deposed } from '../util/errors.ts';
+
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
+export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet'];
+export type Workload = V1Deployment | V1StatefulSet | V1DaemonSet;
+/** A workload with its kind: list items carry none. */
+export type KindedWorkload = { kind: 'Deployment'; obj: V1Deployment } | { kind: 'StatefulSet'; obj: V1StatefulSet } | { kind: 'DaemonSet'; obj: V1DaemonSet };
+
+export interface WorkloadInformers {
+  Deployment: ResilientInformer<V1Deployment>;
+  StatefulSet: ResilientInformer<V1StatefulSet>;
+  DaemonSet: ResilientInformer<V1DaemonSet>;
+}
 
 export interface ObjectRef {
   apiVersion: string;
@@ -37,6 +49,7 @@ export class Cluster {
   private readonly core: CoreV1Api;
   private readonly custom: CustomObjectsApi;
   private readonly events: EventsV1Api;
+  private readonly apps: AppsV1Api;
   private readonly instance: string;
 
   /** Writes to members, policies and member Secrets happen only while this is true (the leader's fence). */
@@ -47,6 +60,7 @@ export class Cluster {
     this.core = kc.makeApiClient(CoreV1Api);
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.events = kc.makeApiClient(EventsV1Api);
+    this.apps = kc.makeApiClient(AppsV1Api);
     this.instance = instance;
   }
 
@@ -77,6 +91,31 @@ export class Cluster {
   /** Only the Secrets this operator manages, selected by label, in every namespace. */
   secretInformer(labelSelector: string, opts?: ResilientInformerOptions): ResilientInformer<V1Secret> {
     return new ResilientInformer(makeInformer(this.kc, '/api/v1/secrets', () => kube(() => this.core.listSecretForAllNamespaces({ labelSelector })), labelSelector), opts);
+  }
+
+  /** Workloads that opted in to restarts (by label), of each kind, in every namespace. */
+  workloadInformers(labelSelector: string, opts?: ResilientInformerOptions): WorkloadInformers {
+    return {
+      Deployment: new ResilientInformer(makeInformer(this.kc, '/apis/apps/v1/deployments', () => kube(() => this.apps.listDeploymentForAllNamespaces({ labelSelector })), labelSelector), opts),
+      StatefulSet: new ResilientInformer(makeInformer(this.kc, '/apis/apps/v1/statefulsets', () => kube(() => this.apps.listStatefulSetForAllNamespaces({ labelSelector })), labelSelector), opts),
+      DaemonSet: new ResilientInformer(makeInformer(this.kc, '/apis/apps/v1/daemonsets', () => kube(() => this.apps.listDaemonSetForAllNamespaces({ labelSelector })), labelSelector), opts),
+    };
+  }
+
+  /** Merge-patches a workload (annotations on it and on its pod template: a restart when the template changes). */
+  async patchWorkload(kind: WorkloadKind, namespace: string, name: string, patch: Json): Promise<Workload> {
+    this.gate(`patch ${kind} ${namespace}/${name}`);
+    const body = patch as object;
+    return kube((): Promise<Workload> => {
+      switch (kind) {
+        case 'Deployment':
+          return this.apps.patchNamespacedDeployment({ namespace, name, body }, MERGE);
+        case 'StatefulSet':
+          return this.apps.patchNamespacedStatefulSet({ namespace, name, body }, MERGE);
+        case 'DaemonSet':
+          return this.apps.patchNamespacedDaemonSet({ namespace, name, body }, MERGE);
+      }
+    });
   }
 
   // --- custom objects -----------------------------------------------------------------------------------------

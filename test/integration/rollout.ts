@@ -17,8 +17,11 @@ export interface WorkloadOptions {
   secretName?: string;
   /** pods are scheduled but kwok leaves them Pending and never Ready: the rollout can never complete */
   neverReady?: boolean;
+  /** more Secrets the pods take their environment from */
+  moreSecrets?: string[];
   progressDeadlineSeconds?: number;
   annotations?: Record<string, string>;
+  labels?: Record<string, string>;
 }
 
 /** Pods carrying this annotation are left alone by kwok (its --disregard-status-with-annotation-selector). */
@@ -39,7 +42,7 @@ export class Workload {
     await kc.makeApiClient(AppsV1Api).createNamespacedDeployment({
       namespace,
       body: {
-        metadata: { name, ...(o.annotations ? { annotations: o.annotations } : {}) },
+        metadata: { name, ...(o.annotations ? { annotations: o.annotations } : {}), ...(o.labels ? { labels: o.labels } : {}) },
         spec: {
           replicas: o.replicas ?? 3,
           selector: { matchLabels: labels },
@@ -50,7 +53,7 @@ export class Workload {
             spec: {
               containers: [{
                 name: 'app', image: 'registry.invalid/app:1',
-                ...(o.secretName ? { envFrom: [{ secretRef: { name: o.secretName } }] } : {}),
+                envFrom: [...(o.secretName ? [o.secretName] : []), ...(o.moreSecrets ?? [])].map((s) => ({ secretRef: { name: s } })),
               }],
             },
           },
@@ -62,6 +65,11 @@ export class Workload {
 
   read(): Promise<V1Deployment> {
     return this.apps.readNamespacedDeployment({ namespace: this.namespace, name: this.name });
+  }
+
+  /** How many times it rolled: the Deployment's revision (1 after creation). */
+  async revision(): Promise<number> {
+    return Number((await this.read()).metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? 0);
   }
 
   /** Changes the pod template (an annotation), which starts a rollout; returns the generation to wait for. */

@@ -1,7 +1,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KeyPolicy, TeamMember } from '../../api/schema.ts';
-import type { Cluster } from '../../kube/cluster.ts';
+import type { Cluster, KindedWorkload } from '../../kube/cluster.ts';
 import type { Clock } from '../../util/clock.ts';
 import type { Recorder } from '../events.ts';
 import type { KeyBook } from '../keybook.ts';
@@ -31,6 +31,8 @@ export interface MemberDeps {
   readMember: (namespace: string, name: string) => Promise<TeamMember | undefined>;
   /** a scheduled rotation may start now (--max-concurrent-rotations); true also when this member already holds a slot */
   rotationSlot: (member: string) => boolean;
+  /** opted-in workloads that use this Secret (none with --restart-workloads=false) */
+  workloadsUsing: (namespace: string, secret: string) => KindedWorkload[];
 }
 
 export type Result = { requeueAfterMs?: number; retry?: boolean };

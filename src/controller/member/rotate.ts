@@ -8,7 +8,8 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { KeyPolicy, PreviousKey } from '../../api/schema.ts';
 import { isOpenRouter } from '../../openrouter/errors.ts';
 import { parseDuration } from '../../util/duration.ts';
-import { RELEASED_PREFIX } from '../keyname.ts';
+import { RELEASED_PREFIX, parseKeyName } from '../keyname.ts';
+import { rolledOut } from '../workloads.ts';
 import type { Key } from '../keys.ts';
 import { carriedSpend, retiredFromKey, withRetired } from './carry.ts';
 import type { MemberContext, SecretState } from './context.ts';
@@ -58,8 +59,14 @@ export async function tendPrevious(c: MemberContext, policy: KeyPolicy | undefin
   const now = c.now();
   let changed = false;
   const next: PreviousKey[] = [];
+  // workloads that opted in to restarts and use this Secret: once all run the new key, the overlap can end early
+  const seq = c.status.key ? parseKeyName(c.status.key.name)?.seq : undefined;
+  const workloads = d.workloadsUsing(c.ns, c.secretName);
+  const pending = seq === undefined ? workloads : workloads.filter((w) => !rolledOut(w, c.secretName, seq));
+  const rolled = workloads.length > 0 && pending.length === 0;
   for (const p of c.status.previousKeys ?? []) {
-    if (p.state === 'Draining' && (retireNow || now >= Date.parse(p.retireAt))) {
+    const overlapOver = now >= Date.parse(p.retireAt);
+    if (p.state === 'Draining' && (retireNow || overlapOver || rolled)) {
       const keep = deletion !== 'Delete';
       let k: Key | undefined;
       try {
@@ -77,7 +84,15 @@ export async function tendPrevious(c: MemberContext, policy: KeyPolicy | undefin
       c.status = { ...c.status, budget: { ...(c.status.budget ?? { reset }), retiredKeys } };
       if (budget) c.carried = { usd: carriedSpend(retiredKeys, budget.reset, budget.includeByok, now), window: c.carried.window };
       next.push(k ? { ...p, state: 'Disabled', ...(keep ? {} : { deleteAt: new Date(now + retainMs).toISOString() }) } : { ...p, state: 'Deleted' });
-      await d.recorder.normal(c.m, 'PreviousKeyDisabled', `disabled the previous key ${p.label}: ${retireNow ? 'the member may not have a working key' : 'its overlap ended'}`);
+      await d.recorder.normal(c.m, 'PreviousKeyDisabled', `disabled the previous key ${p.label}: ${retireNow ? 'the member may not have a working key' : rolled ? `${workloads.length} workload(s) rolled out with the new key` : 'its overlap ended'}`);
+      if (!retireNow && !rolled && pending.length > 0) {
+        const names = pending.map((w) => `${w.kind}/${w.obj.metadata?.name ?? ''}`).join(', ');
+        await d.recorder.warn(c.m, 'RotationStalled', `the overlap ended before ${names} rolled out with the new key: the previous key is disabled anyway`);
+        for (const w of pending) {
+          const meta = w.obj.metadata;
+          if (meta?.name && meta.namespace && meta.uid) await d.recorder.warn({ apiVersion: 'apps/v1', kind: w.kind, metadata: { name: meta.name, namespace: meta.namespace, uid: meta.uid } }, 'RotationStalled', `did not roll out with the new key of Secret ${c.secretName} within the overlap; the previous key is now disabled`);
+        }
+      }
       changed = true;
       continue;
     }
