@@ -134,7 +134,10 @@ describe('deploy/', () => {
     ['change CRDs', ['delete', 'crd', 'teammembers.teamkeys.dev', '--dry-run=server']],
     ['take leases elsewhere', ['auth', 'can-i', 'create', 'leases.coordination.k8s.io', '-n', 'default']],
     ['read other leases in its namespace', ['get', 'lease', 'someone-else', '-n', SYSTEM]],
-    ['list Deployments', ['get', 'deployments', '-A']],
+    // restarts need get/list/watch/patch on workloads, nothing more
+    ['create Deployments', ['auth', 'can-i', 'create', 'deployments.apps', '-n', 'default']],
+    ['delete StatefulSets', ['auth', 'can-i', 'delete', 'statefulsets.apps', '-n', 'default']],
+    ['read ReplicaSets', ['get', 'replicasets', '-A']],
   ])('is refused when it tries to %s (RBAC tight)', async (_what, args) => {
     expect(saKubeconfig).not.toBe('');
     const r = await kubectl(args, saKubeconfig);

@@ -1,11 +1,12 @@
 /**
  * Model-based test: fast-check generates sequences of what users, admins and the world do — apply, suspend and
  * delete members, move them between policies, edit, delete and restore policies, label and unlabel the namespace
- * a policy selects, disable, delete or re-limit keys in the dashboard, spend through the inference endpoint, move
- * the clock across day boundaries, make OpenRouter fail, restart the operator or crash it mid-work — and after
- * every step, once the operator has converged, checks the invariants of the design:
+ * a policy selects, rotate keys on demand (and on schedule, as the clock moves), disable, delete or re-limit keys
+ * in the dashboard, spend through the inference endpoint with the current or the previous key, move the clock
+ * across day boundaries, make OpenRouter fail, restart the operator or crash it mid-work — and after every step,
+ * once the operator has converged, checks the invariants of the design:
  *   - every live, unsuspended member whose policy admits it has exactly one enabled key, the one in its Secret,
- *     at the policy's current limit, and it works;
+ *     at the policy's current limit, and it works — plus at most one previous key, only inside its overlap;
  *   - a member that is suspended, or whose policy is gone or does not admit its namespace, has no enabled key,
  *     and says why; a deleted member is gone and so is any enabled key of it;
  *   - a policy deleted while members use it waits (and their keys keep working), and goes when the last one does;
@@ -16,6 +17,7 @@
  * A fixed seed runs in `make test`; `make soak` runs it for longer with a random seed (MODEL_SEED, MODEL_RUNS,
  * MODEL_MINUTES) and prints the seed and the shrunk failing sequence.
  */
+import { randomUUID } from 'node:crypto';
 import * as fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseKeyName } from '../../src/controller/keyname.ts';
@@ -36,15 +38,15 @@ type Name = (typeof NAMES)[number];
  * open only to namespaces labelled TIER_LABEL=pro. An edit toggles a tier's limit between these two.
  */
 const POLICIES = [
-  { limitUSD: 0.25, editedUSD: 0.15, reset: 'daily', deletion: 'Delete' },
-  { limitUSD: 0.4, editedUSD: 0.2, reset: 'weekly', deletion: 'Disable' },
+  { limitUSD: 0.25, editedUSD: 0.15, reset: 'daily', deletion: 'Delete', rotation: '{overlap: 1h, overlapAllowancePercent: 10, retainDisabled: 1h}' },
+  { limitUSD: 0.4, editedUSD: 0.2, reset: 'weekly', deletion: 'Disable', rotation: '{every: 30h, overlap: 2h}' },
 ] as const;
 const TIER_LABEL = 'teamkeys.dev/model-tier';
 /** Each chat asks for this many completion tokens: about $0.06 with openai/gpt-4o-mini, so a few exhaust a budget. */
 const MAX_TOKENS = 100_000;
 const MAX_REQUEST_USD = 0.061;
 
-interface MemberModel { policy: 0 | 1; suspended: boolean; spent: Map<string, number> }
+interface MemberModel { policy: 0 | 1; suspended: boolean; spent: Map<string, number>; keys: string[] }
 interface PolicyModel { limitUSD: number; state: 'live' | 'deleting' | 'gone' }
 interface Model { members: Map<Name, MemberModel>; deleted: Set<Name>; policies: [PolicyModel, PolicyModel]; labelled: boolean }
 interface Real { env: Env; ns: string; policy: (i: 0 | 1) => string }
@@ -70,7 +72,7 @@ const status = async (r: Real, name: Name) => (await r.env.member(r.ns, name)).s
 function policyYaml(r: Real, i: 0 | 1, pm: PolicyModel): string {
   const p = POLICIES[i];
   const selector = i === 1 ? `, namespaceSelector: {matchLabels: {${TIER_LABEL}: pro}}` : '';
-  return `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${r.policy(i)}}\nspec: {budget: {limitUSD: ${pm.limitUSD}, reset: ${p.reset}}, deletionPolicy: ${p.deletion}${selector}}`;
+  return `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${r.policy(i)}}\nspec: {budget: {limitUSD: ${pm.limitUSD}, reset: ${p.reset}}, deletionPolicy: ${p.deletion}, rotation: ${p.rotation}${selector}}`;
 }
 
 /** Whether the member should have a working key: not suspended, its policy exists and admits the namespace. */
@@ -134,12 +136,19 @@ async function checkInvariants(m: Model, r: Real): Promise<void> {
       expect(`${ready?.status ?? ''}/${ready?.reason ?? ''}`, `${name}: Ready says why`).toBe(`False/${why}`);
       continue;
     }
-    expect(enabled.map((k) => k.hash), `${name}: exactly one enabled key, the one in its status`).toEqual([s?.key?.hash]);
+    // one enabled key, the one in its status, plus at most one previous key still inside its overlap
+    const draining = (s?.previousKeys ?? []).filter((p) => p.state === 'Draining');
+    expect(draining.length, `${name}: at most one key draining`).toBeLessThanOrEqual(1);
+    for (const p of draining) expect(Date.parse(p.retireAt), `${name}: a draining key is inside its overlap`).toBeGreaterThan(r.env.clock.now());
+    const active = enabled.find((k) => k.hash === s?.key?.hash);
+    expect(enabled.filter((k) => k !== active && !draining.some((p) => p.hash === k.hash)).map((k) => k.hash), `${name}: no other enabled key`).toEqual([]);
+    expect(active, `${name}: the key in its status is enabled`).toBeDefined();
     expect(s?.budget?.limitUSD, `${name}: the policy's current limit`).toBe(m.policies[mm.policy].limitUSD);
-    expect(enabled[0]?.limit, `${name}: the key's limit at OpenRouter is the one in status`).toBe(s?.key?.limitUSD);
+    expect(active?.limit, `${name}: the key's limit at OpenRouter is the one in status`).toBe(s?.key?.limitUSD);
     const secret = await r.env.core.readNamespacedSecret({ namespace: r.ns, name: `${name}-openrouter` });
     expect(secret.metadata?.annotations?.['teamkeys.dev/key-hash'], `${name}: the Secret holds that key`).toBe(s?.key?.hash);
     const apiKey = Buffer.from(secret.data?.['OPENROUTER_API_KEY'] ?? '', 'base64').toString();
+    if (mm.keys.at(-1) !== apiKey) mm.keys.push(apiKey);
     const probe = await r.env.chat(apiKey);
     expect([200, 403], `${name}: the key in the Secret works (or is out of budget)`).toContain(probe.status);
     if (probe.status === 200) record(mm, ((await probe.json()) as { usage: { cost: number } }).usage.cost, r);
@@ -175,7 +184,7 @@ const cmd = (label: string, check: (m: Readonly<Model>) => boolean, run: (m: Mod
 
 const name = fc.constantFrom(...NAMES);
 const apply = fc.tuple(name, fc.constantFrom<0 | 1>(0, 1)).map(([n, p]) => cmd(`apply ${n} on policy ${p}`, () => true, async (m, r) => {
-    const mm = m.members.get(n) ?? { policy: p, suspended: false, spent: new Map() };
+    const mm = m.members.get(n) ?? { policy: p, suspended: false, spent: new Map(), keys: [] };
     if (mm.policy !== p) mm.spent = new Map(); // another tier, another budget
     mm.policy = p;
     m.members.set(n, mm);
@@ -206,16 +215,20 @@ const commands = [
     else if (what === 'delete') r.env.emu.store.deleteKey(hash);
     else r.env.emu.store.updateKey(hash, { limit: 1000 });
   })),
-  fc.tuple(name, fc.integer({ min: 1, max: 6 })).map(([n, times]) => cmd(`${n} sends ${times} requests`, (m) => m.members.has(n), async (m, r) => {
+  fc.tuple(name, fc.integer({ min: 1, max: 6 }), fc.constantFrom('its key', 'its previous key')).map(([n, times, which]) => cmd(`${n} sends ${times} requests with ${which}`, (m) => m.members.has(n), async (m, r) => {
     const mm = m.members.get(n);
     const secret = await r.env.secretData(r.ns, `${n}-openrouter`).catch(() => undefined);
-    const apiKey = secret?.['OPENROUTER_API_KEY'];
+    // a workload still running with the key it had before a rotation (it works only inside the overlap)
+    const apiKey = which === 'its key' ? secret?.['OPENROUTER_API_KEY'] : mm?.keys.at(-2);
     if (!mm || !apiKey) return;
     for (let i = 0; i < times; i++) {
       const res = await fetch(`${r.env.emuUrl}/api/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'openai/gpt-4o-mini', max_tokens: MAX_TOKENS, messages: [{ role: 'user', content: 'hi' }] }) });
       if (res.status === 200) record(mm, ((await res.json()) as { usage: { cost: number } }).usage.cost, r);
       else await res.body?.cancel();
     }
+  })),
+  name.map((n) => cmd(`rotate ${n}'s key on demand`, (m) => m.members.has(n), async (_m, r) => {
+    await r.env.kubectl(['annotate', 'tm', n, '-n', r.ns, '--overwrite', `teamkeys.dev/rotate=${randomUUID()}`]);
   })),
   fc.integer({ min: 1, max: 30 }).map((h) => cmd(`the clock moves ${h} h`, () => true, async (_m, r) => {
     r.env.clock.advance(h * 3_600_000);
@@ -227,7 +240,7 @@ const commands = [
     { route: 'GET /api/v1/keys', kind: 'cut' as const, status: 500 },
   ).chain((f) => name.map((n) => cmd(`${f.kind} on ${f.route} while ${n} is re-applied`, () => true, async (m, r) => {
     r.env.emu.faults.set([{ route: f.route, kind: f.kind, times: 3, probability: 1, status: f.status, latencyMs: 0, retryAfterSeconds: 0 }]);
-    const mm = m.members.get(n) ?? { policy: 0, suspended: false, spent: new Map<string, number>() };
+    const mm = m.members.get(n) ?? { policy: 0, suspended: false, spent: new Map<string, number>(), keys: [] };
     m.members.set(n, mm);
     m.deleted.delete(n);
     await applyMember(r, n, mm);
@@ -239,7 +252,7 @@ const commands = [
   // SIGKILL as seen from outside, at an arbitrary instant while a key is being issued, replaced or revoked
   fc.tuple(name, fc.constantFrom('apply', 'lose the Secret of', 'delete'), fc.integer({ min: 0, max: 400 })).map(([n, what, ms]) => cmd(`crash ${ms} ms into: ${what} ${n}`, (m) => what === 'apply' || m.members.has(n), async (m, r) => {
     if (what === 'apply') {
-      const mm = m.members.get(n) ?? { policy: 0, suspended: false, spent: new Map<string, number>() };
+      const mm = m.members.get(n) ?? { policy: 0, suspended: false, spent: new Map<string, number>(), keys: [] };
       m.members.set(n, mm);
       m.deleted.delete(n);
       await applyMember(r, n, mm);
