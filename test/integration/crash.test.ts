@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TeamMember } from '../../src/api/schema.ts';
 import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
-import { eventually, freshNamespace, kubeConfig, memberCondition } from './kube.ts';
+import { MERGE, eventually, freshNamespace, kubeConfig, memberCondition } from './kube.ts';
 import { startOperatorProcess } from './process.ts';
 
 const run = promisify(execFile);
@@ -108,6 +108,43 @@ describe('crash between the create call and the Secret write', () => {
     expect(liveKeys('dan').map((k) => k.hash)).toEqual([(await get('dan')).status?.key?.hash]);
     expect(emu.counters()['POST /api/v1/keys']).toMatchObject({ '0': 1 });
   }, 120_000);
+
+  it('a SIGKILL in the middle of rotations: one active key per member, at most one draining, nothing orphaned', async () => {
+    for (const c of children) c.kill('SIGKILL');
+    // every rotation's create succeeds at OpenRouter, but its answer is held back long enough to kill the operator
+    emu.faults.set([{ route: 'POST /api/v1/keys', kind: 'commitThenError', times: members.length, probability: 1, status: 500, latencyMs: 60_000, retryAfterSeconds: 1 }]);
+    const op = startOperator();
+    const before = new Map<string, string>();
+    for (const name of members) {
+      before.set(name, (await get(name)).status?.key?.hash ?? '');
+      await custom.patchNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name, body: { metadata: { annotations: { 'teamkeys.dev/rotate': 'kill-1' } } } }, MERGE);
+    }
+    const enabled = (name: string) => liveKeys(name).filter((k) => !k.disabled);
+    await eventually(() => members.every((m) => enabled(m).length === 2) || undefined, 30_000, 'the rotations\' keys created at OpenRouter');
+    op.kill('SIGKILL');
+    await new Promise((r) => op.once('exit', r));
+    for (const name of members) {
+      const st = (await get(name)).status;
+      expect(st?.pendingKey?.rotation).toMatchObject({ trigger: 'Requested', request: 'kill-1', from: before.get(name) });
+      expect(st?.previousKeys?.find((p) => p.hash === before.get(name))?.state).toBe('Draining');
+    }
+
+    emu.faults.clear();
+    startOperator();
+    for (const name of members) {
+      const st = await eventually(async () => {
+        const s = (await get(name)).status;
+        return (s?.rotation?.count ?? 0) >= 1 && !s?.pendingKey ? s : undefined;
+      }, 60_000, `${name} rotated after the restart`);
+      const draining = (st.previousKeys ?? []).filter((p) => p.state === 'Draining').map((p) => p.hash);
+      expect(draining).toEqual([before.get(name)]);
+      expect(enabled(name).map((k) => k.hash).toSorted()).toEqual([st.key?.hash ?? '', ...draining].toSorted());
+      const secret = await core.readNamespacedSecret({ namespace: ns, name: `${name}-openrouter` });
+      const apiKey = Buffer.from(secret.data?.['OPENROUTER_API_KEY'] ?? '', 'base64').toString();
+      expect((await fetch(`${url}/api/v1/key`, { headers: { authorization: `Bearer ${apiKey}` } })).status).toBe(200);
+      expect(st.rotation?.lastRequest).toBe('kill-1');
+    }
+  }, 180_000);
 
   it('never logged a key string in either process', () => {
     expect(logs.join('')).not.toMatch(/sk-or-v1-[0-9a-f]{8,}/);
