@@ -44,10 +44,15 @@ describe('what the keys of a rotation may spend', () => {
     expect(drainLimit(prev(), 'w2')).toBe(0.5);
     expect(drainReserve([prev(), prev({ hash: 'done', state: 'Disabled' })], 'w1')).toBe(3.5);
     expect(drainReserve(undefined, 'w1')).toBe(0);
+    // right after a reset the draining key may have spent more than its new allowance before its limit was lowered
+    expect(drainReserve([prev()], 'w2', () => 2)).toBe(2);
+    expect(drainReserve([prev()], 'w2', () => 0.1)).toBe(0.5);
   });
-  it('the allowance is a share of the limit, none without a cap', () => {
-    expect(overlapAllowance(10, policy)).toBe(0.5);
-    expect(overlapAllowance(undefined, policy)).toBe(0);
+  it('the allowance is a share of the limit, out of what is left of it, none without a cap', () => {
+    expect(overlapAllowance(10, policy, 9)).toBe(0.5);
+    expect(overlapAllowance(10, policy, 0.2)).toBe(0.2);
+    expect(overlapAllowance(10, policy, -0.1), 'rotating an exhausted key gives nothing more').toBe(0);
+    expect(overlapAllowance(undefined, policy, 0)).toBe(0);
   });
   it('a draining key deleted outside is carried at its whole reserve, in the window it rotated in', () => {
     expect(retiredFromReserve(prev())).toMatchObject({ hash: 'old', retiredAt: '2026-03-10T00:00:00Z', usage: { monthly: 3.5, total: 3.5 } });

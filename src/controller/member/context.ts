@@ -9,7 +9,7 @@ import { toJson } from '../../util/json.ts';
 import type { Key } from '../keys.ts';
 import { mergePatch } from '../mergepatch.ts';
 import type { MemberDeps } from './deps.ts';
-import { keyLimit, type DesiredBudget } from './desired.ts';
+import { keyLimit, windowSpend, type DesiredBudget } from './desired.ts';
 import { drainReserve } from './rotation.ts';
 import { defaultSecretName, hmacMatches, isOwnedBy, previewMatches, storedApiKey } from './secret.ts';
 
@@ -47,7 +47,11 @@ export class MemberContext {
    * previous key still draining may spend (rotation.ts).
    */
   keyBudget(budget: DesiredBudget): DesiredBudget {
-    return { ...budget, limitUSD: keyLimit(budget.limitUSD, this.carried.usd + drainReserve(this.status.previousKeys, this.carried.window)) };
+    const spentIn = (hash: string) => {
+      const k = this.d.book.get(hash);
+      return k && windowSpend(k, budget.reset, budget.includeByok);
+    };
+    return { ...budget, limitUSD: keyLimit(budget.limitUSD, this.carried.usd + drainReserve(this.status.previousKeys, this.carried.window, spentIn)) };
   }
 
   get secretName(): string {

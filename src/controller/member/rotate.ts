@@ -34,10 +34,11 @@ export async function rotate(c: MemberContext, policy: KeyPolicy, budget: Desire
   }
   const now = c.now();
   const overlapMs = parseDuration(policy.spec.rotation?.overlap ?? '10m');
+  const spentUSD = windowSpend(fresh, budget.reset, budget.includeByok);
   const entry: PreviousKey = {
     hash: old.hash, name: old.name, label: old.label, state: 'Draining',
     rotatedAt: new Date(now).toISOString(), retireAt: new Date(now + overlapMs).toISOString(),
-    window: c.carried.window, spentUSD: windowSpend(fresh, budget.reset, budget.includeByok), allowanceUSD: overlapAllowance(budget.limitUSD, policy.spec),
+    window: c.carried.window, spentUSD, allowanceUSD: overlapAllowance(budget.limitUSD, policy.spec, budget.limitUSD === undefined ? 0 : budget.limitUSD - c.carried.usd - spentUSD),
   };
   c.status = { ...c.status, previousKeys: withPrevious(c.status.previousKeys, entry) };
   const drain = budget.limitUSD === undefined ? undefined : { hash: old.hash, limitUSD: drainLimit(entry, c.carried.window) };

@@ -67,14 +67,22 @@ export function drainLimit(p: PreviousKey, window: string): number {
   return roundUsd((p.window === window ? p.spentUSD : 0) + p.allowanceUSD);
 }
 
-/** What the Draining keys may spend in `window`: the active key's limit is reduced by it. */
-export function drainReserve(previous: readonly PreviousKey[] | undefined, window: string): number {
-  return roundUsd((previous ?? []).filter((p) => p.state === 'Draining').reduce((sum, p) => sum + drainLimit(p, window), 0));
+/**
+ * What the Draining keys may spend in `window`, or have spent there if more: the active key's limit is reduced by
+ * it. More is possible right after a reset boundary, before the operator lowered a draining key's limit to the
+ * allowance (OpenRouter resets its usage while its limit still allows the old reserve).
+ */
+export function drainReserve(previous: readonly PreviousKey[] | undefined, window: string, spentIn: (hash: string) => number | undefined = () => undefined): number {
+  return roundUsd((previous ?? []).filter((p) => p.state === 'Draining').reduce((sum, p) => sum + Math.max(drainLimit(p, window), spentIn(p.hash) ?? 0), 0));
 }
 
-/** The allowance a previous key gets for the overlap. */
-export function overlapAllowance(limitUSD: number | undefined, policy: KeyPolicySpec): number {
-  return limitUSD === undefined ? 0 : roundUsd((limitUSD * (policy.rotation?.overlapAllowancePercent ?? 5)) / 100);
+/**
+ * The allowance a previous key gets for the overlap: a share of the limit, but never more than is left of it
+ * (`leftUSD`): it comes out of the member's budget, not on top of it, so rotating an exhausted key gives nothing.
+ */
+export function overlapAllowance(limitUSD: number | undefined, policy: KeyPolicySpec, leftUSD: number): number {
+  if (limitUSD === undefined) return 0;
+  return roundUsd(Math.max(0, Math.min((limitUSD * (policy.rotation?.overlapAllowancePercent ?? 5)) / 100, leftUSD)));
 }
 
 /**

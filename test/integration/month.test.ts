@@ -1,0 +1,81 @@
+/**
+ * Money across rotations: a simulated month on the shared clock, a rotation every 3 days with a 6 hour overlap,
+ * traffic on the current and the previous key trying to spend past the limit, daily and weekly reset boundaries
+ * inside overlaps. In no window may a member's spend, over all its keys, exceed its limit by more than one
+ * request per key in use. Prints the worst case found.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { windowStart } from '../../src/util/windows.ts';
+import { startEnv, type Env } from './env.ts';
+
+let env: Env;
+let n = '';
+const HOUR = 3_600_000;
+/** about $0.012 per request with openai/gpt-4o-mini */
+const MAX_TOKENS = 20_000;
+const MEMBERS = [
+  { name: 'daily', reset: 'daily' as const, limitUSD: 0.1 },
+  { name: 'weekly', reset: 'weekly' as const, limitUSD: 0.5 },
+];
+beforeAll(async () => {
+  env = await startEnv({ orphanGrace: '1s' });
+  env.clock.set(Date.parse('2027-03-01T00:00:00Z'));
+  n = await env.newNamespace('month');
+  for (const m of MEMBERS) {
+    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: month-${m.name}-${n}}\nspec:\n  budget: {limitUSD: ${m.limitUSD}, reset: ${m.reset}}\n  rotation: {every: 72h, overlap: 6h, overlapAllowancePercent: 10, retainDisabled: 1h}`);
+    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${m.name}, namespace: ${n}}\nspec: {policy: month-${m.name}-${n}}`);
+    await env.ready(n, m.name);
+  }
+});
+afterAll(() => env.stop());
+
+async function chat(apiKey: string): Promise<number | undefined> {
+  const res = await fetch(`${env.emuUrl}/api/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'openai/gpt-4o-mini', max_tokens: MAX_TOKENS, messages: [{ role: 'user', content: 'hi' }] }) });
+  if (res.status !== 200) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  return ((await res.json()) as { usage: { cost: number } }).usage.cost;
+}
+
+it('a month of rotations never hands out a second budget', async () => {
+  const spent = new Map<string, number>();
+  const keys = new Map<string, string[]>(MEMBERS.map((m) => [m.name, []]));
+  let maxRequest = 0;
+  let rotations = 0;
+  let random = 7;
+  const rand = () => (random = (random * 48271) % 2147483647) / 2147483647;
+  for (let step = 0; step < 30 * 6; step++) {
+    for (const m of MEMBERS) {
+      const current = (await env.secretData(n, `${m.name}-openrouter`))['OPENROUTER_API_KEY'] ?? '';
+      const seen = keys.get(m.name) ?? [];
+      if (seen.at(-1) !== current) seen.push(current);
+      // spend on both keys, in a random order, until OpenRouter refuses (or a few requests)
+      const both = [current, ...(seen.length > 1 ? [seen.at(-2) ?? ''] : [])];
+      for (const apiKey of rand() < 0.5 ? both : both.toReversed()) {
+        for (let i = 0; i < 1 + Math.floor(rand() * 6); i++) {
+          const cost = await chat(apiKey);
+          if (cost === undefined) break;
+          maxRequest = Math.max(maxRequest, cost);
+          const w = `${m.name}@${windowStart(m.reset, env.clock.now())}`;
+          spent.set(w, (spent.get(w) ?? 0) + cost);
+        }
+      }
+    }
+    env.clock.advance(4 * HOUR);
+    await env.op.sync();
+    await env.settled(30_000, 200, 5_000);
+  }
+  for (const m of MEMBERS) rotations += (await env.member(n, m.name)).status?.rotation?.count ?? 0;
+  let worst = { window: '', ratio: 0, overUSD: 0 };
+  for (const [w, usd] of spent) {
+    const limit = MEMBERS.find((m) => w.startsWith(`${m.name}@`))?.limitUSD ?? 0;
+    if (usd / limit > worst.ratio) worst = { window: w, ratio: usd / limit, overUSD: usd - limit };
+  }
+  process.stdout.write(`month: ${rotations} rotations, ${spent.size} windows, worst spend/limit ${worst.ratio.toFixed(4)} in ${worst.window} (${worst.overUSD.toFixed(4)} USD over; one request at most ${maxRequest.toFixed(4)} USD)\n`);
+  expect(rotations).toBeGreaterThanOrEqual(2 * 9);
+  for (const [w, usd] of spent) {
+    const limit = MEMBERS.find((m) => w.startsWith(`${m.name}@`))?.limitUSD ?? 0;
+    expect(usd, `spend in ${w}`).toBeLessThanOrEqual(limit + 2 * maxRequest);
+  }
+}, 600_000);
