@@ -75,6 +75,7 @@ export class Operator {
       members: () => this.caches.allMembers().map((m) => ({
         namespace: m.metadata.namespace ?? '', name: m.metadata.name, policy: m.spec.policy, hasKey: m.status?.key !== undefined,
         spentUSD: m.status?.usage?.windowUSD, limitUSD: m.status?.budget?.limitUSD,
+        lastRotatedAt: m.status?.rotation?.lastRotatedAt, draining: (m.status?.previousKeys ?? []).filter((p) => p.state === 'Draining').length,
       })),
     });
     this.recorder = new Recorder(this.cluster, log);
@@ -249,6 +250,13 @@ export class Operator {
       readMember: (ns, name) => this.readMember(ns, name),
       rotationSlot: (member) => this.rotationSlots.take(member),
       workloadsUsing: (ns, secret) => this.caches.workloadsUsing(ns, secret),
+      observe: {
+        rotated: (trigger) => this.metrics.rotations.inc({ trigger }),
+        overlapEnded: (ended, seconds) => {
+          this.metrics.rotationEnds.inc({ ended });
+          this.metrics.rotationDuration.observe({ ended }, seconds);
+        },
+      },
     };
   }
 

@@ -104,5 +104,8 @@ describe('restarting workloads on a new key', () => {
     await eventually(() => emuKey(old)?.disabled || undefined, 15_000, 'disabled once the overlap ended');
     const stalled = (await env.events(n)).filter((e) => e.reason === 'RotationStalled').map((e) => `${e.regarding?.kind}/${e.regarding?.name}`);
     expect(stalled.toSorted()).toEqual(['Deployment/stuck', 'TeamMember/eve']);
+    const text = await env.op.metrics.registry.metrics();
+    expect(text).toMatch(/^teamkeys_rotation_overlaps_ended_total\{ended="stalled"\} 1$/m);
+    expect(text).toMatch(/^teamkeys_rotation_duration_seconds_count\{ended="stalled"\} 1$/m);
   });
 });

@@ -1,6 +1,6 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { KeyPolicy, TeamMember } from '../../api/schema.ts';
+import type { KeyPolicy, RotationTrigger, TeamMember } from '../../api/schema.ts';
 import type { Cluster, KindedWorkload } from '../../kube/cluster.ts';
 import type { Clock } from '../../util/clock.ts';
 import type { Recorder } from '../events.ts';
@@ -33,6 +33,11 @@ export interface MemberDeps {
   rotationSlot: (member: string) => boolean;
   /** opted-in workloads that use this Secret (none with --restart-workloads=false) */
   workloadsUsing: (namespace: string, secret: string) => KindedWorkload[];
+  /** for metrics */
+  observe: {
+    rotated: (trigger: RotationTrigger) => void;
+    overlapEnded: (ended: 'rolled_out' | 'overlap' | 'stalled' | 'forced', seconds: number) => void;
+  };
 }
 
 export type Result = { requeueAfterMs?: number; retry?: boolean };

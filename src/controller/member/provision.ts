@@ -44,6 +44,7 @@ export async function recover(c: MemberContext, secret: SecretState, policy: Key
     // for it still does, so it is tried again)
     : { ...c.status, pendingKey: undefined, previousKeys: c.status.previousKeys?.filter((p) => p.hash !== c.status.key?.hash || p.state === 'Deleted') };
   await c.patchStatus(next);
+  if (adopt && rotation) d.observe.rotated(rotation.trigger);
   return revoke.length;
 }
 
@@ -166,5 +167,6 @@ export async function createKey(c: MemberContext, policy: KeyPolicy, budget: Des
   const body = desiredSecret({ member: c.m, policy: policy.spec, apiKey: created.secret, keyHash: key.hash, hmac: keyHmac(d.hmacKey, created.secret), baseUrl: d.baseUrl, existing });
   const written = await c.writeSecret(body, existing !== undefined);
   await c.patchStatus({ ...c.status, pendingKey: undefined, key: c.keyRef(key, undefined), rotation: issued(c, o.rotation) });
+  if (o.rotation) d.observe.rotated(o.rotation.trigger);
   return { label: key.label, secret: written };
 }

@@ -85,8 +85,10 @@ export async function tendPrevious(c: MemberContext, policy: KeyPolicy | undefin
       c.status = { ...c.status, budget: { ...(c.status.budget ?? { reset }), retiredKeys } };
       if (budget) c.carried = { usd: carriedSpend(retiredKeys, budget.reset, budget.includeByok, now), window: c.carried.window };
       next.push(k ? { ...p, state: 'Disabled', ...(keep ? {} : { deleteAt: new Date(now + retainMs).toISOString() }) } : { ...p, state: 'Deleted' });
+      const stalled = !retireNow && !rolled && pending.length > 0;
+      d.observe.overlapEnded(retireNow ? 'forced' : rolled ? 'rolled_out' : stalled ? 'stalled' : 'overlap', Math.max(0, (now - Date.parse(p.rotatedAt)) / 1000));
       await d.recorder.normal(c.m, 'PreviousKeyDisabled', `disabled the previous key ${p.label}: ${retireNow ? 'the member may not have a working key' : rolled ? `${workloads.length} workload(s) rolled out with the new key` : 'its overlap ended'}`);
-      if (!retireNow && !rolled && pending.length > 0) {
+      if (stalled) {
         const names = pending.map((w) => `${w.kind}/${w.obj.metadata?.name ?? ''}`).join(', ');
         await d.recorder.warn(c.m, 'RotationStalled', `the overlap ended before ${names} rolled out with the new key: the previous key is disabled anyway`);
         for (const w of pending) {
