@@ -5,7 +5,7 @@ NODE_BIN := $(shell bash hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 EMULATOR_PORT ?= 8787
 
-.PHONY: test deps bins typecheck lint unit soak cluster-up cluster-down emulator bench crds build image image-local demo demo-down deploy clean
+.PHONY: test deps bins typecheck lint unit soak cluster-up cluster-down emulator bench bench-rotation crds build image image-local demo demo-down deploy clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -42,6 +42,10 @@ soak: deps bins
 ## bench: provisioning latency and OpenRouter call counts for 100 members (prints numbers; asserts nothing)
 bench: deps bins
 	node bench/provision.ts
+
+## bench-rotation: rotation latency (annotation -> new key -> previous key disabled) and calls per rotation
+bench-rotation: deps bins
+	node bench/rotation.ts
 
 ## crds: regenerate crds/ from src/api/schema.ts
 crds: deps
