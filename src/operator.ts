@@ -34,6 +34,9 @@ import { parseDuration } from './util/duration.ts';
 import { errorMessage } from './util/errors.ts';
 
 
+/** How long after a rotation ends the members waiting for a slot look again (the cache catches up meanwhile). */
+const SLOT_WAKE_MS = 2_000;
+
 export class Operator {
   readonly cluster: Cluster;
   readonly client: OpenRouterClient;
@@ -255,6 +258,8 @@ export class Operator {
         overlapEnded: (ended, seconds) => {
           this.metrics.rotationEnds.inc({ ended });
           this.metrics.rotationDuration.observe({ ended }, seconds);
+          // a slot frees once this member's status is written and cached: the members waiting try shortly after
+          for (const m of this.rotationSlots.wake()) this.queue.addAfter(MEMBER + m, SLOT_WAKE_MS);
         },
       },
     };

@@ -23,6 +23,7 @@ export interface EnvOptions {
   clusterId?: string;
   orphanGrace?: string;
   workers?: number;
+  maxConcurrentRotations?: number;
   /** what the management-key Secret holds at start */
   initialKey?: 'management' | 'standard' | 'missing';
 }
@@ -56,6 +57,7 @@ export async function startEnv(o: EnvOptions = {}) {
     TEAMKEYS_MIN_SYNC_INTERVAL: '1h', // tests call sync() themselves
     TEAMKEYS_CREDENTIALS_INTERVAL: '1s',
     TEAMKEYS_WORKERS: String(o.workers ?? 4),
+    TEAMKEYS_MAX_CONCURRENT_ROTATIONS: String(o.maxConcurrentRotations ?? 10),
     TEAMKEYS_RATE_LIMIT_PER_SECOND: '200',
     TEAMKEYS_RATE_LIMIT_BURST: '200',
     POD_NAME: 'test-operator',

@@ -302,8 +302,11 @@ it('keeps every invariant on generated sequences of lifecycle steps', async () =
     await fc.asyncModelRun(() => ({ model: { members: new Map<Name, MemberModel>(), deleted: new Set<Name>(), policies, labelled: true }, real }), cmds);
   });
   const seed = MINUTES > 0 && process.env['MODEL_SEED'] === undefined ? Date.now() % 2 ** 31 : SEED;
+  // MODEL_PATH (with MODEL_SEED) replays one failing sequence as printed, without the runs before it
+  const path = process.env['MODEL_PATH'];
   const result = await fc.check(property, {
     seed,
+    ...(path ? { path } : {}),
     numRuns: MINUTES > 0 ? 1_000_000 : RUNS,
     ...(MINUTES > 0 ? { interruptAfterTimeLimit: MINUTES * 60_000, markInterruptAsFailure: false } : { endOnFailure: true }),
   });

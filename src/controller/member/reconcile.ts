@@ -25,6 +25,8 @@ import { computeStatus, type Outcome } from './status.ts';
 export type { MemberDeps, Result } from './deps.ts';
 
 const CREDENTIALS_WAIT_MS = 30_000;
+/** How long a scheduled rotation waits for a free slot before it asks again. */
+const SLOT_WAIT_MS = 60_000;
 
 export async function reconcileMember(member: TeamMember, d: MemberDeps): Promise<Result> {
   if (member.metadata.deletionTimestamp) {
@@ -190,7 +192,8 @@ function requeue(c: MemberContext, expired: boolean, policy?: KeyPolicy): Result
   if (!expired && keyEnd) ends.push(Date.parse(keyEnd) - now + 1_000);
   // rotation: the next scheduled one, a previous key to retire or delete, and a window boundary while one drains
   const scheduled = policy ? scheduledRotation(c.status, c.m.metadata.uid, policy.spec) : undefined;
-  if (scheduled !== undefined && !c.m.spec.suspended && !expired) ends.push(scheduled - now + 1_000);
+  // due but not started: all --max-concurrent-rotations slots were taken; look again later, not every second
+  if (scheduled !== undefined && !c.m.spec.suspended && !expired) ends.push(scheduled > now ? scheduled - now + 1_000 : SLOT_WAIT_MS);
   const step = nextPreviousKeyStep(c.status.previousKeys);
   if (step !== undefined) ends.push(step - now + 1_000);
   if (rotating(c.status) && reset && reset !== 'never') ends.push(nextReset(reset, now) - now + 1_000);
