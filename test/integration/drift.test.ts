@@ -229,7 +229,12 @@ describe('money across replacements (invariant 3)', () => {
     await env.custom.patchClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name: `money-reset-${n}`, body: { spec: { budget: { reset: 'weekly' } } } }, MERGE);
     await eventually(() => env.emu.store.getKey(s.key?.hash ?? '').limitReset === 'weekly' || undefined, 10_000, 'weekly reset applied');
     expect(env.emu.store.getKey(s.key?.hash ?? '').limit).toBe(2.5);
-    expect((await env.member(n, 'money-reset')).status?.budget).toMatchObject({ reset: 'weekly', carriedUSD: 1.5 });
+    // the status is written after the key is PATCHed
+    const budget = await eventually(async () => {
+      const b = (await env.member(n, 'money-reset')).status?.budget;
+      return b?.reset === 'weekly' ? b : undefined;
+    }, 10_000, 'status shows the weekly budget');
+    expect(budget).toMatchObject({ reset: 'weekly', carriedUSD: 1.5 });
   });
 });
 

@@ -57,6 +57,13 @@ describe('kubectl apply refuses', () => {
     ['a Secret label key that is not a label key', policy('bad-label-key', '  secretTemplate:\n    labels: {"team name": x}'), /spec.secretTemplate.labels.*label keys/],
     ['a Secret label value longer than 63', policy('bad-label-value', `  secretTemplate:\n    labels: {team: ${'v'.repeat(64)}}`), /spec.secretTemplate.labels/],
     ['a Secret label value with a space', policy('bad-label-space', '  secretTemplate:\n    labels: {team: "a b"}'), /spec.secretTemplate.labels/],
+    ['a rotation period under an hour', policy('rot-short', '  rotation: {every: 30m}'), /spec.rotation.every.*between 1h and 8760h/],
+    ['a rotation period over a year', policy('rot-long', '  rotation: {every: 9000h}'), /spec.rotation.every.*between 1h and 8760h/],
+    ['a rotation period not longer than its overlap', policy('rot-overlap', '  rotation: {every: 2h, overlap: 2h}'), /spec.rotation.every.*longer than rotation.overlap/],
+    ['an overlap over 720h', policy('rot-big-overlap', '  rotation: {overlap: 800h}'), /spec.rotation.overlap.*at most 720h/],
+    ['a negative overlap', policy('rot-neg', '  rotation: {overlap: -5m}'), /spec.rotation.overlap/],
+    ['an overlap allowance over 50%', policy('rot-allow', '  rotation: {overlapAllowancePercent: 80}'), /spec.rotation.overlapAllowancePercent/],
+    ['a retention over 720h', policy('rot-retain', '  rotation: {retainDisabled: 1000h}'), /spec.rotation.retainDisabled.*at most 720h/],
     ['a Secret annotation key with two slashes', policy('bad-annotation', '  secretTemplate:\n    annotations: {"a/b/c": x}'), /spec.secretTemplate.annotations.*annotation keys/],
   ])('%s', async (_what, yaml, message) => {
     const r = await apply(yaml);
