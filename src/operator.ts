@@ -13,7 +13,7 @@ import { Credentials, loadHmacKey } from './controller/credentials.ts';
 import { Recorder } from './controller/events.ts';
 import { classifyFailure } from './controller/failure.ts';
 import { KeyBook } from './controller/keybook.ts';
-import type { KeyPort } from './controller/keys.ts';
+import type { KeyPort } from './domain/key.ts';
 import { reconcileInvalid } from './controller/member/invalid.ts';
 import { reconcileMember, type MemberDeps, type Result } from './controller/member/reconcile.ts';
 import { reconcilePolicy } from './controller/policy/reconcile.ts';

@@ -1,4 +1,4 @@
-import type { Key, KeyPort } from './keys.ts';
+import type { Key, KeyPort } from '../domain/key.ts';
 import type { Clock } from '../util/clock.ts';
 
 /**

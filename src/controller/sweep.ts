@@ -4,7 +4,7 @@ import type { Cluster } from '../kube/cluster.ts';
 import { isKube } from '../kube/errors.ts';
 import type { Recorder } from './events.ts';
 import type { KeyBook } from './keybook.ts';
-import type { Key, KeyPort } from './keys.ts';
+import type { Key, KeyPort } from '../domain/key.ts';
 import { clusterPrefix, parseKeyName } from './keyname.ts';
 
 export interface OwnerView {

@@ -11,7 +11,7 @@ import { errorMessage } from '../util/errors.ts';
 import type { Caches } from './caches.ts';
 import type { Recorder } from './events.ts';
 import type { KeyBook } from './keybook.ts';
-import type { KeyPort } from './keys.ts';
+import type { KeyPort } from '../domain/key.ts';
 import { revokeOrphans } from './sweep.ts';
 
 const DEFAULT_SYNC = '5m';

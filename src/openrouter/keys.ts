@@ -1,5 +1,5 @@
 /** The adapter between OpenRouter's wire format and the controller's Key. */
-import type { Key, KeyChange, KeyPort, NewKey } from '../controller/keys.ts';
+import type { Key, KeyChange, KeyPort, NewKey } from '../domain/key.ts';
 import type { ResetPeriod } from '../util/windows.ts';
 import type { OpenRouterClient } from './client.ts';
 import type { ApiKey, LimitReset, UpdateKeyRequest } from './schemas.ts';

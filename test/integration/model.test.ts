@@ -250,8 +250,10 @@ const commands = [
     await r.env.startOperator();
   })),
   // SIGKILL as seen from outside, at an arbitrary instant while a key is being issued, replaced or revoked
-  fc.tuple(name, fc.constantFrom('apply', 'lose the Secret of', 'delete'), fc.integer({ min: 0, max: 400 })).map(([n, what, ms]) => cmd(`crash ${ms} ms into: ${what} ${n}`, (m) => what === 'apply' || m.members.has(n), async (m, r) => {
-    if (what === 'apply') {
+  fc.tuple(name, fc.constantFrom('apply', 'lose the Secret of', 'delete', 'rotate'), fc.integer({ min: 0, max: 400 })).map(([n, what, ms]) => cmd(`crash ${ms} ms into: ${what} ${n}`, (m) => what === 'apply' || m.members.has(n), async (m, r) => {
+    if (what === 'rotate') {
+      await r.env.kubectl(['annotate', 'tm', n, '-n', r.ns, '--overwrite', `teamkeys.dev/rotate=${randomUUID()}`]);
+    } else if (what === 'apply') {
       const mm = m.members.get(n) ?? { policy: 0, suspended: false, spent: new Map<string, number>(), keys: [] };
       m.members.set(n, mm);
       m.deleted.delete(n);

@@ -112,6 +112,18 @@ describe('rotation on demand', () => {
     for (const h of hashes) expect(emuKey(h), h).toBeUndefined();
   });
 
+  it('a create OpenRouter refuses (400) leaves the active key as it was, and the request is tried again', async () => {
+    const m = await member('fay');
+    const hash = m.status?.key?.hash ?? '';
+    env.emu.faults.set([{ route: 'POST /api/v1/keys', kind: 'error', times: 1, probability: 1, status: 400, latencyMs: 0, retryAfterSeconds: 0 }]);
+    await annotate('fay', 'x');
+    await eventually(async () => (await env.events(n)).some((e) => e.reason === 'CreateFailed' && e.regarding?.name === 'fay') || undefined, 10_000, 'CreateFailed');
+    const s = await rotated('fay', 1);
+    expect(s.previousKeys?.filter((p) => p.hash === hash).map((p) => p.state)).toEqual(['Draining']);
+    expect(emuKey(hash)?.disabled).toBe(false);
+    expect(s.rotation?.lastRequest).toBe('x');
+  });
+
   it('survives a create that succeeds but answers 502: one rotation, nothing left behind', async () => {
     const m = await member('dee');
     env.emu.faults.set([{ route: 'POST /api/v1/keys', kind: 'commitThenError', times: 1, probability: 1, status: 502, latencyMs: 0, retryAfterSeconds: 0 }]);

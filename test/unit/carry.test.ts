@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { carriedSpend, retiredFromKey, retiredFromObserved, withRetired, type RetiredKey } from '../../src/controller/member/carry.ts';
-import type { Spend } from '../../src/controller/keys.ts';
+import type { Spend } from '../../src/domain/key.ts';
 import { aKey } from './keys.ts';
 
 // fixed instants instead of a clock: Wednesday 2026-03-18, in the week from Monday 03-16 and the month of March

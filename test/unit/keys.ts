@@ -1,4 +1,4 @@
-import type { Key, Spend } from '../../src/controller/keys.ts';
+import type { Key, Spend } from '../../src/domain/key.ts';
 
 const none: Spend = { daily: 0, weekly: 0, monthly: 0, total: 0 };
 

@@ -9,7 +9,7 @@ import { previewMatches } from '../../src/controller/member/secret.ts';
 import { findOrphans, type OwnerView } from '../../src/controller/sweep.ts';
 import { parseDuration } from '../../src/util/duration.ts';
 import { loadConfig } from '../../src/config.ts';
-import type { Key } from '../../src/controller/keys.ts';
+import type { Key } from '../../src/domain/key.ts';
 import { aKey } from './keys.ts';
 
 describe('the committed CRDs', () => {

@@ -5,7 +5,7 @@
  * idempotent (a retry overwrites, never adds) and survives a change of the reset period mid-window.
  */
 import type { ResetPeriod } from '../../api/schema.ts';
-import { spendIn, type Key, type Spend } from '../keys.ts';
+import { spendIn, type Key, type Spend } from '../../domain/key.ts';
 import { roundUsd } from '../../util/money.ts';
 import { windowStart } from '../../util/windows.ts';
 

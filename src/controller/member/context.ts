@@ -6,7 +6,7 @@ import type { V1Secret } from '@kubernetes/client-node';
 import { ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, TeamMemberStatus, type KeyPolicy, type KeyRef, type TeamMember } from '../../api/schema.ts';
 import { KubeError, isKube } from '../../kube/errors.ts';
 import { toJson } from '../../util/json.ts';
-import type { Key } from '../keys.ts';
+import type { Key } from '../../domain/key.ts';
 import { mergePatch } from '../mergepatch.ts';
 import type { MemberDeps } from './deps.ts';
 import { keyLimit, windowSpend, type DesiredBudget } from './desired.ts';

@@ -2,7 +2,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import type { KeyPolicy, KeyRef } from '../../api/schema.ts';
 import { isOpenRouter } from '../../openrouter/errors.ts';
-import type { Key, KeyChange } from '../keys.ts';
+import type { Key, KeyChange } from '../../domain/key.ts';
 import type { MemberContext } from './context.ts';
 import type { DesiredBudget } from './desired.ts';
 import { desiredSecret, keyHmac, secretUpToDate } from './secret.ts';

@@ -5,7 +5,7 @@ import type { Cluster, KindedWorkload } from '../../kube/cluster.ts';
 import type { Clock } from '../../util/clock.ts';
 import type { Recorder } from '../events.ts';
 import type { KeyBook } from '../keybook.ts';
-import type { KeyPort } from '../keys.ts';
+import type { KeyPort } from '../../domain/key.ts';
 
 /** What a member reconcile needs from the outside world, injected by the operator. */
 export interface MemberDeps {

@@ -1,6 +1,6 @@
 /** Pure decisions about a member's key: its budget, expiry and whether it should be usable. */
 import type { KeyPolicySpec, ResetPeriod, TeamMemberSpec } from '../../api/schema.ts';
-import { spendIn, type Key } from '../keys.ts';
+import { spendIn, type Key } from '../../domain/key.ts';
 import { roundUsd } from '../../util/money.ts';
 import { parseDuration } from '../../util/duration.ts';
 import { windowStart } from '../../util/windows.ts';

@@ -1,6 +1,6 @@
 /** Pure: what must happen to a member's key, given what the operator can see. */
 import type { TeamMemberStatus } from '../../api/schema.ts';
-import type { Key } from '../keys.ts';
+import type { Key } from '../../domain/key.ts';
 
 export interface PlanInput {
   status: TeamMemberStatus;

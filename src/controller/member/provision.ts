@@ -7,7 +7,7 @@ import { ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, type KeyPolicy, type TeamMemb
 import { pendingRequest } from './rotation.ts';
 import { OpenRouterError, isOpenRouter } from '../../openrouter/errors.ts';
 import { keyName } from '../keyname.ts';
-import type { Key } from '../keys.ts';
+import type { Key } from '../../domain/key.ts';
 import { carriedSpend, retiredFromKey, retiredFromObserved, withRetired } from './carry.ts';
 import type { MemberContext, SecretState } from './context.ts';
 import { keyExpiry, type DesiredBudget } from './desired.ts';
@@ -40,9 +40,7 @@ export async function recover(c: MemberContext, secret: SecretState, policy: Key
   const rotation = pending.rotation;
   const next: TeamMemberStatus = adopt
     ? { ...c.status, pendingKey: undefined, key: c.keyRef(adopt, c.status.key), rotation: issued(c, rotation) }
-    // nothing reached the Secret: a rotation did not happen, and the active key is no longer draining (what asked
-    // for it still does, so it is tried again)
-    : { ...c.status, pendingKey: undefined, previousKeys: c.status.previousKeys?.filter((p) => p.hash !== c.status.key?.hash || p.state === 'Deleted') };
+    : undone(c.status);
   await c.patchStatus(next);
   if (adopt && rotation) d.observe.rotated(rotation.trigger);
   return revoke.length;
@@ -103,6 +101,14 @@ async function readRetiring(c: MemberContext, hash: string): Promise<Key | undef
   }
 }
 
+/**
+ * A create that reached no Secret: the intent goes, and a rotation it was part of did not happen — the active key
+ * is no longer draining (what asked for the rotation still does, so it is tried again).
+ */
+function undone(s: TeamMemberStatus): TeamMemberStatus {
+  return { ...s, pendingKey: undefined, previousKeys: s.previousKeys?.filter((p) => p.hash !== s.key?.hash || p.state === 'Deleted') };
+}
+
 export type PendingRotation = NonNullable<NonNullable<TeamMemberStatus['pendingKey']>['rotation']>;
 
 export interface CreateOptions {
@@ -153,7 +159,7 @@ export async function createKey(c: MemberContext, policy: KeyPolicy, budget: Des
     // only a 4xx proves nothing was created; after anything else (5xx, a cut connection, an unreadable 2xx)
     // the key may exist, so the intent stays and the next attempt starts by recovering it
     if (e instanceof OpenRouterError && e.status !== undefined && e.status >= 400 && e.status < 500 && e.kind !== 'rateLimited') {
-      await c.patchStatus({ ...c.status, pendingKey: undefined });
+      await c.patchStatus(undone(c.status));
       await d.recorder.warn(c.m, 'CreateFailed', e.message);
     }
     throw e;

@@ -9,7 +9,7 @@ import { isOpenRouter } from '../../openrouter/errors.ts';
 import { redact } from '../../util/redact.ts';
 import { nextReset } from '../../util/windows.ts';
 import { matchesSelector } from '../selector.ts';
-import type { Key } from '../keys.ts';
+import type { Key } from '../../domain/key.ts';
 import { carriedSpend } from './carry.ts';
 import { MemberContext, SecretRejected, type SecretState } from './context.ts';
 import { convergeKey, convergeSecret, disableKey } from './converge.ts';

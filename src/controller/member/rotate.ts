@@ -10,7 +10,7 @@ import { isOpenRouter } from '../../openrouter/errors.ts';
 import { parseDuration } from '../../util/duration.ts';
 import { RELEASED_PREFIX, parseKeyName } from '../keyname.ts';
 import { rolledOut } from '../workloads.ts';
-import type { Key } from '../keys.ts';
+import type { Key } from '../../domain/key.ts';
 import { carriedSpend, retiredFromKey, withRetired } from './carry.ts';
 import type { MemberContext, SecretState } from './context.ts';
 import { sameLimit, windowSpend, type DesiredBudget } from './desired.ts';

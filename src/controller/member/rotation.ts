@@ -7,7 +7,7 @@
 import { ANNOTATION_ROTATE, PREVIOUS_KEYS_MAX, type KeyPolicySpec, type PreviousKey, type RotationTrigger, type TeamMember, type TeamMemberStatus } from '../../api/schema.ts';
 import { parseDuration } from '../../util/duration.ts';
 import { roundUsd } from '../../util/money.ts';
-import type { Spend } from '../keys.ts';
+import type { Spend } from '../../domain/key.ts';
 import type { RetiredKey } from './carry.ts';
 
 export interface RotationAsk {

@@ -1,7 +1,7 @@
 /** Pure: the status a member should show, and the budget Events its change deserves. */
 import { TeamMemberStatus, type KeyRef, type TeamMember } from '../../api/schema.ts';
 import { toJson } from '../../util/json.ts';
-import type { Key } from '../keys.ts';
+import type { Key } from '../../domain/key.ts';
 import { usdShown } from '../../util/money.ts';
 import { setCondition } from '../conditions.ts';
 import { deepEqual } from '../mergepatch.ts';
