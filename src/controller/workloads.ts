@@ -73,9 +73,19 @@ export function restartDecision(w: Workload, current: ReadonlyMap<string, Secret
 
 /** Whether the pod template carries the generation and every replica runs it (the controller's own status). */
 export function rolledOut(w: KindedWorkload, secret: string, generation: number): boolean {
+  const template = parseGenerations(w.obj.spec?.template.metadata?.annotations?.[ANNOTATION_GENERATIONS]);
+  return (template.get(secret) ?? -1) >= generation && rolloutComplete(w);
+}
+
+/** A workload created after `since` whose rollout is complete started with whatever key the Secret held then. */
+export function startedAfter(w: KindedWorkload, since: number): boolean {
+  const created = w.obj.metadata?.creationTimestamp;
+  return created !== undefined && new Date(created).getTime() >= since && rolloutComplete(w);
+}
+
+/** Every replica runs the current pod template, by the controller's own status. */
+export function rolloutComplete(w: KindedWorkload): boolean {
   const o = w.obj;
-  const template = parseGenerations(o.spec?.template.metadata?.annotations?.[ANNOTATION_GENERATIONS]);
-  if ((template.get(secret) ?? -1) < generation) return false;
   if ((o.status?.observedGeneration ?? 0) < (o.metadata?.generation ?? 0)) return false;
   switch (w.kind) {
     case 'Deployment': {

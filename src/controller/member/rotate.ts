@@ -9,7 +9,7 @@ import type { KeyPolicy, PreviousKey } from '../../api/schema.ts';
 import { isOpenRouter } from '../../openrouter/errors.ts';
 import { parseDuration } from '../../util/duration.ts';
 import { RELEASED_PREFIX, parseKeyName } from '../keyname.ts';
-import { rolledOut } from '../workloads.ts';
+import { rolledOut, startedAfter } from '../workloads.ts';
 import type { Key } from '../../domain/key.ts';
 import { carriedSpend, retiredFromKey, withRetired } from './carry.ts';
 import type { MemberContext, SecretState } from './context.ts';
@@ -63,9 +63,10 @@ export async function tendPrevious(c: MemberContext, policy: KeyPolicy | undefin
   // workloads that opted in to restarts and use this Secret: once all run the new key, the overlap can end early
   const seq = c.status.key ? parseKeyName(c.status.key.name)?.seq : undefined;
   const workloads = d.workloadsUsing(c.ns, c.secretName);
-  const pending = seq === undefined ? workloads : workloads.filter((w) => !rolledOut(w, c.secretName, seq));
-  const rolled = workloads.length > 0 && pending.length === 0;
   for (const p of c.status.previousKeys ?? []) {
+    // (one created during the overlap that has rolled out started with the new key)
+    const pending = workloads.filter((w) => (seq === undefined || !rolledOut(w, c.secretName, seq)) && !startedAfter(w, Date.parse(p.rotatedAt)));
+    const rolled = workloads.length > 0 && pending.length === 0;
     const overlapOver = now >= Date.parse(p.retireAt);
     if (p.state === 'Draining' && (retireNow || overlapOver || rolled)) {
       const keep = deletion !== 'Delete';
