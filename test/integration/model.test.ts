@@ -53,7 +53,7 @@ interface Real { env: Env; ns: string; policy: (i: 0 | 1) => string }
 
 let env: Env;
 const namespaces: string[] = [];
-const stepsRun = { count: 0, runs: 0 };
+const stepsRun = { count: 0, runs: 0, worst: 0 };
 beforeAll(async () => {
   env = await startEnv({ orphanGrace: '1s' });
 });
@@ -153,7 +153,10 @@ async function checkInvariants(m: Model, r: Real): Promise<void> {
     expect([200, 403], `${name}: the key in the Secret works (or is out of budget)`).toContain(probe.status);
     if (probe.status === 200) record(mm, ((await probe.json()) as { usage: { cost: number } }).usage.cost, r);
     else await probe.body?.cancel();
-    for (const [window, usd] of mm.spent) expect(usd, `${name}: spend in ${window}`).toBeLessThanOrEqual(POLICIES[mm.policy].limitUSD + MAX_REQUEST_USD);
+    for (const [window, usd] of mm.spent) {
+      expect(usd, `${name}: spend in ${window}`).toBeLessThanOrEqual(POLICIES[mm.policy].limitUSD + MAX_REQUEST_USD);
+      stepsRun.worst = Math.max(stepsRun.worst, usd / POLICIES[mm.policy].limitUSD);
+    }
   }
   // no enabled key of this cluster's members in this namespace without a live member
   const owners = new Set(m.members.keys());
@@ -313,7 +316,7 @@ it('keeps every invariant on generated sequences of lifecycle steps', async () =
     ...(MINUTES > 0 ? { interruptAfterTimeLimit: MINUTES * 60_000, markInterruptAsFailure: false } : { endOnFailure: true }),
   });
   const why = result.failed ? `${fc.defaultReportMessage(result) ?? ''}\n${result.errorInstance instanceof Error ? result.errorInstance.message : String(result.errorInstance)}` : '';
-  process.stdout.write(`model: seed ${seed}, ${stepsRun.runs} runs, ${stepsRun.count} steps checked${result.failed ? `, FAILED: ${why}` : ''}\n`);
+  process.stdout.write(`model: seed ${seed}, ${stepsRun.runs} runs, ${stepsRun.count} steps checked, worst spend/limit ${stepsRun.worst.toFixed(3)}${result.failed ? `, FAILED: ${why}` : ''}\n`);
   expect(result.failed, why).toBe(false);
   expect(stepsRun.count).toBeGreaterThanOrEqual(stepsRun.runs);
 }, MINUTES > 0 ? MINUTES * 60_000 + 600_000 : 900_000);
