@@ -304,7 +304,17 @@ it('keeps every invariant on generated sequences of lifecycle steps', async () =
     const real: Real = { env, ns, policy: (i) => `${ns}-p${i}` };
     const policies: [PolicyModel, PolicyModel] = [{ limitUSD: POLICIES[0].limitUSD, state: 'live' }, { limitUSD: POLICIES[1].limitUSD, state: 'live' }];
     await env.apply(`${policyYaml(real, 0, policies[0])}\n---\n${policyYaml(real, 1, policies[1])}`);
-    await fc.asyncModelRun(() => ({ model: { members: new Map<Name, MemberModel>(), deleted: new Set<Name>(), policies, labelled: true }, real }), cmds);
+    try {
+      await fc.asyncModelRun(() => ({ model: { members: new Map<Name, MemberModel>(), deleted: new Set<Name>(), policies, labelled: true }, real }), cmds);
+      await expectNoKeyStrings(env, [ns]);
+    } finally {
+      // each sequence leaves nothing behind: members of earlier sequences would keep rotating as the clock moves
+      // and make the next sequence's idle checks see their work
+      env.emu.faults.clear();
+      await env.kubectl(['delete', 'namespace', ns, '--timeout=120s']);
+      await env.kubectl(['delete', 'keypolicy', real.policy(0), real.policy(1), '--ignore-not-found', '--timeout=60s']);
+      await env.settled(60_000, 300, 10_000);
+    }
   });
   const seed = MINUTES > 0 && process.env['MODEL_SEED'] === undefined ? Date.now() % 2 ** 31 : SEED;
   // MODEL_PATH (with MODEL_SEED) replays one failing sequence as printed, without the runs before it
