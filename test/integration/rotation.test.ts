@@ -156,12 +156,12 @@ describe('scheduled rotation', () => {
 it('counts rotations by trigger, overlaps ended by why, and keys still draining', async () => {
   const text = await env.op.metrics.registry.metrics();
   const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}"]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 'NaN');
-  // ann, bo twice, cy, dee on request; eve on schedule
-  expect(value('teamkeys_rotations_total{trigger="Requested"}')).toBe(5);
+  // ann, bo twice, cy, fay, dee on request; eve on schedule
+  expect(value('teamkeys_rotations_total{trigger="Requested"}')).toBe(6);
   expect(value('teamkeys_rotations_total{trigger="Scheduled"}')).toBe(1);
-  // ann, bo's second, dee and eve at the end of their overlaps (the clock moved two days); bo's first when it was
-  // suspended; cy's went with the member
-  expect(value('teamkeys_rotation_overlaps_ended_total{ended="overlap"}')).toBe(4);
+  // ann, bo's second, fay, dee and eve at the end of their overlaps (the clock moved two days); bo's first when it
+  // was suspended; cy's went with the member
+  expect(value('teamkeys_rotation_overlaps_ended_total{ended="overlap"}')).toBe(5);
   expect(value('teamkeys_rotation_overlaps_ended_total{ended="forced"}')).toBe(1);
   expect(value('teamkeys_keys_draining')).toBe(0);
   expect(text).toMatch(/^teamkeys_member_last_rotation_timestamp_seconds\{namespace="[^"]+",member="ann",policy="[^"]+"\} \d+/m);
