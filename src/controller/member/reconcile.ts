@@ -167,6 +167,8 @@ async function converge(c: MemberContext, policy: KeyPolicy, budget: DesiredBudg
   // a key disabled outside stays disabled whatever the spec says (never switched back on)
   const disabled = c.m.spec.suspended || expired || disabledOutside(key, observed);
   if (key && observed && keyDrift(observed, c.keyBudget(budget), disabled)) observed = await convergeKey(c, key, observed, c.keyBudget(budget), disabled);
+  // already as it should be: status follows the key (a PATCH whose status write was lost to a crash landed anyway)
+  else if (key && observed) c.status = { ...c.status, key: c.keyRef(observed, key) };
   if (key && secret && secret !== 'foreign') await convergeSecret(c, policy, secret);
   return observed;
 }
