@@ -53,7 +53,10 @@ describe('restarting workloads on a new key', () => {
     expect(d.status?.updatedReplicas).toBe(3);
     expect(d.status?.availableReplicas).toBe(3);
     expect(await w.revision()).toBe(2);
-    const events = (await env.events(n)).filter((e) => e.reason === 'PreviousKeyDisabled' && e.regarding?.name === 'ann');
+    const events = await eventually(async () => {
+      const on = (await env.events(n)).filter((e) => e.reason === 'PreviousKeyDisabled' && e.regarding?.name === 'ann');
+      return on.length > 0 ? on : undefined;
+    }, 10_000, 'PreviousKeyDisabled');
     expect(events.map((e) => e.note).join()).toMatch(/1 workload\(s\) rolled out/);
 
     // a sync and an operator restart restart nothing more
@@ -102,8 +105,12 @@ describe('restarting workloads on a new key', () => {
     env.clock.advance(31 * 60_000);
     await env.op.sync();
     await eventually(() => emuKey(old)?.disabled || undefined, 15_000, 'disabled once the overlap ended');
-    const stalled = (await env.events(n)).filter((e) => e.reason === 'RotationStalled').map((e) => `${e.regarding?.kind}/${e.regarding?.name}`);
-    expect(stalled.toSorted()).toEqual(['Deployment/stuck', 'TeamMember/eve']);
+    // the Events follow the disable
+    const stalled = await eventually(async () => {
+      const on = (await env.events(n)).filter((e) => e.reason === 'RotationStalled').map((e) => `${e.regarding?.kind}/${e.regarding?.name}`).toSorted();
+      return on.length >= 2 ? on : undefined;
+    }, 10_000, 'RotationStalled on the member and the workload');
+    expect(stalled).toEqual(['Deployment/stuck', 'TeamMember/eve']);
     const text = await env.op.metrics.registry.metrics();
     expect(text).toMatch(/^teamkeys_rotation_overlaps_ended_total\{ended="stalled"\} 1$/m);
     expect(text).toMatch(/^teamkeys_rotation_duration_seconds_count\{ended="stalled"\} 1$/m);
