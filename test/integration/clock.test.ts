@@ -26,8 +26,8 @@ it('gives a replacement key its full limit back when the week resets, and forget
   await env.op.sync();
   const replaced = await eventually(async () => {
     const st = (await env.member(ns, 'max')).status;
-    return st?.key?.hash && st.key.hash !== hash ? st : undefined;
-  }, 10_000, 'replacement');
+    return st?.key?.hash && st.key.hash !== hash && st.budget?.carriedUSD !== undefined ? st : undefined;
+  }, 10_000, 'replacement, with its carried spend');
   const fresh = replaced.key?.hash ?? '';
   expect(env.emu.store.getKey(fresh).limit).toBe(1);
   expect(replaced.budget).toMatchObject({ carriedUSD: 3, remainingUSD: 1 });

@@ -48,10 +48,11 @@ describe('changes made outside Kubernetes are seen on the next sync', () => {
     env.emu.store.updateKey(hash, { disabled: true }); // the dashboard's emergency stop
     const patches = env.emu.counters()['PATCH /api/v1/keys/{hash}']?.['200'] ?? 0;
     await env.op.sync();
+    // the new key first, then the status of the whole pass (budget, conditions)
     const s = await eventually(async () => {
       const st = (await env.member(n, 'leak')).status;
-      return st?.key?.hash && st.key.hash !== hash ? st : undefined;
-    }, 10_000, 'a new key');
+      return st?.key?.hash && st.key.hash !== hash && st.budget?.carriedUSD !== undefined ? st : undefined;
+    }, 10_000, 'a new key and its carried spend');
     // the disabled key was deleted, never PATCHed back on
     expect(env.emu.store.state.keys.find((k) => k.hash === hash)).toBeUndefined();
     expect(env.emu.counters()['PATCH /api/v1/keys/{hash}']?.['200'] ?? 0).toBe(patches);
