@@ -13,6 +13,11 @@ import { Credentials, loadHmacKey } from './controller/credentials.ts';
 import { Recorder } from './controller/events.ts';
 import { classifyFailure } from './controller/failure.ts';
 import { KeyBook } from './controller/keybook.ts';
+import { GuardrailBook } from './controller/guardrailbook.ts';
+import type { GuardrailDeps } from './controller/policy/guardrail.ts';
+import { desiredRules, guardrailName } from './controller/policy/rules.ts';
+import type { GuardrailPort } from './domain/guardrail.ts';
+import { OpenRouterGuardrails } from './openrouter/guardrails.ts';
 import type { KeyPort } from './domain/key.ts';
 import { reconcileInvalid } from './controller/member/invalid.ts';
 import { reconcileMember, type MemberDeps, type Result } from './controller/member/reconcile.ts';
@@ -42,6 +47,8 @@ export class Operator {
   readonly client: OpenRouterClient;
   readonly keys: KeyPort;
   readonly book: KeyBook;
+  readonly guardrails: GuardrailPort;
+  readonly guardrailBook = new GuardrailBook();
   readonly queue: WorkQueue;
   readonly credentials: Credentials;
   readonly metrics: Metrics;
@@ -99,11 +106,12 @@ export class Operator {
       },
     });
     this.keys = new OpenRouterKeys(this.client);
+    this.guardrails = new OpenRouterGuardrails(this.client);
     this.cluster.fence(() => this.leading);
     this.book = new KeyBook(clock);
     this.queue = new WorkQueue({ workers: cfg.workers, clock: monotonicClock });
     this.keySync = new KeySync({
-      book: this.book, keys: this.keys, caches: this.caches, cluster: this.cluster, recorder: this.recorder, clock, log,
+      book: this.book, keys: this.keys, guardrailBook: this.guardrailBook, guardrails: this.guardrails, caches: this.caches, cluster: this.cluster, recorder: this.recorder, clock, log,
       clusterId: () => this.clusterId, minSyncInterval: cfg.minSyncInterval, orphanGrace: cfg.orphanGrace, listed: () => this.enqueueAll(),
     });
     this.rotationSlots = new RotationSlots(cfg.maxConcurrentRotations, monotonicClock, () => new Set(this.caches.allMembers().filter((m) => m.status && rotating(m.status)).map((m) => `${m.metadata.namespace ?? ''}/${m.metadata.name}`)));
@@ -237,6 +245,13 @@ export class Operator {
       cluster: this.cluster,
       keys: this.keys,
       book: this.book,
+      guardrails: this.guardrails,
+      guardrailBook: this.guardrailBook,
+      guardrailFor: (p) => {
+        if (!desiredRules(p.spec)) return { kind: 'none' };
+        const g = this.guardrailBook.byName(guardrailName(this.clusterId, p.metadata.name));
+        return g ? { kind: 'ready', id: g.id } : { kind: 'pending' };
+      },
       clock: this.clock,
       log: this.log,
       recorder: this.recorder,
@@ -324,7 +339,19 @@ export class Operator {
     // deleted policy nobody uses any more
     const releasing = meta.deletionTimestamp !== undefined && meta.finalizers?.includes(POLICY_FINALIZER) === true;
     if (this.cfg.namespaceSelector && !members.some((m) => m.spec.policy === name) && !releasing) return {};
-    return reconcilePolicy(p, members, users, { cluster: this.cluster, recorder: this.recorder, now: new Date(this.clock.now()).toISOString() });
+    return reconcilePolicy(p, members, users, {
+      cluster: this.cluster, recorder: this.recorder, now: new Date(this.clock.now()).toISOString(),
+      guardrail: this.credentials.valid ? this.guardrailDeps() : undefined,
+      keyExists: (hash) => this.book.get(hash) !== undefined,
+    });
+  }
+
+  private guardrailDeps(): GuardrailDeps {
+    return {
+      guardrails: this.guardrails, book: this.guardrailBook, clusterId: this.clusterId, recorder: this.recorder,
+      workspaceId: (p) => this.keySync.workspaceId(p),
+      refresh: () => this.keySync.refreshGuardrails(),
+    };
   }
 
   private async reconcileMember(ns: string, name: string): Promise<Result> {

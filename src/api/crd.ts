@@ -5,16 +5,17 @@ import type { Json } from '../util/json.ts';
 import { GROUP, KeyPolicySpec, KeyPolicyStatus, TEAMMEMBER_RULES, TeamMemberSpec, TeamMemberStatus, VERSION } from './schema.ts';
 
 /** Turns zod's JSON Schema into a Kubernetes structural schema (a subset of OpenAPI v3). */
-function structural(node: Json): Json {
-  if (Array.isArray(node)) return node.map(structural);
+function structural(node: Json, isProperties = false): Json {
+  if (Array.isArray(node)) return node.map((n) => structural(n));
   if (node === null || typeof node !== 'object') return node;
   const out: { [k: string]: Json } = {};
   for (const [k, v] of Object.entries(node)) {
-    if (k === '$schema' || k === 'propertyNames' || k === 'id') continue;
+    // (a field may be called id; zod's own schema id may not stay)
+    if (!isProperties && (k === '$schema' || k === 'propertyNames' || k === 'id')) continue;
     if (k === 'additionalProperties' && v === false) continue;
     // zod bounds integers to the safe range; Kubernetes needs no such bound
     if ((k === 'minimum' || k === 'maximum') && typeof v === 'number' && Math.abs(v) >= Number.MAX_SAFE_INTEGER) continue;
-    out[k] = structural(v);
+    out[k] = structural(v, k === 'properties' && !isProperties);
   }
   return out;
 }
@@ -68,6 +69,7 @@ export function keyPolicyCrd(): Json {
     { name: 'Members', type: 'integer', jsonPath: '.status.members' },
     { name: 'Ready-Members', type: 'integer', jsonPath: '.status.readyMembers', priority: 1 },
     { name: 'Spend', type: 'number', jsonPath: '.status.spendThisWindowUSD' },
+    { name: 'Models', type: 'string', jsonPath: '.status.models' },
     age,
   ]);
 }
@@ -81,6 +83,7 @@ export function teamMemberCrd(): Json {
     { name: 'Remaining', type: 'number', jsonPath: '.status.budget.remainingUSD' },
     { name: 'Reset', type: 'string', jsonPath: '.status.budget.reset' },
     { name: 'Next-Rotation', type: 'string', jsonPath: '.status.rotation.nextRotationAt' },
+    { name: 'Inactive-Since', type: 'string', jsonPath: '.status.inactive.since', priority: 1 },
     { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
     age,
   ], TEAMMEMBER_RULES);

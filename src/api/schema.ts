@@ -123,6 +123,54 @@ const Rotation = z
   });
 export type Rotation = z.infer<typeof Rotation>;
 
+/** OpenRouter model ids (author/model, optional :variant, optional ~ for a moving alias) and provider slugs. */
+export const MODEL_SLUG = /^~?[a-z0-9][a-z0-9._-]*\/[a-z0-9][a-z0-9._:-]*$/;
+export const PROVIDER_SLUG = /^[a-z0-9][a-z0-9._-]*$/;
+/** The most entries one allow or deny list may hold. */
+export const SLUG_LIST_MAX = 100;
+
+const slugList = (what: string, pattern: RegExp, example: string, description: string) =>
+  z
+    .array(z.string().regex(pattern, `${what} entries must be slugs such as ${example}`).max(200))
+    .min(1, `${what} must not be empty when present (omit it instead)`)
+    .max(SLUG_LIST_MAX)
+    .meta({ description, 'x-kubernetes-list-type': 'set' });
+
+const allowDeny = (field: string, pattern: RegExp, example: string, allowWhat: string, denyWhat: string) =>
+  z
+    .object({
+      allow: slugList(`${field}.allow`, pattern, example, allowWhat).optional(),
+      deny: slugList(`${field}.deny`, pattern, example, denyWhat).optional(),
+    })
+    .meta({
+      ...cel(
+        { rule: 'has(self.allow) || has(self.deny)', message: `${field} needs allow, deny or both` },
+        { rule: '!has(self.allow) || !has(self.deny) || !self.allow.exists(m, m in self.deny)', message: `${field}: an entry cannot be both allowed and denied`, fieldPath: '.deny' },
+      ),
+    });
+
+const Models = allowDeny('models', MODEL_SLUG, 'openai/gpt-4o-mini', 'Only these models may be called with member keys (OpenRouter ids such as openai/gpt-4o-mini). Omitted: every model the account allows.', 'These models may never be called with member keys.')
+  .meta({ description: 'Which models member keys may call, enforced by OpenRouter through a guardrail the operator owns for this policy.' });
+const Providers = allowDeny('providers', PROVIDER_SLUG, 'openai', 'Only these providers may serve requests (slugs such as openai, anthropic, deepinfra). Omitted: any provider.', 'These providers may never serve requests.')
+  .meta({ description: 'Which providers may serve member requests, enforced by OpenRouter through the policy guardrail.' });
+
+const Inactivity = z
+  .object({
+    disableAfter: duration('inactivity.disableAfter').meta({
+      description: 'Disable a member key that has spent nothing for this long (e.g. 720h). It comes back with kubectl annotate tm NAME teamkeys.dev/reactivate=<new value>. 1h to 8760h.',
+      ...cel({ rule: "duration(self) >= duration('1h') && duration(self) <= duration('8760h')", message: 'inactivity.disableAfter must be between 1h and 8760h' }),
+    }),
+    deleteAfter: duration('inactivity.deleteAfter').optional().meta({
+      description: 'Also delete the key at OpenRouter once it has spent nothing for this long (counted like disableAfter, so longer than it). Reactivating then issues a new key. Omitted: a disabled key is kept.',
+      ...cel({ rule: "duration(self) <= duration('17520h')", message: 'inactivity.deleteAfter must be at most 17520h' }),
+    }),
+  })
+  .meta({
+    description: 'No key left idle: keys that spent nothing for a while are disabled (and optionally deleted).',
+    ...cel({ rule: '!has(self.deleteAfter) || duration(self.deleteAfter) > duration(self.disableAfter)', message: 'inactivity.deleteAfter must be longer than disableAfter', fieldPath: '.deleteAfter' }),
+  });
+export type Inactivity = z.infer<typeof Inactivity>;
+
 export const KeyPolicySpec = z
   .object({
     budget: Budget.optional(),
@@ -138,6 +186,10 @@ export const KeyPolicySpec = z
     }),
     usage: UsageSettings.optional(),
     rotation: Rotation.optional(),
+    models: Models.optional(),
+    providers: Providers.optional(),
+    zeroDataRetention: z.boolean().optional().meta({ description: 'true: route member requests only to endpoints that retain no data (zero data retention), for every provider group. Enforced by OpenRouter through the policy guardrail. Default false.' }),
+    inactivity: Inactivity.optional(),
     workspace: z.string().min(1).max(100).optional().meta({ description: 'OpenRouter workspace (slug or id) the keys are created in. Omitted: the default workspace. Immutable.' }),
   })
   .meta({
@@ -232,6 +284,7 @@ export const TeamMemberStatus = z.object({
   pendingKey: z.object({
     name: z.string(),
     since: z.string(),
+    guardrail: z.string().optional().meta({ description: 'The guardrail the new key is assigned to before its Secret is written.' }),
     rotation: z.object({ trigger: RotationTrigger, request: z.string().optional(), from: z.string() }).optional().meta({
       description: 'Set when the key being created rotates the active one (from): what asked for it.',
     }),
@@ -248,6 +301,16 @@ export const TeamMemberStatus = z.object({
   previousKeys: z.array(PreviousKey).max(PREVIOUS_KEYS_MAX).optional().meta({
     description: 'Keys this member rotated away from, newest last: Draining (still works until retireAt), Disabled, Deleted.',
   }),
+  activity: z.object({
+    lastSpendAt: z.string().meta({ description: 'When spend last moved (or the key was issued, or the member was reactivated): what spec.inactivity counts from.' }),
+    keyHash: z.string().meta({ description: 'The key whose lifetime spend was last seen.' }),
+    lifetimeUSD: z.number().meta({ description: 'Its lifetime spend then, BYOK included.' }),
+    reactivation: z.string().optional().meta({ description: 'The teamkeys.dev/reactivate annotation value last acted on.' }),
+  }).optional().meta({ description: 'Spend activity, from the key list the operator reads anyway (no extra calls).' }),
+  inactive: z.object({
+    since: z.string(),
+    keyDeleted: z.boolean().meta({ description: 'The key was deleted too (inactivity.deleteAfter); reactivating issues a new one.' }),
+  }).optional().meta({ description: 'Set while the key is disabled for inactivity (policy spec.inactivity).' }),
   keySeq: z.int().min(0).optional().meta({ description: 'How many keys this member has had; part of each key name.' }),
   budget: z
     .object({
@@ -284,12 +347,33 @@ export const TeamMemberStatus = z.object({
 });
 export type TeamMemberStatus = z.infer<typeof TeamMemberStatus>;
 
+const Lists = z.object({ allow: z.array(z.string()).optional(), deny: z.array(z.string()).optional() });
+
+export const GuardrailStatus = z.object({
+  id: z.string().meta({ description: 'The OpenRouter guardrail the operator owns for this policy.' }),
+  name: z.string(),
+  applied: z.string().meta({ description: 'Fingerprint of the spec last applied to the guardrail.' }),
+  models: Lists.optional().meta({ description: 'The model lists as OpenRouter reports them (canonical ids).' }),
+  providers: Lists.optional().meta({ description: 'The provider lists as OpenRouter reports them.' }),
+  zeroDataRetention: z.boolean(),
+  assignedKeys: z.int().min(0).meta({ description: "Member keys assigned to the guardrail (active and draining)." }),
+  keys: z.int().min(0).meta({ description: "Member keys that should be assigned." }),
+});
+export type GuardrailStatus = z.infer<typeof GuardrailStatus>;
+
 export const KeyPolicyStatus = z.object({
   observedGeneration: z.int().min(0).optional(),
   conditions: z.array(Condition).optional(),
   members: z.int().min(0).optional(),
   readyMembers: z.int().min(0).optional(),
   spendThisWindowUSD: z.number().optional(),
+  models: z.string().optional().meta({ description: 'What member keys may call, in short (the MODELS column): "all", the allowed ids, or how many.' }),
+  guardrail: GuardrailStatus.optional().meta({ description: 'The guardrail that enforces spec.models, spec.providers and spec.zeroDataRetention.' }),
+  inactivity: z.object({
+    disabled: z.int().min(0).meta({ description: 'Members whose key is disabled for inactivity.' }),
+    deleted: z.int().min(0).meta({ description: 'Of those, members whose key was also deleted.' }),
+    members: z.array(z.string()).max(20).meta({ description: 'The first of them, as namespace/name.' }),
+  }).optional().meta({ description: 'What spec.inactivity reaped.' }),
 });
 export type KeyPolicyStatus = z.infer<typeof KeyPolicyStatus>;
 
@@ -331,4 +415,6 @@ export const ANNOTATION_KEY_HASH = 'teamkeys.dev/key-hash';
 export const ANNOTATION_KEY_HMAC = 'teamkeys.dev/key-hmac';
 /** On a TeamMember: any new value rotates its key once. */
 export const ANNOTATION_ROTATE = 'teamkeys.dev/rotate';
+/** On a TeamMember: any new value brings back a key disabled for inactivity. */
+export const ANNOTATION_REACTIVATE = 'teamkeys.dev/reactivate';
 export const MANAGER = 'teamkeys';

@@ -1,6 +1,6 @@
 /**
  * The key sync: once per interval, every key of every workspace in use is listed (ceil(N/100) calls), orphans are
- * revoked, and each member is enqueued to compare its status with what was listed (usage, drift, deletion).
+ * revoked, this cluster's guardrails and their assignments are listed (one call per workspace, and per 100 keys), and each member is enqueued to compare its status with what was listed (usage, drift, deletion).
  */
 import type { Logger } from 'pino';
 import type { KeyPolicy } from '../api/schema.ts';
@@ -12,6 +12,9 @@ import type { Caches } from './caches.ts';
 import type { Recorder } from './events.ts';
 import type { KeyBook } from './keybook.ts';
 import type { KeyPort } from '../domain/key.ts';
+import type { GuardrailPort } from '../domain/guardrail.ts';
+import type { GuardrailBook } from './guardrailbook.ts';
+import { guardrailPrefix } from './policy/rules.ts';
 import { revokeOrphans } from './sweep.ts';
 
 const DEFAULT_SYNC = '5m';
@@ -19,6 +22,8 @@ const DEFAULT_SYNC = '5m';
 export interface KeySyncDeps {
   book: KeyBook;
   keys: KeyPort;
+  guardrailBook: GuardrailBook;
+  guardrails: GuardrailPort;
   caches: Caches;
   cluster: Cluster;
   recorder: Recorder;
@@ -65,7 +70,19 @@ export class KeySync {
       book: d.book, keys: d.keys, cluster: d.cluster, recorder: d.recorder, log: d.log, clusterId: d.clusterId(),
       manages: (ns) => d.caches.manages(ns), cached: (ns, name) => d.caches.members.get(name, ns), now: d.clock.now(), graceMs: parseDuration(d.orphanGrace),
     });
+    try {
+      await this.refreshGuardrails();
+    } catch (e) {
+      // usage and offboarding must not wait on guardrails; the policies retry them on their own
+      d.log.warn({ err: errorMessage(e) }, 'could not list guardrails');
+    }
     d.listed();
+  }
+
+  /** Lists this cluster's guardrails in every workspace in use, and the keys each holds. */
+  async refreshGuardrails(): Promise<void> {
+    const prefix = guardrailPrefix(this.d.clusterId());
+    await this.d.guardrailBook.refresh(this.d.guardrails, await this.allWorkspaceIds(), (name) => name.startsWith(prefix));
   }
 
   /** Relists every workspace in use: a partial list would make other members' keys look deleted. */

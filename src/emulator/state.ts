@@ -61,6 +61,8 @@ export interface Workspace {
   slug: string;
   name: string;
   defaultGuardrailId: string;
+  /** the rules of the workspace's default guardrail (set in OpenRouter's dashboard; here by a control route) */
+  defaultGuardrail?: Record<string, unknown> | undefined;
   createdAt: string;
 }
 

@@ -96,6 +96,13 @@ export class Store {
     return w;
   }
 
+  createWorkspace(name: string, slug: string): EmulatorState['workspaces'][number] {
+    const w = { id: randomUUID(), slug, name, defaultGuardrailId: randomUUID(), createdAt: this.nowIso() };
+    this.state.workspaces.push(w);
+    this.onChange();
+    return w;
+  }
+
   private newRecord(input: CreateKeyInput, secret: string): KeyRecord {
     return {
       hash: newHash(),
@@ -283,11 +290,28 @@ export class Store {
     return { id: randomUUID(), guardrailId, target, assignedBy: this.state.userId, createdAt: this.nowIso() };
   }
 
-  /** The model allowlist that applies to a key (its own guardrail), or undefined when none restricts it. */
-  allowedModels(k: KeyRecord): string[] | undefined {
-    const a = this.state.keyAssignments.find((x) => x.target === k.hash);
-    if (!a) return undefined;
-    const models = this.guardrail(a.guardrailId).fields['allowed_models'];
-    return Array.isArray(models) ? models.filter((m): m is string => typeof m === 'string') : undefined;
+  /**
+   * Whether the guardrails that apply to a key let it call a model: its own guardrail and its workspace's default
+   * guardrail, combined as OpenRouter does (allowlists intersect, blocklists add up, ZDR if any asks for it).
+   */
+  guardrailsAllow(k: KeyRecord, model: ModelEntry): boolean {
+    const own = this.state.keyAssignments.find((x) => x.target === k.hash);
+    const rules = [own ? this.guardrail(own.guardrailId).fields : undefined, this.workspace(k.workspaceId).defaultGuardrail];
+    return rules.every((r) => r === undefined || rulesAllow(r, model));
   }
+}
+
+const strings = (v: unknown): string[] | undefined => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
+const ZDR_GROUPS: Record<string, string> = { anthropic: 'enforce_zdr_anthropic', openai: 'enforce_zdr_openai', google: 'enforce_zdr_google', 'x-ai': 'enforce_zdr_xai' };
+
+function rulesAllow(r: Record<string, unknown>, m: ModelEntry): boolean {
+  const names = [m.slug, m.canonical];
+  const allowed = strings(r['allowed_models']);
+  if (allowed && !names.some((n) => allowed.includes(n))) return false;
+  if (strings(r['ignored_models'])?.some((n) => names.includes(n))) return false;
+  const providers = strings(r['allowed_providers']);
+  if (providers && !providers.includes(m.providerSlug)) return false;
+  if (strings(r['ignored_providers'])?.includes(m.providerSlug)) return false;
+  const group = ZDR_GROUPS[m.slug.split('/')[0] ?? ''] ?? 'enforce_zdr_other';
+  return m.zdr || (r['enforce_zdr'] !== true && r[group] !== true);
 }

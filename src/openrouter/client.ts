@@ -7,8 +7,8 @@ import type { RateLimiter } from './limiter.ts';
 import { Deposed } from '../util/errors.ts';
 import { redact } from '../util/redact.ts';
 import {
-  CreatedKey, CurrentKey, Deleted, ErrorBody, KeyEnvelope, KeyList, Workspace,
-  type ApiKey, type CreateKeyRequest, type UpdateKeyRequest,
+  Assigned, CreatedKey, CurrentKey, Deleted, ErrorBody, GuardrailEnvelope, GuardrailList, KeyAssignmentList, KeyEnvelope, KeyList,
+  Unassigned, Workspace, type ApiGuardrail, type ApiKey, type CreateKeyRequest, type UpdateKeyRequest,
 } from './schemas.ts';
 
 export interface OpenRouterClientOptions {
@@ -47,6 +47,11 @@ export class OpenRouterClient {
 
   async close(): Promise<void> {
     await this.o.dispatcher.close();
+  }
+
+  /** A raw call for the adapters in this folder: typed, checked, rate limited and fenced like every other. */
+  request<T extends z.ZodType>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', route: string, path: string, schema: T, body?: unknown): Promise<z.infer<T>> {
+    return this.call(method, route, path, schema, body);
   }
 
   private async call<T extends z.ZodType>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', route: string, path: string, schema: T, body?: unknown): Promise<z.infer<T>> {
@@ -162,6 +167,19 @@ export class OpenRouterClient {
     return (await this.call('GET', 'GET /workspaces/{id}', `/workspaces/${encodeURIComponent(idOrSlug)}`, Workspace)).data.id;
   }
 }
+
+/** Pages of a list endpoint that takes offset and limit (at most 100) and answers total_count. */
+export async function* pages<T>(fetchPage: (offset: number, limit: number) => Promise<{ data: T[]; total_count?: number | undefined }>): AsyncGenerator<T> {
+  const limit = 100;
+  for (let offset = 0; ; offset += limit) {
+    const page = await fetchPage(offset, limit);
+    yield* page.data;
+    if (page.data.length < limit || (page.total_count !== undefined && offset + limit >= page.total_count)) return;
+  }
+}
+
+export const guardrailSchemas = { Assigned, Deleted, GuardrailEnvelope, GuardrailList, KeyAssignmentList, Unassigned };
+export type { ApiGuardrail };
 
 function safeJson(text: string): unknown {
   try {

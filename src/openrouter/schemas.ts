@@ -34,6 +34,28 @@ export const CurrentKey = z.looseObject({
   data: z.looseObject({ label: z.string(), is_management_key: z.boolean().optional(), is_provisioning_key: z.boolean().optional() }),
 });
 export const Workspace = z.looseObject({ data: z.looseObject({ id: z.string(), slug: z.string() }) });
+const slugs = z.array(z.string()).nullable().optional();
+export const ApiGuardrail = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  workspace_id: z.string().nullable().optional(),
+  allowed_models: slugs,
+  ignored_models: slugs,
+  allowed_providers: slugs,
+  ignored_providers: slugs,
+  enforce_zdr: z.boolean().nullable().optional(),
+  enforce_zdr_anthropic: z.boolean().nullable().optional(),
+  enforce_zdr_openai: z.boolean().nullable().optional(),
+  enforce_zdr_google: z.boolean().nullable().optional(),
+  enforce_zdr_xai: z.boolean().nullable().optional(),
+  enforce_zdr_other: z.boolean().nullable().optional(),
+});
+export type ApiGuardrail = z.infer<typeof ApiGuardrail>;
+export const GuardrailEnvelope = z.looseObject({ data: ApiGuardrail });
+export const GuardrailList = z.looseObject({ data: z.array(ApiGuardrail), total_count: z.number().optional() });
+export const KeyAssignmentList = z.looseObject({ data: z.array(z.looseObject({ key_hash: z.string(), guardrail_id: z.string() })), total_count: z.number().optional() });
+export const Assigned = z.looseObject({ assigned_count: z.number() });
+export const Unassigned = z.looseObject({ unassigned_count: z.number() });
 export const ErrorBody = z.looseObject({ error: z.looseObject({ code: z.number().optional(), message: z.string().optional() }) });
 
 export type LimitReset = 'daily' | 'weekly' | 'monthly' | null;

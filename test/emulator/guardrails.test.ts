@@ -73,6 +73,20 @@ describe('guardrails', () => {
     expect(rm.body).toEqual({ unassigned_count: 1 });
   });
 
+  it('files guardrails in the workspace given, and lists each workspace apart', async () => {
+    const ws = await h.api('POST', '/workspaces', { key: h.mk, body: { name: 'Research', slug: 'research' } });
+    expect(ws.status).toBe(201);
+    const wsId = (ws.body as { data: { id: string } }).data.id;
+    expect((await h.api('POST', '/workspaces', { key: h.mk, body: { name: 'Again', slug: 'research' } })).status).toBe(400);
+    expect((await h.api('POST', '/workspaces', { key: h.mk, body: { name: 'Bad', slug: 'Not A Slug' } })).status).toBe(400);
+    const inWs = await create({ name: 'in research', workspace_id: wsId });
+    const inDefault = await create({ name: 'in default' });
+    expect(inWs['workspace_id']).toBe(wsId);
+    const listed = async (q: Record<string, string>) => ((await h.api('GET', '/guardrails', { key: h.mk, query: q })).body as { data: { id: string }[] }).data.map((g) => g.id);
+    expect(await listed({ workspace_id: wsId })).toEqual([inWs.id]);
+    expect(await listed({})).toEqual([inDefault.id]);
+  });
+
   it('needs credentials and a management key', async () => {
     const k = await h.createKey();
     expect((await h.api('GET', '/guardrails')).status).toBe(401);

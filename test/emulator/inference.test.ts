@@ -72,6 +72,48 @@ describe('chat completions', () => {
     expect(errorOf(refused).message).toMatch(/guardrail restrictions/);
     expect((await chat(k.key, 'nobody/none')).status).toBe(400);
   });
+
+  const guarded = async (rules: Record<string, unknown>) => {
+    const k = await h.createKey();
+    const g = await h.api('POST', '/guardrails', { key: h.mk, body: { name: 'g', ...rules } });
+    expect(g.status).toBe(201);
+    const id = (g.body as { data: { id: string } }).data.id;
+    await h.api('POST', '/guardrails/{id}/assignments/keys', { key: h.mk, params: { id }, body: { key_hashes: [k.hash] } });
+    return k;
+  };
+  const verdicts = async (key: string) => {
+    const out: Record<string, number> = {};
+    for (const m of ['openai/gpt-4o-mini', 'anthropic/claude-3.5-sonnet', 'google/gemini-2.5-flash', 'meta-llama/llama-3.3-70b-instruct']) out[m] = (await chat(key, m)).status;
+    return out;
+  };
+
+  it.each([
+    ['a model blocklist', { ignored_models: ['openai/gpt-4o-mini'] }, { 'openai/gpt-4o-mini': 404, 'anthropic/claude-3.5-sonnet': 200, 'google/gemini-2.5-flash': 200, 'meta-llama/llama-3.3-70b-instruct': 200 }],
+    ['a provider allowlist', { allowed_providers: ['anthropic', 'deepinfra'] }, { 'openai/gpt-4o-mini': 404, 'anthropic/claude-3.5-sonnet': 200, 'google/gemini-2.5-flash': 404, 'meta-llama/llama-3.3-70b-instruct': 200 }],
+    ['a provider blocklist', { ignored_providers: ['openai'] }, { 'openai/gpt-4o-mini': 404, 'anthropic/claude-3.5-sonnet': 200, 'google/gemini-2.5-flash': 200, 'meta-llama/llama-3.3-70b-instruct': 200 }],
+    ['zero data retention for every group', { enforce_zdr_anthropic: true, enforce_zdr_openai: true, enforce_zdr_google: true, enforce_zdr_xai: true, enforce_zdr_other: true }, { 'openai/gpt-4o-mini': 404, 'anthropic/claude-3.5-sonnet': 200, 'google/gemini-2.5-flash': 200, 'meta-llama/llama-3.3-70b-instruct': 404 }],
+    ['zero data retention for OpenAI models only', { enforce_zdr_openai: true }, { 'openai/gpt-4o-mini': 404, 'anthropic/claude-3.5-sonnet': 200, 'google/gemini-2.5-flash': 200, 'meta-llama/llama-3.3-70b-instruct': 200 }],
+  ])('enforces %s', async (_what, rules, expected) => {
+    const k = await guarded(rules);
+    expect(await verdicts(k.key)).toEqual(expected);
+  });
+
+  it("intersects the key's allowlist with its workspace's default guardrail", async () => {
+    const k = await guarded({ allowed_models: ['openai/gpt-4o-mini', 'anthropic/claude-3.5-sonnet'] });
+    const set = await h.raw('PUT', '/_emulator/workspaces/default/default-guardrail', { body: { allowed_models: ['anthropic/claude-3.5-sonnet-20241022', 'google/gemini-2.5-flash'] } });
+    expect(set.status).toBe(200);
+    expect(await verdicts(k.key)).toEqual({ 'openai/gpt-4o-mini': 404, 'anthropic/claude-3.5-sonnet': 200, 'google/gemini-2.5-flash': 404, 'meta-llama/llama-3.3-70b-instruct': 404 });
+    // a key with no guardrail of its own gets the workspace default alone
+    const plain = await h.createKey();
+    expect(await verdicts(plain.key)).toEqual({ 'openai/gpt-4o-mini': 404, 'anthropic/claude-3.5-sonnet': 200, 'google/gemini-2.5-flash': 200, 'meta-llama/llama-3.3-70b-instruct': 404 });
+  });
+
+  it('serves a free model at no cost', async () => {
+    const k = await h.createKey({ limit: 1 });
+    const a = await chat(k.key, 'meta-llama/llama-3.3-70b-instruct:free');
+    expect(a.status).toBe(200);
+    expect((a.body as { usage: { cost: number } }).usage.cost).toBe(0);
+  });
 });
 
 describe('usage windows (UTC; weeks start on Monday)', () => {

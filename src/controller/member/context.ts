@@ -19,6 +19,9 @@ export type SecretState = V1Secret | 'foreign' | undefined;
 /** The API server refused the member Secret (not a conflict): reported as a condition, retried with backoff. */
 export class SecretRejected extends Error {}
 
+/** The policy wants a guardrail that does not exist yet: no key may be issued before it does. */
+export class GuardrailPending extends Error {}
+
 export class MemberContext {
   m: TeamMember;
   readonly d: MemberDeps;

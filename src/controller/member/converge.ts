@@ -50,3 +50,17 @@ export async function convergeSecret(c: MemberContext, policy: KeyPolicy, secret
   if (secretUpToDate(secret, want)) return;
   await c.writeSecret(want, true);
 }
+
+/**
+ * A policy without a guardrail leaves its keys unrestricted: a key still on one of this operator's guardrails
+ * (its member moved here from a restricted policy) is taken off it. Assigning is the policy's job (in bulk).
+ */
+export async function releaseGuardrail(c: MemberContext, policy: KeyPolicy): Promise<void> {
+  const key = c.status.key;
+  if (!key || c.d.guardrailFor(policy).kind !== 'none') return;
+  const on = c.d.guardrailBook.guardrailOfKey(key.hash);
+  if (on === undefined) return;
+  await c.d.guardrails.unassign(on, [key.hash]);
+  c.d.guardrailBook.unassigned(on, [key.hash]);
+  await c.d.recorder.normal(c.m, 'GuardrailReleased', `KeyPolicy "${policy.metadata.name}" restricts no model or provider: took key ${key.label} off guardrail ${on}`);
+}

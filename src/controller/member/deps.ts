@@ -6,12 +6,21 @@ import type { Clock } from '../../util/clock.ts';
 import type { Recorder } from '../events.ts';
 import type { KeyBook } from '../keybook.ts';
 import type { KeyPort } from '../../domain/key.ts';
+import type { GuardrailPort } from '../../domain/guardrail.ts';
+import type { GuardrailBook } from '../guardrailbook.ts';
+
+/** The guardrail a policy's keys must hold: none wanted, this one, or not created yet. */
+export type GuardrailFor = { kind: 'none' } | { kind: 'ready'; id: string } | { kind: 'pending' };
 
 /** What a member reconcile needs from the outside world, injected by the operator. */
 export interface MemberDeps {
   cluster: Cluster;
   keys: KeyPort;
   book: KeyBook;
+  guardrails: GuardrailPort;
+  guardrailBook: GuardrailBook;
+  /** the policy's guardrail, from the book (the policy reconcile creates it) */
+  guardrailFor: (policy: KeyPolicy) => GuardrailFor;
   clock: Clock;
   log: Logger;
   recorder: Recorder;

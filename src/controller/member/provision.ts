@@ -1,6 +1,8 @@
 /**
- * Issuing a member's key, crash-safe: the intent (the new key's name) is recorded in status before the create
- * call, so a crash at any instant leaves a key that the next pass finds (recover) and either adopts or revokes.
+ * Issuing a member's key, crash-safe: the intent (the new key's name, and the guardrail it gets) is recorded in
+ * status before the create call, so a crash at any instant leaves a key that the next pass finds (recover) and
+ * either adopts or revokes. The key is assigned to its policy's guardrail before its Secret is written, so a key
+ * that reached a Secret is never without its restrictions, and one that did not is revoked.
  */
 import type { V1Secret } from '@kubernetes/client-node';
 import { ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, type KeyPolicy, type TeamMemberStatus } from '../../api/schema.ts';
@@ -9,7 +11,7 @@ import { OpenRouterError, isOpenRouter } from '../../openrouter/errors.ts';
 import { keyName } from '../keyname.ts';
 import type { Key } from '../../domain/key.ts';
 import { carriedSpend, retiredFromKey, retiredFromObserved, withRetired } from './carry.ts';
-import type { MemberContext, SecretState } from './context.ts';
+import { GuardrailPending, type MemberContext, type SecretState } from './context.ts';
 import { keyExpiry, type DesiredBudget } from './desired.ts';
 import type { KeyPlan } from './plan.ts';
 import { withPrevious } from './rotation.ts';
@@ -46,12 +48,20 @@ export async function recover(c: MemberContext, secret: SecretState, policy: Key
   return revoke.length;
 }
 
+/** The guardrail a new key gets (undefined: none wanted); throws GuardrailPending when it does not exist yet. */
+export function requireGuardrail(c: MemberContext, policy: KeyPolicy): string | undefined {
+  const guard = c.d.guardrailFor(policy);
+  if (guard.kind === 'pending') throw new GuardrailPending(`KeyPolicy "${policy.metadata.name}" restricts models or providers and its guardrail does not exist yet: no key is issued without it`);
+  return guard.kind === 'ready' ? guard.id : undefined;
+}
+
 /**
  * Replaces or issues the member's key as planned: carries the retiring key's spend, creates the new key with what
  * is left of the budget, writes the Secret, and says why in an Event. Returns the Secret as written.
  */
 export async function provision(c: MemberContext, plan: Create, policy: KeyPolicy, budget: DesiredBudget, secret: SecretState): Promise<V1Secret> {
   const d = c.d;
+  requireGuardrail(c, policy); // before anything is recorded
   // the retiring key's spend, read fresh: what it spent since the last list counts too. Only a 404 falls back to
   // the last observation; any other failure retries later rather than carry a stale number
   const retired = plan.revoke ? await readRetiring(c, plan.revoke) : undefined;
@@ -140,13 +150,15 @@ export async function createKey(c: MemberContext, policy: KeyPolicy, budget: Des
   const seq = (c.status.keySeq ?? 0) + 1;
   const name = keyName({ cluster: d.clusterId, namespace: c.ns, member: c.m.metadata.name, uid: c.m.metadata.uid, seq });
   const workspaceId = await d.workspaceId(policy);
+  // a key is never usable without its policy's restrictions: no guardrail yet, no key yet
+  const guardrail = requireGuardrail(c, policy);
   // the Secret must be writable before a key exists for it (quota, validation, admission): a refusal then costs
   // a dry run, never a key created and revoked per attempt
   const existing = secret && secret !== 'foreign' ? secret : undefined;
   const probe = desiredSecret({ member: c.m, policy: policy.spec, apiKey: DRY_RUN_KEY, keyHash: 'dry-run', hmac: keyHmac(d.hmacKey, DRY_RUN_KEY), baseUrl: d.baseUrl, existing });
   await c.writeSecret(probe, existing !== undefined, true);
   // the intent: recorded before the create call, so a crash at any instant leaves a findable key
-  await c.patchStatus({ ...c.status, pendingKey: { name, since: new Date(c.now()).toISOString(), ...(o.rotation ? { rotation: o.rotation } : {}) }, keySeq: seq });
+  await c.patchStatus({ ...c.status, pendingKey: { name, since: new Date(c.now()).toISOString(), ...(guardrail ? { guardrail } : {}), ...(o.rotation ? { rotation: o.rotation } : {}) }, keySeq: seq });
   if (o.revoke) {
     await d.keys.delete(o.revoke);
     d.book.remove(o.revoke);
@@ -166,6 +178,11 @@ export async function createKey(c: MemberContext, policy: KeyPolicy, budget: Des
   }
   d.book.put(created.key);
   let key = created.key;
+  if (guardrail) {
+    // before the Secret: a crash or a failure here leaves a key no Secret holds, which recovery revokes
+    await d.guardrails.assign(guardrail, [key.hash]);
+    d.guardrailBook.assigned(guardrail, [key.hash]);
+  }
   if (c.m.spec.suspended) {
     key = await d.keys.update(key.hash, { disabled: true });
     d.book.put(key);

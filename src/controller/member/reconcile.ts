@@ -11,8 +11,8 @@ import { nextReset } from '../../util/windows.ts';
 import { matchesSelector } from '../selector.ts';
 import type { Key } from '../../domain/key.ts';
 import { carriedSpend } from './carry.ts';
-import { MemberContext, SecretRejected, type SecretState } from './context.ts';
-import { convergeKey, convergeSecret, disableKey } from './converge.ts';
+import { GuardrailPending, MemberContext, SecretRejected, type SecretState } from './context.ts';
+import { convergeKey, convergeSecret, disableKey, releaseGuardrail } from './converge.ts';
 import type { MemberDeps, Result } from './deps.ts';
 import { effectiveBudget, keyDrift, keyOutlivesAllowance, windowId, windowSpend, type DesiredBudget } from './desired.ts';
 import { rotate, tendPrevious } from './rotate.ts';
@@ -25,6 +25,8 @@ import { computeStatus, type Outcome } from './status.ts';
 export type { MemberDeps, Result } from './deps.ts';
 
 const CREDENTIALS_WAIT_MS = 30_000;
+/** How soon a member waiting for its policy's guardrail looks again (the policy's status write also wakes it). */
+const GUARDRAIL_WAIT_MS = 5_000;
 /** How long a scheduled rotation waits for a free slot before it asks again. */
 const SLOT_WAIT_MS = 60_000;
 
@@ -43,6 +45,10 @@ export async function reconcileMember(member: TeamMember, d: MemberDeps): Promis
   try {
     return await run(c);
   } catch (e) {
+    if (e instanceof GuardrailPending) {
+      await blocked(c, { ready: false, reason: 'GuardrailPending', message: e.message }, d.policy(c.m.spec.policy), false);
+      return { requeueAfterMs: GUARDRAIL_WAIT_MS };
+    }
     if (!(e instanceof SecretRejected)) throw e;
     // the API server refuses the Secret: say so with its reason, keep the key as it is, back off
     await blocked(c, { ready: false, reason: 'SecretRejected', message: `the API server refused Secret ${c.ns}/${c.secretName}: ${redact(e.message)}` }, d.policy(c.m.spec.policy), false);
@@ -170,6 +176,7 @@ async function converge(c: MemberContext, policy: KeyPolicy, budget: DesiredBudg
   // already as it should be: status follows the key (a PATCH whose status write was lost to a crash landed anyway)
   else if (key && observed) c.status = { ...c.status, key: c.keyRef(observed, key) };
   if (key && secret && secret !== 'foreign') await convergeSecret(c, policy, secret);
+  await releaseGuardrail(c, policy);
   return observed;
 }
 

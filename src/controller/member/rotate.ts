@@ -14,7 +14,7 @@ import type { Key } from '../../domain/key.ts';
 import { carriedSpend, retiredFromKey, withRetired } from './carry.ts';
 import type { MemberContext, SecretState } from './context.ts';
 import { sameLimit, windowSpend, type DesiredBudget } from './desired.ts';
-import { createKey } from './provision.ts';
+import { createKey, requireGuardrail } from './provision.ts';
 import { drainLimit, overlapAllowance, retiredFromReserve, withPrevious, type RotationAsk } from './rotation.ts';
 
 const TRIGGER_WORDS = { Scheduled: 'on schedule', Requested: 'as requested (teamkeys.dev/rotate)', Compromised: 'because the key was disabled outside' } as const;
@@ -24,6 +24,7 @@ export async function rotate(c: MemberContext, policy: KeyPolicy, budget: Desire
   const d = c.d;
   const old = c.status.key;
   if (!old) return undefined;
+  requireGuardrail(c, policy); // before the previous key is recorded as draining
   let fresh: Key;
   try {
     // what it spent up to now, read fresh: the reserve starts from there

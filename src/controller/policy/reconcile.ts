@@ -6,6 +6,8 @@ import { usdShown } from '../../util/money.ts';
 import { setCondition } from '../conditions.ts';
 import type { Recorder } from '../events.ts';
 import { mergePatch } from '../mergepatch.ts';
+import { deleteGuardrails, syncGuardrail, type GuardrailDeps } from './guardrail.ts';
+import { modelsShown } from './rules.ts';
 
 /** How many member names a message lists before it says "and N more". */
 const NAMED = 5;
@@ -31,14 +33,43 @@ export function policyStatus(name: string, generation: number | undefined, prev:
     : invalid === undefined
       ? { type: 'Ready', status: 'True', reason: 'Accepted', message: `${ready.length} of ${mine.length} members ready` }
       : { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: invalid }, generation, now);
-  return { observedGeneration: generation, conditions, members: mine.length, readyMembers: ready.length, spendThisWindowUSD: spend };
+  const inactive = mine.filter((m) => m.status?.inactive);
+  const reaped = inactive.length === 0 ? undefined : {
+    disabled: inactive.length,
+    deleted: inactive.filter((m) => m.status?.inactive?.keyDeleted).length,
+    members: inactive.map((m) => `${m.metadata.namespace ?? ''}/${m.metadata.name}`).toSorted().slice(0, 20),
+  };
+  return {
+    observedGeneration: generation, conditions, members: mine.length, readyMembers: ready.length, spendThisWindowUSD: spend,
+    ...(prev.models === undefined ? {} : { models: prev.models }),
+    ...(prev.guardrail === undefined ? {} : { guardrail: prev.guardrail }),
+    ...(reaped ? { inactivity: reaped } : {}),
+  };
+}
+
+/** The keys a policy's guardrail must hold: every active and draining key of its members that still exists. */
+export function policyKeys(name: string, members: readonly TeamMember[], exists: (hash: string) => boolean): string[] {
+  const out: string[] = [];
+  for (const m of members) {
+    if (m.spec.policy !== name || m.metadata.deletionTimestamp) continue;
+    const s = m.status;
+    if (s?.key && !s.inactive?.keyDeleted) out.push(s.key.hash);
+    for (const p of s?.previousKeys ?? []) if (p.state === 'Draining') out.push(p.hash);
+  }
+  return out.filter(exists);
 }
 
 export interface PolicyDeps {
   cluster: Cluster;
   recorder: Recorder;
   now: string;
+  /** undefined while the management key is not valid: OpenRouter cannot be reached */
+  guardrail: GuardrailDeps | undefined;
+  keyExists: (hash: string) => boolean;
 }
+
+/** How long a deleted policy waits for a working management key to delete its guardrail. */
+const CREDENTIALS_WAIT_MS = 30_000;
 
 /**
  * In-use protection, as Kubernetes protects a PersistentVolumeClaim: the policy carries a finalizer; deleted while
@@ -55,13 +86,31 @@ export async function reconcilePolicy(p: NonNullable<Parsed<KeyPolicy>>, members
     return {}; // the update event brings it back with its finalizer
   }
   if (deleting && users.length === 0) {
+    if (p.ok && finalizers.includes(POLICY_FINALIZER)) {
+      if (!d.guardrail) return { requeueAfterMs: CREDENTIALS_WAIT_MS };
+      await deleteGuardrails(p.value, p.value.status?.guardrail, d.guardrail);
+    }
     if (finalizers.includes(POLICY_FINALIZER)) await d.cluster.setPolicyFinalizers(meta.name, meta.resourceVersion ?? '', finalizers.filter((f) => f !== POLICY_FINALIZER));
     return {};
   }
   const prev: KeyPolicyStatus = p.ok ? (p.value.status ?? {}) : {};
-  const next = policyStatus(meta.name, meta.generation, prev, p.ok ? undefined : p.message, members, deleting ? { users } : undefined, d.now);
+  let next = policyStatus(meta.name, meta.generation, prev, p.ok ? undefined : p.message, members, deleting ? { users } : undefined, d.now);
+  if (p.ok && !deleting && d.guardrail) {
+    const g = await syncGuardrail(p.value, prev.guardrail, policyKeys(meta.name, members, d.keyExists), d.guardrail);
+    const { guardrail: _old, ...rest } = next;
+    next = { ...rest, models: modelsShown(p.value.spec), ...(g.status ? { guardrail: g.status } : {}), conditions: setCondition(next.conditions, g.condition, meta.generation, d.now) };
+    const was = prev.conditions?.find((c) => c.type === g.condition.type);
+    if (g.condition.status === 'False' && (was?.status !== 'False' || was.reason !== g.condition.reason)) {
+      await d.recorder.warn({ kind: 'KeyPolicy', metadata: meta }, g.condition.reason, g.condition.message);
+    }
+  }
   const patch = mergePatch(toJson(p.ok ? p.value.status : p.raw.status), toJson(next));
   if (patch !== undefined) await d.cluster.patchPolicyStatus(meta.name, patch);
+  const reapedBefore = prev.inactivity?.disabled ?? 0;
+  const reapedNow = next.inactivity?.disabled ?? 0;
+  if (reapedNow > reapedBefore) {
+    await d.recorder.normal({ kind: 'KeyPolicy', metadata: meta }, 'KeysReaped', `${reapedNow} member key(s) disabled for inactivity (${next.inactivity?.deleted ?? 0} deleted): ${(next.inactivity?.members ?? []).join(', ')}`);
+  }
   const was = prev.conditions?.find((c) => c.type === 'Ready')?.reason;
   if (deleting && was !== 'InUse') {
     await d.recorder.warn({ kind: 'KeyPolicy', metadata: meta }, 'DeletionBlocked', inUseMessage(users));

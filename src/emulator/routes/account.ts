@@ -18,6 +18,8 @@ const ActivityQuery = z.object({
 
 const DAY_MS = 86_400_000;
 
+const CreateWorkspace = z.object({ name: z.string().min(1).max(100), slug: z.string().max(50).regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/) });
+
 export function accountRoutes(store: Store): Route[] {
   return [
     {
@@ -74,6 +76,14 @@ export function accountRoutes(store: Store): Route[] {
         const { offset, limit } = pageParams(url, 100);
         const all = store.state.workspaces;
         return ok({ data: pageOf(all, offset, limit).map((w) => workspaceView(w, store.state.userId)), total_count: all.length });
+      },
+    },
+    {
+      method: 'POST', path: '/api/v1/workspaces', auth: 'management',
+      handle: async ({ json }) => {
+        const b = parse(CreateWorkspace, await json());
+        if (store.state.workspaces.some((w) => w.slug === b.slug)) throw new HttpError(400, `Invalid request parameters: slug ${b.slug} is taken`);
+        return ok({ data: workspaceView(store.createWorkspace(b.name, b.slug), store.state.userId) }, 201);
       },
     },
     {

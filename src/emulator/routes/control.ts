@@ -57,6 +57,12 @@ export function controlRoutes(d: ControlDeps): Route[] {
       d.store.spend(key, { usd: b.usd, byok: b.byok ?? false, model });
       return ok({ data: keyView(key, d.store.now()) });
     }),
+    // a workspace's default guardrail is edited in OpenRouter's dashboard; tests set its rules here
+    route('PUT', '/workspaces/:id/default-guardrail', async ({ params, json }) => {
+      const w = d.store.workspace(params['id']);
+      w.defaultGuardrail = parse(z.record(z.string(), z.unknown()), await json());
+      return ok({ data: w.defaultGuardrail });
+    }),
     route('PUT', '/faults', async ({ json }) => {
       const b = parse(FaultsBody, await json());
       d.faults.set(b.rules, b.seed);

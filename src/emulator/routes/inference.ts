@@ -35,8 +35,7 @@ export function inferenceRoutes(store: Store): Route[] {
         const body = parse(ChatBody, await json());
         const model = findModel(body.model);
         if (!model) throw new HttpError(400, `${body.model} is not a valid model ID`);
-        const allowed = store.allowedModels(key);
-        if (allowed && !allowed.includes(model.canonical)) {
+        if (!store.guardrailsAllow(key, model)) {
           throw new HttpError(404, 'No endpoints available matching your guardrail restrictions and data policy. Configure: https://openrouter.ai/settings/privacy');
         }
         const remaining = limitRemaining(key, store.now());

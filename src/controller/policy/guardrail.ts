@@ -1,0 +1,126 @@
+/**
+ * The one guardrail a policy owns at OpenRouter: created on first need (found again by its name after a lost
+ * answer), kept equal to the spec through the canonical form OpenRouter reports, holding every member key of the
+ * policy, and deleted when the policy no longer restricts anything. An idle pass reads only the book.
+ */
+import type { GuardrailStatus, KeyPolicy } from '../../api/schema.ts';
+import { sameRules, type Guardrail, type GuardrailPort } from '../../domain/guardrail.ts';
+import { OpenRouterError, isOpenRouter } from '../../openrouter/errors.ts';
+import type { ConditionInput } from '../conditions.ts';
+import type { Recorder } from '../events.ts';
+import type { GuardrailBook } from '../guardrailbook.ts';
+import { desiredRules, guardrailName, recordedRules, reportedRules, rulesFingerprint } from './rules.ts';
+
+export interface GuardrailDeps {
+  guardrails: GuardrailPort;
+  book: GuardrailBook;
+  clusterId: string;
+  workspaceId: (policy: KeyPolicy) => Promise<string | undefined>;
+  /** lists our guardrails and their keys now (before a create: a lost answer's guardrail is found, not made twice) */
+  refresh: () => Promise<void>;
+  recorder: Recorder;
+}
+
+export interface GuardrailOutcome {
+  status: GuardrailStatus | undefined;
+  condition: ConditionInput;
+}
+
+const CONDITION = 'GuardrailSynced';
+
+/**
+ * Brings the policy's guardrail to its spec and assigns it every key in `keys` (the policy's members' active and
+ * draining keys that exist). OpenRouter refusing the rules (400) is reported in the condition; anything else throws.
+ */
+export async function syncGuardrail(policy: KeyPolicy, prev: GuardrailStatus | undefined, keys: readonly string[], d: GuardrailDeps): Promise<GuardrailOutcome> {
+  const want = desiredRules(policy.spec);
+  const name = guardrailName(d.clusterId, policy.metadata.name);
+  if (!want) {
+    await deleteGuardrails(policy, prev, d);
+    return { status: undefined, condition: { type: CONDITION, status: 'True', reason: 'NotNeeded', message: 'the policy restricts no model or provider: no guardrail' } };
+  }
+  if (!d.book.refreshed) await d.refresh();
+  const regarding = { kind: 'KeyPolicy' as const, metadata: policy.metadata };
+  const fingerprint = rulesFingerprint(want);
+  let g: Guardrail;
+  let created = false;
+  try {
+    const found = await find(prev, name, d);
+    if (found) {
+      g = found;
+      const outside = prev?.id === g.id && !sameRules(g, recordedRules(prev));
+      if (prev?.applied !== fingerprint || outside || prev.id !== g.id) {
+        g = await d.guardrails.update(g.id, want);
+        d.book.put(g);
+        if (outside) await d.recorder.warn(regarding, 'GuardrailDrift', `guardrail ${g.id} was edited outside teamkeys; restored it to the policy`);
+        else await d.recorder.normal(regarding, 'GuardrailUpdated', `applied the policy to guardrail ${g.id}`);
+      }
+    } else {
+      g = await d.guardrails.create(name, `Managed by teamkeys for KeyPolicy ${policy.metadata.name}; edits are reverted.`, await d.workspaceId(policy), want);
+      d.book.put(g);
+      created = true;
+      if (prev) await d.recorder.warn(regarding, 'GuardrailDrift', `guardrail ${prev.id} was deleted outside teamkeys; created ${g.id} in its place`);
+      else await d.recorder.normal(regarding, 'GuardrailCreated', `created guardrail ${g.id}`);
+    }
+  } catch (e) {
+    if (!(e instanceof OpenRouterError) || e.kind !== 'badRequest') throw e;
+    return { status: prev, condition: { type: CONDITION, status: 'False', reason: 'GuardrailRejected', message: `OpenRouter refused the guardrail: ${e.message}` } };
+  }
+  // a create retried after a lost answer can leave a twin: one guardrail per policy
+  for (const twin of d.book.allNamed(name)) {
+    if (twin.id === g.id) continue;
+    await d.guardrails.delete(twin.id);
+    d.book.remove(twin.id);
+  }
+  await assign(regarding, g, keys, !created && prev?.id === g.id && prev.applied === fingerprint, d);
+  const assigned = keys.filter((h) => d.book.guardrailOfKey(h) === g.id).length;
+  const status: GuardrailStatus = { id: g.id, name: g.name, applied: fingerprint, ...reportedRules(g), assignedKeys: assigned, keys: keys.length };
+  return { status, condition: { type: CONDITION, status: 'True', reason: 'Synced', message: `guardrail ${g.id} enforces the policy on ${assigned} of ${keys.length} member keys` } };
+}
+
+/** The policy's guardrail: the one status names, else one of its name; a 404 alone proves status's is gone. */
+async function find(prev: GuardrailStatus | undefined, name: string, d: GuardrailDeps): Promise<Guardrail | undefined> {
+  const known = (prev && d.book.get(prev.id)) ?? d.book.byName(name);
+  if (known) return known;
+  if (prev) {
+    try {
+      const g = await d.guardrails.get(prev.id);
+      d.book.put(g);
+      return g;
+    } catch (e) {
+      if (!isOpenRouter(e, 'notFound')) throw e;
+    }
+  }
+  // nothing known: list again before creating, so a guardrail whose create answer was lost is adopted
+  await d.refresh();
+  return d.book.byName(name);
+}
+
+/** Assigns the keys not on the guardrail in bulk (pages of 100), saying which were moved and which had drifted. */
+async function assign(regarding: Pick<KeyPolicy, 'kind' | 'metadata'>, g: Guardrail, keys: readonly string[], settled: boolean, d: GuardrailDeps): Promise<void> {
+  const missing = keys.filter((h) => d.book.guardrailOfKey(h) !== g.id);
+  if (missing.length === 0) return;
+  const moved = missing.filter((h) => {
+    const was = d.book.guardrailOfKey(h);
+    return was !== undefined && d.book.get(was) !== undefined;
+  }).length;
+  await d.guardrails.assign(g.id, missing);
+  d.book.assigned(g.id, missing);
+  const drifted = missing.length - moved;
+  if (settled && drifted > 0) {
+    await d.recorder.warn(regarding, 'GuardrailDrift', `${drifted} member key(s) were not assigned to guardrail ${g.id} (unassigned or reassigned outside teamkeys); assigned them again`);
+  }
+  if (moved > 0 || !settled) await d.recorder.normal(regarding, 'GuardrailAssigned', `assigned ${missing.length} member key(s) to guardrail ${g.id}${moved > 0 ? ` (${moved} moved from another policy)` : ''}`);
+}
+
+/** Deletes the policy's guardrail(s): the one status names and any of its name. */
+export async function deleteGuardrails(policy: KeyPolicy, prev: GuardrailStatus | undefined, d: GuardrailDeps): Promise<void> {
+  if (!d.book.refreshed) await d.refresh();
+  const ids = new Set(d.book.allNamed(guardrailName(d.clusterId, policy.metadata.name)).map((g) => g.id));
+  if (prev) ids.add(prev.id);
+  for (const id of ids) {
+    await d.guardrails.delete(id);
+    d.book.remove(id);
+  }
+  if (prev) await d.recorder.normal({ kind: 'KeyPolicy', metadata: policy.metadata }, 'GuardrailDeleted', `deleted guardrail ${prev.id}`);
+}
