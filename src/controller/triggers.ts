@@ -4,7 +4,7 @@
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { policyNameOf } from '../api/objects.ts';
-import { ANNOTATION_ROTATE, LABEL_MEMBER } from '../api/schema.ts';
+import { ANNOTATION_REACTIVATE, ANNOTATION_ROTATE, LABEL_MEMBER } from '../api/schema.ts';
 import type { Caches } from './caches.ts';
 import type { WorkQueue } from './queue.ts';
 import { secretsUsed } from './workloads.ts';
@@ -34,15 +34,15 @@ function secretNameOf(o: KubernetesObject & { spec?: unknown }): string {
 export function wireTriggers(caches: Caches, queue: WorkQueue): void {
   const { members, policies, namespaces, secrets } = caches;
   // each member as last seen: the policy it named (moving re-evaluates the one it left) and what a person last
-  // asked of it (a new generation, a deletion or a rotation request jumps the queue and any backoff: offboarding
+  // asked of it (a new generation, a deletion, a rotation or reactivation request jumps the queue and any backoff: offboarding
   // never waits)
-  const seen = new Map<string, { policy: string | undefined; generation: number | undefined; deleting: boolean; rotate: string | undefined }>();
+  const seen = new Map<string, { policy: string | undefined; generation: number | undefined; deleting: boolean; rotate: string | undefined; reactivate: string | undefined }>();
   const onMember = (o: KubernetesObject) => {
     const key = memberKey(o);
-    const now = { policy: policyNameOf(o), generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined, rotate: o.metadata?.annotations?.[ANNOTATION_ROTATE] };
+    const now = { policy: policyNameOf(o), generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined, rotate: o.metadata?.annotations?.[ANNOTATION_ROTATE], reactivate: o.metadata?.annotations?.[ANNOTATION_REACTIVATE] };
     const before = seen.get(key);
     seen.set(key, now);
-    queue.add(key, before !== undefined && (now.generation !== before.generation || (now.deleting && !before.deleting) || now.rotate !== before.rotate));
+    queue.add(key, before !== undefined && (now.generation !== before.generation || (now.deleting && !before.deleting) || now.rotate !== before.rotate || now.reactivate !== before.reactivate));
     if (before?.policy !== undefined && before.policy !== now.policy) queue.add(POLICY + before.policy);
     if (now.policy) queue.add(POLICY + now.policy);
   };

@@ -3,7 +3,8 @@
  * admit (policy, namespace, budget) → plan (from the cache, confirmed against fresh reads before any create or
  * revoke) → recover / provision (a new key) → converge (the key and the Secret) → report (status, Events).
  */
-import { ANNOTATION_KEY_HASH, FINALIZER, type KeyPolicy, type TeamMember } from '../../api/schema.ts';
+import { ANNOTATION_KEY_HASH, ANNOTATION_REACTIVATE, FINALIZER, type KeyPolicy, type TeamMember } from '../../api/schema.ts';
+import type { ConditionInput } from '../conditions.ts';
 import { offboardee } from '../../api/objects.ts';
 import { isOpenRouter } from '../../openrouter/errors.ts';
 import { redact } from '../../util/redact.ts';
@@ -18,6 +19,8 @@ import { effectiveBudget, keyDrift, keyOutlivesAllowance, windowId, windowSpend,
 import { rotate, tendPrevious } from './rotate.ts';
 import { nextPreviousKeyStep, rotating, rotationAsked, scheduledRotation } from './rotation.ts';
 import { finalizeMember } from './finalize.ts';
+import { inactiveMessage, tendInactivity } from './idle.ts';
+import { idleState, nextIdleStep } from './inactivity.ts';
 import { disabledOutside, planKey, type KeyPlan } from './plan.ts';
 import { provision, recover } from './provision.ts';
 import { computeStatus, type Outcome } from './status.ts';
@@ -64,7 +67,10 @@ async function run(c: MemberContext): Promise<Result> {
   if (!admitted.ok) return blocked(c, admitted.outcome, admitted.policy, admitted.disable);
   const { policy, budget } = admitted;
   const expired = c.m.spec.expiresAt !== undefined && Date.parse(c.m.spec.expiresAt) <= c.now();
-  const planned = await plan(c, policy, budget, expired);
+  await tendInactivity(c, policy, budget);
+  // an expired member, and one whose idle key was deleted, gets no key until something deliberate changes
+  const wantKey = !expired && !c.status.inactive?.keyDeleted;
+  const planned = await plan(c, policy, budget, wantKey);
   if (!planned) return {}; // deleted meanwhile
   let { plan: p, secret } = planned;
 
@@ -74,7 +80,7 @@ async function run(c: MemberContext): Promise<Result> {
     if (revoked > 0) return { retry: true };
     // nothing was left behind: go on in this same pass, so a create that keeps failing keeps its backoff
     // (a pass that ends well would reset it, and a failing POST would be retried about once a second)
-    p = planKey(planInput(c, secret, !expired, policy));
+    p = planKey(planInput(c, secret, wantKey, policy));
   }
   if (p.kind === 'create') {
     // the namespace controller deletes Secrets and members in no set order: a member of a namespace being
@@ -83,7 +89,7 @@ async function run(c: MemberContext): Promise<Result> {
     if (secret === 'foreign') return blocked(c, { ready: false, reason: 'SecretConflict', message: `Secret ${c.ns}/${c.secretName} exists and is not managed by teamkeys; delete it or set spec.secretName` }, policy);
     secret = await provision(c, p, policy, budget, secret);
   }
-  if (p.kind === 'keep' && !expired && !c.m.spec.suspended && secret !== 'foreign') {
+  if (p.kind === 'keep' && wantKey && !c.m.spec.suspended && !c.status.inactive && secret !== 'foreign') {
     const ask = rotationAsked({ ...c.m, status: c.status }, policy.spec, c.now());
     // scheduled rotations are bounded in number (--max-concurrent-rotations); asked-for ones are not
     if (ask && (ask.trigger !== 'Scheduled' || c.d.rotationSlot(c.id))) secret = (await rotate(c, policy, budget, ask, secret)) ?? secret;
@@ -93,9 +99,9 @@ async function run(c: MemberContext): Promise<Result> {
   }
 
   const observed = await converge(c, policy, budget, expired, secret);
-  // a suspended or expired member's previous key stops working too
-  await tendPrevious(c, policy, budget, expired || c.m.spec.suspended);
-  await report(c, outcome(c, p, expired), observed, budget, policy);
+  // a suspended, expired or inactive member's previous key stops working too
+  await tendPrevious(c, policy, budget, expired || c.m.spec.suspended || c.status.inactive !== undefined);
+  await report(c, outcome(c, p, expired, policy), observed, budget, policy);
   return requeue(c, expired, policy);
 }
 
@@ -116,7 +122,7 @@ function admit(c: MemberContext): Admission {
  * The key plan. From the cache when it says keep; anything else (create, revoke, recover) is confirmed against
  * a fresh read of the member, its Secret and (when older than the key) the key list. Undefined: the member is gone.
  */
-async function plan(c: MemberContext, policy: KeyPolicy, budget: DesiredBudget, expired: boolean): Promise<{ plan: KeyPlan; secret: SecretState } | undefined> {
+async function plan(c: MemberContext, policy: KeyPolicy, budget: DesiredBudget, wantKey: boolean): Promise<{ plan: KeyPlan; secret: SecretState } | undefined> {
   const d = c.d;
   const window = windowId(budget.reset, c.now());
   const carry = () => {
@@ -124,7 +130,7 @@ async function plan(c: MemberContext, policy: KeyPolicy, budget: DesiredBudget, 
   };
   carry();
   let secret: SecretState = c.cachedSecret();
-  let p = planKey(planInput(c, secret, !expired, policy));
+  let p = planKey(planInput(c, secret, wantKey, policy));
   if (p.kind === 'keep') return { plan: p, secret };
   d.log.debug({ member: c.id, plan: p.kind, reason: p.kind === 'create' ? p.reason : undefined }, 'key plan from the cache; confirming');
   const fresh = await d.readMember(c.ns, c.m.metadata.name);
@@ -133,13 +139,13 @@ async function plan(c: MemberContext, policy: KeyPolicy, budget: DesiredBudget, 
   c.status = fresh.status ?? {};
   secret = await c.readSecret();
   if (p.kind === 'recover' || !d.book.freshSince(Date.parse(c.status.key?.createdAt ?? '1970-01-01'))) await d.refreshBook();
-  p = planKey(planInput(c, secret, !expired, policy));
+  p = planKey(planInput(c, secret, wantKey, policy));
   // a list can miss a key (offsets shift when keys are deleted mid-list): only a 404 proves it is gone
   const current = c.status.key;
   if (p.kind === 'create' && p.reason === 'Deleted' && current) {
     try {
       d.book.put(await d.keys.get(current.hash));
-      p = planKey(planInput(c, secret, !expired, policy));
+      p = planKey(planInput(c, secret, wantKey, policy));
     } catch (e) {
       if (!isOpenRouter(e, 'notFound')) throw e;
     }
@@ -171,7 +177,7 @@ async function converge(c: MemberContext, policy: KeyPolicy, budget: DesiredBudg
   let observed = key ? c.d.book.get(key.hash) : undefined;
   // an expired member's key is disabled as well: its expires_at may be later than a shortened spec.expiresAt;
   // a key disabled outside stays disabled whatever the spec says (never switched back on)
-  const disabled = c.m.spec.suspended || expired || disabledOutside(key, observed);
+  const disabled = c.m.spec.suspended || expired || c.status.inactive !== undefined || disabledOutside(key, observed);
   if (key && observed && keyDrift(observed, c.keyBudget(budget), disabled)) observed = await convergeKey(c, key, observed, c.keyBudget(budget), disabled);
   // already as it should be: status follows the key (a PATCH whose status write was lost to a crash landed anyway)
   else if (key && observed) c.status = { ...c.status, key: c.keyRef(observed, key) };
@@ -180,9 +186,10 @@ async function converge(c: MemberContext, policy: KeyPolicy, budget: DesiredBudg
   return observed;
 }
 
-function outcome(c: MemberContext, p: KeyPlan, expired: boolean): Outcome {
+function outcome(c: MemberContext, p: KeyPlan, expired: boolean, policy: KeyPolicy): Outcome {
   if (expired) return { ready: false, reason: 'Expired', message: `the member's expiresAt ${c.m.spec.expiresAt ?? ''} has passed` };
   if (c.m.spec.suspended) return { ready: false, reason: 'Suspended', message: 'spec.suspended is true: the key is disabled' };
+  if (c.status.inactive) return { ready: false, reason: 'Inactive', message: inactiveMessage(c, policy) };
   const label = c.status.key?.label ?? '';
   if (p.kind === 'hold') {
     return { ready: false, reason: 'DisabledOutside', message: `key ${label} was disabled outside teamkeys (treated as leaked) and the policy respects that (onDisabledOutside: Respect): re-enable it at OpenRouter, or delete Secret ${c.secretName} to get a new key` };
@@ -203,6 +210,9 @@ function requeue(c: MemberContext, expired: boolean, policy?: KeyPolicy): Result
   const scheduled = policy ? scheduledRotation(c.status, c.m.metadata.uid, policy.spec) : undefined;
   // due but not started: all --max-concurrent-rotations slots were taken; look again later, not every second
   if (scheduled !== undefined && !c.m.spec.suspended && !expired) ends.push(scheduled > now ? scheduled - now + 1_000 : SLOT_WAIT_MS);
+  const idle = policy?.spec.inactivity;
+  const idleStep = nextIdleStep(idle, c.status.activity, idleState(idle, c.status.activity, now));
+  if (idleStep !== undefined && !expired) ends.push(Math.max(0, idleStep - now) + 1_000);
   const step = nextPreviousKeyStep(c.status.previousKeys);
   if (step !== undefined) ends.push(step - now + 1_000);
   if (rotating(c.status) && reset && reset !== 'never') ends.push(nextReset(reset, now) - now + 1_000);
@@ -218,6 +228,14 @@ async function blocked(c: MemberContext, why: Outcome, policy: KeyPolicy | undef
   const key = c.status.key;
   await report(c, why, key ? c.d.book.get(key.hash) : undefined, undefined, policy);
   return {};
+}
+
+function inactivityCondition(c: MemberContext, policy: KeyPolicy | undefined): ConditionInput | undefined {
+  const idle = policy?.spec.inactivity;
+  const inactive = c.status.inactive;
+  if (inactive) return { type: 'Inactive', status: 'True', reason: inactive.keyDeleted ? 'KeyDeleted' : 'KeyDisabled', message: `no spend since ${c.status.activity?.lastSpendAt ?? inactive.since}; annotate ${ANNOTATION_REACTIVATE}=<new value> to bring the key back` };
+  if (!idle) return undefined;
+  return { type: 'Inactive', status: 'False', reason: 'Active', message: `the key is disabled after ${idle.disableAfter} without spend${idle.deleteAfter ? ` and deleted after ${idle.deleteAfter}` : ''}` };
 }
 
 /** Writes the status the outcome deserves, and the Events its change calls for. */
@@ -240,6 +258,7 @@ async function report(c: MemberContext, out: Outcome, observed: Key | undefined,
     suspended: c.m.spec.suspended,
     expired: out.reason === 'Expired',
     nextRotationAt: nextRotation === undefined ? undefined : new Date(nextRotation).toISOString(),
+    inactivity: inactivityCondition(c, policy),
     drainingUSD: budget ? (c.status.previousKeys ?? []).filter((p) => p.state === 'Draining').reduce((sum, p) => {
       const k = c.d.book.get(p.hash);
       return sum + (k && p.window === c.carried.window ? windowSpend(k, budget.reset, budget.includeByok) : 0);

@@ -3,7 +3,7 @@ import { TeamMemberStatus, type KeyRef, type TeamMember } from '../../api/schema
 import { toJson } from '../../util/json.ts';
 import type { Key } from '../../domain/key.ts';
 import { usdShown } from '../../util/money.ts';
-import { setCondition } from '../conditions.ts';
+import { setCondition, type ConditionInput } from '../conditions.ts';
 import { deepEqual } from '../mergepatch.ts';
 import { budgetLevel, windowSpend, type DesiredBudget } from './desired.ts';
 
@@ -33,6 +33,8 @@ export interface StatusInput {
   nextRotationAt?: string | undefined;
   /** what previous keys still draining spent in the current window (they count against the member's limit) */
   drainingUSD?: number | undefined;
+  /** the Inactive condition, when the policy reaps idle keys (or the member is still marked inactive) */
+  inactivity?: ConditionInput | undefined;
 }
 
 export interface Note {
@@ -61,6 +63,8 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
       ? { type: 'Rotating', status: 'True', reason: 'Draining', message: `the Secret holds the new key; the previous key ${draining.map((p) => p.label).join(', ')} works until ${draining.map((p) => p.retireAt).join(', ')}` }
       : { type: 'Rotating', status: 'False', reason: 'Idle', message: i.nextRotationAt ? `next scheduled rotation at ${i.nextRotationAt}` : 'no rotation in flight' }, gen, i.now);
 
+  if (i.inactivity) conditions = setCondition(conditions, i.inactivity, gen, i.now);
+
   const rotation = i.prev.rotation ?? (i.key ? { count: 0 } : undefined);
   const status: TeamMemberStatus = {
     observedGeneration: gen,
@@ -73,6 +77,8 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
     usage: i.prev.usage,
     ...(rotation ? { rotation: { ...rotation, nextRotationAt: i.nextRotationAt } } : {}),
     previousKeys: i.prev.previousKeys,
+    activity: i.prev.activity,
+    inactive: i.prev.inactive,
   };
 
   if (i.budget) {
