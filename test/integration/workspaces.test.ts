@@ -1,0 +1,84 @@
+/**
+ * Two policies in two OpenRouter workspaces: keys, guardrails, assignments, listing and the orphan sweep each stay
+ * in their own workspace, and nothing done for one touches the other.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { eventually } from './kube.ts';
+import { startEnv, type Env } from './env.ts';
+import { expectNoKeyStrings } from './scan.ts';
+
+let env: Env;
+let ns = '';
+let research = '';
+const names = { a: '', b: '' };
+beforeAll(async () => {
+  env = await startEnv({ orphanGrace: '1s' });
+  ns = await env.newNamespace('ws');
+  research = env.emu.store.createWorkspace('Research', `research-${ns}`).id;
+  names.a = `ws-a-${ns}`;
+  names.b = `ws-b-${ns}`;
+  await env.apply([
+    `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${names.a}}\nspec: {workspace: research-${ns}, models: {allow: [openai/gpt-4o-mini]}}`,
+    `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${names.b}}\nspec: {models: {allow: [google/gemini-2.5-flash]}}`,
+    `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: alice, namespace: ${ns}}\nspec: {policy: ${names.a}}`,
+    `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: bruno, namespace: ${ns}}\nspec: {policy: ${names.b}}`,
+  ].join('\n---\n'));
+}, 60_000);
+afterAll(() => env.stop());
+
+interface PolicyView { status?: { guardrail?: { id: string; assignedKeys: number } } }
+const guardrailIdOf = async (name: string) =>
+  eventually(async () => ((await env.custom.getClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name })) as PolicyView).status?.guardrail?.id, 15_000, `${name} guardrail`);
+const guardrail = (id: string) => env.emu.store.state.guardrails.find((g) => g.id === id);
+const key = (hash: string | undefined) => env.emu.store.state.keys.find((k) => k.hash === hash);
+const assignment = (hash: string | undefined) => env.emu.store.state.keyAssignments.find((x) => x.target === hash)?.guardrailId;
+
+it('keeps each policy\'s keys and guardrail in its own workspace, each key on its own guardrail', async () => {
+  const alice = await env.ready(ns, 'alice');
+  const bruno = await env.ready(ns, 'bruno');
+  const [ga, gb] = [await guardrailIdOf(names.a), await guardrailIdOf(names.b)];
+  expect(guardrail(ga)?.workspaceId).toBe(research);
+  expect(guardrail(gb)?.workspaceId).not.toBe(research);
+  expect(key(alice.status?.key?.hash)?.workspaceId).toBe(research);
+  expect(key(bruno.status?.key?.hash)?.workspaceId).not.toBe(research);
+  expect(assignment(alice.status?.key?.hash)).toBe(ga);
+  expect(assignment(bruno.status?.key?.hash)).toBe(gb);
+});
+
+it('lists usage in both workspaces, and corrects drift in one without writing to the other', async () => {
+  const alice = (await env.member(ns, 'alice')).status;
+  env.emu.store.spend(env.emu.store.getKey(alice?.key?.hash ?? ''), { usd: 0.25 });
+  const [ga, gb] = [await guardrailIdOf(names.a), await guardrailIdOf(names.b)];
+  env.emu.store.updateGuardrail(ga, undefined, { allowed_models: ['openai/gpt-4.1-2025-04-14'] });
+  const bBefore = structuredClone(guardrail(gb));
+  await env.op.sync();
+  await eventually(async () => (await env.member(ns, 'alice')).status?.usage?.windowUSD === 0.25 || undefined, 10_000, 'usage from the research workspace');
+  await eventually(() => (guardrail(ga)?.fields['allowed_models'] as string[] | undefined)?.[0] === 'openai/gpt-4o-mini-2024-07-18' || undefined, 10_000, 'A restored');
+  await env.settled();
+  expect(guardrail(gb)).toEqual(bBefore);
+});
+
+it('sweeps orphans in every workspace in use, and only this cluster\'s', async () => {
+  const store = env.emu.store;
+  const ghost = `teamkeys/${env.clusterId}/${ns}/ghost/00000000-0000-4000-8000-000000000000/1`;
+  const orphan = store.createKey({ name: ghost, workspaceId: research });
+  const foreign = store.createKey({ name: 'a research notebook key', workspaceId: research });
+  env.clock.advance(2_000); // past the grace period, for the operator and the emulator alike
+  await env.op.sync();
+  expect(key(orphan.key.hash)).toBeUndefined();
+  expect(key(foreign.key.hash)).toBeDefined();
+});
+
+it('deletes only its own guardrail when a policy goes', async () => {
+  const [ga, gb] = [await guardrailIdOf(names.a), await guardrailIdOf(names.b)];
+  const bruno = (await env.member(ns, 'bruno')).status;
+  await env.kubectl(['delete', 'tm', 'alice', '-n', ns, '--timeout=30s']);
+  await env.kubectl(['delete', 'keypolicy', names.a, '--timeout=30s']);
+  expect(guardrail(ga)).toBeUndefined();
+  expect(guardrail(gb)).toBeDefined();
+  expect(assignment(bruno?.key?.hash)).toBe(gb);
+});
+
+it('leaks no key string into logs, Events or statuses', async () => {
+  await expectNoKeyStrings(env, [ns]);
+});
