@@ -2,7 +2,7 @@
  * Model-based test: fast-check generates sequences of what users, admins and the world do — apply, suspend and
  * delete members, move them between policies, edit, delete and restore policies, label and unlabel the namespace
  * a policy selects, rotate keys on demand (and on schedule, as the clock moves), disable, delete or re-limit keys
- * in the dashboard, spend through the inference endpoint with the current or the previous key, move the clock
+ * in the dashboard, toggle a policy's model list and edit, delete or unassign its guardrail outside, spend through the inference endpoint with the current or the previous key, move the clock
  * across day boundaries, make OpenRouter fail, restart the operator or crash it mid-work — and after every step,
  * once the operator has converged, checks the invariants of the design:
  *   - every live, unsuspended member whose policy admits it has exactly one enabled key, the one in its Secret,
@@ -11,6 +11,8 @@
  *     and says why; a deleted member is gone and so is any enabled key of it;
  *   - a policy deleted while members use it waits (and their keys keep working), and goes when the last one does;
  *   - no enabled key of this cluster is left without an owner once the sweep ran;
+ *   - the key in a Secret holds its policy's guardrail when the policy lists models (and none otherwise), and
+ *     OpenRouter refuses a model outside the list;
  *   - spend per member per window stays within its limit plus one request;
  *   - an idle pass writes nothing to OpenRouter or Kubernetes;
  *   - no key string in any log line, Event or status.
@@ -42,12 +44,19 @@ const POLICIES = [
   { limitUSD: 0.4, editedUSD: 0.2, reset: 'weekly', deletion: 'Disable', rotation: '{every: 30h, overlap: 2h}' },
 ] as const;
 const TIER_LABEL = 'teamkeys.dev/model-tier';
+/** A restricted tier's model list (the probes' model is on it); OUTSIDE is not. */
+const ALLOWED = ['openai/gpt-4o-mini', 'google/gemini-2.5-flash'];
+const OUTSIDE = 'anthropic/claude-3.5-sonnet';
+const guardrailOfKey = (r: Real, hash: string | undefined) => {
+  const id = r.env.emu.store.state.keyAssignments.find((a) => a.target === hash)?.guardrailId;
+  return id === undefined ? undefined : r.env.emu.store.state.guardrails.find((g) => g.id === id)?.name ?? id;
+};
 /** Each chat asks for this many completion tokens: about $0.06 with openai/gpt-4o-mini, so a few exhaust a budget. */
 const MAX_TOKENS = 100_000;
 const MAX_REQUEST_USD = 0.061;
 
 interface MemberModel { policy: 0 | 1; suspended: boolean; spent: Map<string, number>; keys: string[] }
-interface PolicyModel { limitUSD: number; state: 'live' | 'deleting' | 'gone' }
+interface PolicyModel { limitUSD: number; state: 'live' | 'deleting' | 'gone'; models: boolean }
 interface Model { members: Map<Name, MemberModel>; deleted: Set<Name>; policies: [PolicyModel, PolicyModel]; labelled: boolean }
 interface Real { env: Env; ns: string; policy: (i: 0 | 1) => string }
 
@@ -65,14 +74,15 @@ const keysOf = (r: Real, name: Name) => r.env.emu.store.state.keys.filter((k) =>
 });
 const writes = () => {
   const c = env.emu.counters();
-  return ['POST /api/v1/keys', 'PATCH /api/v1/keys/{hash}', 'DELETE /api/v1/keys/{hash}'].map((r) => Object.values(c[r] ?? {}).reduce((a, b) => a + b, 0)).join('/');
+  return ['POST /api/v1/keys', 'PATCH /api/v1/keys/{hash}', 'DELETE /api/v1/keys/{hash}', 'POST /api/v1/guardrails', 'PATCH /api/v1/guardrails/{id}', 'DELETE /api/v1/guardrails/{id}', 'POST /api/v1/guardrails/{id}/assignments/keys', 'POST /api/v1/guardrails/{id}/assignments/keys/remove'].map((r) => Object.values(c[r] ?? {}).reduce((a, b) => a + b, 0)).join('/');
 };
 const status = async (r: Real, name: Name) => (await r.env.member(r.ns, name)).status;
 
 function policyYaml(r: Real, i: 0 | 1, pm: PolicyModel): string {
   const p = POLICIES[i];
   const selector = i === 1 ? `, namespaceSelector: {matchLabels: {${TIER_LABEL}: pro}}` : '';
-  return `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${r.policy(i)}}\nspec: {budget: {limitUSD: ${pm.limitUSD}, reset: ${p.reset}}, deletionPolicy: ${p.deletion}, rotation: ${p.rotation}${selector}}`;
+  const models = pm.models ? `, models: {allow: [${ALLOWED.join(', ')}]}` : '';
+  return `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${r.policy(i)}}\nspec: {budget: {limitUSD: ${pm.limitUSD}, reset: ${p.reset}}, deletionPolicy: ${p.deletion}, rotation: ${p.rotation}${selector}${models}}`;
 }
 
 /** Whether the member should have a working key: not suspended, its policy exists and admits the namespace. */
@@ -153,6 +163,16 @@ async function checkInvariants(m: Model, r: Real): Promise<void> {
     expect([200, 403], `${name}: the key in the Secret works (or is out of budget)`).toContain(probe.status);
     if (probe.status === 200) record(mm, ((await probe.json()) as { usage: { cost: number } }).usage.cost, r);
     else await probe.body?.cancel();
+    // its policy's restrictions, enforced by OpenRouter on the key in the Secret (and on one still draining)
+    const restricted = m.policies[mm.policy].models;
+    const guardrail = `teamkeys/${r.env.clusterId}/${r.policy(mm.policy)}`;
+    expect(guardrailOfKey(r, s?.key?.hash), `${name}: the key holds ${restricted ? 'its policy\'s guardrail' : 'no guardrail'}`).toBe(restricted ? guardrail : undefined);
+    if (restricted) for (const p of draining) expect(guardrailOfKey(r, p.hash), `${name}: the draining key keeps the guardrail`).toBe(guardrail);
+    const outside = await r.env.chat(apiKey, OUTSIDE);
+    if (restricted) expect(outside.status, `${name}: a model outside the list is refused`).toBe(404);
+    else expect([200, 403], `${name}: any model is allowed`).toContain(outside.status);
+    if (outside.status === 200) record(mm, ((await outside.json()) as { usage: { cost: number } }).usage.cost, r);
+    else await outside.body?.cancel();
     for (const [window, usd] of mm.spent) {
       expect(usd, `${name}: spend in ${window}`).toBeLessThanOrEqual(POLICIES[mm.policy].limitUSD + MAX_REQUEST_USD);
       stepsRun.worst = Math.max(stepsRun.worst, usd / POLICIES[mm.policy].limitUSD);
@@ -288,6 +308,20 @@ const commands = [
     m.policies[i].state = 'live';
     await r.env.apply(policyYaml(r, i, m.policies[i]));
   })),
+  fc.constantFrom<0 | 1>(0, 1).map((i) => cmd(`toggle policy ${i}'s model list`, (m) => m.policies[i].state !== 'gone', async (m, r) => {
+    const pm = m.policies[i];
+    pm.models = !pm.models;
+    await r.env.apply(policyYaml(r, i, pm));
+  })),
+  // someone edits, deletes or unassigns a guardrail in the dashboard
+  fc.tuple(fc.constantFrom<0 | 1>(0, 1), fc.constantFrom('edit', 'delete', 'unassign')).map(([i, what]) => cmd(`${what} policy ${i}'s guardrail outside`, () => true, async (_m, r) => {
+    const store = r.env.emu.store;
+    const g = store.state.guardrails.find((x) => x.name === `teamkeys/${r.env.clusterId}/${r.policy(i)}`);
+    if (!g) return;
+    if (what === 'edit') store.updateGuardrail(g.id, undefined, { allowed_models: [OUTSIDE] });
+    else if (what === 'delete') store.deleteGuardrail(g.id);
+    else store.unassign('keyAssignments', g.id, store.state.keyAssignments.filter((a) => a.guardrailId === g.id).map((a) => a.target));
+  })),
   fc.boolean().map((on) => cmd(`${on ? 'label' : 'unlabel'} the namespace for policy 1`, () => true, async (m, r) => {
     m.labelled = on;
     await r.env.core.patchNamespace({ name: r.ns, body: { metadata: { labels: { [TIER_LABEL]: on ? 'pro' : null } } } }, MERGE);
@@ -302,7 +336,7 @@ it('keeps every invariant on generated sequences of lifecycle steps', async () =
     const ns = await env.newNamespace('model', { [TIER_LABEL]: 'pro' });
     namespaces.push(ns);
     const real: Real = { env, ns, policy: (i) => `${ns}-p${i}` };
-    const policies: [PolicyModel, PolicyModel] = [{ limitUSD: POLICIES[0].limitUSD, state: 'live' }, { limitUSD: POLICIES[1].limitUSD, state: 'live' }];
+    const policies: [PolicyModel, PolicyModel] = [{ limitUSD: POLICIES[0].limitUSD, state: 'live', models: true }, { limitUSD: POLICIES[1].limitUSD, state: 'live', models: false }];
     await env.apply(`${policyYaml(real, 0, policies[0])}\n---\n${policyYaml(real, 1, policies[1])}`);
     try {
       await fc.asyncModelRun(() => ({ model: { members: new Map<Name, MemberModel>(), deleted: new Set<Name>(), policies, labelled: true }, real }), cmds);

@@ -95,7 +95,8 @@ export async function reconcilePolicy(p: NonNullable<Parsed<KeyPolicy>>, members
   }
   const prev: KeyPolicyStatus = p.ok ? (p.value.status ?? {}) : {};
   let next = policyStatus(meta.name, meta.generation, prev, p.ok ? undefined : p.message, members, deleting ? { users } : undefined, d.now);
-  if (p.ok && !deleting && d.guardrail) {
+  // (a policy waiting for its members to go still restricts their keys, which keep working meanwhile)
+  if (p.ok && d.guardrail) {
     const g = await syncGuardrail(p.value, prev.guardrail, policyKeys(meta.name, members, d.keyExists), d.guardrail);
     const { guardrail: _old, ...rest } = next;
     next = { ...rest, models: modelsShown(p.value.spec), ...(g.status ? { guardrail: g.status } : {}), conditions: setCondition(next.conditions, g.condition, meta.generation, d.now) };
