@@ -351,6 +351,7 @@ export class Operator {
       guardrails: this.guardrails, book: this.guardrailBook, clusterId: this.clusterId, recorder: this.recorder,
       workspaceId: (p) => this.keySync.workspaceId(p),
       refresh: () => this.keySync.refreshGuardrails(),
+      now: () => new Date(this.clock.now()).toISOString(),
     };
   }
 

@@ -310,6 +310,7 @@ export const TeamMemberStatus = z.object({
   inactive: z.object({
     since: z.string(),
     keyDeleted: z.boolean().meta({ description: 'The key was deleted too (inactivity.deleteAfter); reactivating issues a new one.' }),
+    generation: z.int().min(0).optional().meta({ description: 'The member generation it was switched off at: a later spec change reactivates it.' }),
   }).optional().meta({ description: 'Set while the key is disabled for inactivity (policy spec.inactivity).' }),
   keySeq: z.int().min(0).optional().meta({ description: 'How many keys this member has had; part of each key name.' }),
   budget: z
@@ -358,6 +359,7 @@ export const GuardrailStatus = z.object({
   zeroDataRetention: z.boolean(),
   assignedKeys: z.int().min(0).meta({ description: "Member keys assigned to the guardrail (active and draining)." }),
   keys: z.int().min(0).meta({ description: "Member keys that should be assigned." }),
+  lastDrift: z.object({ at: z.string(), what: z.string().max(2000) }).optional().meta({ description: 'The last change made outside teamkeys that the operator corrected.' }),
 });
 export type GuardrailStatus = z.infer<typeof GuardrailStatus>;
 

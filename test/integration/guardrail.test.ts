@@ -40,6 +40,7 @@ const movePolicy = (name: string, policy: string, namespace = ns) =>
   env.custom.patchNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace, plural: 'teammembers', name, body: { spec: { policy } } }, MERGE);
 const policyEvents = async (reason: string) => (await env.events('default')).filter((e) => e.reason === reason && e.regarding?.kind === 'KeyPolicy');
 const calls = (prefix: string) => Object.entries(env.emu.counters()).filter(([r]) => r.startsWith(prefix)).reduce((sum, [, byCode]) => sum + Object.values(byCode).reduce((a, b) => a + b, 0), 0);
+const exactly = (route: string) => Object.values(env.emu.counters()[route] ?? {}).reduce((a, b) => a + b, 0);
 const guardrailWrites = () => calls('POST /api/v1/guardrails') + calls('PATCH /api/v1/guardrails') + calls('DELETE /api/v1/guardrails');
 /** What a pod holding the member's Secret gets from OpenRouter for a model. */
 const podCall = async (name: string, model: string, namespace = ns) => {
@@ -96,7 +97,8 @@ describe('the example tiers', () => {
     expect(guardrailOf(bea.status?.key?.hash)).toBe(pro.status?.guardrail?.id);
     expect((await podCall('bea', 'anthropic/claude-sonnet-4')).status).toBe(200);
     expect((await env.member(ns, 'bea')).status?.key?.hash).toBe(bea.status?.key?.hash); // no new key
-    expect((await policyEvents('GuardrailAssigned')).some((e) => e.regarding?.name === tier['pro'] && /1 moved/.test(e.note ?? ''))).toBe(true);
+    const assignedEvents = await policyEvents('GuardrailAssigned');
+    expect(assignedEvents.some((e) => e.regarding?.name === tier['pro'] && /1 moved/.test(e.note ?? '')), JSON.stringify(assignedEvents.map((e) => [e.regarding?.name, e.note]))).toBe(true);
 
     // and to enterprise (no guardrail): the key is taken off pro's
     await env.kubectl(['label', 'ns', ns, 'teamkeys.dev/tier=enterprise', '--overwrite']);
@@ -127,6 +129,9 @@ describe('the policy guardrail', () => {
       return (g['allowed_models'] as string[])[0] === 'openai/gpt-4o-mini-2024-07-18' && (g['ignored_providers'] as string[])[0] === 'deepinfra' || undefined;
     }, 10_000, 'guardrail restored');
     expect((await policyEvents('GuardrailDrift')).some((e) => /edited outside/.test(e.note ?? ''))).toBe(true);
+    // and the condition keeps saying so after the Event is gone
+    const synced = await eventually(async () => (await getPolicy(name)).status?.conditions?.find((c) => c.type === 'GuardrailSynced' && /last drift corrected at .*edited outside/.test(c.message)), 10_000, 'drift in the condition');
+    expect(synced.status).toBe('True');
 
     // one key unassigned, the other assigned to someone else's guardrail: both back after a sync, in one call
     const foreign = env.emu.store.createGuardrail('someone else', undefined, {});
@@ -219,8 +224,13 @@ describe('the policy guardrail', () => {
     const names = [0, 1, 2].map((i) => `idle${i}-${ns}`);
     const docs = names.map((p, i) => `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${p}}\nspec: {models: {allow: [openai/gpt-4o-mini${i === 2 ? ', google/gemini-2.5-flash' : ''}]}, providers: {deny: [deepinfra]}, zeroDataRetention: ${i === 1}}`);
     for (let i = 0; i < 100; i++) docs.push(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: idle${i}, namespace: ${ns}}\nspec: {policy: ${names[i % 3]}}`);
+    const [creates0, assigns0, guardrails0] = [exactly('POST /api/v1/keys'), exactly('POST /api/v1/guardrails/{id}/assignments/keys'), exactly('POST /api/v1/guardrails')];
     await env.apply(docs.join('\n---\n'));
     for (let i = 0; i < 100; i++) await env.ready(ns, `idle${i}`, 60_000);
+    // provisioning with a guardrail: one create and one assignment per member, one guardrail per policy
+    expect(exactly('POST /api/v1/keys') - creates0).toBe(100);
+    expect(exactly('POST /api/v1/guardrails/{id}/assignments/keys') - assigns0).toBe(100);
+    expect(exactly('POST /api/v1/guardrails') - guardrails0).toBe(3);
     await env.op.sync();
     await env.settled(60_000, 1_000);
     const writes = guardrailWrites();

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { nextReset } from '../../src/util/windows.ts';
-import { eventually } from './kube.ts';
+import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
 
@@ -77,6 +77,14 @@ it('brings a disabled key back with the reactivate annotation, and only with it'
   expect(s?.activity?.reactivation).toBe('back-1');
   expect(s?.key?.hash).toBe(hash); // the same key
   expect((await env.events(ns)).some((e) => e.reason === 'KeyReactivated' && e.regarding?.name === 'bob')).toBe(true);
+
+  // idle again; this time a change to its spec is the deliberate act
+  await passTime(2.1 * HOUR);
+  await eventually(async () => (await condition('bob', 'Ready'))?.reason === 'Inactive' || undefined, 10_000, 'bob inactive again');
+  await env.custom.patchNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name: 'bob', body: { spec: { displayName: 'Bob, back from leave' } } }, MERGE);
+  await env.ready(ns, 'bob');
+  expect(emuKey(hash)?.disabled).toBe(false);
+  expect((await env.events(ns)).some((e) => e.reason === 'KeyReactivated' && /the spec changed/.test(e.note ?? ''))).toBe(true);
 });
 
 it('deletes a key idle past deleteAfter, and a reactivated member gets a new one without a second budget', async () => {

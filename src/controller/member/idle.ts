@@ -1,7 +1,7 @@
 /**
  * The inactivity step of a member reconcile: records when spend last moved, disables a key idle for too long
- * (converge does, from status.inactive), deletes it when the policy says so, and brings it back on the
- * teamkeys.dev/reactivate annotation. Every change is written before the next step reads a fresh status.
+ * (converge does, from status.inactive), deletes it when the policy says so, and brings it back on a deliberate
+ * act: a new teamkeys.dev/reactivate annotation value, or any change to the member's spec. Every change is written before the next step reads a fresh status.
  */
 import { ANNOTATION_REACTIVATE, type KeyPolicy } from '../../api/schema.ts';
 import { isOpenRouter } from '../../openrouter/errors.ts';
@@ -18,11 +18,15 @@ export async function tendInactivity(c: MemberContext, policy: KeyPolicy, budget
   const observed = key ? d.book.get(key.hash) : undefined;
   let activity = nextActivity(c.status.activity, key, observed, now);
   const asked = c.m.metadata.annotations?.[ANNOTATION_REACTIVATE];
-  if (reactivationAsked(asked, activity)) {
-    const was = c.status.inactive;
-    activity = { lastSpendAt: now, keyHash: activity?.keyHash ?? key?.hash ?? '', lifetimeUSD: activity?.lifetimeUSD ?? 0, reactivation: asked };
+  const was = c.status.inactive;
+  // a deliberate act: a new annotation value, or any change to the member's spec (resuming it, say)
+  const annotated = reactivationAsked(asked, activity);
+  const edited = was?.generation !== undefined && c.m.metadata.generation !== was.generation;
+  if (annotated || edited) {
+    activity = { lastSpendAt: now, keyHash: activity?.keyHash ?? key?.hash ?? '', lifetimeUSD: activity?.lifetimeUSD ?? 0, ...(asked ? { reactivation: asked } : {}) };
     await c.patchStatus({ ...c.status, activity, inactive: undefined });
-    if (was) await d.recorder.normal(c.m, 'KeyReactivated', `reactivated (${ANNOTATION_REACTIVATE}=${asked ?? ''}): ${was.keyDeleted ? 'a new key is issued' : 'the key is enabled again'}`);
+    const by = annotated ? `${ANNOTATION_REACTIVATE}=${asked ?? ''}` : 'the spec changed';
+    if (was) await d.recorder.normal(c.m, 'KeyReactivated', `reactivated (${by}): ${was.keyDeleted ? 'a new key is issued' : 'the key is enabled again'}`);
     return;
   }
   const state = idleState(policy.spec.inactivity, activity, c.now());
@@ -33,7 +37,8 @@ export async function tendInactivity(c: MemberContext, policy: KeyPolicy, budget
     else c.status = { ...c.status, activity };
     return;
   }
-  const inactive = { since: c.status.inactive?.since ?? now, keyDeleted: c.status.inactive?.keyDeleted ?? false };
+  const gen = c.m.metadata.generation;
+  const inactive = { since: was?.since ?? now, keyDeleted: was?.keyDeleted ?? false, ...(gen === undefined ? {} : { generation: was?.generation ?? gen }) };
   if (state === 'delete' && key) {
     // intent first: a crash after it deletes again (a 404 counts as deleted) rather than leave the key
     inactive.keyDeleted = true;

@@ -180,7 +180,14 @@ export async function createKey(c: MemberContext, policy: KeyPolicy, budget: Des
   let key = created.key;
   if (guardrail) {
     // before the Secret: a crash or a failure here leaves a key no Secret holds, which recovery revokes
-    await d.guardrails.assign(guardrail, [key.hash]);
+    try {
+      await d.guardrails.assign(guardrail, [key.hash]);
+    } catch (e) {
+      // the guardrail was deleted outside since the last listing: forget it, so the next attempt waits for the
+      // policy to create a new one instead of issuing and revoking a key per retry
+      if (isOpenRouter(e, 'notFound')) d.guardrailBook.remove(guardrail);
+      throw e;
+    }
     d.guardrailBook.assigned(guardrail, [key.hash]);
   }
   if (c.m.spec.suspended) {

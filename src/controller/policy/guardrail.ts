@@ -19,6 +19,7 @@ export interface GuardrailDeps {
   /** lists our guardrails and their keys now (before a create: a lost answer's guardrail is found, not made twice) */
   refresh: () => Promise<void>;
   recorder: Recorder;
+  now: () => string;
 }
 
 export interface GuardrailOutcome {
@@ -44,6 +45,7 @@ export async function syncGuardrail(policy: KeyPolicy, prev: GuardrailStatus | u
   const fingerprint = rulesFingerprint(want);
   let g: Guardrail;
   let created = false;
+  const drift: string[] = [];
   try {
     const found = await find(prev, name, d);
     if (found) {
@@ -52,14 +54,14 @@ export async function syncGuardrail(policy: KeyPolicy, prev: GuardrailStatus | u
       if (prev?.applied !== fingerprint || outside || prev.id !== g.id) {
         g = await d.guardrails.update(g.id, want);
         d.book.put(g);
-        if (outside) await d.recorder.warn(regarding, 'GuardrailDrift', `guardrail ${g.id} was edited outside teamkeys; restored it to the policy`);
+        if (outside) drift.push(await drifted(regarding, `guardrail ${g.id} was edited outside teamkeys; restored it to the policy`, d));
         else await d.recorder.normal(regarding, 'GuardrailUpdated', `applied the policy to guardrail ${g.id}`);
       }
     } else {
       g = await d.guardrails.create(name, `Managed by teamkeys for KeyPolicy ${policy.metadata.name}; edits are reverted.`, await d.workspaceId(policy), want);
       d.book.put(g);
       created = true;
-      if (prev) await d.recorder.warn(regarding, 'GuardrailDrift', `guardrail ${prev.id} was deleted outside teamkeys; created ${g.id} in its place`);
+      if (prev) drift.push(await drifted(regarding, `guardrail ${prev.id} was deleted outside teamkeys; created ${g.id} in its place`, d));
       else await d.recorder.normal(regarding, 'GuardrailCreated', `created guardrail ${g.id}`);
     }
   } catch (e) {
@@ -72,10 +74,14 @@ export async function syncGuardrail(policy: KeyPolicy, prev: GuardrailStatus | u
     await d.guardrails.delete(twin.id);
     d.book.remove(twin.id);
   }
-  await assign(regarding, g, keys, !created && prev?.id === g.id && prev.applied === fingerprint, d);
+  const unassigned = await assign(regarding, g, keys, !created && prev?.id === g.id && prev.applied === fingerprint, d);
+  if (unassigned) drift.push(unassigned);
   const assigned = keys.filter((h) => d.book.guardrailOfKey(h) === g.id).length;
-  const status: GuardrailStatus = { id: g.id, name: g.name, applied: fingerprint, ...reportedRules(g), assignedKeys: assigned, keys: keys.length };
-  return { status, condition: { type: CONDITION, status: 'True', reason: 'Synced', message: `guardrail ${g.id} enforces the policy on ${assigned} of ${keys.length} member keys` } };
+  // the last drift corrected stays in status (and the condition), not only in an Event that expires
+  const lastDrift = drift.length > 0 ? { at: d.now(), what: drift.join('; ') } : prev?.lastDrift;
+  const status: GuardrailStatus = { id: g.id, name: g.name, applied: fingerprint, ...reportedRules(g), assignedKeys: assigned, keys: keys.length, ...(lastDrift ? { lastDrift } : {}) };
+  const since = lastDrift ? `; last drift corrected at ${lastDrift.at}: ${lastDrift.what}` : '';
+  return { status, condition: { type: CONDITION, status: 'True', reason: 'Synced', message: `guardrail ${g.id} enforces the policy on ${assigned} of ${keys.length} member keys${since}` } };
 }
 
 /** The policy's guardrail: the one status names, else one of its name; a 404 alone proves status's is gone. */
@@ -97,20 +103,24 @@ async function find(prev: GuardrailStatus | undefined, name: string, d: Guardrai
 }
 
 /** Assigns the keys not on the guardrail in bulk (pages of 100), saying which were moved and which had drifted. */
-async function assign(regarding: Pick<KeyPolicy, 'kind' | 'metadata'>, g: Guardrail, keys: readonly string[], settled: boolean, d: GuardrailDeps): Promise<void> {
+async function assign(regarding: Pick<KeyPolicy, 'kind' | 'metadata'>, g: Guardrail, keys: readonly string[], settled: boolean, d: GuardrailDeps): Promise<string | undefined> {
   const missing = keys.filter((h) => d.book.guardrailOfKey(h) !== g.id);
-  if (missing.length === 0) return;
+  if (missing.length === 0) return undefined;
   const moved = missing.filter((h) => {
     const was = d.book.guardrailOfKey(h);
     return was !== undefined && d.book.get(was) !== undefined;
   }).length;
   await d.guardrails.assign(g.id, missing);
   d.book.assigned(g.id, missing);
-  const drifted = missing.length - moved;
-  if (settled && drifted > 0) {
-    await d.recorder.warn(regarding, 'GuardrailDrift', `${drifted} member key(s) were not assigned to guardrail ${g.id} (unassigned or reassigned outside teamkeys); assigned them again`);
-  }
   if (moved > 0 || !settled) await d.recorder.normal(regarding, 'GuardrailAssigned', `assigned ${missing.length} member key(s) to guardrail ${g.id}${moved > 0 ? ` (${moved} moved from another policy)` : ''}`);
+  const outside = missing.length - moved;
+  if (!settled || outside === 0) return undefined;
+  return drifted(regarding, `${outside} member key(s) were not assigned to guardrail ${g.id} (unassigned or reassigned outside teamkeys); assigned them again`, d);
+}
+
+async function drifted(regarding: Pick<KeyPolicy, 'kind' | 'metadata'>, what: string, d: GuardrailDeps): Promise<string> {
+  await d.recorder.warn(regarding, 'GuardrailDrift', what);
+  return what;
 }
 
 /** Deletes the policy's guardrail(s): the one status names and any of its name. */
