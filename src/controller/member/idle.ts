@@ -1,7 +1,8 @@
 /**
  * The inactivity step of a member reconcile: records when spend last moved, disables a key idle for too long
  * (converge does, from status.inactive), deletes it when the policy says so, and brings it back on a deliberate
- * act: a new teamkeys.dev/reactivate annotation value, or any change to the member's spec. Every change is written before the next step reads a fresh status.
+ * act: a new teamkeys.dev/reactivate annotation value, or any change to the member's spec. Every change of state
+ * is written before the next step reads a fresh status.
  */
 import { ANNOTATION_REACTIVATE, type KeyPolicy } from '../../api/schema.ts';
 import { isOpenRouter } from '../../openrouter/errors.ts';

@@ -165,7 +165,7 @@ function planInput(c: MemberContext, secret: SecretState, wantKey: boolean, poli
     listedSinceKeyCreated: c.d.book.freshSince(created),
     secret: own ? { keyHash: own.metadata?.annotations?.[ANNOTATION_KEY_HASH], intact: c.intact(own, c.storedKey(own, policy)) } : undefined,
     outlivesAllowance: key ? keyOutlivesAllowance(key.expiresAt, key.createdAt, c.m.spec, policy.spec) : false,
-    wantEnabled: wantKey && !c.m.spec.suspended,
+    wantEnabled: wantKey && !c.m.spec.suspended && !c.status.inactive,
     onDisabledOutside: policy.spec.onDisabledOutside,
     now: c.now(),
   };
@@ -209,7 +209,7 @@ function requeue(c: MemberContext, expired: boolean, policy?: KeyPolicy): Result
   // rotation: the next scheduled one, a previous key to retire or delete, and a window boundary while one drains
   const scheduled = policy ? scheduledRotation(c.status, c.m.metadata.uid, policy.spec) : undefined;
   // due but not started: all --max-concurrent-rotations slots were taken; look again later, not every second
-  if (scheduled !== undefined && !c.m.spec.suspended && !expired) ends.push(scheduled > now ? scheduled - now + 1_000 : SLOT_WAIT_MS);
+  if (scheduled !== undefined && !c.m.spec.suspended && !expired && !c.status.inactive) ends.push(scheduled > now ? scheduled - now + 1_000 : SLOT_WAIT_MS);
   const idle = policy?.spec.inactivity;
   const idleStep = nextIdleStep(idle, c.status.activity, idleState(idle, c.status.activity, now));
   if (idleStep !== undefined && !expired) ends.push(Math.max(0, idleStep - now) + 1_000);
