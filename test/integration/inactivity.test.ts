@@ -28,6 +28,9 @@ interface PolicyView { status?: { inactivity?: { disabled: number; deleted: numb
 const getPolicy = async () => (await env.custom.getClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name: policy })) as PolicyView;
 const emuKey = (hash: string | undefined) => env.emu.store.state.keys.find((k) => k.hash === hash);
 const condition = async (name: string, type: string) => (await env.member(ns, name)).status?.conditions?.find((c) => c.type === type);
+/** Events are written after the change they report: wait for one instead of reading at once. */
+const sawEvent = (namespace: string, match: (e: { reason?: string; note?: string; regarding?: { name?: string } }) => boolean, what: string) =>
+  eventually(async () => (await env.events(namespace)).some(match) || undefined, 10_000, what);
 const passTime = async (ms: number) => {
   env.clock.advance(ms);
   await env.op.sync();
@@ -58,10 +61,10 @@ it('disables a key idle past disableAfter, keeps one that spends, and reports wh
   expect(emuKey(bob.status?.key?.hash)?.disabled).toBe(true);
   expect(emuKey(ada.status?.key?.hash)?.disabled).toBe(false);
   expect((await condition('ada', 'Ready'))?.status).toBe('True');
-  expect((await env.events(ns)).some((e) => e.reason === 'Inactive' && e.regarding?.name === 'bob')).toBe(true);
+  await sawEvent(ns, (e) => e.reason === 'Inactive' && e.regarding?.name === 'bob', 'Inactive Event');
   const report = await eventually(async () => (await getPolicy()).status?.inactivity, 10_000, 'policy report');
   expect(report).toEqual({ disabled: 1, deleted: 0, members: [`${ns}/bob`] });
-  expect((await env.events('default')).some((e) => e.reason === 'KeysReaped' && e.regarding?.name === policy)).toBe(true);
+  await sawEvent('default', (e) => e.reason === 'KeysReaped' && e.regarding?.name === policy, 'KeysReaped Event');
   // tracking activity costs no call of its own: three syncs listed the keys (one page each), then one disable
   expect(KEY_ROUTES.map((r, i) => route(r) - (calls0[i] ?? 0))).toEqual([3, 0, 1, 0, 0]);
 });
@@ -77,7 +80,7 @@ it('brings a disabled key back with the reactivate annotation, and only with it'
   expect(s?.inactive).toBeUndefined();
   expect(s?.activity?.reactivation).toBe('back-1');
   expect(s?.key?.hash).toBe(hash); // the same key
-  expect((await env.events(ns)).some((e) => e.reason === 'KeyReactivated' && e.regarding?.name === 'bob')).toBe(true);
+  await sawEvent(ns, (e) => e.reason === 'KeyReactivated' && e.regarding?.name === 'bob', 'KeyReactivated Event');
 
   // idle again; this time a change to its spec is the deliberate act
   await passTime(2.1 * HOUR);
@@ -85,7 +88,7 @@ it('brings a disabled key back with the reactivate annotation, and only with it'
   await env.custom.patchNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name: 'bob', body: { spec: { displayName: 'Bob, back from leave' } } }, MERGE);
   await env.ready(ns, 'bob');
   expect(emuKey(hash)?.disabled).toBe(false);
-  expect((await env.events(ns)).some((e) => e.reason === 'KeyReactivated' && /the spec changed/.test(e.note ?? ''))).toBe(true);
+  await sawEvent(ns, (e) => e.reason === 'KeyReactivated' && /the spec changed/.test(e.note ?? ''), 'KeyReactivated Event');
 });
 
 it('deletes a key idle past deleteAfter, and a reactivated member gets a new one without a second budget', async () => {
@@ -95,7 +98,7 @@ it('deletes a key idle past deleteAfter, and a reactivated member gets a new one
   await eventually(async () => (await env.member(ns, 'bob')).status?.inactive?.keyDeleted || undefined, 10_000, 'bob key deleted');
   expect(emuKey(ada?.key?.hash)).toBeUndefined();
   expect(await condition('ada', 'Inactive')).toMatchObject({ status: 'True', reason: 'KeyDeleted' });
-  expect((await env.events(ns)).some((e) => e.reason === 'InactiveKeyDeleted' && e.regarding?.name === 'ada')).toBe(true);
+  await sawEvent(ns, (e) => e.reason === 'InactiveKeyDeleted' && e.regarding?.name === 'ada', 'InactiveKeyDeleted Event');
   await eventually(async () => (await getPolicy()).status?.inactivity?.deleted === 2 || undefined, 10_000, 'policy counts deletions');
   // a sync later, nothing comes back by itself
   await passTime(HOUR);
