@@ -1,4 +1,4 @@
-import type { Guardrail, GuardrailPort } from '../domain/guardrail.ts';
+import type { Guardrail, GuardrailPort, GuardrailRules } from '../domain/guardrail.ts';
 
 /**
  * What the operator knows about its own guardrails and which keys they hold: refreshed with the key sync (one list
@@ -10,6 +10,8 @@ export class GuardrailBook {
   private keysOf = new Map<string, Set<string>>();
   private guardrailOf = new Map<string, string>();
   private replay: ((b: GuardrailBook) => void)[] | undefined;
+  /** what this process last applied to each guardrail: fresher than a status the cache may not show yet */
+  private applied = new Map<string, { fingerprint: string; reported: GuardrailRules }>();
   private inflight: Promise<void> | undefined;
   /** the last complete refresh has run */
   refreshed = false;
@@ -45,7 +47,17 @@ export class GuardrailBook {
     });
   }
 
+  /** Records a write of ours: the spec's fingerprint and the rules OpenRouter answered with. */
+  markApplied(id: string, fingerprint: string, reported: GuardrailRules): void {
+    this.applied.set(id, { fingerprint, reported });
+  }
+
+  lastApplied(id: string): { fingerprint: string; reported: GuardrailRules } | undefined {
+    return this.applied.get(id);
+  }
+
   remove(id: string): void {
+    this.applied.delete(id);
     this.write((b) => {
       b.byId.delete(id);
       for (const h of b.keysOf.get(id) ?? []) if (b.guardrailOf.get(h) === id) b.guardrailOf.delete(h);

@@ -18,7 +18,7 @@ export interface GuardrailDeps {
   workspaceId: (policy: KeyPolicy) => Promise<string | undefined>;
   /** lists our guardrails and their keys now (before a create: a lost answer's guardrail is found, not made twice) */
   refresh: () => Promise<void>;
-  recorder: Recorder;
+  recorder: Pick<Recorder, 'normal' | 'warn'>;
   now: () => string;
 }
 
@@ -44,23 +44,30 @@ export async function syncGuardrail(policy: KeyPolicy, prev: GuardrailStatus | u
   const regarding = { kind: 'KeyPolicy' as const, metadata: policy.metadata };
   const fingerprint = rulesFingerprint(want);
   let g: Guardrail;
-  let created = false;
+  let settled = false;
   const drift: string[] = [];
   try {
     const found = await find(prev, name, d);
     if (found) {
       g = found;
-      const outside = prev?.id === g.id && !sameRules(g, recordedRules(prev));
-      if (prev?.applied !== fingerprint || outside || prev.id !== g.id) {
+      // what was last applied: this process's own record first (the cached status may lag behind it), else status
+      const mine = d.book.lastApplied(g.id);
+      const last = mine ?? (prev?.id === g.id ? { fingerprint: prev.applied, reported: recordedRules(prev) } : undefined);
+      // a difference is drift only when the spec is still the one applied; a changed spec explains it
+      const outside = last !== undefined && last.fingerprint === fingerprint && !sameRules(g, last.reported);
+      // (keys found unassigned count as drift only on a guardrail that was already as the spec asks)
+      settled = last?.fingerprint === fingerprint;
+      if (last?.fingerprint !== fingerprint || outside) {
         g = await d.guardrails.update(g.id, want);
         d.book.put(g);
+        d.book.markApplied(g.id, fingerprint, g);
         if (outside) drift.push(await drifted(regarding, `guardrail ${g.id} was edited outside teamkeys; restored it to the policy`, d));
         else await d.recorder.normal(regarding, 'GuardrailUpdated', `applied the policy to guardrail ${g.id}`);
       }
     } else {
       g = await d.guardrails.create(name, `Managed by teamkeys for KeyPolicy ${policy.metadata.name}; edits are reverted.`, await d.workspaceId(policy), want);
       d.book.put(g);
-      created = true;
+      d.book.markApplied(g.id, fingerprint, g);
       if (prev) drift.push(await drifted(regarding, `guardrail ${prev.id} was deleted outside teamkeys; created ${g.id} in its place`, d));
       else await d.recorder.normal(regarding, 'GuardrailCreated', `created guardrail ${g.id}`);
     }
@@ -74,7 +81,7 @@ export async function syncGuardrail(policy: KeyPolicy, prev: GuardrailStatus | u
     await d.guardrails.delete(twin.id);
     d.book.remove(twin.id);
   }
-  const unassigned = await assign(regarding, g, keys, !created && prev?.id === g.id && prev.applied === fingerprint, d);
+  const unassigned = await assign(regarding, g, keys, settled, d);
   if (unassigned) drift.push(unassigned);
   const assigned = keys.filter((h) => d.book.guardrailOfKey(h) === g.id).length;
   // the last drift corrected stays in status (and the condition), not only in an Event that expires
@@ -118,7 +125,7 @@ async function assign(regarding: Pick<KeyPolicy, 'kind' | 'metadata'>, g: Guardr
   return drifted(regarding, `${outside} member key(s) were not assigned to guardrail ${g.id} (unassigned or reassigned outside teamkeys); assigned them again`, d);
 }
 
-async function drifted(regarding: Pick<KeyPolicy, 'kind' | 'metadata'>, what: string, d: GuardrailDeps): Promise<string> {
+async function drifted(regarding: Pick<KeyPolicy, 'kind' | 'metadata'>, what: string, d: Pick<GuardrailDeps, 'recorder'>): Promise<string> {
   await d.recorder.warn(regarding, 'GuardrailDrift', what);
   return what;
 }

@@ -1,0 +1,106 @@
+/** The policy guardrail step against an in-memory OpenRouter: what it writes, and what it calls drift. */
+import { describe, expect, it } from 'vitest';
+import type { KeyPolicy } from '../../src/api/schema.ts';
+import { GuardrailBook } from '../../src/controller/guardrailbook.ts';
+import { syncGuardrail, type GuardrailDeps } from '../../src/controller/policy/guardrail.ts';
+import type { Guardrail, GuardrailPort, GuardrailRules } from '../../src/domain/guardrail.ts';
+
+/** OpenRouter's canonical form: a dated id comes back for the short one. */
+const canonical = (r: GuardrailRules): GuardrailRules => ({ ...r, allowedModels: r.allowedModels?.map((m) => (m === 'openai/gpt-4o-mini' ? 'openai/gpt-4o-mini-2024-07-18' : m)) });
+
+function world() {
+  const guardrails = new Map<string, Guardrail>();
+  const assigned = new Map<string, string>();
+  const writes: string[] = [];
+  const events: string[] = [];
+  let n = 0;
+  const port: GuardrailPort = {
+    async *list() {
+      yield* guardrails.values();
+    },
+    async *assignedKeys(id) {
+      for (const [h, g] of assigned) if (g === id) yield h;
+    },
+    get: async (id) => {
+      const g = guardrails.get(id);
+      if (!g) throw new Error('404');
+      return g;
+    },
+    create: async (name, _description, workspaceId, rules) => {
+      writes.push('create');
+      const g = { id: `g${++n}`, name, workspaceId, ...canonical(rules) };
+      guardrails.set(g.id, g);
+      return g;
+    },
+    update: async (id, rules) => {
+      writes.push('update');
+      const g = { ...(guardrails.get(id) as Guardrail), ...canonical(rules) };
+      guardrails.set(id, g);
+      return g;
+    },
+    delete: async (id) => {
+      writes.push('delete');
+      guardrails.delete(id);
+    },
+    assign: async (id, hashes) => {
+      writes.push(`assign ${hashes.length}`);
+      for (const h of hashes) assigned.set(h, id);
+      return hashes.length;
+    },
+    unassign: async () => 0,
+  };
+  const book = new GuardrailBook();
+  const d: GuardrailDeps = {
+    guardrails: port, book, clusterId: 'c', workspaceId: async () => undefined,
+    refresh: () => book.refresh(port, [undefined], (name) => name.startsWith('teamkeys/c/')),
+    recorder: {
+      normal: async (_o, reason) => void events.push(reason),
+      warn: async (_o, reason) => void events.push(`!${reason}`),
+    },
+    now: () => '2026-11-26T00:00:00Z',
+  };
+  return { guardrails, writes, events, d };
+}
+
+const policy = (allow: string[]): KeyPolicy => ({
+  apiVersion: 'teamkeys.dev/v1alpha1', kind: 'KeyPolicy', metadata: { name: 'pro', uid: 'u' },
+  spec: { deletionPolicy: 'Delete', onDisabledOutside: 'Replace', models: { allow } },
+});
+
+describe('syncGuardrail', () => {
+  it('creates once, then writes nothing while idle, comparing through the canonical form', async () => {
+    const w = world();
+    const first = await syncGuardrail(policy(['openai/gpt-4o-mini']), undefined, ['k1', 'k2'], w.d);
+    expect(first.status).toMatchObject({ name: 'teamkeys/c/pro', models: { allow: ['openai/gpt-4o-mini-2024-07-18'] }, assignedKeys: 2, keys: 2 });
+    expect(w.writes).toEqual(['create', 'assign 2']);
+    await w.d.refresh();
+    const again = await syncGuardrail(policy(['openai/gpt-4o-mini']), first.status, ['k1', 'k2'], w.d);
+    expect(w.writes).toEqual(['create', 'assign 2']);
+    expect(again.status).toEqual(first.status);
+  });
+
+  it('applies a spec change without calling it drift, even when the status it is given lags behind', async () => {
+    const w = world();
+    const first = await syncGuardrail(policy(['openai/gpt-4o-mini']), undefined, ['k1'], w.d);
+    const second = await syncGuardrail(policy(['openai/gpt-4.1']), first.status, ['k1'], w.d);
+    // a pass on a cache that does not show the second write yet
+    await syncGuardrail(policy(['openai/gpt-4.1']), first.status, ['k1'], w.d);
+    expect(w.writes).toEqual(['create', 'assign 1', 'update']);
+    expect(w.events).toEqual(['GuardrailCreated', 'GuardrailAssigned', 'GuardrailUpdated']);
+    expect(second.status?.models?.allow).toEqual(['openai/gpt-4.1']);
+  });
+
+  it('restores an edit made outside, and after a restart judges it from status alone', async () => {
+    const w = world();
+    const first = await syncGuardrail(policy(['openai/gpt-4o-mini']), undefined, ['k1'], w.d);
+    const id = first.status?.id ?? '';
+    w.guardrails.set(id, { ...(w.guardrails.get(id) as Guardrail), allowedModels: ['anthropic/claude-3.5-sonnet'] });
+    const fresh = { ...w.d, book: new GuardrailBook() }; // a new process: nothing in memory
+    fresh.refresh = () => fresh.book.refresh(fresh.guardrails, [undefined], () => true);
+    const r = await syncGuardrail(policy(['openai/gpt-4o-mini']), first.status, ['k1'], fresh);
+    expect(w.guardrails.get(id)?.allowedModels).toEqual(['openai/gpt-4o-mini-2024-07-18']);
+    expect(w.events.at(-1)).toBe('!GuardrailDrift');
+    expect(r.status?.lastDrift?.what).toMatch(/edited outside/);
+    expect(r.condition.message).toMatch(/last drift corrected at 2026-11-26T00:00:00Z/);
+  });
+});
