@@ -1,6 +1,8 @@
 /**
  * The key sync: once per interval, every key of every workspace in use is listed (ceil(N/100) calls), orphans are
- * revoked, this cluster's guardrails and their assignments are listed (one call per workspace, and per 100 keys), and each member is enqueued to compare its status with what was listed (usage, drift, deletion).
+ * revoked, this cluster's guardrails and the keys they hold are listed (one call per workspace, and one per 100
+ * keys of each), and each member and policy is enqueued to compare its status with what was listed (usage, drift,
+ * deletion).
  */
 import type { Logger } from 'pino';
 import type { KeyPolicy } from '../api/schema.ts';
