@@ -33,6 +33,14 @@ it('drives keys, current key, credits, guardrails and activity through the offic
   expect(g.data.allowedModels).toEqual(['openai/gpt-4o-mini-2024-07-18']);
   expect((await sdk.guardrails.bulkAssignKeys({ id: g.data.id, bulkAssignKeysRequest: { keyHashes: [hash] } })).assignedCount).toBe(1);
   expect((await sdk.guardrails.get({ id: g.data.id })).data.name).toBe('sdk guardrail');
+  // what the operator sends: every list (null clears one) and the per-group zero-data-retention flags
+  const u = await sdk.guardrails.update({ id: g.data.id, updateGuardrailRequest: { allowedModels: null, ignoredProviders: ['deepinfra'], enforceZdrOpenai: true, enforceZdrOther: true } });
+  expect(u.data.allowedModels ?? null).toBeNull();
+  expect(u.data.ignoredProviders).toEqual(['deepinfra']);
+  const assignments = await sdk.guardrails.listGuardrailKeyAssignments({ id: g.data.id });
+  expect(assignments.result.data.map((a) => a.keyHash)).toEqual([hash]);
+  const ws = await sdk.workspaces.create({ createWorkspaceRequest: { name: 'SDK', slug: 'sdk-ws' } });
+  expect(ws.data.slug).toBe('sdk-ws');
   const activity = await sdk.analytics.getUserActivity();
   expect(Array.isArray(activity.data)).toBe(true);
   expect((await sdk.apiKeys.delete({ hash })).deleted).toBe(true);
