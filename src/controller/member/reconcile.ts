@@ -29,7 +29,7 @@ export type { MemberDeps, Result } from './deps.ts';
 
 const CREDENTIALS_WAIT_MS = 30_000;
 /** How soon a member waiting for its policy's guardrail looks again (the policy's status write also wakes it). */
-const GUARDRAIL_WAIT_MS = 5_000;
+const GUARDRAIL_WAIT_MS = 30_000;
 /** How long a scheduled rotation waits for a free slot before it asks again. */
 const SLOT_WAIT_MS = 60_000;
 
