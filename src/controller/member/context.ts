@@ -5,6 +5,7 @@
 import type { V1Secret } from '@kubernetes/client-node';
 import { ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, TeamMemberStatus, type KeyPolicy, type KeyRef, type TeamMember } from '../../api/schema.ts';
 import { KubeError, isKube } from '../../kube/errors.ts';
+import { isOpenRouter } from '../../openrouter/errors.ts';
 import { toJson } from '../../util/json.ts';
 import type { Key } from '../../domain/key.ts';
 import { mergePatch } from '../mergepatch.ts';
@@ -117,6 +118,16 @@ export class MemberContext {
     // with a conflict and is retried from a fresh read; it never overwrites another writer's intent
     const updated = await this.d.cluster.patchMemberStatusGuarded(this.ns, this.m.metadata.name, this.m.metadata.resourceVersion ?? '', patch);
     this.m = { ...this.m, metadata: { ...this.m.metadata, resourceVersion: updated.metadata?.resourceVersion }, status: TeamMemberStatus.parse(toJson(next)) };
+  }
+
+  /** A key read fresh from OpenRouter (its spend up to now); undefined when it is gone (a 404). */
+  async freshKey(hash: string): Promise<Key | undefined> {
+    try {
+      return await this.d.keys.get(hash);
+    } catch (e) {
+      if (isOpenRouter(e, 'notFound')) return undefined;
+      throw e;
+    }
   }
 
   /** The key as status records it; createdAt is kept across updates of the same key. */

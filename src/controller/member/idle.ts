@@ -5,8 +5,6 @@
  * is written before the next step reads a fresh status.
  */
 import { ANNOTATION_REACTIVATE, type KeyPolicy } from '../../api/schema.ts';
-import { isOpenRouter } from '../../openrouter/errors.ts';
-import type { Key } from '../../domain/key.ts';
 import { retiredFromKey, withRetired } from './carry.ts';
 import type { MemberContext } from './context.ts';
 import type { DesiredBudget } from './desired.ts';
@@ -44,7 +42,7 @@ export async function tendInactivity(c: MemberContext, policy: KeyPolicy, budget
     // intent first: a crash after it deletes again (a 404 counts as deleted) rather than leave the key
     inactive.keyDeleted = true;
     await c.patchStatus({ ...c.status, activity, inactive });
-    const fresh = await readKey(c, key.hash);
+    const fresh = await c.freshKey(key.hash);
     // what it spent in this window still counts against the member's limit when a new key is issued
     const retiredKeys = fresh ? withRetired(c.status.budget?.retiredKeys ?? [], retiredFromKey(fresh, c.now()), c.now()) : c.status.budget?.retiredKeys;
     await d.keys.delete(key.hash);
@@ -55,15 +53,6 @@ export async function tendInactivity(c: MemberContext, policy: KeyPolicy, budget
   }
   if (c.status.inactive) c.status = { ...c.status, activity, inactive };
   else await c.patchStatus({ ...c.status, activity, inactive });
-}
-
-async function readKey(c: MemberContext, hash: string): Promise<Key | undefined> {
-  try {
-    return await c.d.keys.get(hash);
-  } catch (e) {
-    if (isOpenRouter(e, 'notFound')) return undefined;
-    throw e;
-  }
 }
 
 /** The Ready outcome of an inactive member. */

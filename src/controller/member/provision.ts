@@ -64,7 +64,7 @@ export async function provision(c: MemberContext, plan: Create, policy: KeyPolic
   requireGuardrail(c, policy); // before anything is recorded
   // the retiring key's spend, read fresh: what it spent since the last list counts too. Only a 404 falls back to
   // the last observation; any other failure retries later rather than carry a stale number
-  const retired = plan.revoke ? await readRetiring(c, plan.revoke) : undefined;
+  const retired = plan.revoke ? await c.freshKey(plan.revoke) : undefined;
   if (plan.reason !== 'Initial') carryRetiredSpend(c, retired, budget);
   const rotation: PendingRotation | undefined = plan.reason === 'Compromised' && c.status.key ? { trigger: 'Compromised', from: c.status.key.hash } : undefined;
   if (rotation && c.status.key) {
@@ -100,15 +100,6 @@ function carryRetiredSpend(c: MemberContext, retired: Key | undefined, budget: D
   const retiredKeys = withRetired(c.status.budget?.retiredKeys ?? [], entry, c.now());
   c.status = { ...c.status, budget: { ...(c.status.budget ?? { reset: budget.reset }), retiredKeys } };
   c.carried = { usd: carriedSpend(retiredKeys, budget.reset, budget.includeByok, c.now()), window: c.carried.window };
-}
-
-async function readRetiring(c: MemberContext, hash: string): Promise<Key | undefined> {
-  try {
-    return await c.d.keys.get(hash);
-  } catch (e) {
-    if (isOpenRouter(e, 'notFound')) return undefined;
-    throw e;
-  }
 }
 
 /**

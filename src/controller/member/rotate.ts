@@ -25,14 +25,9 @@ export async function rotate(c: MemberContext, policy: KeyPolicy, budget: Desire
   const old = c.status.key;
   if (!old) return undefined;
   requireGuardrail(c, policy); // before the previous key is recorded as draining
-  let fresh: Key;
-  try {
-    // what it spent up to now, read fresh: the reserve starts from there
-    fresh = await d.keys.get(old.hash);
-  } catch (e) {
-    if (isOpenRouter(e, 'notFound')) return undefined; // the next pass replaces it
-    throw e;
-  }
+  // what it spent up to now, read fresh: the reserve starts from there; gone, the next pass replaces it
+  const fresh = await c.freshKey(old.hash);
+  if (!fresh) return undefined;
   const now = c.now();
   const overlapMs = parseDuration(policy.spec.rotation?.overlap ?? '10m');
   const spentUSD = windowSpend(fresh, budget.reset, budget.includeByok);
