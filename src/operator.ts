@@ -14,8 +14,7 @@ import { Recorder } from './controller/events.ts';
 import { classifyFailure } from './controller/failure.ts';
 import { KeyBook } from './controller/keybook.ts';
 import { GuardrailBook } from './controller/guardrailbook.ts';
-import type { GuardrailDeps } from './controller/policy/guardrail.ts';
-import { desiredRules, guardrailName } from './controller/policy/rules.ts';
+import { guardrailFor, type GuardrailDeps } from './controller/policy/guardrail.ts';
 import type { GuardrailPort } from './domain/guardrail.ts';
 import { OpenRouterGuardrails } from './openrouter/guardrails.ts';
 import type { KeyPort } from './domain/key.ts';
@@ -247,11 +246,7 @@ export class Operator {
       book: this.book,
       guardrails: this.guardrails,
       guardrailBook: this.guardrailBook,
-      guardrailFor: (p) => {
-        if (!desiredRules(p.spec)) return { kind: 'none' };
-        const g = this.guardrailBook.byName(guardrailName(this.clusterId, p.metadata.name));
-        return g ? { kind: 'ready', id: g.id } : { kind: 'pending' };
-      },
+      guardrailFor: (p) => guardrailFor(this.guardrailBook, this.clusterId, p),
       clock: this.clock,
       log: this.log,
       recorder: this.recorder,

@@ -7,8 +7,8 @@ import type { RateLimiter } from './limiter.ts';
 import { Deposed } from '../util/errors.ts';
 import { redact } from '../util/redact.ts';
 import {
-  Assigned, CreatedKey, CurrentKey, Deleted, ErrorBody, GuardrailEnvelope, GuardrailList, KeyAssignmentList, KeyEnvelope, KeyList,
-  Unassigned, Workspace, type ApiGuardrail, type ApiKey, type CreateKeyRequest, type UpdateKeyRequest,
+  CreatedKey, CurrentKey, Deleted, ErrorBody, KeyEnvelope, KeyList, Workspace,
+  type ApiKey, type CreateKeyRequest, type UpdateKeyRequest,
 } from './schemas.ts';
 
 export interface OpenRouterClientOptions {
@@ -177,9 +177,6 @@ export async function* pages<T>(fetchPage: (offset: number, limit: number) => Pr
     if (page.data.length < limit || (page.total_count !== undefined && offset + limit >= page.total_count)) return;
   }
 }
-
-export const guardrailSchemas = { Assigned, Deleted, GuardrailEnvelope, GuardrailList, KeyAssignmentList, Unassigned };
-export type { ApiGuardrail };
 
 function safeJson(text: string): unknown {
   try {

@@ -1,6 +1,8 @@
 /** The adapter between OpenRouter's guardrail endpoints and the controller's Guardrail. */
 import type { Guardrail, GuardrailPort, GuardrailRules } from '../domain/guardrail.ts';
-import { guardrailSchemas as S, pages, type ApiGuardrail, type OpenRouterClient } from './client.ts';
+import { pages, type OpenRouterClient } from './client.ts';
+import * as S from './schemas.ts';
+import type { ApiGuardrail } from './schemas.ts';
 import { OpenRouterError } from './errors.ts';
 
 /** OpenRouter's provider groups for zero-data-retention enforcement (enforce_zdr itself is deprecated). */

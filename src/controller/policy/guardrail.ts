@@ -9,6 +9,7 @@ import { OpenRouterError, isOpenRouter } from '../../openrouter/errors.ts';
 import type { ConditionInput } from '../conditions.ts';
 import type { Recorder } from '../events.ts';
 import type { GuardrailBook } from '../guardrailbook.ts';
+import type { GuardrailFor } from '../member/deps.ts';
 import { desiredRules, guardrailName, recordedRules, reportedRules, rulesFingerprint } from './rules.ts';
 
 export interface GuardrailDeps {
@@ -28,6 +29,13 @@ export interface GuardrailOutcome {
 }
 
 const CONDITION = 'GuardrailSynced';
+
+/** The guardrail a policy's new keys get, from the book: none wanted, this one, or not created yet. */
+export function guardrailFor(book: GuardrailBook, clusterId: string, policy: KeyPolicy): GuardrailFor {
+  if (!desiredRules(policy.spec)) return { kind: 'none' };
+  const g = book.byName(guardrailName(clusterId, policy.metadata.name));
+  return g ? { kind: 'ready', id: g.id } : { kind: 'pending' };
+}
 
 /**
  * Brings the policy's guardrail to its spec and assigns it every key in `keys` (the policy's members' active and

@@ -41,8 +41,6 @@ export function policyStatus(name: string, generation: number | undefined, prev:
   };
   return {
     observedGeneration: generation, conditions, members: mine.length, readyMembers: ready.length, spendThisWindowUSD: spend,
-    ...(prev.models === undefined ? {} : { models: prev.models }),
-    ...(prev.guardrail === undefined ? {} : { guardrail: prev.guardrail }),
     ...(reaped ? { inactivity: reaped } : {}),
   };
 }
@@ -95,16 +93,20 @@ export async function reconcilePolicy(p: NonNullable<Parsed<KeyPolicy>>, members
   }
   const prev: KeyPolicyStatus = p.ok ? (p.value.status ?? {}) : {};
   let next = policyStatus(meta.name, meta.generation, prev, p.ok ? undefined : p.message, members, deleting ? { users } : undefined, d.now);
+  // without OpenRouter (or a readable spec) the guardrail is reported as it was last seen
+  const seen = { models: prev.models, guardrail: prev.guardrail };
   // (a policy waiting for its members to go still restricts their keys, which keep working meanwhile)
   if (p.ok && d.guardrail) {
     const g = await syncGuardrail(p.value, prev.guardrail, policyKeys(meta.name, members, d.keyExists), d.guardrail);
-    const { guardrail: _old, ...rest } = next;
-    next = { ...rest, models: modelsShown(p.value.spec), ...(g.status ? { guardrail: g.status } : {}), conditions: setCondition(next.conditions, g.condition, meta.generation, d.now) };
+    seen.models = modelsShown(p.value.spec);
+    seen.guardrail = g.status;
+    next = { ...next, conditions: setCondition(next.conditions, g.condition, meta.generation, d.now) };
     const was = prev.conditions?.find((c) => c.type === g.condition.type);
     if (g.condition.status === 'False' && (was?.status !== 'False' || was.reason !== g.condition.reason)) {
       await d.recorder.warn({ kind: 'KeyPolicy', metadata: meta }, g.condition.reason, g.condition.message);
     }
   }
+  next = { ...next, ...(seen.models === undefined ? {} : { models: seen.models }), ...(seen.guardrail === undefined ? {} : { guardrail: seen.guardrail }) };
   const patch = mergePatch(toJson(p.ok ? p.value.status : p.raw.status), toJson(next));
   if (patch !== undefined) await d.cluster.patchPolicyStatus(meta.name, patch);
   const reapedBefore = prev.inactivity?.disabled ?? 0;
