@@ -34,6 +34,8 @@ const Config = z.object({
   leaseName: z.string().min(1).default('teamkeys-operator'),
   metricsPort: z.coerce.number().int().min(0).max(65535).default(8080),
   metricsHost: z.string().min(1).default('0.0.0.0'),
+  /** one series per member (spend, limit, expiry, forecast...); off for very large fleets: per-policy and per-model aggregates stay */
+  memberMetrics: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   shutdownTimeout: z.string().regex(DURATION).default('20s'),
   instance: z.string().min(1).default(process.env['POD_NAME'] ?? hostname()),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error']).default('info'),
@@ -62,6 +64,7 @@ const FLAGS = {
   'lease-name': 'TEAMKEYS_LEASE_NAME',
   'metrics-port': 'TEAMKEYS_METRICS_PORT',
   'metrics-host': 'TEAMKEYS_METRICS_HOST',
+  'member-metrics': 'TEAMKEYS_MEMBER_METRICS',
   'shutdown-timeout': 'TEAMKEYS_SHUTDOWN_TIMEOUT',
   instance: 'POD_NAME',
   'log-level': 'LOG_LEVEL',

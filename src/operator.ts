@@ -81,11 +81,10 @@ export class Operator {
       leading: () => this.leading,
       clusterId: () => this.clusterId,
       managementKeyValid: () => this.credentials.valid,
-      members: () => this.caches.allMembers().map((m) => ({
-        namespace: m.metadata.namespace ?? '', name: m.metadata.name, policy: m.spec.policy, hasKey: m.status?.key !== undefined,
-        spentUSD: m.status?.usage?.windowUSD, limitUSD: m.status?.budget?.limitUSD,
-        lastRotatedAt: m.status?.rotation?.lastRotatedAt, draining: (m.status?.previousKeys ?? []).filter((p) => p.state === 'Draining').length,
-      })),
+      members: () => this.caches.allMembers(),
+      policies: () => this.caches.allPolicies(),
+      now: () => clock.now(),
+      memberMetrics: cfg.memberMetrics,
     });
     this.recorder = new Recorder(this.cluster, log);
     this.credentials = new Credentials({

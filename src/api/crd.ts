@@ -59,17 +59,24 @@ function crd(kind: string, plural: string, shortName: string, scope: 'Cluster' |
 }
 
 const ready = { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' };
+/** Why a resource is not ready, without `describe` (as cert-manager shows it); the message in -o wide. */
+const reason = { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' };
+const message = { name: 'Message', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 };
 const age = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
 
 export function keyPolicyCrd(): Json {
   return crd('KeyPolicy', 'keypolicies', 'kp', 'Cluster', KeyPolicySpec, KeyPolicyStatus, [
     ready,
+    reason,
+    { name: 'Members', type: 'integer', jsonPath: '.status.members' },
+    { name: 'Ready-Members', type: 'integer', jsonPath: '.status.readyMembers' },
     { name: 'Limit', type: 'number', jsonPath: '.spec.budget.limitUSD' },
     { name: 'Reset', type: 'string', jsonPath: '.spec.budget.reset' },
-    { name: 'Members', type: 'integer', jsonPath: '.status.members' },
-    { name: 'Ready-Members', type: 'integer', jsonPath: '.status.readyMembers', priority: 1 },
     { name: 'Spend', type: 'number', jsonPath: '.status.spendThisWindowUSD' },
     { name: 'Models', type: 'string', jsonPath: '.status.models' },
+    { name: 'Guardrail', type: 'string', jsonPath: '.status.conditions[?(@.type=="GuardrailSynced")].reason' },
+    { name: 'Forecast-Exhausting', type: 'integer', jsonPath: '.status.forecastExhausting', priority: 1 },
+    message,
     age,
   ]);
 }
@@ -77,14 +84,16 @@ export function keyPolicyCrd(): Json {
 export function teamMemberCrd(): Json {
   return crd('TeamMember', 'teammembers', 'tm', 'Namespaced', TeamMemberSpec, TeamMemberStatus, [
     ready,
+    reason,
     { name: 'Policy', type: 'string', jsonPath: '.spec.policy' },
     { name: 'Limit', type: 'number', jsonPath: '.status.budget.limitUSD' },
     { name: 'Used', type: 'number', jsonPath: '.status.usage.windowUSD' },
     { name: 'Remaining', type: 'number', jsonPath: '.status.budget.remainingUSD' },
     { name: 'Reset', type: 'string', jsonPath: '.status.budget.reset' },
-    { name: 'Next-Rotation', type: 'string', jsonPath: '.status.rotation.nextRotationAt' },
+    { name: 'Next-Rotation', type: 'string', jsonPath: '.status.rotation.nextRotationAt', priority: 1 },
+    { name: 'Exhausts-At', type: 'string', jsonPath: '.status.usage.forecast.exhaustsAt', priority: 1 },
     { name: 'Inactive-Since', type: 'string', jsonPath: '.status.inactive.since', priority: 1 },
-    { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
+    message,
     age,
   ], TEAMMEMBER_RULES);
 }

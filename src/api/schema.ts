@@ -276,6 +276,26 @@ const PreviousKey = z.object({
 });
 export type PreviousKey = z.infer<typeof PreviousKey>;
 
+/** How many models status.usage.models and a policy's status.spendByModel keep. */
+export const TOP_MODELS_MAX = 5;
+export const POLICY_MODELS_MAX = 10;
+/** How many days status.usage.days keeps. */
+export const USAGE_DAYS_MAX = 31;
+
+const ModelSpend = z.object({
+  model: z.string().max(200),
+  usd: z.number(),
+  requests: z.int().min(0),
+});
+export type ModelSpend = z.infer<typeof ModelSpend>;
+
+const DaySpend = z.object({
+  date: z.string().regex(/^[0-9]{4}-[0-9]{2}-[0-9]{2}$/).meta({ description: 'UTC day, YYYY-MM-DD.' }),
+  usd: z.number(),
+  requests: z.int().min(0),
+});
+export type DaySpend = z.infer<typeof DaySpend>;
+
 export const TeamMemberStatus = z.object({
   observedGeneration: z.int().min(0).optional(),
   conditions: z.array(Condition).optional(),
@@ -343,6 +363,15 @@ export const TeamMemberStatus = z.object({
       byokUSD: z.number(),
       lifetimeUSD: z.number().meta({ description: 'All-time spend of the current key, BYOK included.' }),
       observedAt: z.string(),
+      requests: z.int().min(0).optional().meta({ description: 'Requests in the current reset window, every key of this member (OpenRouter analytics).' }),
+      models: z.array(ModelSpend).max(TOP_MODELS_MAX).optional().meta({ description: `The top ${TOP_MODELS_MAX} models of the current reset window by spend, every key of this member (OpenRouter analytics).` }),
+      days: z.array(DaySpend).max(USAGE_DAYS_MAX).optional().meta({ description: `Spend and requests per UTC day, the last ${USAGE_DAYS_MAX} days, oldest first; days without requests are left out (what teamkeys report --since reads).` }),
+      analyzedAt: z.string().optional().meta({ description: 'When requests, models and days were last read from OpenRouter analytics.' }),
+      forecast: z.object({
+        burnUSDPerDay: z.number().meta({ description: 'Spend per day so far in the current reset window (over at least one hour).' }),
+        projectedUSD: z.number().optional().meta({ description: 'What the window will have cost at its end at that rate (absent for reset never).' }),
+        exhaustsAt: z.string().optional().meta({ description: 'When the limit runs out at that rate; absent when it does not before the window ends (or there is no limit).' }),
+      }).optional().meta({ description: 'The burn-rate forecast behind the BudgetForecast condition.' }),
     })
     .optional(),
 });
@@ -369,6 +398,9 @@ export const KeyPolicyStatus = z.object({
   members: z.int().min(0).optional(),
   readyMembers: z.int().min(0).optional(),
   spendThisWindowUSD: z.number().optional(),
+  requestsThisWindow: z.int().min(0).optional().meta({ description: "Requests of the policy's members in their current windows (OpenRouter analytics)." }),
+  spendByModel: z.array(ModelSpend).max(POLICY_MODELS_MAX).optional().meta({ description: `The top ${POLICY_MODELS_MAX} models by spend of the policy's members in their current windows.` }),
+  forecastExhausting: z.int().min(0).optional().meta({ description: 'Members whose budget is forecast to run out before their window resets (BudgetForecast=True).' }),
   models: z.string().optional().meta({ description: 'What member keys may call, in short (the MODELS column): "all", the allowed ids, or how many.' }),
   guardrail: GuardrailStatus.optional().meta({ description: 'The guardrail that enforces spec.models, spec.providers and spec.zeroDataRetention.' }),
   inactivity: z.object({

@@ -1,4 +1,7 @@
+import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { KeyPolicy, TeamMember } from '../api/schema.ts';
+import { fleet, type Fleet, type Sample } from './fleet.ts';
 
 export interface MetricSources {
   queueDepth(): number;
@@ -6,7 +9,12 @@ export interface MetricSources {
   leading(): boolean;
   clusterId(): string;
   managementKeyValid(): boolean;
-  members(): { namespace: string; name: string; policy: string; hasKey: boolean; spentUSD?: number | undefined; limitUSD?: number | undefined; lastRotatedAt?: string | undefined; draining: number }[];
+  members(): readonly TeamMember[];
+  policies(): readonly KeyPolicy[];
+  /** the operator's clock, ms */
+  now(): number;
+  /** --member-metrics: one series per member (spend, limit, remaining, expiry, forecast, rotation, ready) */
+  memberMetrics: boolean;
 }
 
 /**
@@ -35,35 +43,57 @@ export class Metrics {
     this.rotations = new Counter({ name: 'teamkeys_rotations_total', help: 'Rotations whose new key reached the Secret, by trigger (Scheduled, Requested, Compromised).', labelNames: ['trigger'], registers: [r] });
     this.rotationEnds = new Counter({ name: 'teamkeys_rotation_overlaps_ended_total', help: 'Previous keys disabled, by why: rolled_out (every opted-in workload runs the new key), overlap (its end), stalled (its end, a workload had not rolled out), forced (suspended, expired, blocked).', labelNames: ['ended'], registers: [r] });
     this.rotationDuration = new Histogram({ name: 'teamkeys_rotation_duration_seconds', help: 'From the new key in the Secret to the previous key disabled.', labelNames: ['ended'], buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600], registers: [r] });
+    // one pass over the statuses per scrape, shared by every gauge below
+    let cached: { at: number; fleet: Fleet } | undefined;
+    const snap = (): Fleet => {
+      const at = performance.now();
+      if (!cached || at - cached.at > 1000) cached = { at, fleet: fleet(src.members(), src.policies(), src.now()) };
+      return cached.fleet;
+    };
+    const series = (name: string, help: string, labelNames: string[], pick: (f: Fleet) => Sample[]) => new Gauge({
+      name, help, labelNames, registers: [r],
+      collect() {
+        this.reset();
+        for (const x of pick(snap())) this.set(x.labels, x.value);
+      },
+    });
     this.computed = [
       new Gauge({ name: 'teamkeys_queue_depth', help: 'Keys waiting in the work queue.', registers: [r], collect() { this.set(src.queueDepth()); } }),
       new Counter({ name: 'teamkeys_openrouter_rate_limit_wait_seconds_total', help: 'Time calls spent waiting for the shared OpenRouter rate limiter.', registers: [r], collect() { this.reset(); this.inc(src.rateLimitWaitMs() / 1000); } }),
       new Gauge({ name: 'teamkeys_leader', help: '1 while this replica holds the leader lease.', registers: [r], collect() { this.set(src.leading() ? 1 : 0); } }),
       new Gauge({ name: 'teamkeys_info', help: 'Always 1; cluster_id is the id in every key name this operator creates and sweeps.', labelNames: ['cluster_id'], registers: [r], collect() { this.reset(); const id = src.clusterId(); if (id) this.set({ cluster_id: id }, 1); } }),
       new Gauge({ name: 'teamkeys_management_key_valid', help: '1 while the management key is known to be a valid management key.', registers: [r], collect() { this.set(src.managementKeyValid() ? 1 : 0); } }),
-      new Gauge({ name: 'teamkeys_keys_draining', help: 'Previous keys still working inside their rotation overlap.', registers: [r], collect() { this.set(src.members().reduce((sum, m) => sum + m.draining, 0)); } }),
-      new Gauge({
-        name: 'teamkeys_member_last_rotation_timestamp_seconds', help: "When a member's key last rotated (absent: never).", labelNames: ['namespace', 'member', 'policy'], registers: [r],
-        collect() {
-          this.reset();
-          for (const m of src.members()) if (m.lastRotatedAt) this.set({ namespace: m.namespace, member: m.name, policy: m.policy }, Date.parse(m.lastRotatedAt) / 1000);
-        },
-      }),
-      new Gauge({ name: 'teamkeys_keys_managed', help: 'TeamMembers that have an OpenRouter key.', registers: [r], collect() { this.set(src.members().filter((m) => m.hasKey).length); } }),
-      new Gauge({
-        name: 'teamkeys_member_spend_usd', help: "A member's spend in the current reset window.", labelNames: ['namespace', 'member', 'policy'], registers: [r],
-        collect() {
-          this.reset();
-          for (const m of src.members()) if (m.spentUSD !== undefined) this.set({ namespace: m.namespace, member: m.name, policy: m.policy }, m.spentUSD);
-        },
-      }),
-      new Gauge({
-        name: 'teamkeys_member_limit_usd', help: "A member's limit per reset window (absent: no cap).", labelNames: ['namespace', 'member', 'policy'], registers: [r],
-        collect() {
-          this.reset();
-          for (const m of src.members()) if (m.limitUSD !== undefined) this.set({ namespace: m.namespace, member: m.name, policy: m.policy }, m.limitUSD);
-        },
-      }),
+      new Gauge({ name: 'teamkeys_keys_draining', help: 'Previous keys still working inside their rotation overlap.', registers: [r], collect() { this.set(snap().keysDraining); } }),
+      new Gauge({ name: 'teamkeys_keys_managed', help: 'TeamMembers that have an OpenRouter key.', registers: [r], collect() { this.set(snap().keysManaged); } }),
+      new Gauge({ name: 'teamkeys_rotation_oldest_issuing_seconds', help: 'How long the oldest rotation in flight has been issuing its new key (0: none). A rotation normally issues in seconds.', registers: [r], collect() { this.set(snap().oldestRotationIssuingSeconds); } }),
+      series('teamkeys_policy_members', 'TeamMembers naming the policy (terminating ones left out).', ['policy'], (f) => f.policy.members),
+      series('teamkeys_policy_ready_members', 'Of those, members whose Ready condition is True.', ['policy'], (f) => f.policy.readyMembers),
+      series('teamkeys_policy_spend_usd', "The policy's members' spend in their current reset windows.", ['policy'], (f) => f.policy.spendUSD),
+      series('teamkeys_policy_limit_usd', "The sum of the policy's members' limits per window (members without a cap add 0).", ['policy'], (f) => f.policy.limitUSD),
+      series('teamkeys_policy_members_budget', 'Members at their warning threshold (state=warn: usage.warnAtPercent or more) or at their limit (state=exhausted).', ['policy', 'state'], (f) => f.policy.budgetState),
+      series('teamkeys_policy_members_forecast_exhausting', 'Members whose budget is forecast to run out before their window resets (BudgetForecast=True).', ['policy'], (f) => f.policy.forecastExhausting),
+      series('teamkeys_policy_earliest_key_expiry_timestamp_seconds', "The earliest expires_at of the policy's active keys (absent: none expires).", ['policy'], (f) => f.policy.earliestKeyExpiry),
+      series('teamkeys_model_spend_usd', "Spend per model of the policy's members in their current windows (each member's top models).", ['policy', 'model'], (f) => f.model.spendUSD),
+      series('teamkeys_model_requests', "Requests per model of the policy's members in their current windows (each member's top models).", ['policy', 'model'], (f) => f.model.requests),
     ];
+    if (src.memberMetrics) {
+      const member = ['namespace', 'member', 'policy'];
+      this.computed.push(
+        series('teamkeys_member_spend_usd', "A member's spend in the current reset window.", member, (f) => f.member.spendUSD),
+        series('teamkeys_member_limit_usd', "A member's limit per reset window (absent: no cap).", member, (f) => f.member.limitUSD),
+        series('teamkeys_member_remaining_usd', "What a member may still spend in the window, as OpenRouter reports it.", member, (f) => f.member.remainingUSD),
+        series('teamkeys_member_key_expiry_timestamp_seconds', "When a member's active key expires (absent: it does not).", member, (f) => f.member.keyExpiry),
+        series('teamkeys_member_budget_exhausts_timestamp_seconds', "When a member's budget runs out at the window's burn rate (absent: not before the reset).", member, (f) => f.member.exhaustsAt),
+        series('teamkeys_member_last_rotation_timestamp_seconds', "When a member's key last rotated (absent: never).", member, (f) => f.member.lastRotation),
+        series('teamkeys_member_ready', "1 while a member's Ready condition is True.", member, (f) => f.member.ready),
+        new Counter({
+          name: 'teamkeys_member_spend_usd_total', help: "A member's all-time spend on its current key, BYOK included (resets when the key is replaced; rate() handles that).", labelNames: member, registers: [r],
+          collect() {
+            this.reset();
+            for (const x of snap().member.lifetimeUSD) this.inc(x.labels, x.value);
+          },
+        }),
+      );
+    }
   }
 }

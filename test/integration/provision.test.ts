@@ -37,7 +37,7 @@ spec: {policy: basic-${ns}, displayName: Alice}
     const after = await env.member(ns, 'alice');
     expect(after.status?.usage?.windowUSD).toBeGreaterThan(0);
     const { stdout } = await env.kubectl(['get', 'tm', '-n', ns]);
-    expect(stdout).toMatch(/NAME\s+READY\s+POLICY\s+LIMIT\s+USED\s+REMAINING\s+RESET\s+NEXT-ROTATION\s+AGE/);
-    expect(stdout).toMatch(/alice\s+True\s+basic-/);
+    expect(stdout).toMatch(/NAME\s+READY\s+REASON\s+POLICY\s+LIMIT\s+USED\s+REMAINING\s+RESET\s+AGE/);
+    expect(stdout).toMatch(/alice\s+True\s+KeyReady\s+basic-/);
   });
 });

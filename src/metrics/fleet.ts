@@ -1,0 +1,121 @@
+/**
+ * Pure: what the fleet's statuses say, as metric samples. Members, policies and models are read from the
+ * statuses the operator already keeps, so a scrape costs no call to Kubernetes or OpenRouter.
+ */
+import type { KeyPolicy, TeamMember } from '../api/schema.ts';
+
+export type Labels = Record<string, string>;
+export interface Sample {
+  labels: Labels;
+  value: number;
+}
+
+export interface Fleet {
+  policy: {
+    members: Sample[];
+    readyMembers: Sample[];
+    spendUSD: Sample[];
+    limitUSD: Sample[];
+    /** members at or past warnAtPercent / at their limit, by state=warn|exhausted */
+    budgetState: Sample[];
+    forecastExhausting: Sample[];
+    earliestKeyExpiry: Sample[];
+  };
+  model: { spendUSD: Sample[]; requests: Sample[] };
+  member: {
+    spendUSD: Sample[];
+    limitUSD: Sample[];
+    remainingUSD: Sample[];
+    lifetimeUSD: Sample[];
+    keyExpiry: Sample[];
+    exhaustsAt: Sample[];
+    lastRotation: Sample[];
+    ready: Sample[];
+  };
+  keysManaged: number;
+  keysDraining: number;
+  /** seconds since the oldest rotation in flight started issuing its key (0: none) */
+  oldestRotationIssuingSeconds: number;
+}
+
+const DEFAULT_WARN = 80;
+const seconds = (iso: string | undefined): number | undefined => {
+  if (!iso) return undefined;
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? undefined : ms / 1000;
+};
+
+/** `now` in ms; members terminating are left out of the aggregates (their keys are on the way out). */
+export function fleet(members: readonly TeamMember[], policies: readonly KeyPolicy[], now: number): Fleet {
+  const warnAt = new Map(policies.map((p) => [p.metadata.name, p.spec.usage?.warnAtPercent ?? DEFAULT_WARN]));
+  const per = new Map<string, { members: number; ready: number; spend: number; limit: number; warn: number; exhausted: number; forecast: number; expiry: number | undefined }>();
+  const models = new Map<string, { policy: string; model: string; usd: number; requests: number }>();
+  const m: Fleet['member'] = { spendUSD: [], limitUSD: [], remainingUSD: [], lifetimeUSD: [], keyExpiry: [], exhaustsAt: [], lastRotation: [], ready: [] };
+  let keysManaged = 0;
+  let keysDraining = 0;
+  let oldestIssuing = 0;
+  for (const p of policies) per.set(p.metadata.name, { members: 0, ready: 0, spend: 0, limit: 0, warn: 0, exhausted: 0, forecast: 0, expiry: undefined });
+
+  for (const tm of members) {
+    const s = tm.status;
+    const policy = tm.spec.policy;
+    if (s?.key) keysManaged++;
+    keysDraining += (s?.previousKeys ?? []).filter((p) => p.state === 'Draining').length;
+    if (s?.pendingKey?.rotation) oldestIssuing = Math.max(oldestIssuing, now / 1000 - (seconds(s.pendingKey.since) ?? now / 1000));
+    if (tm.metadata.deletionTimestamp) continue;
+    const labels = { namespace: tm.metadata.namespace ?? '', member: tm.metadata.name, policy };
+    const ready = s?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    const spend = s?.usage?.windowUSD;
+    const limit = s?.budget?.limitUSD;
+    const expiry = seconds(s?.key?.expiresAt);
+    const exhausts = seconds(s?.usage?.forecast?.exhaustsAt);
+
+    const agg = per.get(policy) ?? { members: 0, ready: 0, spend: 0, limit: 0, warn: 0, exhausted: 0, forecast: 0, expiry: undefined };
+    per.set(policy, agg);
+    agg.members++;
+    if (ready) agg.ready++;
+    agg.spend += spend ?? 0;
+    agg.limit += limit ?? 0;
+    if (limit !== undefined && spend !== undefined) {
+      if (spend >= limit) agg.exhausted++;
+      else if (limit > 0 && (spend / limit) * 100 >= (warnAt.get(policy) ?? DEFAULT_WARN)) agg.warn++;
+    }
+    if (s?.conditions?.some((c) => c.type === 'BudgetForecast' && c.status === 'True')) agg.forecast++;
+    if (expiry !== undefined && !s?.inactive) agg.expiry = Math.min(agg.expiry ?? expiry, expiry);
+    for (const x of s?.usage?.models ?? []) {
+      const k = `${policy}\u0000${x.model}`;
+      const e = models.get(k) ?? { policy, model: x.model, usd: 0, requests: 0 };
+      e.usd += x.usd;
+      e.requests += x.requests;
+      models.set(k, e);
+    }
+
+    m.ready.push({ labels, value: ready ? 1 : 0 });
+    if (spend !== undefined) m.spendUSD.push({ labels, value: spend });
+    if (limit !== undefined) m.limitUSD.push({ labels, value: limit });
+    if (s?.budget?.remainingUSD !== undefined) m.remainingUSD.push({ labels, value: s.budget.remainingUSD });
+    if (s?.usage) m.lifetimeUSD.push({ labels, value: s.usage.lifetimeUSD });
+    if (expiry !== undefined) m.keyExpiry.push({ labels, value: expiry });
+    if (exhausts !== undefined) m.exhaustsAt.push({ labels, value: exhausts });
+    const rotated = seconds(s?.rotation?.lastRotatedAt);
+    if (rotated !== undefined) m.lastRotation.push({ labels, value: rotated });
+  }
+
+  const pol: Fleet['policy'] = { members: [], readyMembers: [], spendUSD: [], limitUSD: [], budgetState: [], forecastExhausting: [], earliestKeyExpiry: [] };
+  for (const [policy, a] of per) {
+    const labels = { policy };
+    pol.members.push({ labels, value: a.members });
+    pol.readyMembers.push({ labels, value: a.ready });
+    pol.spendUSD.push({ labels, value: Math.round(a.spend * 1e6) / 1e6 });
+    pol.limitUSD.push({ labels, value: Math.round(a.limit * 1e6) / 1e6 });
+    pol.budgetState.push({ labels: { policy, state: 'warn' }, value: a.warn }, { labels: { policy, state: 'exhausted' }, value: a.exhausted });
+    pol.forecastExhausting.push({ labels, value: a.forecast });
+    if (a.expiry !== undefined) pol.earliestKeyExpiry.push({ labels, value: a.expiry });
+  }
+  const model: Fleet['model'] = { spendUSD: [], requests: [] };
+  for (const e of models.values()) {
+    model.spendUSD.push({ labels: { policy: e.policy, model: e.model }, value: Math.round(e.usd * 1e6) / 1e6 });
+    model.requests.push({ labels: { policy: e.policy, model: e.model }, value: e.requests });
+  }
+  return { policy: pol, model, member: m, keysManaged, keysDraining, oldestRotationIssuingSeconds: Math.max(0, oldestIssuing) };
+}
