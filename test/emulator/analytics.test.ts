@@ -57,7 +57,7 @@ describe('POST /analytics/query', () => {
     const b = await h.createKey({ name: 'b' });
     await chat(a.key, 'openai/gpt-4o-mini');
     await chat(b.key, 'openai/gpt-4o-mini');
-    const by = async (operator: string, value: unknown) => (await query({ metrics: ['request_count'], dimensions: ['api_key_id'], filters: [{ field: 'api_key_id', operator, value }], time_range: range })).data.map((r) => r['api_key_id']).toSorted();
+    const by = async (operator: string, value: unknown) => (await query({ metrics: ['request_count'], dimensions: ['api_key_id'], filters: [{ field: 'api_key_id', operator, value }], time_range: range })).data.map((r) => String(r['api_key_id'])).toSorted((x, y) => x.localeCompare(y));
     expect(await by('eq', a.hash)).toEqual(['a']);
     expect(await by('in', [a.hash, b.hash])).toEqual(['a', 'b']);
     expect(await by('not_in', [a.hash])).toEqual(['b']);

@@ -22,7 +22,6 @@ const METRICS = {
   prompt_tokens: { label: 'Prompt Tokens', format: 'number', of: (r: ActivityRecord) => r.promptTokens },
   completion_tokens: { label: 'Completion Tokens', format: 'number', of: (r: ActivityRecord) => r.completionTokens },
 } as const;
-type Metric = keyof typeof METRICS;
 
 const DIMENSIONS = { model: 'Model', api_key_id: 'API Key', workspace: 'Workspace', provider: 'Provider' } as const;
 type Dimension = keyof typeof DIMENSIONS;
@@ -31,12 +30,14 @@ const OPERATORS = { eq: 'scalar', neq: 'scalar', in: 'array', not_in: 'array', g
 const GRANULARITIES = { minute: 'Minute', hour: 'Hour', day: 'Day', week: 'Week', month: 'Month' } as const;
 const SERVED_GRANULARITIES = ['day', 'week', 'month'] as const;
 
+const known = <K extends string>(o: Record<K, unknown>, what: string) =>
+  z.custom<K>((v) => typeof v === 'string' && Object.hasOwn(o, v), { error: (i) => `unknown ${what} ${String(i.input)}` });
 const scalar = z.union([z.string(), z.number()]);
 const Query = z.object({
-  metrics: z.array(z.string()).min(1),
-  dimensions: z.array(z.string()).max(2).optional(),
-  filters: z.array(z.object({ field: z.string(), operator: z.string(), value: z.union([scalar, z.array(scalar)]), include_unset: z.boolean().optional() })).max(20).optional(),
-  granularity: z.string().optional(),
+  metrics: z.array(known(METRICS, 'metric')).min(1),
+  dimensions: z.array(known(DIMENSIONS, 'dimension')).max(2).optional(),
+  filters: z.array(z.object({ field: known(DIMENSIONS, 'dimension'), operator: known(OPERATORS, 'operator'), value: z.union([scalar, z.array(scalar)]), include_unset: z.boolean().optional() })).max(20).optional(),
+  granularity: known(GRANULARITIES, 'granularity').optional(),
   time_range: z.object({ start: z.iso.datetime({ offset: true }), end: z.iso.datetime({ offset: true }) }).optional(),
   order_by: z.object({ field: z.string(), direction: z.enum(['asc', 'desc']) }).optional(),
   limit: z.int().min(1).max(ANALYTICS_MAX_LIMIT).optional(),
@@ -92,21 +93,12 @@ export function analyticsRoutes(store: Store): Route[] {
       handle: async ({ json }) => {
         const started = performance.now();
         const q = parse(Query, await json());
-        const metrics = q.metrics.map((m) => {
-          if (!(m in METRICS)) throw bad(`metrics: unknown metric ${m}`);
-          return m as Metric;
-        });
-        const dims = (q.dimensions ?? []).map((d) => {
-          if (!(d in DIMENSIONS)) throw bad(`dimensions: unknown dimension ${d}`);
-          return d as Dimension;
-        });
+        const metrics = q.metrics;
+        const dims = q.dimensions ?? [];
         const g = q.granularity;
-        if (g !== undefined && !(g in GRANULARITIES)) throw bad(`granularity: unknown granularity ${g}`);
         if (g !== undefined && !(SERVED_GRANULARITIES as readonly string[]).includes(g)) throw bad(`granularity: the emulator keeps activity per day; use day, week or month`);
         for (const f of q.filters ?? []) {
-          if (!(f.field in DIMENSIONS)) throw bad(`filters: unknown dimension ${f.field}`);
-          const type = OPERATORS[f.operator as keyof typeof OPERATORS];
-          if (!type) throw bad(`filters: unknown operator ${f.operator}`);
+          const type = OPERATORS[f.operator];
           if ((type === 'array') !== Array.isArray(f.value)) throw bad(`filters: ${f.operator} takes ${type === 'array' ? 'an array' : 'a single value'}`);
         }
         const now = store.now();
@@ -120,14 +112,14 @@ export function analyticsRoutes(store: Store): Route[] {
         const rows = new Map<string, Record<string, string | number>>();
         for (const r of store.state.activity) {
           if (r.date < firstDay || r.date > lastDay) continue;
-          if (!(q.filters ?? []).every((f) => matches(valueOf(r, f.field as Dimension).ids, f.operator, f.value))) continue;
+          if (!(q.filters ?? []).every((f) => matches(valueOf(r, f.field).ids, f.operator, f.value))) continue;
           const key: Record<string, string | number> = {};
           if (g !== undefined) key[`date__${g}`] = bucket(r.date, g);
           for (const d of dims) key[d] = valueOf(r, d).shown;
           const id = JSON.stringify(key);
           const row = rows.get(id) ?? { ...key, ...Object.fromEntries(metrics.map((m) => [m, 0])) };
           for (const m of metrics) {
-            const v = (row[m] as number) + METRICS[m].of(r);
+            const v = Number(row[m] ?? 0) + METRICS[m].of(r);
             row[m] = METRICS[m].format === 'currency' ? roundUsd(v) : v;
           }
           rows.set(id, row);
