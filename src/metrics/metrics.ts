@@ -43,11 +43,11 @@ export class Metrics {
     this.rotations = new Counter({ name: 'teamkeys_rotations_total', help: 'Rotations whose new key reached the Secret, by trigger (Scheduled, Requested, Compromised).', labelNames: ['trigger'], registers: [r] });
     this.rotationEnds = new Counter({ name: 'teamkeys_rotation_overlaps_ended_total', help: 'Previous keys disabled, by why: rolled_out (every opted-in workload runs the new key), overlap (its end), stalled (its end, a workload had not rolled out), forced (suspended, expired, blocked).', labelNames: ['ended'], registers: [r] });
     this.rotationDuration = new Histogram({ name: 'teamkeys_rotation_duration_seconds', help: 'From the new key in the Secret to the previous key disabled.', labelNames: ['ended'], buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600], registers: [r] });
-    // one pass over the statuses per scrape, shared by every gauge below
+    // one pass over the statuses per scrape, shared by every gauge below (a scrape collects them within milliseconds)
     let cached: { at: number; fleet: Fleet } | undefined;
     const snap = (): Fleet => {
       const at = performance.now();
-      if (!cached || at - cached.at > 1000) cached = { at, fleet: fleet(src.members(), src.policies(), src.now()) };
+      if (!cached || at - cached.at > 200) cached = { at, fleet: fleet(src.members(), src.policies(), src.now()) };
       return cached.fleet;
     };
     const series = (name: string, help: string, labelNames: string[], pick: (f: Fleet) => Sample[]) => new Gauge({
