@@ -14,6 +14,8 @@ const NEEDED = { metrics: ['total_usage', 'request_count'], dimensions: ['api_ke
 export class OpenRouterAnalytics implements AnalyticsPort {
   private readonly client: OpenRouterClient;
   private checked = false;
+  /** the last whole-account answer was cut: go straight to batches until the rows would fit one answer again */
+  private split = false;
 
   constructor(client: OpenRouterClient) {
     this.client = client;
@@ -29,8 +31,11 @@ export class OpenRouterAnalytics implements AnalyticsPort {
       calls++;
       return this.query(since, until, hashes);
     };
-    const whole = await run(undefined);
-    if (!whole.truncated) return { ...whole, calls };
+    if (!this.split) {
+      const whole = await run(undefined);
+      if (!whole.truncated) return { ...whole, calls };
+      this.split = true;
+    }
     // too many rows for one answer: only our keys, a batch at a time, halving a batch that is still cut
     const rows: UsageRow[] = [];
     let truncated = false;
@@ -46,6 +51,8 @@ export class OpenRouterAnalytics implements AnalyticsPort {
       await take(hashes.slice(half));
     };
     for (let i = 0; i < keyHashes.length; i += ANALYTICS_KEY_BATCH) await take(keyHashes.slice(i, i + ANALYTICS_KEY_BATCH));
+    // our rows would fit one answer with room to spare: back to one query next time
+    if (rows.length < ANALYTICS_ROW_LIMIT / 2) this.split = false;
     return { rows, truncated, calls };
   }
 

@@ -58,7 +58,7 @@ describe('OpenRouterAnalytics', () => {
     expect(again.calls).toBe(1);
   });
 
-  it('reads 1,000 members past the row limit in batches of 100 keys, losing no row', async () => {
+  it('reads 1,000 members past the row limit in batches of 100 keys, losing no row, and goes straight to the batches next time', async () => {
     const hashes = activity(1000, 31);
     const port = new OpenRouterAnalytics(client);
     const q0 = queries();
@@ -69,6 +69,17 @@ describe('OpenRouterAnalytics', () => {
     // one query for the whole account (cut), then one per batch of 100 keys
     expect(queries() - q0).toBe(1 + Math.ceil(1000 / ANALYTICS_KEY_BATCH));
     expect(a.calls).toBe(2 + Math.ceil(1000 / ANALYTICS_KEY_BATCH));
+    // the next interval goes straight to the batches: ceil(N/100) queries
+    const q1 = queries();
+    const next = await port.usageByKeyModelDay(new Date(Date.now() - 30 * DAY), new Date(), hashes);
+    expect(next.rows).toHaveLength(1000 * 31 * 2);
+    expect(queries() - q1).toBe(Math.ceil(1000 / ANALYTICS_KEY_BATCH));
+    // once the rows would fit one answer again (an older window holds fewer), one query again
+    const small = await port.usageByKeyModelDay(new Date(Date.now() - DAY), new Date(Date.now() - DAY), hashes);
+    expect(small.rows).toHaveLength(1000 * 2);
+    const q2 = queries();
+    await port.usageByKeyModelDay(new Date(Date.now() - DAY), new Date(Date.now() - DAY), hashes);
+    expect(queries() - q2).toBe(1);
   });
 
   it('refuses an analytics API without the metrics it needs, and a malformed row, with typed errors', async () => {
