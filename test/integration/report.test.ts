@@ -57,6 +57,9 @@ const plugin = (...args: string[]) => exec(kubectl, ['teamkeys', ...args], { PAT
 
 /** A UTC day `n` days before today. Data sits away from the --since edges, so a test run across midnight still holds. */
 const daysAgo = (n: number) => utcDay(Date.now() - n * DAY);
+/** When alice's budget is forecast to run out, to the minute, and as the table shows it. */
+const EXHAUSTS = new Date(Math.floor(Date.now() / 60_000) * 60_000 + 94 * 3_600_000).toISOString().replace('.000Z', 'Z');
+const EXHAUSTS_SHOWN = EXHAUSTS.slice(0, 16).replace('T', ' ');
 const cond = (type: string, status: 'True' | 'False', reason: string, message: string) => ({ type, status, reason, message, lastTransitionTime: new Date().toISOString() });
 const usage = (windowUSD: number, more: object) => ({ windowUSD, dailyUSD: 0, weeklyUSD: 0, monthlyUSD: windowUSD, byokUSD: 0, lifetimeUSD: windowUSD, observedAt: new Date().toISOString(), ...more });
 
@@ -66,9 +69,10 @@ async function createMember(namespace: string, name: string, spec: object, statu
 }
 
 beforeAll(async () => {
-  ns = await freshNamespace(kc, 'report');
-  other = await freshNamespace(kc, 'report');
-  [pro, lite] = [`report-pro-${ns}`, `report-lite-${ns}`];
+  ns = await freshNamespace(kc, 'ml');
+  other = await freshNamespace(kc, 'data');
+  // KeyPolicies are cluster-scoped: the namespace's random suffix keeps this run's apart
+  [pro, lite] = [`pro-${ns.slice(3)}`, `lite-${ns.slice(3)}`];
   for (const [name, limitUSD] of [[pro, 50], [lite, 5]] as const) {
     await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'KeyPolicy', metadata: { name }, spec: { budget: { limitUSD } } } });
   }
@@ -81,7 +85,7 @@ beforeAll(async () => {
       requests: 1640,
       days: [{ date: daysAgo(20), usd: 7, requests: 70 }, { date: daysAgo(10), usd: 3, requests: 30 }, { date: daysAgo(4), usd: 9.25, requests: 410 }, { date: daysAgo(0), usd: 5, requests: 130 }],
       models: [{ model: 'anthropic/claude-sonnet-4', usd: 21, requests: 300 }, { model: 'openai/gpt-4o-mini', usd: 8.5, requests: 1340 }],
-      forecast: { burnUSDPerDay: 2.1, projectedUSD: 63, exhaustsAt: '2026-12-24T18:30:00Z' },
+      forecast: { burnUSDPerDay: 5.2, projectedUSD: 61.2, exhaustsAt: EXHAUSTS },
       analyzedAt: new Date().toISOString(),
     }),
   });
@@ -95,7 +99,7 @@ beforeAll(async () => {
   await createMember(other, 'dave', { policy: lite }, {
     conditions: [cond('Ready', 'True', 'KeyReady', 'ok')],
     budget: { limitUSD: 5, remainingUSD: 0.4, reset: 'weekly' },
-    usage: usage(4.6, { requests: 2000, days: [{ date: daysAgo(2), usd: 4.6, requests: 2000 }], forecast: { burnUSDPerDay: 1.5, projectedUSD: 9, exhaustsAt: '2026-11-29T06:00:00Z' }, analyzedAt: new Date().toISOString() }),
+    usage: usage(4.6, { requests: 2000, days: [{ date: daysAgo(2), usd: 4.6, requests: 2000 }], forecast: { burnUSDPerDay: 1.5, projectedUSD: 9, exhaustsAt: new Date(Date.parse(EXHAUSTS) + DAY).toISOString() }, analyzedAt: new Date().toISOString() }),
   });
 
   // the plugin as shipped: compiled by the build, executable, found by kubectl on PATH under its plugin name
@@ -123,7 +127,7 @@ describe('teamkeys report', () => {
     const lines = r.stdout.split('\n');
     expect(cells(lines[0])).toEqual(['MEMBER', 'NAMESPACE', 'POLICY', 'SPEND', 'REQUESTS', 'LIMIT', 'REMAINING', 'USED%', 'TOP MODEL', 'FORECAST']);
     // alice: 9.25 + 5 of the last 7 days (not the 3 and 7 of 10 and 20 days ago)
-    expect(cells(lines[1])).toEqual(['alice', ns, pro, '14.25', '540', '50.00', '20.50', '59%', 'anthropic/claude-sonnet-4', '2026-12-24 18:30']);
+    expect(cells(lines[1])).toEqual(['alice', ns, pro, '14.25', '540', '50.00', '20.50', '59%', 'anthropic/claude-sonnet-4', EXHAUSTS_SHOWN]);
     expect(cells(lines[2])).toEqual(['bob', ns, pro, '3.10', '95', '50.00', '46.90', '6.2%', 'openai/gpt-4o-mini', 'ok']);
     expect(cells(lines[3])).toEqual(['carol', ns, lite, '-', '-', '5.00', '4.00', '20%', '-', '-']);
     expect(cells(lines[4])).toEqual(['TOTAL', '17.35', '635', '105.00', '71.40', '1 exhausting']);
@@ -187,7 +191,7 @@ describe('kubectl teamkeys (the plugin)', () => {
     expect(doc.rows[0]).toEqual({
       name: 'alice', namespace: ns, policy: pro, displayName: 'Alice Liddell', email: 'alice@example.com', spendUSD: 14.25, requests: 540, analyzedAt: expect.any(String) as string,
       windowUSD: 29.5, limitUSD: 50, remainingUSD: 20.5, usedPercent: 59, reset: 'monthly', topModel: { model: 'anthropic/claude-sonnet-4', usd: 21, requests: 300 },
-      forecast: { burnUSDPerDay: 2.1, projectedUSD: 63, exhaustsAt: '2026-12-24T18:30:00Z' }, budgetExhausted: false, ready: { status: 'True', reason: 'KeyReady', message: 'key sk-or-v1-a11...ce0 is in Secret alice-openrouter' },
+      forecast: { burnUSDPerDay: 5.2, projectedUSD: 61.2, exhaustsAt: EXHAUSTS }, budgetExhausted: false, ready: { status: 'True', reason: 'KeyReady', message: 'key sk-or-v1-a11...ce0 is in Secret alice-openrouter' },
     });
 
     const yaml = await plugin('report', '-n', ns, '-o', 'yaml');
@@ -196,13 +200,13 @@ describe('kubectl teamkeys (the plugin)', () => {
     const csv = await plugin('report', '-n', ns, '-o', 'csv');
     const records = parseCsv<Record<string, string>>(csv.stdout, { columns: true });
     expect(records.map((x) => [x['name'], x['spendUSD'], x['requests'], x['limitUSD'], x['usedPercent'], x['exhaustsAt'], x['readyReason']])).toEqual([
-      ['alice', '14.25', '540', '50', '59', '2026-12-24T18:30:00Z', 'KeyReady'],
+      ['alice', '14.25', '540', '50', '59', EXHAUSTS, 'KeyReady'],
       ['bob', '3.1', '95', '50', '6.2', '', 'SecretRejected'],
       ['carol', '', '', '5', '20', '', 'KeyReady'],
     ]);
 
     const wide = await plugin('report', '-n', ns, '-o', 'wide');
-    expect(cells(wide.stdout.split('\n')[1])).toEqual(['alice', ns, pro, 'Alice Liddell', 'alice@example.com', '14.25', '540', '29.50', '50.00', '20.50', '59%', 'monthly', 'anthropic/claude-sonnet-4', '2026-12-24 18:30', 'KeyReady']);
+    expect(cells(wide.stdout.split('\n')[1])).toEqual(['alice', ns, pro, 'Alice Liddell', 'alice@example.com', '14.25', '540', '29.50', '50.00', '20.50', '59%', 'monthly', 'anthropic/claude-sonnet-4', EXHAUSTS_SHOWN, 'KeyReady']);
   });
 
   it('rotate sets a new teamkeys.dev/rotate value with a merge patch, each time', async () => {
@@ -235,7 +239,7 @@ describe('kubectl teamkeys (the plugin)', () => {
     const all = await plugin('status', '-n', ns);
     expect([...all.stdout.matchAll(/^(\S+)\/(\S+) {3}policy/gm)].map((x) => x[2])).toEqual(['alice', 'bob', 'carol']);
     expect(all.stdout).toContain('Key       sk-or-v1-a11...ce0, issued 2026-11-02 09:00, in Secret alice-openrouter');
-    expect(all.stdout).toContain('Forecast  2.10 USD/day, 63.00 USD by the reset: runs out 2026-12-24 18:30 UTC, before the reset');
+    expect(all.stdout).toContain(`Forecast  5.20 USD/day, 61.20 USD by the reset: runs out ${EXHAUSTS_SHOWN} UTC, before the reset`);
   });
 });
 
