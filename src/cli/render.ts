@@ -34,7 +34,8 @@ export function render(r: Report, output: Output): string {
     case 'json':
       return `${JSON.stringify(r, null, 2)}\n`;
     case 'yaml':
-      return stringify(r);
+      // YAML 1.1 quoting: dates and words like "yes" stay strings for 1.1 readers (PyYAML) as for 1.2 ones
+      return stringify(r, { version: '1.1' });
     case 'csv':
       return csvOf(r.rows);
     case 'table':

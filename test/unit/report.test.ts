@@ -133,6 +133,7 @@ describe('rows', () => {
       const json = JSON.parse(render(doc, 'json')) as unknown;
       expect(json).toEqual(JSON.parse(JSON.stringify(doc)));
       expect(parseYaml(render(doc, 'yaml'))).toEqual(json);
+      expect(render(doc, 'yaml')).toContain('from: "2026-11-20"');
       expect(json).toMatchObject({ apiVersion: 'teamkeys.dev/v1alpha1', kind: 'UsageReport', generatedAt: '2026-11-26T15:00:00.000Z', period: WEEK, totals: { spendUSD: 21.5 } });
     });
     it('csv: a header, one line per member, unknown as empty fields', () => {
