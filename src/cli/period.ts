@@ -1,6 +1,6 @@
 /**
  * Pure: the report's period (--since) as whole UTC days, and what a member spent in it. status.usage.days holds
- * UTC days, so a period is rounded out to days: --since 7d is today and the 6 days before.
+ * UTC days, so a period is whole UTC days counted back from today: --since 7d is today and the 6 days before.
  */
 import { USAGE_DAYS_MAX, type DaySpend } from '../api/schema.ts';
 import { roundUsd } from '../util/money.ts';
@@ -27,7 +27,7 @@ export function parseSince(text: string): number {
   return ms;
 }
 
-/** The UTC days a period of `sinceMs` ending now covers: a part of a day counts as the whole day. */
+/** The period: `sinceMs` in days, a part of a day counting as a whole one, ending with today. */
 export function periodOf(since: string, sinceMs: number, now: number): Period {
   const days = Math.max(1, Math.ceil(sinceMs / DAY_MS));
   return { since, from: utcDay(now - (days - 1) * DAY_MS), to: utcDay(now), days };
