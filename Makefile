@@ -51,9 +51,9 @@ bench-rotation: deps bins
 crds: deps
 	node src/main.ts crds
 
-## build: compile src/ to dist/ (what the image runs)
+## build: compile src/ to dist/ (what the image runs; dist/cli/kubectl-teamkeys.js is the kubectl plugin)
 build: deps
-	npx tsc -p tsconfig.build.json
+	npm run build
 
 ## image: the container image FROM the official Node 24 bases, with docker when present, else podman
 IMAGE ?= teamkeys:dev
