@@ -42,7 +42,7 @@ const Config = z.object({
 });
 export type Config = z.infer<typeof Config>;
 
-const FLAGS = {
+export const FLAGS = {
   kubeconfig: 'KUBECONFIG',
   namespace: 'POD_NAMESPACE',
   'cluster-id': 'TEAMKEYS_CLUSTER_ID',
