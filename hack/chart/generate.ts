@@ -2,6 +2,7 @@
 import { yaml } from './holes.ts';
 import { readSources, type Sources } from './sources.ts';
 import { chartTemplates } from './templates.ts';
+import { valuesSchema } from './schema.ts';
 import { valuesYaml } from './values.ts';
 
 export const CHART_DIR = 'deploy/chart/teamkeys';
@@ -73,6 +74,7 @@ export function chartFiles(root: string): Record<string, string> {
   return {
     'Chart.yaml': chartYaml(src),
     'values.yaml': valuesYaml(src),
+    'values.schema.json': valuesSchema(src),
     'templates/_helpers.tpl': HELPERS,
     'templates/NOTES.txt': NOTES,
     ...chartTemplates(src),

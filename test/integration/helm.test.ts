@@ -192,10 +192,23 @@ describe('the chart', () => {
     expect(byKey.get(`Service/${DRY_NS}/${PREFIX}-metrics`)?.['spec']).toMatchObject({ ports: [{ port: metricsPort }] });
   });
 
-  it('refuses more than one replica without leader election, and renders a digest and no CRDs when asked', async () => {
+  it('refuses more than one replica without leader election, misspelt values and settings the operator refuses', async () => {
     const refused = await template('teamkeys', DRY_NS, { leaderElection: { enabled: false }, replicas: 2 });
     expect(refused.ok).toBe(false);
     expect(refused.out).toMatch(/replicas > 1 needs leaderElection.enabled/);
+    for (const [values, error] of [
+      [{ replica: 3 }, /additional properties 'replica' not allowed/],
+      [{ logLevel: 'verbose' }, /\/logLevel.*must be one of/],
+      [{ clusterId: 'Prod_1' }, /\/clusterId/],
+      [{ metrics: { port: 'http' } }, /\/metrics\/port/],
+    ] as const) {
+      const r = await template('teamkeys', DRY_NS, values);
+      expect(r.ok, JSON.stringify(values)).toBe(false);
+      expect(r.out).toMatch(error);
+    }
+  });
+
+  it('renders a digest, no CRDs, no namespace labels and no Lease Role when asked', async () => {
     const single = await template('teamkeys', DRY_NS, { leaderElection: { enabled: false }, replicas: 1, image: { digest: 'sha256:0123' }, crds: { install: false }, namespace: { applyLabels: false } });
     expect(single.ok, single.out).toBe(true);
     const kinds = objects(single.out).map((o) => o.kind);
@@ -296,6 +309,17 @@ describe('helm install', () => {
     const logs = op.logs.join('');
     expect(logs).not.toMatch(/forbidden/i);
     expect(logs).not.toMatch(/sk-or-v1-[0-9a-f]{8,}/);
+  }, 180_000);
+
+  it('helm upgrade changes the release in place (hooks and CRDs applied again without conflict)', async () => {
+    const up = await helm(['upgrade', RELEASE, CHART, '--namespace', NS, '--reuse-values', '--set', 'replicas=2', '--set', 'logLevel=info', '--wait', '--timeout', '2m']);
+    expect(up.ok, up.out).toBe(true);
+    const d = await apps.readNamespacedDeployment({ namespace: NS, name: `${PREFIX}-operator` });
+    expect(d.spec?.replicas).toBe(2);
+    expect(d.spec?.template.spec?.containers[0]?.env?.map((e) => e.name)).not.toContain('LOG_LEVEL');
+    expect(d.metadata?.labels?.['helm.sh/chart']).toMatch(/^teamkeys-/);
+    expect((await helm(['history', RELEASE, '--namespace', NS, '-o', 'json'])).out).toMatch(/"revision":2/);
+    expect((await core.readNamespace({ name: NS })).metadata?.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
   }, 180_000);
 
   it('helm uninstall removes the release and keeps the CRDs and the namespace', async () => {
