@@ -44,5 +44,7 @@ export function valuesSchema(src: Sources): string {
     // Helm passes global values to every chart
     global: z.record(z.string(), z.unknown()),
   }).partial();
-  return `${JSON.stringify(z.toJSONSchema(values, { io: 'input', unrepresentable: 'throw' }), null, 2)}\n`;
+  // zod bounds integers to the safe range; values need no such bound
+  const unbounded = (k: string, v: unknown) => ((k === 'minimum' || k === 'maximum') && typeof v === 'number' && Math.abs(v) >= Number.MAX_SAFE_INTEGER ? undefined : v);
+  return `${JSON.stringify(z.toJSONSchema(values, { io: 'input', unrepresentable: 'throw' }), unbounded, 2)}\n`;
 }
