@@ -48,7 +48,7 @@ describe('spend and budget', () => {
     expect(s?.budget?.remainingUSD).toBe(0);
     expect(await reasons(n)).toContain('BudgetExhausted');
     const { stdout } = await env.kubectl(['get', 'tm', 'bob', '-n', n, '--no-headers']);
-    expect(stdout).toMatch(/bob\s+True\s+spend-\S+\s+10\s+11\s+0\s+daily/);
+    expect(stdout).toMatch(/bob\s+True\s+KeyReady\s+spend-\S+\s+10\s+11\s+0\s+daily/);
     const policyStatus = await eventually(async () => {
       const p = (await env.custom.getClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name: `spend-${n}` })) as { status?: { spendThisWindowUSD?: number; members?: number; readyMembers?: number } };
       return p.status?.spendThisWindowUSD === 11 ? p.status : undefined;
