@@ -20,6 +20,8 @@ export interface Fleet {
     budgetState: Sample[];
     forecastExhausting: Sample[];
     earliestKeyExpiry: Sample[];
+    /** usage.warnAtPercent, so a per-member alert can compare against its own policy's threshold */
+    warnPercent: Sample[];
   };
   model: { spendUSD: Sample[]; requests: Sample[] };
   member: {
@@ -101,7 +103,7 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
     if (rotated !== undefined) m.lastRotation.push({ labels, value: rotated });
   }
 
-  const pol: Fleet['policy'] = { members: [], readyMembers: [], spendUSD: [], limitUSD: [], budgetState: [], forecastExhausting: [], earliestKeyExpiry: [] };
+  const pol: Fleet['policy'] = { members: [], readyMembers: [], spendUSD: [], limitUSD: [], budgetState: [], forecastExhausting: [], earliestKeyExpiry: [], warnPercent: [] };
   for (const [policy, a] of per) {
     const labels = { policy };
     pol.members.push({ labels, value: a.members });
@@ -111,6 +113,7 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
     pol.budgetState.push({ labels: { policy, state: 'warn' }, value: a.warn }, { labels: { policy, state: 'exhausted' }, value: a.exhausted });
     pol.forecastExhausting.push({ labels, value: a.forecast });
     if (a.expiry !== undefined) pol.earliestKeyExpiry.push({ labels, value: a.expiry });
+    pol.warnPercent.push({ labels, value: warnAt.get(policy) ?? DEFAULT_WARN });
   }
   const model: Fleet['model'] = { spendUSD: [], requests: [] };
   for (const e of models.values()) {
