@@ -23,6 +23,8 @@ import { reconcileMember, type MemberDeps, type Result } from './controller/memb
 import { reconcilePolicy } from './controller/policy/reconcile.ts';
 import { WorkQueue } from './controller/queue.ts';
 import { KeySync } from './controller/sync.ts';
+import { UsageBook } from './controller/usagebook.ts';
+import { OpenRouterAnalytics } from './openrouter/analytics.ts';
 import { RotationSlots } from './controller/slots.ts';
 import { rotating } from './controller/member/rotation.ts';
 import { MEMBER, POLICY, WORKLOAD, memberKey, wireTriggers } from './controller/triggers.ts';
@@ -48,6 +50,7 @@ export class Operator {
   readonly book: KeyBook;
   readonly guardrails: GuardrailPort;
   readonly guardrailBook = new GuardrailBook();
+  readonly usageBook: UsageBook;
   readonly queue: WorkQueue;
   readonly credentials: Credentials;
   readonly metrics: Metrics;
@@ -107,10 +110,11 @@ export class Operator {
     this.guardrails = new OpenRouterGuardrails(this.client);
     this.cluster.fence(() => this.leading);
     this.book = new KeyBook(clock);
+    this.usageBook = new UsageBook(clock);
     this.queue = new WorkQueue({ workers: cfg.workers, clock: monotonicClock });
     this.keySync = new KeySync({
-      book: this.book, keys: this.keys, guardrailBook: this.guardrailBook, guardrails: this.guardrails, caches: this.caches, cluster: this.cluster, recorder: this.recorder, clock, log,
-      clusterId: () => this.clusterId, minSyncInterval: cfg.minSyncInterval, orphanGrace: cfg.orphanGrace, listed: () => this.enqueueAll(),
+      book: this.book, keys: this.keys, guardrailBook: this.guardrailBook, guardrails: this.guardrails, analytics: new OpenRouterAnalytics(this.client), usageBook: this.usageBook,
+      caches: this.caches, cluster: this.cluster, recorder: this.recorder, clock, log, clusterId: () => this.clusterId, minSyncInterval: cfg.minSyncInterval, orphanGrace: cfg.orphanGrace, listed: () => this.enqueueAll(),
     });
     this.rotationSlots = new RotationSlots(cfg.maxConcurrentRotations, monotonicClock, () => new Set(this.caches.allMembers().filter((m) => m.status && rotating(m.status)).map((m) => `${m.metadata.namespace ?? ''}/${m.metadata.name}`)));
     wireTriggers(this.caches, this.queue);
@@ -246,6 +250,7 @@ export class Operator {
       guardrails: this.guardrails,
       guardrailBook: this.guardrailBook,
       guardrailFor: (p) => guardrailFor(this.guardrailBook, this.clusterId, p),
+      usage: (uid) => (this.usageBook.at ? { rows: this.usageBook.rows(uid), at: this.usageBook.at } : undefined),
       clock: this.clock,
       log: this.log,
       recorder: this.recorder,

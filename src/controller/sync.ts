@@ -16,6 +16,10 @@ import type { KeyBook } from './keybook.ts';
 import type { KeyPort } from '../domain/key.ts';
 import type { GuardrailPort } from '../domain/guardrail.ts';
 import type { GuardrailBook } from './guardrailbook.ts';
+import type { AnalyticsPort } from '../domain/usage.ts';
+import { USAGE_DAYS_MAX } from '../api/schema.ts';
+import { parseKeyName } from './keyname.ts';
+import type { UsageBook } from './usagebook.ts';
 import { guardrailPrefix } from './policy/rules.ts';
 import { revokeOrphans } from './sweep.ts';
 
@@ -26,6 +30,8 @@ export interface KeySyncDeps {
   keys: KeyPort;
   guardrailBook: GuardrailBook;
   guardrails: GuardrailPort;
+  analytics: AnalyticsPort;
+  usageBook: UsageBook;
   caches: Caches;
   cluster: Cluster;
   recorder: Recorder;
@@ -78,7 +84,39 @@ export class KeySync {
       // usage and offboarding must not wait on guardrails; the policies retry them on their own
       d.log.warn({ err: errorMessage(e) }, 'could not list guardrails');
     }
+    try {
+      await this.refreshUsage();
+    } catch (e) {
+      // per-model usage is a report: budgets and offboarding never wait on it; the last read stays shown
+      d.log.warn({ err: errorMessage(e) }, 'could not read usage analytics');
+    }
     d.listed();
+  }
+
+  /** One analytics read for every member: spend and requests per key, model and day over the days status keeps. */
+  async refreshUsage(): Promise<void> {
+    const d = this.d;
+    const cluster = d.clusterId();
+    const byHash = new Map<string, string>();
+    for (const m of d.caches.allMembers()) {
+      const s = m.status;
+      for (const h of [s?.key?.hash, ...(s?.previousKeys ?? []).map((p) => p.hash), ...(s?.budget?.retiredKeys ?? []).map((r) => r.hash)]) if (h) byHash.set(h, m.metadata.uid);
+    }
+    const ours = (name: string) => {
+      const o = parseKeyName(name);
+      return o && o.cluster === cluster ? o.uid : undefined;
+    };
+    const byLabel = new Map<string, string>();
+    for (const k of d.book.all()) {
+      const uid = ours(k.name);
+      if (uid === undefined) continue;
+      byHash.set(k.hash, uid);
+      byLabel.set(k.label, uid);
+    }
+    await d.usageBook.refresh(d.analytics, USAGE_DAYS_MAX, [...byHash.keys()], (key) => ours(key) ?? byHash.get(key) ?? byLabel.get(key));
+    const l = d.usageBook.last;
+    d.log.debug({ calls: l.calls, foreignRows: l.unattributed, truncated: l.truncated }, 'usage analytics read');
+    if (l.truncated) d.log.warn('OpenRouter cut the usage analytics answer even for single keys; per-model usage may be incomplete');
   }
 
   /** Lists this cluster's guardrails in every workspace in use, and the keys each holds. */

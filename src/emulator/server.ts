@@ -7,6 +7,7 @@ import { Faults, type FaultAction } from './faults.ts';
 import { loadState, saveState } from './persist.ts';
 import { match, readJson, routeId, type Reply, type Route } from './router.ts';
 import { accountRoutes } from './routes/account.ts';
+import { analyticsRoutes } from './routes/analytics.ts';
 import { controlRoutes } from './routes/control.ts';
 import { guardrailRoutes } from './routes/guardrails.ts';
 import { inferenceRoutes } from './routes/inference.ts';
@@ -45,6 +46,7 @@ export class Emulator {
       ...keyRoutes(this.store),
       ...guardrailRoutes(this.store),
       ...accountRoutes(this.store),
+      ...analyticsRoutes(this.store),
       ...inferenceRoutes(this.store),
       ...controlRoutes({
         store: this.store,

@@ -28,6 +28,8 @@ export interface KeyRecord {
 export interface ActivityRecord {
   date: string;
   keyHash: string;
+  /** the key's name when it was used: analytics still shows it after the key is deleted */
+  keyName?: string;
   workspaceId: string;
   model: string;
   usage: number;

@@ -195,7 +195,7 @@ export class Store {
     const model = input.model ?? findModel('openai/gpt-4o-mini')!;
     let row = this.state.activity.find((r) => r.date === day && r.keyHash === k.hash && r.model === model.slug);
     if (!row) {
-      row = { date: day, keyHash: k.hash, workspaceId: k.workspaceId, model: model.slug, usage: 0, byok: 0, requests: 0, promptTokens: 0, completionTokens: 0 };
+      row = { date: day, keyHash: k.hash, keyName: k.name, workspaceId: k.workspaceId, model: model.slug, usage: 0, byok: 0, requests: 0, promptTokens: 0, completionTokens: 0 };
       this.state.activity.push(row);
     }
     if (byok) row.byok = roundUsd(row.byok + usd);

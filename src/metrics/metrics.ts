@@ -58,11 +58,11 @@ export class Metrics {
       this.rotationEnds.inc({ ended }, 0);
       this.rotationDuration.zero({ ended });
     }
-    // one pass over the statuses per scrape, shared by every gauge below
+    // one pass over the statuses per scrape, shared by every gauge below (a scrape collects them within milliseconds)
     let cached: { at: number; fleet: Fleet } | undefined;
     const snap = (): Fleet => {
       const at = performance.now();
-      if (!cached || at - cached.at > 1000) cached = { at, fleet: fleet(src.members(), src.policies(), src.now()) };
+      if (!cached || at - cached.at > 200) cached = { at, fleet: fleet(src.members(), src.policies(), src.now()) };
       return cached.fleet;
     };
     const series = (name: string, help: string, labelNames: string[], pick: (f: Fleet) => Sample[]) => new Gauge({

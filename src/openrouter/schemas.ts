@@ -76,3 +76,23 @@ export interface UpdateKeyRequest {
   limit_reset?: LimitReset;
   include_byok_in_limit?: boolean;
 }
+
+const Named = z.looseObject({ name: z.string() });
+export const AnalyticsMeta = z.looseObject({
+  data: z.looseObject({ metrics: z.array(Named), dimensions: z.array(Named), granularities: z.array(Named) }),
+});
+/** A row of the key x model x day query; analytics dimensions may come back as strings or numbers. */
+export const UsageQueryRow = z.looseObject({
+  api_key_id: z.union([z.string(), z.number()]).transform(String),
+  model: z.union([z.string(), z.number()]).transform(String),
+  date__day: z.string().regex(/^\d{4}-\d{2}-\d{2}/, 'must start with YYYY-MM-DD'),
+  total_usage: z.number(),
+  request_count: z.number(),
+});
+export const AnalyticsAnswer = z.looseObject({
+  data: z.looseObject({
+    data: z.array(UsageQueryRow),
+    metadata: z.looseObject({ row_count: z.number(), truncated: z.boolean() }),
+    warnings: z.array(z.string()).optional(),
+  }),
+});

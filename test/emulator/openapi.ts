@@ -20,7 +20,7 @@ const esc = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 /** The generic error schemas, used when a path does not declare the status the emulator returned. */
 const ERROR_SCHEMAS: Record<number, string> = {
   400: 'BadRequestResponse', 401: 'UnauthorizedResponse', 403: 'ForbiddenResponse', 404: 'NotFoundResponse',
-  429: 'TooManyRequestsResponse', 500: 'InternalServerResponse',
+  408: 'RequestTimeoutResponse', 429: 'TooManyRequestsResponse', 500: 'InternalServerResponse',
 };
 
 export interface Verdict {

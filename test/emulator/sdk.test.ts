@@ -43,5 +43,10 @@ it('drives keys, current key, credits, guardrails and activity through the offic
   expect(ws.data.slug).toBe('sdk-ws');
   const activity = await sdk.analytics.getUserActivity();
   expect(Array.isArray(activity.data)).toBe(true);
+  // what the operator's usage sync sends: spend and requests per key, model and day
+  const meta = await sdk.analytics.getAnalyticsMeta();
+  expect(meta.data.metrics.map((m) => m.name)).toEqual(expect.arrayContaining(['total_usage', 'request_count']));
+  const q = await sdk.analytics.queryAnalytics({ requestBody: { metrics: ['total_usage', 'request_count'], dimensions: ['api_key_id', 'model'], granularity: 'day', timeRange: { start: new Date(Date.now() - 86_400_000), end: new Date() }, limit: 10_000 } });
+  expect(q.data.metadata.truncated).toBe(false);
   expect((await sdk.apiKeys.delete({ hash })).deleted).toBe(true);
 });

@@ -36,7 +36,7 @@ const resourceVersions = async () => {
   };
 };
 
-it('makes zero writes anywhere when nothing changed, and lists keys with ceil(N/100) calls', async () => {
+it('makes zero writes anywhere when nothing changed, lists keys with ceil(N/100) calls and reads usage with one', async () => {
   const before = await resourceVersions();
   expect(Object.keys(before.members)).toHaveLength(MEMBERS);
   const calls = () => env.emu.counters();
@@ -54,6 +54,8 @@ it('makes zero writes anywhere when nothing changed, and lists keys with ceil(N/
   expect(delta('DELETE /api/v1/keys/{hash}')).toBe(0);
   expect(delta('GET /api/v1/keys/{hash}')).toBe(0);
   expect(delta('GET /api/v1/keys'), `syncs ${env.op.stats.syncs - syncs0}; ${env.logs.slice(logStart).filter((l) => !l.includes('"level":20,') || l.includes('key plan')).join('')}`).toBe(2 * Math.ceil(MEMBERS / 100));
+  // usage per model: one analytics query per sync for every key, not one per key
+  expect(delta('POST /api/v1/analytics/query')).toBe(2);
   expect(await resourceVersions()).toEqual(before);
   // and between syncs nothing runs at all
   const reconciles = env.op.stats.reconciles;

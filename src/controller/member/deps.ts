@@ -8,6 +8,7 @@ import type { KeyBook } from '../keybook.ts';
 import type { KeyPort } from '../../domain/key.ts';
 import type { GuardrailPort } from '../../domain/guardrail.ts';
 import type { GuardrailBook } from '../guardrailbook.ts';
+import type { UsageRow } from '../../domain/usage.ts';
 
 /** The guardrail a policy's keys must hold: none wanted, this one, or not created yet. */
 export type GuardrailFor = { kind: 'none' } | { kind: 'ready'; id: string } | { kind: 'pending' };
@@ -21,6 +22,8 @@ export interface MemberDeps {
   guardrailBook: GuardrailBook;
   /** the policy's guardrail, from the book (the policy reconcile creates it) */
   guardrailFor: (policy: KeyPolicy) => GuardrailFor;
+  /** the member's analytics rows (every key it had) and when they were read; undefined before the first read */
+  usage: (memberUid: string) => { rows: readonly UsageRow[]; at: string } | undefined;
   clock: Clock;
   log: Logger;
   recorder: Recorder;

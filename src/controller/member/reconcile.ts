@@ -24,6 +24,7 @@ import { idleState, nextIdleStep } from './inactivity.ts';
 import { disabledOutside, planKey, type KeyPlan } from './plan.ts';
 import { provision, recover } from './provision.ts';
 import { computeStatus, type Outcome } from './status.ts';
+import { analyticsView } from './analytics.ts';
 
 export type { MemberDeps, Result } from './deps.ts';
 
@@ -242,6 +243,7 @@ function inactivityCondition(c: MemberContext, policy: KeyPolicy | undefined): C
 async function report(c: MemberContext, out: Outcome, observed: Key | undefined, budget: DesiredBudget | undefined, policy: KeyPolicy | undefined): Promise<void> {
   const prevReady = c.m.status?.conditions?.find((x) => x.type === 'Ready');
   const nextRotation = policy ? scheduledRotation(c.status, c.m.metadata.uid, policy.spec) : undefined;
+  const usage = budget ? c.d.usage(c.m.metadata.uid) : undefined;
   const { status, notes } = computeStatus({
     member: c.m,
     prev: c.status,
@@ -259,6 +261,7 @@ async function report(c: MemberContext, out: Outcome, observed: Key | undefined,
     expired: out.reason === 'Expired',
     nextRotationAt: nextRotation === undefined ? undefined : new Date(nextRotation).toISOString(),
     inactivity: inactivityCondition(c, policy),
+    analytics: usage && budget ? { ...analyticsView(usage.rows, budget.reset, c.now()), at: usage.at } : undefined,
     drainingUSD: budget ? (c.status.previousKeys ?? []).filter((p) => p.state === 'Draining').reduce((sum, p) => {
       const k = c.d.book.get(p.hash);
       return sum + (k && p.window === c.carried.window ? windowSpend(k, budget.reset, budget.includeByok) : 0);

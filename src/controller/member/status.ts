@@ -5,7 +5,9 @@ import type { Key } from '../../domain/key.ts';
 import { usdShown } from '../../util/money.ts';
 import { setCondition, type ConditionInput } from '../conditions.ts';
 import { deepEqual } from '../mergepatch.ts';
+import type { AnalyticsView } from './analytics.ts';
 import { budgetLevel, windowSpend, type DesiredBudget } from './desired.ts';
+import { forecast } from './forecast.ts';
 
 export interface Outcome {
   ready: boolean;
@@ -35,6 +37,8 @@ export interface StatusInput {
   drainingUSD?: number | undefined;
   /** the Inactive condition, when the policy reaps idle keys (or the member is still marked inactive) */
   inactivity?: ConditionInput | undefined;
+  /** per-model and per-day usage from the last analytics read (undefined: not read yet) */
+  analytics?: (AnalyticsView & { at: string }) | undefined;
 }
 
 export interface Note {
@@ -103,9 +107,24 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
       byokUSD: usdShown(o.byok.total),
       lifetimeUSD: usdShown(o.usage.total + o.byok.total),
     };
-    const { observedAt: _at, ...prevValues } = i.prev.usage ?? { observedAt: '' };
-    // observedAt moves only when a value moved, so an idle sync writes nothing
-    status.usage = deepEqual(prevValues, values) && i.prev.usage ? i.prev.usage : { ...values, observedAt: i.now };
+    const p = i.prev.usage;
+    // observedAt and analyzedAt move only when a value they date moved, so an idle sync writes nothing
+    const moved = !p || !deepEqual({ windowUSD: p.windowUSD, dailyUSD: p.dailyUSD, weeklyUSD: p.weeklyUSD, monthlyUSD: p.monthlyUSD, byokUSD: p.byokUSD, lifetimeUSD: p.lifetimeUSD }, values);
+    const seen = i.analytics ? { requests: i.analytics.requests, models: i.analytics.models, days: i.analytics.days } : undefined;
+    const analyzedMoved = seen !== undefined && !deepEqual({ requests: p?.requests, models: p?.models, days: p?.days }, seen);
+    const usage: NonNullable<TeamMemberStatus['usage']> = {
+      ...values,
+      observedAt: moved || !p ? i.now : p.observedAt,
+      ...(seen ? { ...seen, analyzedAt: analyzedMoved || !p?.analyzedAt ? (i.analytics?.at ?? i.now) : p.analyzedAt } : { requests: p?.requests, models: p?.models, days: p?.days, analyzedAt: p?.analyzedAt }),
+    };
+    // the forecast is recomputed when spend moved or its verdict flips; otherwise the last one stands (no churn)
+    const f = forecast({ spentUSD: spent, limitUSD: i.budget.limitUSD, reset: i.budget.reset, now: Date.parse(i.now), days: usage.days });
+    const prevForecast = i.prev.conditions?.find((c) => c.type === 'BudgetForecast');
+    const passed = p?.forecast?.exhaustsAt !== undefined && Date.parse(p.forecast.exhaustsAt) <= Date.parse(i.now);
+    const recompute = moved || analyzedMoved || passed || !p?.forecast || !prevForecast || prevForecast.status !== f.condition.status || prevForecast.reason !== f.condition.reason;
+    usage.forecast = recompute ? f.forecast : p.forecast;
+    if (recompute) conditions = setCondition(conditions, f.condition, gen, i.now);
+    status.usage = usage;
     const level = budgetLevel(spent, i.budget.limitUSD, i.warnAtPercent);
     const before = budgetLevel(i.prev.usage?.windowUSD ?? 0, i.prev.budget?.limitUSD ?? i.budget.limitUSD, i.warnAtPercent);
     const limit = i.budget.limitUSD ?? 0;

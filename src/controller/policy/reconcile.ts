@@ -1,5 +1,5 @@
 import type { Parsed } from '../../api/objects.ts';
-import { POLICY_FINALIZER, type Condition, type KeyPolicy, type KeyPolicyStatus, type TeamMember } from '../../api/schema.ts';
+import { POLICY_FINALIZER, POLICY_MODELS_MAX, type Condition, type KeyPolicy, type KeyPolicyStatus, type TeamMember } from '../../api/schema.ts';
 import type { Cluster } from '../../kube/cluster.ts';
 import { toJson } from '../../util/json.ts';
 import { usdShown } from '../../util/money.ts';
@@ -8,6 +8,7 @@ import type { Recorder } from '../events.ts';
 import { mergePatch } from '../mergepatch.ts';
 import { deleteGuardrails, syncGuardrail, type GuardrailDeps } from './guardrail.ts';
 import { modelsShown } from './rules.ts';
+import { rankModels } from '../member/analytics.ts';
 
 /** How many member names a message lists before it says "and N more". */
 const NAMED = 5;
@@ -39,8 +40,23 @@ export function policyStatus(name: string, generation: number | undefined, prev:
     deleted: inactive.filter((m) => m.status?.inactive?.keyDeleted).length,
     members: inactive.map((m) => `${m.metadata.namespace ?? ''}/${m.metadata.name}`).toSorted().slice(0, 20),
   };
+  const models = new Map<string, { usd: number; requests: number }>();
+  for (const m of mine) {
+    for (const x of m.status?.usage?.models ?? []) {
+      const e = models.get(x.model) ?? { usd: 0, requests: 0 };
+      e.usd += x.usd;
+      e.requests += x.requests;
+      models.set(x.model, e);
+    }
+  }
+  const analyzed = mine.some((m) => m.status?.usage?.requests !== undefined);
   return {
     observedGeneration: generation, conditions, members: mine.length, readyMembers: ready.length, spendThisWindowUSD: spend,
+    ...(analyzed ? {
+      requestsThisWindow: mine.reduce((sum, m) => sum + (m.status?.usage?.requests ?? 0), 0),
+      spendByModel: rankModels(models, POLICY_MODELS_MAX),
+    } : {}),
+    forecastExhausting: mine.filter((m) => m.status?.conditions?.some((c) => c.type === 'BudgetForecast' && c.status === 'True')).length,
     ...(reaped ? { inactivity: reaped } : {}),
   };
 }

@@ -1,0 +1,54 @@
+/** Pure: what a member's analytics rows (every key it had, per model and UTC day) show in its status. */
+import { TOP_MODELS_MAX, USAGE_DAYS_MAX, type DaySpend, type ModelSpend, type ResetPeriod } from '../../api/schema.ts';
+import type { UsageRow } from '../../domain/usage.ts';
+import { usdShown } from '../../util/money.ts';
+import { utcDay, windowStart } from '../../util/windows.ts';
+
+const DAY_MS = 86_400_000;
+
+export interface AnalyticsView {
+  /** requests in the current reset window (never: the days kept) */
+  requests: number;
+  /** the window's top models by spend */
+  models: ModelSpend[];
+  /** the last USAGE_DAYS_MAX UTC days with requests, oldest first */
+  days: DaySpend[];
+}
+
+export function analyticsView(rows: readonly UsageRow[], reset: ResetPeriod, now: number): AnalyticsView {
+  const firstDay = utcDay(now - (USAGE_DAYS_MAX - 1) * DAY_MS);
+  const windowDay = reset === 'never' ? firstDay : utcDay(windowStart(reset, now));
+  const today = utcDay(now);
+  const days = new Map<string, { usd: number; requests: number }>();
+  const models = new Map<string, { usd: number; requests: number }>();
+  let requests = 0;
+  for (const r of rows) {
+    if (r.date < firstDay || r.date > today) continue;
+    const d = days.get(r.date) ?? { usd: 0, requests: 0 };
+    d.usd += r.usd;
+    d.requests += r.requests;
+    days.set(r.date, d);
+    if (r.date < windowDay) continue;
+    requests += r.requests;
+    const m = models.get(r.model) ?? { usd: 0, requests: 0 };
+    m.usd += r.usd;
+    m.requests += r.requests;
+    models.set(r.model, m);
+  }
+  return {
+    requests,
+    models: rankModels(models, TOP_MODELS_MAX),
+    days: [...days]
+      .filter(([, d]) => d.requests > 0 || d.usd > 0)
+      .map(([date, d]) => ({ date, usd: usdShown(d.usd), requests: d.requests }))
+      .toSorted((a, b) => a.date.localeCompare(b.date)),
+  };
+}
+
+/** The `max` models with the most spend (then requests, then name), rounded as status shows dollars. */
+export function rankModels(models: ReadonlyMap<string, { usd: number; requests: number }>, max: number): ModelSpend[] {
+  return [...models]
+    .map(([model, m]) => ({ model, usd: usdShown(m.usd), requests: m.requests }))
+    .toSorted((a, b) => b.usd - a.usd || b.requests - a.requests || a.model.localeCompare(b.model))
+    .slice(0, max);
+}

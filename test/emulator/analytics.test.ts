@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ANALYTICS_MAX_LIMIT } from '../../src/emulator/routes/analytics.ts';
+import { errorOf, startEmulator, type Harness } from './harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startEmulator();
+});
+afterAll(() => h.emu.stop());
+beforeEach(() => h.emu.reset());
+
+const chat = (key: string, model: string) =>
+  h.raw('POST', '/api/v1/chat/completions', { key, body: { model, messages: [{ role: 'user', content: 'hello there' }], max_tokens: 100 } });
+type Rows = { data: { data: Record<string, string | number>[]; metadata: { row_count: number; truncated: boolean } } };
+const query = async (body: unknown) => {
+  const a = await h.api('POST', '/analytics/query', { key: h.mk, body });
+  expect(a.status).toBe(200);
+  return (a.body as Rows).data;
+};
+const today = () => new Date().toISOString().slice(0, 10);
+const range = { start: new Date(Date.now() - 2 * 86_400_000).toISOString(), end: new Date().toISOString() };
+
+describe('GET /analytics/meta', () => {
+  it('lists the metrics, dimensions, operators and granularities, to a management key only', async () => {
+    const a = await h.api('GET', '/analytics/meta', { key: h.mk });
+    const d = (a.body as { data: { metrics: { name: string; display_format: string }[]; dimensions: { name: string }[]; operators: { name: string }[]; granularities: { name: string }[] } }).data;
+    expect(d.metrics).toEqual(expect.arrayContaining([{ name: 'total_usage', display_label: 'Total Spend', is_rate: false, display_format: 'currency' }]));
+    expect(d.dimensions.map((x) => x.name)).toEqual(expect.arrayContaining(['api_key_id', 'model']));
+    expect(d.operators.map((x) => x.name)).toEqual(['eq', 'neq', 'in', 'not_in', 'gt', 'gte', 'lt', 'lte']);
+    expect(d.granularities.map((x) => x.name)).toEqual(['minute', 'hour', 'day', 'week', 'month']);
+    const k = await h.createKey();
+    expect((await h.api('GET', '/analytics/meta', { key: k.key })).status).toBe(403);
+    expect((await h.api('GET', '/analytics/meta')).status).toBe(401);
+  });
+});
+
+describe('POST /analytics/query', () => {
+  it('groups spend and requests by key and model per day; keys show their names', async () => {
+    const a = await h.createKey({ name: 'alice-key' });
+    const b = await h.createKey({ name: 'bob-key' });
+    for (const [key, model] of [[a.key, 'openai/gpt-4o-mini'], [a.key, 'openai/gpt-4o-mini'], [a.key, 'openai/gpt-4.1'], [b.key, 'openai/gpt-4.1']] as const) expect((await chat(key, model)).status).toBe(200);
+    const d = await query({ metrics: ['total_usage', 'request_count'], dimensions: ['api_key_id', 'model'], granularity: 'day', time_range: range, order_by: { field: 'total_usage', direction: 'desc' } });
+    expect(d.metadata).toMatchObject({ row_count: 3, truncated: false });
+    const row = (key: string, model: string) => d.data.find((r) => r['api_key_id'] === key && r['model'] === model);
+    expect(row('alice-key', 'openai/gpt-4o-mini')).toMatchObject({ request_count: 2, date__day: `${today()}T00:00:00.000Z` });
+    expect(row('alice-key', 'openai/gpt-4.1')?.['request_count']).toBe(1);
+    expect(row('bob-key', 'openai/gpt-4.1')?.['request_count']).toBe(1);
+    const usd = d.data.map((r) => Number(r['total_usage']));
+    expect(usd).toEqual(usd.toSorted((x, y) => y - x));
+    // the totals equal what the key list reports
+    const listed = (await h.api('GET', '/keys/{hash}', { key: h.mk, params: { hash: a.hash } })).body as { data: { usage: number } };
+    expect(Number(row('alice-key', 'openai/gpt-4o-mini')?.['total_usage']) + Number(row('alice-key', 'openai/gpt-4.1')?.['total_usage'])).toBeCloseTo(listed.data.usage, 9);
+  });
+
+  it('filters by key hash (eq, in, not_in) and keeps the name of a deleted key', async () => {
+    const a = await h.createKey({ name: 'a' });
+    const b = await h.createKey({ name: 'b' });
+    await chat(a.key, 'openai/gpt-4o-mini');
+    await chat(b.key, 'openai/gpt-4o-mini');
+    const by = async (operator: string, value: unknown) => (await query({ metrics: ['request_count'], dimensions: ['api_key_id'], filters: [{ field: 'api_key_id', operator, value }], time_range: range })).data.map((r) => String(r['api_key_id'])).toSorted((x, y) => x.localeCompare(y));
+    expect(await by('eq', a.hash)).toEqual(['a']);
+    expect(await by('in', [a.hash, b.hash])).toEqual(['a', 'b']);
+    expect(await by('not_in', [a.hash])).toEqual(['b']);
+    await h.api('DELETE', '/keys/{hash}', { key: h.mk, params: { hash: a.hash } });
+    expect(await by('eq', a.hash)).toEqual(['a']);
+  });
+
+  it('reports truncation when rows exceed the limit, and sums without dimensions', async () => {
+    const keys = [await h.createKey({ name: 'x' }), await h.createKey({ name: 'y' }), await h.createKey({ name: 'z' })];
+    for (const k of keys) await chat(k.key, 'openai/gpt-4o-mini');
+    const cut = await query({ metrics: ['request_count'], dimensions: ['api_key_id'], limit: 2, time_range: range });
+    expect(cut.metadata).toEqual(expect.objectContaining({ row_count: 2, truncated: true }));
+    const total = await query({ metrics: ['request_count'], time_range: range });
+    expect(total.data).toEqual([{ request_count: 3 }]);
+    const monthly = await query({ metrics: ['request_count'], granularity: 'month', time_range: range });
+    expect(String(monthly.data[0]?.['date__month'])).toMatch(/^\d{4}-\d{2}-01T00:00:00.000Z$/);
+  });
+
+  it('refuses what it cannot answer with a 400 naming the field', async () => {
+    const bad = async (body: unknown) => errorOf(await h.api('POST', '/analytics/query', { key: h.mk, body })).message;
+    expect(await bad({})).toMatch(/metrics/);
+    expect(await bad({ metrics: [] })).toMatch(/metrics/);
+    expect(await bad({ metrics: ['nope'] })).toMatch(/unknown metric nope/);
+    expect(await bad({ metrics: ['request_count'], dimensions: ['model', 'api_key_id', 'provider'] })).toMatch(/dimensions/);
+    expect(await bad({ metrics: ['request_count'], dimensions: ['colour'] })).toMatch(/unknown dimension colour/);
+    expect(await bad({ metrics: ['request_count'], granularity: 'hour' })).toMatch(/granularity/);
+    expect(await bad({ metrics: ['request_count'], filters: [{ field: 'api_key_id', operator: 'in', value: 'x' }] })).toMatch(/in takes an array/);
+    expect(await bad({ metrics: ['request_count'], filters: [{ field: 'api_key_id', operator: 'like', value: 'x' }] })).toMatch(/unknown operator/);
+    expect(await bad({ metrics: ['request_count'], limit: ANALYTICS_MAX_LIMIT + 1 })).toMatch(/limit/);
+    expect(await bad({ metrics: ['request_count'], time_range: { start: '2026-02-01T00:00:00Z', end: '2026-01-01T00:00:00Z' } })).toMatch(/time_range/);
+    const k = await h.createKey();
+    expect((await h.api('POST', '/analytics/query', { key: k.key, body: { metrics: ['request_count'] } })).status).toBe(403);
+  });
+});
