@@ -11,7 +11,7 @@ export interface Probes {
 /** /metrics, /healthz and /readyz on one port; teamkeys_ready carries /readyz's answer into the scrape. */
 export async function startProbeServer(port: number, host: string, registry: Registry, probes: Probes): Promise<Server> {
   if (!registry.getSingleMetric('teamkeys_ready')) {
-    new Gauge({ name: 'teamkeys_ready', help: '1 while /readyz answers 200 (caches synced, management key valid), on the leader and a standby alike.', registers: [registry], collect() { this.set(probes.notReady() ? 0 : 1); } });
+    registry.registerMetric(new Gauge({ name: 'teamkeys_ready', help: '1 while /readyz answers 200 (caches synced, management key valid), on the leader and a standby alike.', registers: [], collect() { this.set(probes.notReady() ? 0 : 1); } }));
   }
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];

@@ -39,10 +39,10 @@ const spend = async (ns: string, name: string, usd: number, model: string) => {
   env.emu.store.spend(env.emu.store.getKey(await hashOf(ns, name)), { usd, model: findModel(model) });
 };
 /** Polls a query until every series it answers carries `labels` and at least one has a number. */
-const answered = (expr: string, labels: string[] = [], what = expr) => eventually(async () => {
+const answered = (expr: string, labels: string[] = [], what = expr, timeoutMs = 30_000) => eventually(async () => {
   const r = await prom.query(expr);
   return r.length > 0 && r.every((s) => labels.every((l) => (s.metric[l] ?? '') !== '')) && r.some((s) => Number.isFinite(Number(s.value[1]))) ? r : undefined;
-}, 30_000, `${what} answered with series carrying ${labels.join(', ') || 'any labels'}`);
+}, timeoutMs, `${what} answered with series carrying ${labels.join(', ') || 'any labels'}`);
 const firing = (name: string, match: Record<string, string> = {}) => eventually(async () => {
   const all = await prom.alerts();
   return all.find((x) => x.state === 'firing' && x.labels['alertname'] === name && Object.entries(match).every(([k, v]) => x.labels[k] === v));
@@ -137,7 +137,7 @@ describe('a real Prometheus scraping the operator', () => {
 
     // Prometheus has the spend of each member, labelled with the member's namespace (honor_labels)
     const members = await answered(`teamkeys_member_spend_usd{policy="${policy}"}`, ['namespace', 'member', 'policy']);
-    expect(members.map((s) => `${s.metric['namespace']}/${s.metric['member']}`).sort()).toEqual([`${a}/ann`, `${a}/bob`, `${b}/cat`, `${b}/dan`]);
+    expect(members.map((s) => `${s.metric['namespace']}/${s.metric['member']}`).toSorted()).toEqual([`${a}/ann`, `${a}/bob`, `${b}/cat`, `${b}/dan`]);
     expect(members.every((s) => s.metric['exported_namespace'] === undefined)).toBe(true);
     expect((await answered(`teamkeys_leader`))[0]?.metric['namespace']).toBe(env.system);
 
@@ -171,7 +171,7 @@ describe('a real Prometheus scraping the operator', () => {
     for (const [name, want] of [['policy', policy], ['namespace', a]] as const) {
       const m = /^label_values\((.+), (\w+)\)$/.exec(vars.get(name)?.definition ?? '');
       expect(m?.[2], `variable ${name}`).toBe(name);
-      await eventually(async () => (await prom.labelValues(m?.[2] ?? '', substitute(m?.[1] ?? '', '30s'))).includes(want) || undefined, 30_000, `variable ${name} offers ${want}`);
+      await eventually(async () => (await prom.labelValues(m?.[2] ?? '', substitute(m?.[1] ?? '', '1m'))).includes(want) || undefined, 30_000, `variable ${name} offers ${want}`);
     }
     const queries = panelQueries(d);
     expect(queries.length).toBeGreaterThan(25);
@@ -179,12 +179,12 @@ describe('a real Prometheus scraping the operator', () => {
     const unanswered: string[] = [];
     for (const q of queries) {
       expect(q.datasource, `${q.panel} ${q.refId} uses the datasource variable`).toBe('${datasource}');
-      // every failure at once: each query gets its own deadline
-      await answered(substitute(q.expr, '30s'), q.labels, `panel "${q.panel}" ${q.refId}`).then((r) => (series += r.length), (e: unknown) => unanswered.push(String(e)));
+      // every failure at once: each query gets its own deadline (the data is there: the traffic above waited for it)
+      await answered(substitute(q.expr, '1m'), q.labels, `panel "${q.panel}" ${q.refId}`, 5_000).then((r) => (series += r.length), (e: unknown) => unanswered.push(String(e)));
     }
     expect(unanswered).toEqual([]);
     // the panels that need this test's traffic have it
-    const has = async (expr: string, match: (s: Sample) => boolean) => expect((await prom.query(substitute(expr, '30s'))).some(match), expr).toBe(true);
+    const has = async (expr: string, match: (s: Sample) => boolean) => expect((await prom.query(substitute(expr, '1m'))).some(match), expr).toBe(true);
     const expr = (title: string, ref = 'A') => queries.find((q) => q.panel === title && q.refId === ref)?.expr ?? `missing panel ${title}`;
     await has(expr('Top models by spend'), (s) => s.metric['model'] === 'anthropic/claude-3.5-sonnet');
     await has(expr('Spend this window by namespace'), (s) => s.metric['namespace'] === b && Number(s.value[1]) > 5);

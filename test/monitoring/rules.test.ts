@@ -32,7 +32,7 @@ beforeAll(async () => {
   if (!promtool) throw new Error('promtool not found on PATH (Debian: apt-get install prometheus; .ci/run installs it)');
   dir = await mkdtemp(join(tmpdir(), 'teamkeys-rules-'));
   await writeFile(join(dir, 'rules.yaml'), await rulesFile());
-  files = (await readdir(HERE)).filter((f) => f.endsWith('.yaml')).sort();
+  files = (await readdir(HERE)).filter((f) => f.endsWith('.yaml')).toSorted();
   for (const f of files) await copyFile(join(HERE, f), join(dir, f));
 });
 afterAll(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
@@ -42,7 +42,7 @@ const promtoolRun = async (args: string[]) => {
     return (await run(promtool, args, { cwd: dir, maxBuffer: 1 << 24 })).stdout;
   } catch (e) {
     const o = e as { stdout?: string; stderr?: string };
-    throw new Error(`promtool ${args.join(' ')} failed:\n${o.stdout ?? ''}${o.stderr ?? ''}`);
+    throw new Error(`promtool ${args.join(' ')} failed:\n${o.stdout ?? ''}${o.stderr ?? ''}`, { cause: e });
   }
 };
 
