@@ -99,6 +99,7 @@ export class Metrics {
         series('teamkeys_member_limit_usd', "A member's limit per reset window (absent: no cap).", member, (f) => f.member.limitUSD),
         series('teamkeys_member_remaining_usd', "What a member may still spend in the window, as OpenRouter reports it.", member, (f) => f.member.remainingUSD),
         series('teamkeys_member_key_expiry_timestamp_seconds', "When a member's active key expires (absent: it does not).", member, (f) => f.member.keyExpiry),
+        series('teamkeys_member_expiry_timestamp_seconds', "When the member itself ends (spec.expiresAt; absent: never).", member, (f) => f.member.memberExpiry),
         series('teamkeys_member_budget_exhausts_timestamp_seconds', "When a member's budget runs out at the window's burn rate (absent: not before the reset).", member, (f) => f.member.exhaustsAt),
         series('teamkeys_member_last_rotation_timestamp_seconds', "When a member's key last rotated (absent: never).", member, (f) => f.member.lastRotation),
         series('teamkeys_member_ready', "1 while a member's Ready condition is True.", member, (f) => f.member.ready),

@@ -32,6 +32,7 @@ let dir = '';
 let a = '';
 let b = '';
 let policy = '';
+let ttlPolicy = '';
 
 const tm = (ns: string, name: string, extra = '') => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${ns}}\nspec: {policy: ${policy}${extra}}\n---\n`;
 const hashOf = async (ns: string, name: string) => (await env.member(ns, name)).status?.key?.hash ?? '';
@@ -61,6 +62,7 @@ beforeAll(async () => {
   a = await env.newNamespace('mon-a');
   b = await env.newNamespace('mon-b');
   policy = `mon-${a}`;
+  ttlPolicy = `mon-ttl-${a}`;
 }, 120_000);
 afterAll(async () => {
   await prom?.stop();
@@ -114,9 +116,11 @@ describe('a real Prometheus scraping the operator', () => {
   it('sees members spend, rotate and hit 429s, and the member series keep their own namespace', async () => {
     // $10 a month, warned at half
     await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${policy}}\nspec:\n  budget: {limitUSD: 10, reset: monthly}\n  usage: {warnAtPercent: 50}\n  rotation: {overlap: 0s}`);
+    // keys that live 3 days: eli's key ends before eli does; cat's ends with cat (a workshop's last day)
+    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${ttlPolicy}}\nspec:\n  keyTTL: 72h`);
     const expiresAt = new Date(Date.now() + 3 * DAY).toISOString().replace(/\.\d+Z$/, 'Z');
-    await env.apply(tm(a, 'ann') + tm(a, 'bob') + tm(b, 'cat', `, expiresAt: '${expiresAt}'`) + tm(b, 'dan'));
-    for (const [ns, n] of [[a, 'ann'], [a, 'bob'], [b, 'cat'], [b, 'dan']] as const) await env.ready(ns, n);
+    await env.apply(tm(a, 'ann') + tm(a, 'bob') + tm(b, 'cat', `, expiresAt: '${expiresAt}'`) + tm(b, 'dan') + tm(b, 'eli').replace(`policy: ${policy}`, `policy: ${ttlPolicy}`));
+    for (const [ns, n] of [[a, 'ann'], [a, 'bob'], [b, 'cat'], [b, 'dan'], [b, 'eli']] as const) await env.ready(ns, n);
 
     // traffic through the emulator's chat endpoint with the keys from the Secrets, on two models
     for (const [ns, n] of [[a, 'ann'], [a, 'bob'], [b, 'cat']] as const) {
@@ -190,6 +194,7 @@ describe('a real Prometheus scraping the operator', () => {
     await has(expr('Spend this window by namespace'), (s) => s.metric['namespace'] === b && Number(s.value[1]) > 5);
     await has(expr('When budgets run out'), (s) => s.metric['member'] === 'dan' && Number(s.value[1]) > Date.now());
     await has(expr('Keys expiring within 30 days'), (s) => s.metric['member'] === 'cat' && Number(s.value[1]) < 3 * 86_400);
+    await has(expr('Keys expiring within 30 days'), (s) => s.metric['member'] === 'eli' && Number(s.value[1]) < 3 * 86_400);
     await has(expr('Rotations per hour'), (s) => s.metric['trigger'] === 'Requested');
     await has(expr('OpenRouter 429s and limiter wait'), (s) => s.metric['route'] === 'GET /keys');
     process.stderr.write(`dashboard: ${queries.length} queries answered with ${series} series\n`);
@@ -214,7 +219,7 @@ describe('a real Prometheus scraping the operator', () => {
     expect(spike.annotations['summary']).toMatch(new RegExp(`^${a}/ann is spending \\$\\d+\\.\\d\\d/h`));
     await firing('TeamkeysBudgetWarning', { namespace: a, member: 'bob', policy, severity: 'info' });
     await firing('TeamkeysBudgetForecastExhaustion', { namespace: b, member: 'dan', policy });
-    const expiring = await firing('TeamkeysKeyExpiringSoon', { namespace: b, member: 'cat', policy });
+    const expiring = await firing('TeamkeysKeyExpiringSoon', { namespace: b, member: 'eli', policy: ttlPolicy });
     expect(expiring.annotations['summary']).toMatch(/expires in 2d 23h/);
     await firing('TeamkeysOpenRouterRateLimited');
     const all = names(await prom.alerts());
@@ -226,6 +231,8 @@ describe('a real Prometheus scraping the operator', () => {
     const byMember = (await prom.alerts()).filter((x) => x.labels['policy'] === policy).map((x) => `${x.labels['alertname'] ?? ''} ${x.labels['member'] ?? ''}`);
     expect(byMember).not.toContain('TeamkeysBudgetWarning ann');
     expect(byMember).not.toContain('TeamkeysBudgetExhausted bob');
+    // cat's key ends with cat
+    expect(byMember).not.toContain('TeamkeysKeyExpiringSoon cat');
     // no key string in any series or alert Prometheus holds
     const keyish = /sk-or-v1-/;
     expect(JSON.stringify(await prom.query('{__name__=~"teamkeys_.+"}'))).not.toMatch(keyish);
