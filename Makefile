@@ -5,7 +5,7 @@ NODE_BIN := $(shell bash hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 EMULATOR_PORT ?= 8787
 
-.PHONY: test deps bins typecheck lint unit soak cluster-up cluster-down emulator bench bench-rotation crds build image image-local demo demo-down deploy clean
+.PHONY: test deps bins typecheck lint unit soak cluster-up cluster-down emulator bench bench-rotation crds chart build image image-local demo demo-down deploy clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -14,9 +14,10 @@ node_modules/.installed: package.json package-lock.json
 deps: node_modules/.installed
 
 ## bins: build the local cluster (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok)
-##       from the Go module proxy (cached; skipped when up to date)
+##       and helm from the Go module proxy (cached; skipped when up to date)
 bins:
 	bash hack/controlplane-bins.sh >/dev/null
+	bash hack/helm.sh >/dev/null
 
 typecheck: deps
 	npx tsc -p tsconfig.json
@@ -51,9 +52,13 @@ bench-rotation: deps bins
 crds: deps
 	node src/main.ts crds
 
-## build: compile src/ to dist/ (what the image runs)
+## chart: regenerate the Helm chart deploy/chart/teamkeys from deploy/ and crds/
+chart: deps
+	node hack/chart.ts
+
+## build: compile src/ to dist/ (what the image runs; dist/cli/kubectl-teamkeys.js is the kubectl plugin)
 build: deps
-	npx tsc -p tsconfig.build.json
+	npm run build
 
 ## image: the container image FROM the official Node 24 bases, with docker when present, else podman
 IMAGE ?= teamkeys:dev

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { DURATION } from './util/duration.ts';
 
 /** Operator configuration: flags win over environment variables; everything is checked here, once. */
-const Config = z.object({
+export const Config = z.object({
   kubeconfig: z.string().optional(),
   namespace: z.string().min(1).default('teamkeys-system'),
   /** part of every key name; omitted: the kube-system namespace's UID, unique per cluster */
@@ -42,7 +42,7 @@ const Config = z.object({
 });
 export type Config = z.infer<typeof Config>;
 
-const FLAGS = {
+export const FLAGS = {
   kubeconfig: 'KUBECONFIG',
   namespace: 'POD_NAMESPACE',
   'cluster-id': 'TEAMKEYS_CLUSTER_ID',

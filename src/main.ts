@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { runCrds } from './api/crds-cli.ts';
 import { runEmulator } from './emulator/cli.ts';
+import { runCli } from './cli/program.ts';
 import { runOperator } from './operator-cli.ts';
 
 /** Wiring only: `teamkeys <command> [flags]`. */
@@ -8,6 +9,9 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   emulator: runEmulator,
   crds: runCrds,
   operator: runOperator,
+  report: async (argv) => {
+    process.exitCode = await runCli('teamkeys', ['report', ...argv]);
+  },
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -29,7 +29,7 @@ export async function buildImage(tag: string): Promise<string> {
   return stdout.trim().split('\n').pop() ?? tag;
 }
 
-interface EnvVar { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }
+export interface EnvVar { name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string } } }
 interface PodSpec {
   securityContext?: { runAsUser?: number; runAsGroup?: number; runAsNonRoot?: boolean };
   containers: {
@@ -53,13 +53,20 @@ export async function deploymentRunArgs(pod: { name: string; namespace: string }
   if (c.securityContext?.allowPrivilegeEscalation === false) flags.push('--security-opt', 'no-new-privileges');
   for (const cap of c.securityContext?.capabilities?.drop ?? []) flags.push('--cap-drop', cap);
   if (c.resources?.limits?.memory) flags.push('--memory', c.resources.limits.memory.replace(/i$/, '').toLowerCase());
-  const fields: Record<string, string> = { 'metadata.name': pod.name, 'metadata.namespace': pod.namespace };
-  for (const e of c.env ?? []) {
-    const value = e.valueFrom?.fieldRef ? fields[e.valueFrom.fieldRef.fieldPath] : e.value;
-    if (value === undefined) throw new Error(`cannot fill env ${e.name} of deploy/deployment.yaml`);
-    flags.push('--env', `${e.name}=${value}`);
-  }
+  for (const [name, value] of Object.entries(podEnv(c.env ?? [], pod))) flags.push('--env', `${name}=${value}`);
   return { flags, args: c.args ?? [] };
+}
+
+/** A container's env as the kubelet fills it for the pod (values and the pod's own name and namespace). */
+export function podEnv(env: EnvVar[], pod: { name: string; namespace: string }): Record<string, string> {
+  const fields: Record<string, string> = { 'metadata.name': pod.name, 'metadata.namespace': pod.namespace };
+  const out: Record<string, string> = {};
+  for (const e of env) {
+    const value = e.valueFrom?.fieldRef ? fields[e.valueFrom.fieldRef.fieldPath] : e.value;
+    if (value === undefined) throw new Error(`cannot fill env ${e.name}`);
+    out[e.name] = value;
+  }
+  return out;
 }
 
 export interface Container {

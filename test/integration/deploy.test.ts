@@ -3,21 +3,17 @@
  * ServiceAccount's identity can do its whole job (the RBAC is sufficient) and nothing else (the RBAC is tight);
  * and the container image itself, run the way the Deployment runs it, does the same job.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
 import { freePort } from '../controlplane/controlplane.ts';
 import { buildImage, podman, startContainer, type Container } from './container.ts';
 import { MERGE, eventually, isGone, kubeConfig, memberCondition } from './kube.ts';
 import { startOperatorProcess, type OperatorProcess } from './process.ts';
+import { kubectl, serviceAccountKubeconfig, serviceAccountToken } from './serviceaccount.ts';
 
-const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '../..');
 const SYSTEM = 'teamkeys-system';
 const kc = kubeConfig();
@@ -29,16 +25,6 @@ let emuUrl = '';
 let op: OperatorProcess | undefined;
 let container: Container | undefined;
 let saKubeconfig = '';
-
-const kubectl = async (args: string[], kubeconfig = inject('kubeconfigPath')) => {
-  try {
-    const r = await run(join(inject('controlPlaneBinDir'), 'kubectl'), ['--kubeconfig', kubeconfig, ...args]);
-    return { ok: true, out: r.stdout + r.stderr };
-  } catch (e) {
-    const err = e as { stdout?: string; stderr?: string };
-    return { ok: false, out: (err.stdout ?? '') + (err.stderr ?? '') };
-  }
-};
 
 beforeAll(async () => {
   // server-side dry runs need the namespace to exist, as on a real cluster
@@ -54,7 +40,7 @@ afterAll(async () => {
 });
 
 /** A token of the deployed ServiceAccount, as the kubelet would project it into the operator's pod. */
-const serviceAccountToken = async () => (await kubectl(['create', 'token', 'teamkeys', '-n', SYSTEM, '--duration=1h'])).out.trim();
+const deployedToken = () => serviceAccountToken(SYSTEM, 'teamkeys');
 
 const tm = { group: 'teamkeys.dev', version: 'v1alpha1', plural: 'teammembers' };
 
@@ -93,16 +79,7 @@ describe('deploy/', () => {
   });
 
   it('runs the operator as its ServiceAccount through a full provisioning and deletion (RBAC sufficient)', async () => {
-    const token = await serviceAccountToken();
-    const cluster = kc.getCurrentCluster();
-    const dir = await mkdtemp(join(tmpdir(), 'teamkeys-sa-'));
-    saKubeconfig = join(dir, 'kubeconfig');
-    await writeFile(saKubeconfig, [
-      'apiVersion: v1', 'kind: Config',
-      `clusters: [{name: c, cluster: {server: "${cluster?.server ?? ''}", certificate-authority-data: ${Buffer.from(cluster?.caData ?? '', 'base64').toString('base64')}}}]`,
-      `users: [{name: teamkeys, user: {token: "${token}"}}]`,
-      'contexts: [{name: c, context: {cluster: c, user: teamkeys}}]', 'current-context: c', '',
-    ].join('\n'), { mode: 0o600 });
+    saKubeconfig = await serviceAccountKubeconfig(kc, SYSTEM, 'teamkeys');
     expect((await kubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], saKubeconfig)).out).toBe('system:serviceaccount:teamkeys-system:teamkeys');
 
     op = startOperatorProcess('teamkeys-operator-0', {
@@ -169,7 +146,7 @@ describe('the image deploy/ ships', () => {
     const metricsPort = await freePort();
     container = await startContainer({
       image, namespace: SYSTEM, server: cluster?.server ?? '', caPem: Buffer.from(cluster?.caData ?? '', 'base64').toString(),
-      token: await serviceAccountToken(),
+      token: await deployedToken(),
       env: {
         TEAMKEYS_OPENROUTER_URL: `${emuUrl}/api/v1`,
         TEAMKEYS_NAMESPACE_SELECTOR: 'teamkeys.dev/test-env=deploy',

@@ -13,7 +13,8 @@
  *   - no enabled key of this cluster is left without an owner once the sweep ran;
  *   - the key in a Secret holds its policy's guardrail when the policy lists models (and none otherwise), and
  *     OpenRouter refuses a model outside the list;
- *   - spend per member per window stays within its limit plus one request;
+ *   - spend per member per window stays within its limit plus one request, and the requests its status reports for
+ *     the window (one analytics query per sync) are those made with every key it had;
  *   - an idle pass writes nothing to OpenRouter or Kubernetes;
  *   - no key string in any log line, Event or status.
  * A fixed seed runs in `make test`; `make soak` runs it for longer with a random seed (MODEL_SEED, MODEL_RUNS,
@@ -23,7 +24,7 @@ import { randomUUID } from 'node:crypto';
 import * as fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseKeyName } from '../../src/controller/keyname.ts';
-import { windowStart } from '../../src/util/windows.ts';
+import { utcDay, windowStart } from '../../src/util/windows.ts';
 import { MERGE, eventually, isGone } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
@@ -145,6 +146,14 @@ async function checkInvariants(m: Model, r: Real): Promise<void> {
       const why = m.policies[mm.policy].state === 'gone' ? 'PolicyNotFound' : mm.policy === 1 && !m.labelled ? 'PolicyNotAllowed' : 'Suspended';
       expect(`${ready?.status ?? ''}/${ready?.reason ?? ''}`, `${name}: Ready says why`).toBe(`False/${why}`);
       continue;
+    }
+    // requests this window, from the analytics read, over every key the member had (rotated and replaced ones too)
+    const uid = (await r.env.member(r.ns, name)).metadata.uid;
+    const reset = s?.budget?.reset;
+    if (reset && reset !== 'never') {
+      const from = utcDay(windowStart(reset, r.env.clock.now()));
+      const made = r.env.emu.store.state.activity.filter((a) => parseKeyName((a.keyName ?? '').replace(/^released:/, ''))?.uid === uid && a.date >= from).reduce((sum, a) => sum + a.requests, 0);
+      expect(s?.usage?.requests ?? 0, `${name}: requests this ${reset} window, every key it had`).toBe(made);
     }
     // one enabled key, the one in its status, plus at most one previous key still inside its overlap
     const draining = (s?.previousKeys ?? []).filter((p) => p.state === 'Draining');
