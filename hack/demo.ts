@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { freePort, startControlPlane, stopControlPlaneIn } from '../test/controlplane/controlplane.ts';
-import { JOB, onPath, startPrometheus } from '../test/monitoring/prometheus.ts';
+import { onPath, startPrometheus } from '../test/monitoring/prometheus.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -87,7 +87,7 @@ await background('operator', ['operator', '--kubeconfig', cp.kubeconfigPath, '--
 // a real Prometheus with deploy/monitoring's alert rules, scraping the operator as the ServiceMonitor would
 let prometheus = '';
 if (await onPath('prometheus')) {
-  const p = await startPrometheus({ dir: join(DIR, 'prometheus'), targets: [{ port: metricsPort, labels: { namespace: 'teamkeys-system', service: JOB, pod: 'teamkeys-operator' } }], interval: '2s', detached: true });
+  const p = await startPrometheus({ dir: join(DIR, 'prometheus'), targets: [{ port: metricsPort, labels: { namespace: 'teamkeys-system', service: 'teamkeys-metrics', pod: 'teamkeys-operator' } }], interval: '2s', detached: true });
   await writeFile(join(DIR, 'prometheus.pid'), String(p.pid));
   prometheus = p.url;
   say(`Prometheus on ${prometheus} scrapes the operator every 2s, with the alert rules of deploy/monitoring loaded`);

@@ -58,7 +58,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'teamkeys-prometheus-'));
   // the labels prometheus-operator's service discovery gives a ServiceMonitor target; alerts fire without waiting
   // out their for: (promtool tests those)
-  prom = await startPrometheus({ dir, targets: [{ port, labels: { namespace: env.system, service: JOB, pod: 'teamkeys-operator-0', endpoint: 'metrics' } }], forOverride: '0s' });
+  prom = await startPrometheus({ dir, targets: [{ port, labels: { namespace: env.system, service: 'teamkeys-metrics', pod: 'teamkeys-operator-0', endpoint: 'metrics' } }], forOverride: '0s' });
   a = await env.newNamespace('mon-a');
   b = await env.newNamespace('mon-b');
   policy = `mon-${a}`;
@@ -79,10 +79,12 @@ describe('the ServiceMonitor and PrometheusRule', () => {
     const service = docs(await kubectl(['kustomize', join(ROOT, 'deploy')])).find((d) => d.kind === 'Service');
     const monitor = docs(await kubectl(['kustomize', MONITORING_DIR])).find((d) => d.kind === 'ServiceMonitor');
     const svc = z.object({ ports: z.array(z.object({ name: z.string() })) }).parse(service?.spec);
-    const sm = z.object({ selector: z.object({ matchLabels: z.record(z.string(), z.string()) }), endpoints: z.array(z.object({ port: z.string(), honorLabels: z.boolean() })) }).parse(monitor?.spec);
-    expect(service?.metadata.name).toBe(JOB);
+    const sm = z.object({ jobLabel: z.string(), selector: z.object({ matchLabels: z.record(z.string(), z.string()) }), endpoints: z.array(z.object({ port: z.string(), honorLabels: z.boolean() })) }).parse(monitor?.spec);
     expect(monitor?.metadata.namespace).toBe(service?.metadata.namespace);
     expect(service?.metadata.labels).toMatchObject(sm.selector.matchLabels);
+    // the job the rules (and this test's Prometheus) name is the value of the Service's jobLabel label
+    expect(service?.metadata.labels?.[sm.jobLabel]).toBe(JOB);
+    expect((await ruleSpec()).groups.flatMap((g) => g.rules).find((r) => r.alert === 'TeamkeysOperatorDown')?.expr).toContain(`up{job="${JOB}"}`);
     expect(sm.endpoints.map((e) => e.port)).toEqual(svc.ports.map((p) => p.name));
     expect(sm.endpoints.every((e) => e.honorLabels)).toBe(true);
   });

@@ -1,7 +1,7 @@
 /**
  * A real Prometheus next to the operator, for the monitoring test and `make demo`: the rules of
  * deploy/monitoring/prometheusrule.yaml loaded, the operator scraped the way the ServiceMonitor does (job
- * teamkeys-metrics, honor_labels, the target's namespace and pod as labels), and its HTTP API to query.
+ * teamkeys, honor_labels, the target's namespace and pod as labels), and its HTTP API to query.
  */
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { delimiter, join, resolve } from 'node:path';
@@ -10,8 +10,8 @@ import { z } from 'zod';
 import { freePort, launch, stopProcess, waitFor } from '../controlplane/processes.ts';
 
 export const MONITORING_DIR = resolve(import.meta.dirname, '../../deploy/monitoring');
-/** the job name prometheus-operator gives the ServiceMonitor's targets: the Service's name */
-export const JOB = 'teamkeys-metrics';
+/** the job name prometheus-operator gives the ServiceMonitor's targets: the Service's app.kubernetes.io/name (jobLabel) */
+export const JOB = 'teamkeys';
 
 const Rule = z.object({ alert: z.string().optional(), record: z.string().optional(), expr: z.string(), for: z.string().optional(), labels: z.record(z.string(), z.string()).optional(), annotations: z.record(z.string(), z.string()).optional() });
 const RuleSpec = z.object({ groups: z.array(z.object({ name: z.string(), rules: z.array(Rule) })) });
