@@ -6,6 +6,8 @@ export default defineConfig({
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       { test: { name: 'emulator', include: ['test/emulator/**/*.test.ts'] } },
+      // needs promtool (Debian package prometheus, installed by .ci/run)
+      { test: { name: 'monitoring', include: ['test/monitoring/**/*.test.ts'], testTimeout: 60_000 } },
       {
         test: {
           name: 'integration',

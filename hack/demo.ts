@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { freePort, startControlPlane, stopControlPlaneIn } from '../test/controlplane/controlplane.ts';
+import { onPath, startPrometheus } from '../test/monitoring/prometheus.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -30,6 +31,7 @@ async function stopPid(file: string): Promise<void> {
 }
 
 async function down(): Promise<void> {
+  await stopPid(join(DIR, 'prometheus.pid'));
   await stopPid(join(DIR, 'operator.pid'));
   await stopPid(join(DIR, 'emulator.pid'));
   await stopControlPlaneIn(join(DIR, 'cluster'));
@@ -81,6 +83,17 @@ const metricsPort = await freePort();
 say('starting the operator...');
 await background('operator', ['operator', '--kubeconfig', cp.kubeconfigPath, '--openrouter-url', `${emulator}/api/v1`, '--cluster-id', 'demo',
   '--metrics-port', String(metricsPort), '--metrics-host', '127.0.0.1', '--rate-limit-per-second', '20', '--rate-limit-burst', '20', '--min-sync-interval', '10s']);
+
+// a real Prometheus with deploy/monitoring's alert rules, scraping the operator as the ServiceMonitor would
+let prometheus = '';
+if (await onPath('prometheus')) {
+  const p = await startPrometheus({ dir: join(DIR, 'prometheus'), targets: [{ port: metricsPort, labels: { namespace: 'teamkeys-system', service: 'teamkeys-metrics', pod: 'teamkeys-operator' } }], interval: '2s', detached: true });
+  await writeFile(join(DIR, 'prometheus.pid'), String(p.pid));
+  prometheus = p.url;
+  say(`Prometheus on ${prometheus} scrapes the operator every 2s, with the alert rules of deploy/monitoring loaded`);
+} else {
+  say('no prometheus binary (Debian: apt-get install prometheus): the demo runs without one');
+}
 
 say('applying the examples: four tiers, a team of three, a 40-person workshop, five SaaS customers...');
 await kubectl(['apply', '-k', join(ROOT, 'deploy/examples')]);
@@ -137,5 +150,10 @@ The demo is running (${((Date.now() - started) / 1000).toFixed(0)} s). Poke arou
   curl -s ${emulator}/_emulator/state | head -c 600      # the emulator's view (no key strings)
   curl -s http://127.0.0.1:${metricsPort}/metrics | grep ^teamkeys_
   tail -f .cache/demo/operator.log
-Stop everything with: make demo-down
+${prometheus ? `Prometheus (alert rules of deploy/monitoring loaded; they fire after their for: duration):
+  ${prometheus}/alerts
+  ${prometheus}/graph?g0.expr=${encodeURIComponent('max by (namespace, member) (teamkeys_member_spend_usd) / max by (namespace, member) (teamkeys_member_limit_usd > 0)')}
+  ${prometheus}/graph?g0.expr=${encodeURIComponent('topk(10, sum by (model) (max by (policy, model) (teamkeys_model_spend_usd)))')}
+  Grafana: import deploy/monitoring/dashboard.json with ${prometheus} as its Prometheus data source
+` : ''}Stop everything with: make demo-down
 `);

@@ -20,6 +20,8 @@ export interface Fleet {
     budgetState: Sample[];
     forecastExhausting: Sample[];
     earliestKeyExpiry: Sample[];
+    /** usage.warnAtPercent, so a per-member alert can compare against its own policy's threshold */
+    warnPercent: Sample[];
   };
   model: { spendUSD: Sample[]; requests: Sample[] };
   member: {
@@ -28,6 +30,8 @@ export interface Fleet {
     remainingUSD: Sample[];
     lifetimeUSD: Sample[];
     keyExpiry: Sample[];
+    /** the member's own end (spec.expiresAt): a key that expires with its member is no surprise */
+    memberExpiry: Sample[];
     exhaustsAt: Sample[];
     lastRotation: Sample[];
     ready: Sample[];
@@ -50,7 +54,7 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
   const warnAt = new Map(policies.map((p) => [p.metadata.name, p.spec.usage?.warnAtPercent ?? DEFAULT_WARN]));
   const per = new Map<string, { members: number; ready: number; spend: number; limit: number; warn: number; exhausted: number; forecast: number; expiry: number | undefined }>();
   const models = new Map<string, { policy: string; model: string; usd: number; requests: number }>();
-  const m: Fleet['member'] = { spendUSD: [], limitUSD: [], remainingUSD: [], lifetimeUSD: [], keyExpiry: [], exhaustsAt: [], lastRotation: [], ready: [] };
+  const m: Fleet['member'] = { spendUSD: [], limitUSD: [], remainingUSD: [], lifetimeUSD: [], keyExpiry: [], memberExpiry: [], exhaustsAt: [], lastRotation: [], ready: [] };
   let keysManaged = 0;
   let keysDraining = 0;
   let oldestIssuing = 0;
@@ -96,12 +100,14 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
     if (s?.budget?.remainingUSD !== undefined) m.remainingUSD.push({ labels, value: s.budget.remainingUSD });
     if (s?.usage) m.lifetimeUSD.push({ labels, value: s.usage.lifetimeUSD });
     if (expiry !== undefined) m.keyExpiry.push({ labels, value: expiry });
+    const ends = seconds(tm.spec.expiresAt);
+    if (ends !== undefined) m.memberExpiry.push({ labels, value: ends });
     if (exhausts !== undefined) m.exhaustsAt.push({ labels, value: exhausts });
     const rotated = seconds(s?.rotation?.lastRotatedAt);
     if (rotated !== undefined) m.lastRotation.push({ labels, value: rotated });
   }
 
-  const pol: Fleet['policy'] = { members: [], readyMembers: [], spendUSD: [], limitUSD: [], budgetState: [], forecastExhausting: [], earliestKeyExpiry: [] };
+  const pol: Fleet['policy'] = { members: [], readyMembers: [], spendUSD: [], limitUSD: [], budgetState: [], forecastExhausting: [], earliestKeyExpiry: [], warnPercent: [] };
   for (const [policy, a] of per) {
     const labels = { policy };
     pol.members.push({ labels, value: a.members });
@@ -111,6 +117,7 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
     pol.budgetState.push({ labels: { policy, state: 'warn' }, value: a.warn }, { labels: { policy, state: 'exhausted' }, value: a.exhausted });
     pol.forecastExhausting.push({ labels, value: a.forecast });
     if (a.expiry !== undefined) pol.earliestKeyExpiry.push({ labels, value: a.expiry });
+    pol.warnPercent.push({ labels, value: warnAt.get(policy) ?? DEFAULT_WARN });
   }
   const model: Fleet['model'] = { spendUSD: [], requests: [] };
   for (const e of models.values()) {

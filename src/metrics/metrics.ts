@@ -1,7 +1,11 @@
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { KeyPolicy, TeamMember } from '../api/schema.ts';
+import { RotationTrigger, type KeyPolicy, type TeamMember } from '../api/schema.ts';
+import type { MemberDeps } from '../controller/member/deps.ts';
 import { fleet, type Fleet, type Sample } from './fleet.ts';
+
+/** Why a previous key was disabled (teamkeys_rotation_overlaps_ended_total{ended}). */
+export const OVERLAP_ENDS = ['rolled_out', 'overlap', 'stalled', 'forced'] as const satisfies readonly Parameters<MemberDeps['observe']['overlapEnded']>[0][];
 
 export interface MetricSources {
   queueDepth(): number;
@@ -43,6 +47,17 @@ export class Metrics {
     this.rotations = new Counter({ name: 'teamkeys_rotations_total', help: 'Rotations whose new key reached the Secret, by trigger (Scheduled, Requested, Compromised).', labelNames: ['trigger'], registers: [r] });
     this.rotationEnds = new Counter({ name: 'teamkeys_rotation_overlaps_ended_total', help: 'Previous keys disabled, by why: rolled_out (every opted-in workload runs the new key), overlap (its end), stalled (its end, a workload had not rolled out), forced (suspended, expired, blocked).', labelNames: ['ended'], registers: [r] });
     this.rotationDuration = new Histogram({ name: 'teamkeys_rotation_duration_seconds', help: 'From the new key in the Secret to the previous key disabled.', labelNames: ['ended'], buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600], registers: [r] });
+    // every known label set starts at 0, so rate() and increase() see the first error, stall or rotation (a
+    // series born at 1 has no sample to rise from) and a dashboard has its series before anything happens
+    for (const resource of ['teammember', 'keypolicy']) {
+      for (const result of ['done', 'requeue', 'retry', 'error']) this.reconciles.inc({ resource, result }, 0);
+      this.reconcileDuration.zero({ resource });
+    }
+    for (const trigger of RotationTrigger.options) this.rotations.inc({ trigger }, 0);
+    for (const ended of OVERLAP_ENDS) {
+      this.rotationEnds.inc({ ended }, 0);
+      this.rotationDuration.zero({ ended });
+    }
     // one pass over the statuses per scrape, shared by every gauge below (a scrape collects them within milliseconds)
     let cached: { at: number; fleet: Fleet } | undefined;
     const snap = (): Fleet => {
@@ -71,6 +86,7 @@ export class Metrics {
       series('teamkeys_policy_spend_usd', "The policy's members' spend in their current reset windows.", ['policy'], (f) => f.policy.spendUSD),
       series('teamkeys_policy_limit_usd', "The sum of the policy's members' limits per window (members without a cap add 0).", ['policy'], (f) => f.policy.limitUSD),
       series('teamkeys_policy_members_budget', 'Members at their warning threshold (state=warn: usage.warnAtPercent or more) or at their limit (state=exhausted).', ['policy', 'state'], (f) => f.policy.budgetState),
+      series('teamkeys_policy_budget_warn_percent', "The policy's usage.warnAtPercent: the share of a member's limit at which it is warned.", ['policy'], (f) => f.policy.warnPercent),
       series('teamkeys_policy_members_forecast_exhausting', 'Members whose budget is forecast to run out before their window resets (BudgetForecast=True).', ['policy'], (f) => f.policy.forecastExhausting),
       series('teamkeys_policy_earliest_key_expiry_timestamp_seconds', "The earliest expires_at of the policy's active keys (absent: none expires).", ['policy'], (f) => f.policy.earliestKeyExpiry),
       series('teamkeys_model_spend_usd', "Spend per model of the policy's members in their current windows (each member's top models).", ['policy', 'model'], (f) => f.model.spendUSD),
@@ -83,6 +99,7 @@ export class Metrics {
         series('teamkeys_member_limit_usd', "A member's limit per reset window (absent: no cap).", member, (f) => f.member.limitUSD),
         series('teamkeys_member_remaining_usd', "What a member may still spend in the window, as OpenRouter reports it.", member, (f) => f.member.remainingUSD),
         series('teamkeys_member_key_expiry_timestamp_seconds', "When a member's active key expires (absent: it does not).", member, (f) => f.member.keyExpiry),
+        series('teamkeys_member_expiry_timestamp_seconds', "When the member itself ends (spec.expiresAt; absent: never).", member, (f) => f.member.memberExpiry),
         series('teamkeys_member_budget_exhausts_timestamp_seconds', "When a member's budget runs out at the window's burn rate (absent: not before the reset).", member, (f) => f.member.exhaustsAt),
         series('teamkeys_member_last_rotation_timestamp_seconds', "When a member's key last rotated (absent: never).", member, (f) => f.member.lastRotation),
         series('teamkeys_member_ready', "1 while a member's Ready condition is True.", member, (f) => f.member.ready),

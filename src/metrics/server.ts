@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 
 export interface Probes {
   /** the process is alive and its loops are not wedged */
@@ -8,8 +8,11 @@ export interface Probes {
   notReady(): string | undefined;
 }
 
-/** /metrics, /healthz and /readyz on one port. */
+/** /metrics, /healthz and /readyz on one port; teamkeys_ready carries /readyz's answer into the scrape. */
 export async function startProbeServer(port: number, host: string, registry: Registry, probes: Probes): Promise<Server> {
+  if (!registry.getSingleMetric('teamkeys_ready')) {
+    registry.registerMetric(new Gauge({ name: 'teamkeys_ready', help: '1 while /readyz answers 200 (caches synced, management key valid), on the leader and a standby alike.', registers: [], collect() { this.set(probes.notReady() ? 0 : 1); } }));
+  }
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {

@@ -223,7 +223,7 @@ describe('the chart', () => {
     // a copy of the sources with the monitoring manifests another change adds to deploy/
     const root = await tmp();
     for (const p of ['deploy', 'crds', 'package.json']) await cp(join(ROOT, p), join(root, p), { recursive: true });
-    await mkdir(join(root, 'deploy/monitoring'));
+    await mkdir(join(root, 'deploy/monitoring'), { recursive: true }); // (the real ones exist now: these stand in for them)
     await writeFile(join(root, 'deploy/monitoring/servicemonitor.yaml'), stringify({
       apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', metadata: { name: 'teamkeys-operator' },
       spec: { selector: { matchLabels: { 'app.kubernetes.io/name': 'teamkeys' } }, namespaceSelector: { matchNames: ['teamkeys-system'] }, endpoints: [{ port: 'metrics' }] },

@@ -1,0 +1,261 @@
+/**
+ * deploy/monitoring against the real things: the ServiceMonitor and PrometheusRule validated by the real
+ * prometheus-operator CRD schemas in the API server, and a real Prometheus scraping the operator (every 1s) while
+ * members spend, rotate and hit 429s, answering every dashboard query and rule expression, and firing the
+ * alerts this test provokes.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments, stringify } from 'yaml';
+import { z } from 'zod';
+import { findModel } from '../../src/emulator/catalog.ts';
+import { startProbeServer } from '../../src/metrics/server.ts';
+import { loadDashboard, panelQueries, substitute } from '../monitoring/dashboard.ts';
+import { JOB, MONITORING_DIR, ruleSpec, startPrometheus, type Alert, type Prometheus, type Sample } from '../monitoring/prometheus.ts';
+import { MERGE, eventually } from './kube.ts';
+import { startEnv, type Env } from './env.ts';
+import { expectNoKeyStrings } from './scan.ts';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '../..');
+const DAY = 86_400_000;
+
+let env: Env;
+let prom: Prometheus;
+let probes: Server;
+let dir = '';
+let a = '';
+let b = '';
+let policy = '';
+let ttlPolicy = '';
+
+const tm = (ns: string, name: string, extra = '') => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${ns}}\nspec: {policy: ${policy}${extra}}\n---\n`;
+const hashOf = async (ns: string, name: string) => (await env.member(ns, name)).status?.key?.hash ?? '';
+const spend = async (ns: string, name: string, usd: number, model: string) => {
+  env.emu.store.spend(env.emu.store.getKey(await hashOf(ns, name)), { usd, model: findModel(model) });
+};
+/** Polls a query until every series it answers carries `labels` and at least one has a number. */
+const answered = (expr: string, labels: string[] = [], what = expr, timeoutMs = 30_000) => eventually(async () => {
+  const r = await prom.query(expr);
+  return r.length > 0 && r.every((s) => labels.every((l) => (s.metric[l] ?? '') !== '')) && r.some((s) => Number.isFinite(Number(s.value[1]))) ? r : undefined;
+}, timeoutMs, `${what} answered with series carrying ${labels.join(', ') || 'any labels'}`);
+const firing = (name: string, match: Record<string, string> = {}) => eventually(async () => {
+  const all = await prom.alerts();
+  return all.find((x) => x.state === 'firing' && x.labels['alertname'] === name && Object.entries(match).every(([k, v]) => x.labels[k] === v));
+}, 30_000, `alert ${name} ${JSON.stringify(match)} firing`);
+const names = (alerts: Alert[]) => new Set(alerts.map((x) => x.labels['alertname'] ?? ''));
+
+beforeAll(async () => {
+  env = await startEnv();
+  probes = await startProbeServer(0, '127.0.0.1', env.op.metrics.registry, { healthy: () => env.op.healthy(), notReady: () => env.op.notReady() });
+  const address = probes.address();
+  const port = address && typeof address === 'object' ? address.port : 0;
+  dir = await mkdtemp(join(tmpdir(), 'teamkeys-prometheus-'));
+  // the labels prometheus-operator's service discovery gives a ServiceMonitor target; alerts fire without waiting
+  // out their for: (promtool tests those)
+  prom = await startPrometheus({ dir, targets: [{ port, labels: { namespace: env.system, service: 'teamkeys-metrics', pod: 'teamkeys-operator-0', endpoint: 'metrics' } }], forOverride: '0s' });
+  a = await env.newNamespace('mon-a');
+  b = await env.newNamespace('mon-b');
+  policy = `mon-${a}`;
+  ttlPolicy = `mon-ttl-${a}`;
+}, 120_000);
+afterAll(async () => {
+  await prom?.stop();
+  if (probes?.listening) probes.close();
+  await env?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('the ServiceMonitor and PrometheusRule', () => {
+  const kubectl = async (args: string[], input?: string) => (await env.kubectl(args, input)).stdout;
+
+  it('select the operator Service by its labels and port name', async () => {
+    const docs = (out: string) => parseAllDocuments(out).map((d) => z.object({ kind: z.string(), metadata: z.object({ name: z.string(), namespace: z.string().optional(), labels: z.record(z.string(), z.string()).optional() }), spec: z.unknown().optional() }).parse(d.toJSON()));
+    const service = docs(await kubectl(['kustomize', join(ROOT, 'deploy')])).find((d) => d.kind === 'Service');
+    const monitor = docs(await kubectl(['kustomize', MONITORING_DIR])).find((d) => d.kind === 'ServiceMonitor');
+    const svc = z.object({ ports: z.array(z.object({ name: z.string() })) }).parse(service?.spec);
+    const sm = z.object({ jobLabel: z.string(), selector: z.object({ matchLabels: z.record(z.string(), z.string()) }), endpoints: z.array(z.object({ port: z.string(), honorLabels: z.boolean() })) }).parse(monitor?.spec);
+    expect(monitor?.metadata.namespace).toBe(service?.metadata.namespace);
+    expect(service?.metadata.labels).toMatchObject(sm.selector.matchLabels);
+    // the job the rules (and this test's Prometheus) name is the value of the Service's jobLabel label
+    expect(service?.metadata.labels?.[sm.jobLabel]).toBe(JOB);
+    expect((await ruleSpec()).groups.flatMap((g) => g.rules).find((r) => r.alert === 'TeamkeysOperatorDown')?.expr).toContain(`up{job="${JOB}"}`);
+    expect(sm.endpoints.map((e) => e.port)).toEqual(svc.ports.map((p) => p.name));
+    expect(sm.endpoints.every((e) => e.honorLabels)).toBe(true);
+  });
+
+  it('are accepted by the prometheus-operator CRDs (server-side validation), which do refuse a bad rule', async () => {
+    const crds = (await run('bash', [join(ROOT, 'hack/monitoring-crds.sh')], { cwd: ROOT })).stdout.trim();
+    for (const f of ['monitoring.coreos.com_servicemonitors.yaml', 'monitoring.coreos.com_prometheusrules.yaml']) {
+      await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(crds, f)]);
+    }
+    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);
+    const ns = await env.newNamespace('mon-crd');
+    // the kustomization's objects, in a namespace of this test
+    const objects = parseAllDocuments(await kubectl(['kustomize', MONITORING_DIR])).map((d) => {
+      const o = z.object({ metadata: z.object({ namespace: z.string().optional() }).loose() }).loose().parse(d.toJSON());
+      o.metadata.namespace = ns;
+      return stringify(o);
+    });
+    expect(objects).toHaveLength(2);
+    const out = await kubectl(['apply', '--server-side', '-f', '-'], objects.join('---\n'));
+    expect(out).toMatch(/servicemonitor.monitoring.coreos.com\/teamkeys-operator serverside-applied/);
+    expect(out).toMatch(/prometheusrule.monitoring.coreos.com\/teamkeys serverside-applied/);
+    const stored = z.object({ spec: z.object({ groups: z.array(z.object({ rules: z.array(z.unknown()) })) }) }).parse(JSON.parse(await kubectl(['get', 'prometheusrule', 'teamkeys', '-n', ns, '-o', 'json'])));
+    expect(stored.spec.groups.flatMap((g) => g.rules)).toHaveLength((await ruleSpec()).groups.flatMap((g) => g.rules).length);
+    // the schema is really enforced: a for: that is no duration is refused
+    const bad = `apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: bad, namespace: ${ns}}\nspec:\n  groups: [{name: g, rules: [{alert: A, expr: up == 0, for: five minutes}]}]\n`;
+    await expect(kubectl(['apply', '--server-side', '-f', '-'], bad)).rejects.toThrow(/spec.groups\[0\].rules\[0\].for/);
+  });
+});
+
+describe('a real Prometheus scraping the operator', () => {
+  it('sees members spend, rotate and hit 429s, and the member series keep their own namespace', async () => {
+    // $10 a month, warned at half
+    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${policy}}\nspec:\n  budget: {limitUSD: 10, reset: monthly}\n  usage: {warnAtPercent: 50}\n  rotation: {overlap: 0s}`);
+    // keys that live 3 days: eli's key ends before eli does; cat's ends with cat (a workshop's last day)
+    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${ttlPolicy}}\nspec:\n  keyTTL: 72h`);
+    const expiresAt = new Date(Date.now() + 3 * DAY).toISOString().replace(/\.\d+Z$/, 'Z');
+    await env.apply(tm(a, 'ann') + tm(a, 'bob') + tm(b, 'cat', `, expiresAt: '${expiresAt}'`) + tm(b, 'dan') + tm(b, 'eli').replace(`policy: ${policy}`, `policy: ${ttlPolicy}`));
+    for (const [ns, n] of [[a, 'ann'], [a, 'bob'], [b, 'cat'], [b, 'dan'], [b, 'eli']] as const) await env.ready(ns, n);
+
+    // traffic through the emulator's chat endpoint with the keys from the Secrets, on two models
+    for (const [ns, n] of [[a, 'ann'], [a, 'bob'], [b, 'cat']] as const) {
+      const key = (await env.secretData(ns, `${n}-openrouter`))['OPENROUTER_API_KEY'] ?? '';
+      for (const model of ['openai/gpt-4o-mini', 'anthropic/claude-3.5-sonnet']) expect((await env.chat(key, model)).status).toBe(200);
+    }
+    // bob past the warning (60%); dan on course to run out before the month ends: at his rate so far the $10
+    // last until halfway between now and the reset
+    await spend(a, 'bob', 6, 'openai/gpt-4o-mini');
+    const now = new Date();
+    const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
+    const monthEnd = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+    // the forecast takes the window as at least an hour old
+    const elapsed = Math.max(now.getTime() - monthStart, 3_600_000);
+    await spend(b, 'dan', (10 * elapsed) / (elapsed + (monthEnd - now.getTime()) / 2), 'anthropic/claude-3.5-sonnet');
+    await env.op.sync();
+    await env.settled();
+
+    // Prometheus has the spend of each member, labelled with the member's namespace (honor_labels)
+    const who = (r: Sample[]) => r.map((s) => `${s.metric['namespace'] ?? ''}/${s.metric['member'] ?? ''}`).toSorted().join(' ');
+    const members = await eventually(async () => {
+      const r = await prom.query(`teamkeys_member_spend_usd{policy="${policy}"}`);
+      return who(r) === `${a}/ann ${a}/bob ${b}/cat ${b}/dan` ? r : undefined;
+    }, 30_000, 'the spend of ann, bob, cat and dan, each in its own namespace');
+    expect(members.every((s) => s.metric['exported_namespace'] === undefined && s.metric['policy'] === policy)).toBe(true);
+    expect((await answered(`teamkeys_leader`))[0]?.metric['namespace']).toBe(env.system);
+
+    // a rotation on demand
+    await env.kubectl(['annotate', 'tm', 'bob', '-n', a, '--overwrite', 'teamkeys.dev/rotate=monitoring']);
+    await eventually(async () => ((await env.member(a, 'bob')).status?.rotation?.count ?? 0) >= 1 || undefined, 20_000, 'bob rotated');
+    await answered('teamkeys_rotations_total{trigger="Requested"} > 0', ['trigger']);
+
+    // OpenRouter answers 429 twice, on two syncs, so rate() has an increase to see
+    for (const seen of [1, 2]) {
+      env.emu.faults.set([{ route: 'GET /api/v1/keys', kind: 'rateLimit', times: 1, probability: 1, status: 429, latencyMs: 0, retryAfterSeconds: 1 }]);
+      await env.op.sync();
+      await answered(`sum(teamkeys_openrouter_requests_total{code="429"}) >= ${seen}`);
+    }
+    env.emu.faults.clear();
+
+    // ann was quiet; then her key spends $12 at once: past her limit, and far past her own norm
+    await answered(`teamkeys_member_spend_usd_total{member="ann",policy="${policy}"}`);
+    await spend(a, 'ann', 12, 'openai/gpt-4o-mini');
+    await env.op.sync();
+    await env.settled();
+    await answered(`teamkeys_member_spend_usd{member="ann",policy="${policy}"} >= 10`);
+  });
+
+  it('answers every query of the dashboard with series carrying the labels its legend shows', async () => {
+    const d = await loadDashboard();
+    expect(d.schemaVersion).toBeGreaterThanOrEqual(39);
+    const vars = new Map(d.templating.list.map((v) => [v.name, v]));
+    expect(vars.get('datasource')?.type).toBe('datasource');
+    // the variables' queries: label_values(metric, label) is /api/v1/label/<label>/values?match[]=<metric>
+    for (const [name, want] of [['policy', policy], ['namespace', a]] as const) {
+      const m = /^label_values\((.+), (\w+)\)$/.exec(vars.get(name)?.definition ?? '');
+      expect(m?.[2], `variable ${name}`).toBe(name);
+      await eventually(async () => (await prom.labelValues(m?.[2] ?? '', substitute(m?.[1] ?? '', '1m'))).includes(want) || undefined, 30_000, `variable ${name} offers ${want}`);
+    }
+    const queries = panelQueries(d);
+    expect(queries.length).toBeGreaterThan(25);
+    let series = 0;
+    const unanswered: string[] = [];
+    for (const q of queries) {
+      expect(q.datasource, `${q.panel} ${q.refId} uses the datasource variable`).toBe('${datasource}');
+      // every failure at once: each query gets its own deadline (the data is there: the traffic above waited for it)
+      await answered(substitute(q.expr, '1m'), q.labels, `panel "${q.panel}" ${q.refId}`, 5_000).then((r) => (series += r.length), (e: unknown) => unanswered.push(String(e)));
+    }
+    expect(unanswered).toEqual([]);
+    // the panels that need this test's traffic have it
+    const has = async (expr: string, match: (s: Sample) => boolean) => expect((await prom.query(substitute(expr, '1m'))).some(match), expr).toBe(true);
+    const expr = (title: string, ref = 'A') => queries.find((q) => q.panel === title && q.refId === ref)?.expr ?? `missing panel ${title}`;
+    await has(expr('Top models by spend'), (s) => s.metric['model'] === 'anthropic/claude-3.5-sonnet');
+    await has(expr('Spend this window by namespace'), (s) => s.metric['namespace'] === b && Number(s.value[1]) > 5);
+    await has(expr('When budgets run out'), (s) => s.metric['member'] === 'dan' && Number(s.value[1]) > Date.now());
+    await has(expr('Keys expiring within 30 days'), (s) => s.metric['member'] === 'cat' && Number(s.value[1]) < 3 * 86_400);
+    await has(expr('Keys expiring within 30 days'), (s) => s.metric['member'] === 'eli' && Number(s.value[1]) < 3 * 86_400);
+    await has(expr('Rotations per hour'), (s) => s.metric['trigger'] === 'Requested');
+    await has(expr('OpenRouter 429s and limiter wait'), (s) => s.metric['route'] === 'GET /keys');
+    process.stderr.write(`dashboard: ${queries.length} queries answered with ${series} series\n`);
+  });
+
+  it('accepts every rule expression, and the series each selects exist with the labels it aggregates by', async () => {
+    for (const r of (await ruleSpec()).groups.flatMap((g) => g.rules)) {
+      await prom.query(r.expr); // a PromQL error throws
+      // e.g. max by (namespace, member, policy) (teamkeys_member_spend_usd) or sum(rate(teamkeys_x{code="429"}[5m]))
+      const selectors = [...r.expr.matchAll(/(?:by \(([^)]*)\)\s*\(\s*(?:rate\(|increase\()?)?\b((?:teamkeys_\w+|up)(?:\{[^}]*\})?)/g)];
+      expect(selectors.length, r.alert).toBeGreaterThan(0);
+      for (const [, by, selector] of selectors) {
+        const labels = (by ?? '').split(',').map((l) => l.trim()).filter(Boolean);
+        await answered(selector ?? '', labels, `${r.alert ?? ''}: ${selector ?? ''}`);
+      }
+    }
+  });
+
+  it('fires the alerts this traffic provokes, and not the policy fallbacks while member metrics are on', async () => {
+    await firing('TeamkeysBudgetExhausted', { namespace: a, member: 'ann', policy, severity: 'warning' });
+    const spike = await firing('TeamkeysSpendSpike', { namespace: a, member: 'ann', policy, severity: 'critical' });
+    expect(spike.annotations['summary']).toMatch(new RegExp(`^${a}/ann is spending \\$\\d+\\.\\d\\d/h`));
+    await firing('TeamkeysBudgetWarning', { namespace: a, member: 'bob', policy, severity: 'info' });
+    await firing('TeamkeysBudgetForecastExhaustion', { namespace: b, member: 'dan', policy });
+    const expiring = await firing('TeamkeysKeyExpiringSoon', { namespace: b, member: 'eli', policy: ttlPolicy });
+    expect(expiring.annotations['summary']).toMatch(/expires in 2d 23h/);
+    await firing('TeamkeysOpenRouterRateLimited');
+    const all = names(await prom.alerts());
+    for (const quiet of ['TeamkeysPolicyBudgetWarning', 'TeamkeysPolicyBudgetExhausted', 'TeamkeysPolicyBudgetForecastExhaustion', 'TeamkeysPolicyKeyExpiringSoon',
+      'TeamkeysManagementKeyInvalid', 'TeamkeysNoLeader', 'TeamkeysOperatorNotReady', 'TeamkeysOperatorDown', 'TeamkeysRotationStalled', 'TeamkeysRotationIssuingStuck']) {
+      expect(all.has(quiet), `${quiet} is not active`).toBe(false);
+    }
+    // bob's warning is no exhaustion; ann's exhaustion is no warning
+    const byMember = (await prom.alerts()).filter((x) => x.labels['policy'] === policy).map((x) => `${x.labels['alertname'] ?? ''} ${x.labels['member'] ?? ''}`);
+    expect(byMember).not.toContain('TeamkeysBudgetWarning ann');
+    expect(byMember).not.toContain('TeamkeysBudgetExhausted bob');
+    // cat's key ends with cat
+    expect(byMember).not.toContain('TeamkeysKeyExpiringSoon cat');
+    // no key string in any series or alert Prometheus holds
+    const keyish = /sk-or-v1-/;
+    expect(JSON.stringify(await prom.query('{__name__=~"teamkeys_.+"}'))).not.toMatch(keyish);
+    expect(JSON.stringify(await prom.alerts())).not.toMatch(keyish);
+    await expectNoKeyStrings(env, [a, b]);
+  });
+
+  it('pages when the management key stops working, the replica leads no more, and the operator is gone', async () => {
+    const standard = env.emu.store.createKey({ name: 'not a management key' }).secret;
+    await env.core.patchNamespacedSecret({ namespace: env.system, name: 'teamkeys-management-key', body: { stringData: { apiKey: standard } } }, MERGE);
+    await firing('TeamkeysManagementKeyInvalid', { severity: 'critical' });
+    await firing('TeamkeysOperatorNotReady', { pod: 'teamkeys-operator-0' });
+    env.op.depose();
+    await firing('TeamkeysNoLeader');
+    expect(names(await prom.alerts()).has('TeamkeysOperatorDown')).toBe(false);
+    // Prometheus's keep-alive connection would hold a graceful close open
+    probes.close();
+    probes.closeAllConnections();
+    await firing('TeamkeysOperatorDown');
+  });
+});
