@@ -280,7 +280,7 @@ export class Operator {
   }
 
   private async handle(key: string): Promise<Result> {
-    const resource = key.startsWith(POLICY) ? 'keypolicy' : 'teammember';
+    const resource = key.startsWith(POLICY) ? 'keypolicy' : key.startsWith(WORKLOAD) ? 'workload' : 'teammember';
     const end = this.metrics.reconcileDuration.startTimer({ resource });
     try {
       const r = await this.reconcile(key);

@@ -49,7 +49,7 @@ export class Metrics {
     this.rotationDuration = new Histogram({ name: 'teamkeys_rotation_duration_seconds', help: 'From the new key in the Secret to the previous key disabled.', labelNames: ['ended'], buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600], registers: [r] });
     // every known label set starts at 0, so rate() and increase() see the first error, stall or rotation (a
     // series born at 1 has no sample to rise from) and a dashboard has its series before anything happens
-    for (const resource of ['teammember', 'keypolicy']) {
+    for (const resource of ['teammember', 'keypolicy', 'workload']) {
       for (const result of ['done', 'requeue', 'retry', 'error']) this.reconciles.inc({ resource, result }, 0);
       this.reconcileDuration.zero({ resource });
     }
