@@ -63,7 +63,10 @@ describe('leader election', () => {
     const events = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items;
     expect(events.length).toBeGreaterThan(0);
     expect(new Set(events.map((e) => e.reportingInstance))).toEqual(new Set([leader.identity]));
-    expect((await probe(standby, '/metrics')).text).not.toMatch(/^teamkeys_reconcile_total\{resource="teammember"/m);
+    // the standby's member reconcile counters exist from the start, and stay at 0; the leader's moved
+    const reconciled = (text: string) => [...text.matchAll(/^teamkeys_reconcile_total\{resource="teammember",result="\w+"\} (\d+)/gm)].map((x) => Number(x[1]));
+    expect(reconciled((await probe(standby, '/metrics')).text)).toEqual([0, 0, 0, 0]);
+    expect(reconciled((await probe(leader, '/metrics')).text).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
 
     leader.child.kill('SIGKILL');
     const killedAt = Date.now();
