@@ -77,10 +77,12 @@ export class Operator {
     this.log = log;
     this.cluster = new Cluster(kc, cfg.instance);
     this.caches = new Caches(this.cluster, cfg.namespaceSelector, log, cfg.restartWorkloads);
-    const limiter = new RateLimiter(cfg.rateLimitPerSecond, cfg.rateLimitBurst, clock);
+    // elapsed time, not the domain clock: a clock moved by a test or stepped by NTP must not starve or flood the bucket
+    const limiter = new RateLimiter(cfg.rateLimitPerSecond, cfg.rateLimitBurst, monotonicClock);
     this.metrics = new Metrics({
       queueDepth: () => this.queue.depth,
       rateLimitWaitMs: () => limiter.waitedMs,
+      rateLimit: () => ({ perSecond: limiter.rate, cuts: limiter.throttles.cuts }),
       leading: () => this.leading,
       clusterId: () => this.clusterId,
       managementKeyValid: () => this.credentials.valid,

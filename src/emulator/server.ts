@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { OffsetClock } from '../util/clock.ts';
 import { HttpError, MESSAGES, envelope } from './errors.ts';
 import { Faults, type FaultAction } from './faults.ts';
+import { ManagementRateLimit } from './ratelimit.ts';
 import { loadState, saveState } from './persist.ts';
 import { match, readJson, routeId, type Reply, type Route } from './router.ts';
 import { accountRoutes } from './routes/account.ts';
@@ -30,6 +31,8 @@ export interface EmulatorOptions {
 export class Emulator {
   readonly store: Store;
   readonly faults = new Faults();
+  /** OpenRouter's rate limit on management calls: off unless a test or benchmark sets it */
+  readonly rateLimit = new ManagementRateLimit();
   readonly clock: OffsetClock;
   private readonly routes: Route[];
   private readonly counts = new Map<string, Map<number, number>>();
@@ -51,6 +54,7 @@ export class Emulator {
       ...controlRoutes({
         store: this.store,
         faults: this.faults,
+        rateLimit: this.rateLimit,
         clock: this.clock,
         counters: () => this.counters(),
         reset: () => this.reset(),
@@ -102,6 +106,7 @@ export class Emulator {
     this.store.replace(initialState(this.store.nowIso(), this.opts.totalCredits));
     for (const k of this.opts.managementKeys) this.store.addManagementKey(k);
     this.faults.clear();
+    this.rateLimit.set(undefined);
     this.counts.clear();
     this.clock.reset();
   }
@@ -141,6 +146,8 @@ export class Emulator {
       if ('allowed' in found) throw new HttpError(405, 'Method not allowed', { allow: found.allowed.join(', ') });
       const { route, params } = found;
       id = routeId(route);
+      const wait = route.control || route.auth !== 'management' ? undefined : this.rateLimit.take();
+      if (wait !== undefined) throw new HttpError(429, MESSAGES.rateLimited, { 'retry-after': String(wait) });
       const before = route.control ? undefined : this.faults.before(id);
       if (before && (await this.applyFault(before, res))) {
         cut = true;

@@ -10,6 +10,8 @@ export const OVERLAP_ENDS = ['rolled_out', 'overlap', 'stalled', 'forced'] as co
 export interface MetricSources {
   queueDepth(): number;
   rateLimitWaitMs(): number;
+  /** the calls per second the adaptive limiter allows now, and how often a 429 cut it */
+  rateLimit(): { perSecond: number; cuts: number };
   leading(): boolean;
   clusterId(): string;
   managementKeyValid(): boolean;
@@ -75,6 +77,8 @@ export class Metrics {
     this.computed = [
       new Gauge({ name: 'teamkeys_queue_depth', help: 'Keys waiting in the work queue.', registers: [r], collect() { this.set(src.queueDepth()); } }),
       new Counter({ name: 'teamkeys_openrouter_rate_limit_wait_seconds_total', help: 'Time calls spent waiting for the shared OpenRouter rate limiter.', registers: [r], collect() { this.reset(); this.inc(src.rateLimitWaitMs() / 1000); } }),
+      new Gauge({ name: 'teamkeys_openrouter_rate_limit_per_second', help: 'The OpenRouter calls per second the operator allows itself now: the configured ceiling, lowered after 429s and grown back slowly.', registers: [r], collect() { this.set(src.rateLimit().perSecond); } }),
+      new Counter({ name: 'teamkeys_openrouter_rate_limit_cuts_total', help: 'Times a 429 from OpenRouter lowered the allowed call rate.', registers: [r], collect() { this.reset(); this.inc(src.rateLimit().cuts); } }),
       new Gauge({ name: 'teamkeys_leader', help: '1 while this replica holds the leader lease.', registers: [r], collect() { this.set(src.leading() ? 1 : 0); } }),
       new Gauge({ name: 'teamkeys_info', help: 'Always 1; cluster_id is the id in every key name this operator creates and sweeps.', labelNames: ['cluster_id'], registers: [r], collect() { this.reset(); const id = src.clusterId(); if (id) this.set({ cluster_id: id }, 1); } }),
       new Gauge({ name: 'teamkeys_management_key_valid', help: '1 while the management key is known to be a valid management key.', registers: [r], collect() { this.set(src.managementKeyValid() ? 1 : 0); } }),

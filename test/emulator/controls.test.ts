@@ -31,6 +31,21 @@ describe('fault injection', () => {
     expect(errorOf(a).message).toBe('Rate limit exceeded');
   });
 
+  it('enforces a rate limit on management calls: the burst goes through, then 429 with Retry-After in seconds', async () => {
+    expect((await h.raw('PUT', '/_emulator/rate-limit', { body: { perSecond: 0.5, burst: 3 } })).status).toBe(200);
+    const answers = [];
+    for (let i = 0; i < 5; i++) answers.push(await h.api('GET', '/keys', { key: h.mk }));
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 429, 429]);
+    expect(answers[3]?.headers['retry-after']).toBe('2');
+    expect(errorOf(answers[3]!).message).toBe('Rate limit exceeded');
+    // inference and the controls are not management calls
+    expect((await h.raw('GET', '/_emulator/state')).status).toBe(200);
+    expect(h.emu.counters()['GET /api/v1/keys']).toEqual({ 200: 3, 429: 2 });
+    expect((await h.raw('DELETE', '/_emulator/rate-limit')).status).toBe(200);
+    expect((await h.api('GET', '/keys', { key: h.mk })).status).toBe(200);
+    expect((await h.raw('PUT', '/_emulator/rate-limit', { body: { perSecond: 0 } })).status).toBe(400);
+  });
+
   it('adds latency', async () => {
     await faults([{ kind: 'latency', latencyMs: 300, times: 1 }]);
     const t = performance.now();

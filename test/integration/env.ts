@@ -24,6 +24,8 @@ export interface EnvOptions {
   orphanGrace?: string;
   workers?: number;
   maxConcurrentRotations?: number;
+  /** the operator's rate-limit ceiling and burst (default: high enough never to matter) */
+  rateLimit?: { perSecond: number; burst: number };
   /** what the management-key Secret holds at start */
   initialKey?: 'management' | 'standard' | 'missing';
 }
@@ -58,8 +60,8 @@ export async function startEnv(o: EnvOptions = {}) {
     TEAMKEYS_CREDENTIALS_INTERVAL: '1s',
     TEAMKEYS_WORKERS: String(o.workers ?? 4),
     TEAMKEYS_MAX_CONCURRENT_ROTATIONS: String(o.maxConcurrentRotations ?? 10),
-    TEAMKEYS_RATE_LIMIT_PER_SECOND: '200',
-    TEAMKEYS_RATE_LIMIT_BURST: '200',
+    TEAMKEYS_RATE_LIMIT_PER_SECOND: String(o.rateLimit?.perSecond ?? 200),
+    TEAMKEYS_RATE_LIMIT_BURST: String(o.rateLimit?.burst ?? 200),
     POD_NAME: 'test-operator',
     TEAMKEYS_NAMESPACE_SELECTOR: `teamkeys.dev/test-env=${clusterId}`,
   });

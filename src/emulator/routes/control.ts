@@ -3,6 +3,7 @@ import type { OffsetClock } from '../../util/clock.ts';
 import { findModel } from '../catalog.ts';
 import { HttpError } from '../errors.ts';
 import { FaultRuleSchema, type Faults } from '../faults.ts';
+import { RateLimitSchema, type ManagementRateLimit } from '../ratelimit.ts';
 import { ok, parse, type Route } from '../router.ts';
 import type { Store } from '../store.ts';
 import { guardrailView, keyView } from '../views.ts';
@@ -13,6 +14,7 @@ export const CONTROL_PREFIX = '/_emulator';
 export interface ControlDeps {
   store: Store;
   faults: Faults;
+  rateLimit: ManagementRateLimit;
   clock: OffsetClock;
   counters(): Record<string, Record<string, number>>;
   reset(): void;
@@ -35,6 +37,7 @@ export function controlRoutes(d: ControlDeps): Route[] {
       keys: d.store.state.keys.filter((k) => !k.management).map((k) => ({ ...keyView(k, now), guardrail_id: assignment(k.hash) })),
       guardrails: d.store.state.guardrails.map(guardrailView),
       faults: d.faults.list(),
+      rate_limit: d.rateLimit.current ?? null,
       counters: d.counters(),
     };
   };
@@ -71,6 +74,15 @@ export function controlRoutes(d: ControlDeps): Route[] {
     route('DELETE', '/faults', () => {
       d.faults.clear();
       return ok({ rules: [] });
+    }),
+    // OpenRouter's rate limit on the management API: 429 + Retry-After beyond perSecond (burst: one second's worth)
+    route('PUT', '/rate-limit', async ({ json }) => {
+      d.rateLimit.set(parse(RateLimitSchema, await json()));
+      return ok({ rate_limit: d.rateLimit.current });
+    }),
+    route('DELETE', '/rate-limit', () => {
+      d.rateLimit.set(undefined);
+      return ok({ rate_limit: null });
     }),
     route('POST', '/reset', () => {
       d.reset();

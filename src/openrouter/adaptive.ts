@@ -1,0 +1,75 @@
+/**
+ * Pure: the call rate the operator allows itself, found from OpenRouter's answers instead of fixed. It starts at
+ * the configured ceiling; a 429 cuts it to just under what actually got through in the last seconds (or by a tenth,
+ * whichever is lower), once per burst of 429s. Every answer that is not a 429 lets it grow: slowly (0.3% a second)
+ * while calls queue for it, so the probe back to the limit refuses only a call or two every minute or so; fast
+ * (10% a second) while they do not, since then the rate is not what holds anything back, and a lone 429 in a
+ * quiet hour must not leave the next storm crawling. Under load it settles at about 95% of OpenRouter's limit.
+ */
+export interface AdaptiveRateOptions {
+  /** calls per second never exceeded (--rate-limit-per-second) */
+  ceiling: number;
+  /** calls per second never gone below, whatever OpenRouter says */
+  floor?: number;
+}
+
+const GROWTH_PER_SECOND = 0.003;
+const IDLE_GROWTH_PER_SECOND = 0.1;
+const CUT = 0.9;
+/** what got through is measured over this window */
+const WINDOW_MS = 2_000;
+/** 429s within this long after a cut answer calls sent before it: they do not cut again */
+const SETTLE_MS = 2_000;
+
+export class AdaptiveRate {
+  private current: number;
+  private readonly ceiling: number;
+  private readonly floor: number;
+  private lastGrowth: number | undefined;
+  private settledAt = Number.NEGATIVE_INFINITY;
+  private readonly served: number[] = [];
+  /** 429s seen, and cuts made */
+  throttles = 0;
+  cuts = 0;
+
+  constructor(o: AdaptiveRateOptions) {
+    this.ceiling = o.ceiling;
+    this.floor = Math.min(o.floor ?? 0.2, o.ceiling);
+    this.current = o.ceiling;
+  }
+
+  /** Calls per second allowed now. */
+  get rate(): number {
+    return this.current;
+  }
+
+  /**
+   * An answer that was not a 429 (errors included: they say nothing about the rate). `saturated`: calls were
+   * waiting for the rate when it was sent.
+   */
+  succeeded(now: number, saturated = true): void {
+    this.served.push(now);
+    while (this.served.length > 0 && (this.served[0] ?? now) < now - WINDOW_MS) this.served.shift();
+    if (now < this.settledAt) {
+      this.lastGrowth = now;
+      return;
+    }
+    const since = this.lastGrowth ?? now;
+    this.lastGrowth = now;
+    const growth = saturated ? GROWTH_PER_SECOND : IDLE_GROWTH_PER_SECOND;
+    this.current = Math.min(this.ceiling, this.current * (1 + growth * Math.max(0, now - since) / 1000));
+  }
+
+  /** A 429: cut once per burst, to just under what got through in the last seconds. */
+  throttled(now: number, retryAfterMs = 0): void {
+    this.throttles++;
+    if (now < this.settledAt) return;
+    while (this.served.length > 0 && (this.served[0] ?? now) < now - WINDOW_MS) this.served.shift();
+    const through = this.served.length / (WINDOW_MS / 1000);
+    const measured = through > 0 ? through * 0.95 : this.current * CUT;
+    this.current = Math.max(this.floor, Math.min(this.current * CUT, measured));
+    this.cuts++;
+    this.settledAt = now + Math.max(SETTLE_MS, retryAfterMs);
+    this.lastGrowth = this.settledAt;
+  }
+}
