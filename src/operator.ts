@@ -83,6 +83,7 @@ export class Operator {
       queueDepth: () => this.queue.depth,
       rateLimitWaitMs: () => limiter.waitedMs,
       rateLimit: () => ({ perSecond: limiter.rate, cuts: limiter.throttles.cuts }),
+      kubernetesWrites: () => this.cluster.writes,
       leading: () => this.leading,
       clusterId: () => this.clusterId,
       managementKeyValid: () => this.credentials.valid,

@@ -68,6 +68,13 @@ export class Cluster {
     this.mayWrite = mayWrite;
   }
 
+  /** Every write this process sent to the API server, by what it was (dry runs included: they cost a round trip). */
+  readonly writes = new Map<string, number>();
+
+  private wrote(what: string): void {
+    this.writes.set(what, (this.writes.get(what) ?? 0) + 1);
+  }
+
   private gate(what: string): void {
     if (!this.mayWrite()) throw new Deposed(what);
   }
@@ -105,6 +112,7 @@ export class Cluster {
   /** Merge-patches a workload (annotations on it and on its pod template: a restart when the template changes). */
   async patchWorkload(kind: WorkloadKind, namespace: string, name: string, patch: Json): Promise<Workload> {
     this.gate(`patch ${kind} ${namespace}/${name}`);
+    this.wrote('workload');
     const body = patch as object;
     return kube((): Promise<Workload> => {
       switch (kind) {
@@ -123,6 +131,7 @@ export class Cluster {
   /** Merge-patches a member's status; fails with a conflict unless the member is still at resourceVersion. */
   async patchMemberStatusGuarded(namespace: string, name: string, resourceVersion: string, patch: Json): Promise<KubernetesObject> {
     this.gate('write a member status');
+    this.wrote('member status');
     return kube(() => this.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body: { metadata: { resourceVersion }, status: patch } }, MERGE) as Promise<KubernetesObject>);
   }
 
@@ -132,6 +141,7 @@ export class Cluster {
 
   async patchPolicyStatus(name: string, patch: Json): Promise<KubernetesObject> {
     this.gate('write a policy status');
+    this.wrote('policy status');
     return kube(() => this.custom.patchClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'keypolicies', name, body: { status: patch } }, MERGE) as Promise<KubernetesObject>);
   }
 
@@ -149,6 +159,7 @@ export class Cluster {
 
   private async setFinalizers(kind: string, resourceVersion: string, finalizers: string[], patch: (body: object[]) => Promise<KubernetesObject>): Promise<KubernetesObject> {
     this.gate(`change ${kind} finalizers`);
+    this.wrote(`${kind} finalizers`);
     const body = [
       { op: 'test', path: '/metadata/resourceVersion', value: resourceVersion },
       { op: 'add', path: '/metadata/finalizers', value: finalizers },
@@ -177,12 +188,14 @@ export class Cluster {
   /** With `dryRun`, the API server runs validation and admission (quota, policies) and stores nothing. */
   async createSecret(namespace: string, body: V1Secret, dryRun = false): Promise<V1Secret> {
     this.gate('create a Secret');
+    this.wrote(dryRun ? 'Secret create (dry run)' : 'Secret create');
     return kube(() => this.core.createNamespacedSecret({ namespace, body, ...(dryRun ? { dryRun: 'All' } : {}) }));
   }
 
   /** Full replace with the read resourceVersion: a concurrent edit makes this fail with a conflict. */
   async replaceSecret(namespace: string, name: string, body: V1Secret, dryRun = false): Promise<V1Secret> {
     this.gate('replace a Secret');
+    this.wrote(dryRun ? 'Secret replace (dry run)' : 'Secret replace');
     return kube(() => this.core.replaceNamespacedSecret({ namespace, name, body, ...(dryRun ? { dryRun: 'All' } : {}) }));
   }
 
@@ -193,6 +206,7 @@ export class Cluster {
 
   async deleteSecret(namespace: string, name: string, uid: string): Promise<void> {
     this.gate('delete a Secret');
+    this.wrote('Secret delete');
     // the uid precondition makes sure only the Secret that was checked is deleted
     await kube(() => this.core.deleteNamespacedSecret({ namespace, name, body: { preconditions: { uid } } }));
   }
@@ -201,6 +215,7 @@ export class Cluster {
 
   async event(regarding: ObjectRef, type: 'Normal' | 'Warning', reason: string, note: string, action: string): Promise<void> {
     const namespace = regarding.namespace ?? 'default';
+    this.wrote('Event');
     await kube(() => this.events.createNamespacedEvent({
       namespace,
       body: {

@@ -10,6 +10,8 @@ export const OVERLAP_ENDS = ['rolled_out', 'overlap', 'stalled', 'forced'] as co
 export interface MetricSources {
   queueDepth(): number;
   rateLimitWaitMs(): number;
+  /** writes sent to the Kubernetes API server, by what they were */
+  kubernetesWrites(): ReadonlyMap<string, number>;
   /** the calls per second the adaptive limiter allows now, and how often a 429 cut it */
   rateLimit(): { perSecond: number; cuts: number };
   leading(): boolean;
@@ -77,6 +79,13 @@ export class Metrics {
     this.computed = [
       new Gauge({ name: 'teamkeys_queue_depth', help: 'Keys waiting in the work queue.', registers: [r], collect() { this.set(src.queueDepth()); } }),
       new Counter({ name: 'teamkeys_openrouter_rate_limit_wait_seconds_total', help: 'Time calls spent waiting for the shared OpenRouter rate limiter.', registers: [r], collect() { this.reset(); this.inc(src.rateLimitWaitMs() / 1000); } }),
+      new Counter({
+        name: 'teamkeys_kubernetes_writes_total', help: 'Writes sent to the Kubernetes API server, by what they were (member status, TeamMember finalizers, Secret create, Event, ...; dry runs included).', labelNames: ['write'], registers: [r],
+        collect() {
+          this.reset();
+          for (const [write, n] of src.kubernetesWrites()) this.inc({ write }, n);
+        },
+      }),
       new Gauge({ name: 'teamkeys_openrouter_rate_limit_per_second', help: 'The OpenRouter calls per second the operator allows itself now: the configured ceiling, lowered after 429s and grown back slowly.', registers: [r], collect() { this.set(src.rateLimit().perSecond); } }),
       new Counter({ name: 'teamkeys_openrouter_rate_limit_cuts_total', help: 'Times a 429 from OpenRouter lowered the allowed call rate.', registers: [r], collect() { this.reset(); this.inc(src.rateLimit().cuts); } }),
       new Gauge({ name: 'teamkeys_leader', help: '1 while this replica holds the leader lease.', registers: [r], collect() { this.set(src.leading() ? 1 : 0); } }),

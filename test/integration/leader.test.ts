@@ -59,9 +59,13 @@ describe('leader election', () => {
     expect((await probe(standby, '/metrics')).text).toMatch(/^teamkeys_leader 0$/m);
 
     for (const name of ['m1', 'm2', 'm3']) await member(name);
+    // a member naming no policy: its Warning Event says which replica reconciled it
+    await custom.createNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name: 'lost' }, spec: { policy: `missing-${ns}` } } });
     for (const name of ['m1', 'm2', 'm3']) await ready(name);
-    const events = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items;
-    expect(events.length).toBeGreaterThan(0);
+    const events = await eventually(async () => {
+      const items = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items;
+      return items.some((e) => e.reason === 'PolicyNotFound') ? items : undefined;
+    }, 20_000, 'the PolicyNotFound Event');
     expect(new Set(events.map((e) => e.reportingInstance))).toEqual(new Set([leader.identity]));
     // the standby's member reconcile counters exist from the start, and stay at 0; the leader's moved
     const reconciled = (text: string) => [...text.matchAll(/^teamkeys_reconcile_total\{resource="teammember",result="\w+"\} (\d+)/gm)].map((x) => Number(x[1]));

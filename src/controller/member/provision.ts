@@ -79,9 +79,8 @@ export async function provision(c: MemberContext, plan: Create, policy: KeyPolic
   } else if (plan.reason !== 'Initial') {
     const why = { Deleted: 'the key was deleted outside Kubernetes', SecretLost: 'the Secret no longer held the key', ExpiryShortened: 'it would have outlived the shortened expiresAt or keyTTL', KeyExpired: 'it reached its expiry' }[plan.reason];
     await d.recorder.warn(c.m, 'KeyReplaced', `issued a new key because ${why}${retired ? ' (old key revoked)' : ''}`);
-  } else {
-    await d.recorder.normal(c.m, 'KeyProvisioned', `issued key ${created.label} into Secret ${c.secretName}`);
   }
+  // a first key gets no Event: Ready=True KeyReady (with its transition time) says it, one write fewer per member
   return created.secret;
 }
 
@@ -187,7 +186,9 @@ export async function createKey(c: MemberContext, policy: KeyPolicy, budget: Des
   }
   const body = desiredSecret({ member: c.m, policy: policy.spec, apiKey: created.secret, keyHash: key.hash, hmac: keyHmac(d.hmacKey, created.secret), baseUrl: d.baseUrl, existing });
   const written = await c.writeSecret(body, existing !== undefined);
-  await c.patchStatus({ ...c.status, pendingKey: undefined, key: c.keyRef(key, undefined), rotation: issued(c, o.rotation) });
+  // not written here: the reconcile's status write carries it (one write fewer per key). A crash before then
+  // leaves the intent and a Secret holding the key, which recovery adopts by its HMAC
+  c.status = { ...c.status, pendingKey: undefined, key: c.keyRef(key, undefined), rotation: issued(c, o.rotation) };
   if (o.rotation) d.observe.rotated(o.rotation.trigger);
   return { label: key.label, secret: written };
 }

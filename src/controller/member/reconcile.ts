@@ -25,6 +25,7 @@ import { disabledOutside, planKey, type KeyPlan } from './plan.ts';
 import { provision, recover } from './provision.ts';
 import { computeStatus, type Outcome } from './status.ts';
 import { analyticsView } from './analytics.ts';
+import { nextActivity } from './inactivity.ts';
 
 export type { MemberDeps, Result } from './deps.ts';
 
@@ -244,6 +245,8 @@ async function report(c: MemberContext, out: Outcome, observed: Key | undefined,
   const prevReady = c.m.status?.conditions?.find((x) => x.type === 'Ready');
   const nextRotation = policy ? scheduledRotation(c.status, c.m.metadata.uid, policy.spec) : undefined;
   const usage = budget ? c.d.usage(c.m.metadata.uid) : undefined;
+  // a key issued in this pass starts its activity record in this same write, not in the next pass's
+  c.status = { ...c.status, activity: nextActivity(c.status.activity, c.status.key, observed, new Date(c.now()).toISOString()) };
   const { status, notes } = computeStatus({
     member: c.m,
     prev: c.status,

@@ -1,0 +1,34 @@
+/**
+ * What provisioning costs: Kubernetes writes and OpenRouter writes per member, counted by the operator's own
+ * adapters (every write it sends) and by the emulator, for a burst of members under one policy.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startEnv, type Env } from './env.ts';
+
+const MEMBERS = 20;
+let env: Env;
+let ns = '';
+beforeAll(async () => {
+  env = await startEnv();
+  ns = await env.newNamespace('writes');
+}, 60_000);
+afterAll(() => env.stop());
+
+it('provisions a member with at most the writes it needs', async () => {
+  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: writes-${ns}}\nspec: {budget: {limitUSD: 1}}`);
+  await env.settled();
+  const k0 = new Map(env.op.cluster.writes);
+  const c0 = env.emu.counters();
+  await env.apply(Array.from({ length: MEMBERS }, (_, i) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: m${i}, namespace: ${ns}}\nspec: {policy: writes-${ns}}`).join('\n---\n'));
+  for (let i = 0; i < MEMBERS; i++) await env.ready(ns, `m${i}`);
+  await env.settled();
+  const per: Record<string, number> = {};
+  for (const [what, n] of env.op.cluster.writes) if (n - (k0.get(what) ?? 0) > 0) per[what] = (n - (k0.get(what) ?? 0)) / MEMBERS;
+  const c1 = env.emu.counters();
+  const orWrites = ['POST /api/v1/keys', 'PATCH /api/v1/keys/{hash}', 'DELETE /api/v1/keys/{hash}'].reduce((sum, r) => sum + Object.values(c1[r] ?? {}).reduce((a, b) => a + b, 0) - Object.values(c0[r] ?? {}).reduce((a, b) => a + b, 0), 0);
+  // the finalizer, the create intent, the Secret and the status; the Secret's dry run (nothing stored) goes before
+  // any key exists, so a refused Secret costs no key; the policy's status counts its members as they get ready
+  expect(per).toEqual({ 'TeamMember finalizers': 1, 'member status': 2, 'Secret create': 1, 'Secret create (dry run)': 1, 'policy status': expect.any(Number), ...(per['KeyPolicy finalizers'] ? { 'KeyPolicy finalizers': per['KeyPolicy finalizers'] } : {}) });
+  expect(per['policy status']).toBeLessThan(1);
+  expect(orWrites / MEMBERS).toBe(1);
+});
