@@ -10,7 +10,7 @@ import { Emulator } from '../src/emulator/server.ts';
 import { newSecret } from '../src/emulator/state.ts';
 import { Operator } from '../src/operator.ts';
 import { systemClock } from '../src/util/clock.ts';
-import { startControlPlane } from '../test/controlplane/controlplane.ts';
+import { startControlPlane, type ControlPlane } from '../test/controlplane/controlplane.ts';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..');
@@ -33,19 +33,32 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Runs `body` against a fresh cluster, emulator and operator (namespace `bench`), and tears them down. */
-export async function withBench(body: (b: { kc: KubeConfig; core: CoreV1Api; custom: CustomObjectsApi; emu: Emulator; op: Operator; cfg: Config; kubectl: (args: string[], input?: string) => Promise<{ stdout: string }> }) => Promise<void>): Promise<void> {
+export type Kubectl = (args: string[], input?: string) => Promise<{ stdout: string }>;
+
+/** A fresh whole local cluster with the CRDs installed and established, kubectl for it, and its KubeConfig. */
+export async function benchCluster(): Promise<{ cp: ControlPlane; kubectl: Kubectl; kc: KubeConfig }> {
   const cp = await startControlPlane();
-  const kubectl = (args: string[], input?: string) => {
-    const p = run(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, ...args], { maxBuffer: 1 << 26 });
+  const kubectl: Kubectl = (args, input) => {
+    const p = run(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, ...args], { maxBuffer: 1 << 28 });
     if (input !== undefined) p.child.stdin?.end(input);
     return p;
   };
   try {
     await kubectl(['apply', '-k', join(ROOT, 'crds')]);
     await kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
-    const kc = new KubeConfig();
-    kc.loadFromFile(cp.kubeconfigPath);
+  } catch (e) {
+    await cp.stop();
+    throw e;
+  }
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfigPath);
+  return { cp, kubectl, kc };
+}
+
+/** Runs `body` against a fresh cluster, emulator and operator (namespace `bench`), and tears them down. */
+export async function withBench(body: (b: { kc: KubeConfig; core: CoreV1Api; custom: CustomObjectsApi; emu: Emulator; op: Operator; cfg: Config; kubectl: Kubectl }) => Promise<void>): Promise<void> {
+  const { cp, kubectl, kc } = await benchCluster();
+  try {
     const core = kc.makeApiClient(CoreV1Api);
     const custom = kc.makeApiClient(CustomObjectsApi);
     const mk = newSecret();

@@ -1,0 +1,117 @@
+/** A scale run's results: a table on stdout, JSON with the machine's description, and a PNG chart (vega-lite). */
+import { cpus, totalmem, release } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { Resvg } from '@resvg/resvg-js';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+export interface ScenarioResult {
+  members: number;
+  latencyMs: number;
+  /** OpenRouter's emulated rate limit, calls per second (undefined: none) */
+  limit: number | undefined;
+  readyMs: { p50: number; p95: number; p99: number; max: number };
+  membersPerSecond: number;
+  kubernetesWritesPerMember: number;
+  dryRunsPerMember: number;
+  openrouterWritesPerMember: number;
+  openrouterCallsPerMember: number;
+  refused429: number;
+  seedScriptPerSecond: number;
+  ceilingPerSecond: number;
+  operatorRssMB: number;
+  operatorCpuSeconds: number;
+}
+
+export interface RestartResult {
+  members: number;
+  kubernetesWrites: number;
+  openrouterWrites: number;
+  openrouterCalls: Record<string, number>;
+  rssMB: number;
+}
+
+export function machine() {
+  return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version };
+}
+
+const f = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
+
+export function table(rows: readonly ScenarioResult[], restart: RestartResult | undefined): string {
+  const head = ['N', 'lat', 'limit', 'p50 ms', 'p95', 'p99', 'max', 'members/s', 'vs seed (a)', 'of ceiling (b)', 'k8s w/m', 'dry/m', 'OR w/m', 'OR calls/m', '429s', 'RSS MB', 'CPU s'];
+  const lines = rows.map((r) => [
+    String(r.members), `${r.latencyMs}ms`, r.limit === undefined ? 'off' : `${r.limit}/s`, f(r.readyMs.p50, 0), f(r.readyMs.p95, 0), f(r.readyMs.p99, 0), f(r.readyMs.max, 0),
+    f(r.membersPerSecond), `${f(r.membersPerSecond / r.seedScriptPerSecond, 2)}x (${f(r.seedScriptPerSecond)}/s)`, `${f((100 * r.membersPerSecond) / r.ceilingPerSecond, 0)}% (${f(r.ceilingPerSecond)}/s)`,
+    f(r.kubernetesWritesPerMember, 2), f(r.dryRunsPerMember, 2), f(r.openrouterWritesPerMember, 2), f(r.openrouterCallsPerMember, 2), String(r.refused429), f(r.operatorRssMB, 0), f(r.operatorCpuSeconds, 1),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
+  const out = [fmt(head), ...lines.map(fmt)];
+  if (restart) out.push('', `restart over ${restart.members} Ready members: ${restart.kubernetesWrites} Kubernetes writes, ${restart.openrouterWrites} OpenRouter writes, calls ${JSON.stringify(restart.openrouterCalls)}, RSS ${f(restart.rssMB, 0)} MB`);
+  return out.join('\n');
+}
+
+async function png(spec: TopLevelSpec, file: string): Promise<void> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  const svg = await view.toSVG();
+  await writeFile(file, new Resvg(svg, { background: 'white', fitTo: { mode: 'zoom', value: 2 } }).render().asPng());
+}
+
+/** Writes <dir>/<stamp>.json and <stamp>-latency.png, <stamp>-throughput.png; returns the file names. */
+export async function save(dir: string, rows: readonly ScenarioResult[], restart: RestartResult | undefined): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const stamp = new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-');
+  const json = join(dir, `${stamp}.json`);
+  await writeFile(json, `${JSON.stringify({ at: new Date().toISOString(), machine: machine(), scenarios: rows, restart }, null, 2)}\n`);
+  return [json, ...(await charts(dir, stamp, rows))];
+}
+
+/** The two charts of a run (also for re-drawing a saved run: `node bench/report.ts bench/results/<stamp>.json`). */
+export async function charts(dir: string, stamp: string, rows: readonly ScenarioResult[]): Promise<string[]> {
+  const label = (r: ScenarioResult) => `N=${r.members} ${r.latencyMs}ms ${r.limit === undefined ? 'no limit' : `limit ${r.limit}/s`}`;
+  const latency = rows.flatMap((r) => (['p50', 'p95', 'p99', 'max'] as const).map((q) => ({ scenario: label(r), quantile: q, ms: r.readyMs[q] })));
+  await png({
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: 'apply -> Ready per member (ms, log scale)', width: 520, height: 260,
+    data: { values: latency },
+    // points, not bars: a bar on a log scale has no baseline to start from
+    mark: { type: 'point', filled: true, size: 90 },
+    encoding: {
+      y: { field: 'scenario', type: 'nominal', title: null, sort: null },
+      x: { field: 'ms', type: 'quantitative', scale: { type: 'log' }, title: 'ms from the member\'s creation to Ready=True' },
+      color: { field: 'quantile', type: 'nominal', sort: ['p50', 'p95', 'p99', 'max'] },
+    },
+  }, join(dir, `${stamp}-latency.png`));
+  const conditions = (r: ScenarioResult) => `${r.latencyMs} ms, ${r.limit === undefined ? 'no limit' : `limit ${r.limit}/s`}`;
+  const throughput = [
+    ...rows.flatMap((r) => [
+      { members: r.members, series: `teamkeys (${conditions(r)})`, perSecond: r.membersPerSecond },
+      { members: r.members, series: `(a) seed script (${conditions(r)})`, perSecond: r.seedScriptPerSecond },
+    ]),
+    // the ceiling does not depend on OpenRouter: one point per N, the mean of its runs
+    ...[...new Set(rows.map((r) => r.members))].map((members) => {
+      const runs = rows.filter((r) => r.members === members);
+      return { members, series: '(b) API server ceiling, 4 writes/member', perSecond: runs.reduce((s, r) => s + r.ceilingPerSecond, 0) / runs.length };
+    }),
+  ];
+  await png({
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: 'members provisioned per second vs N', width: 520, height: 300,
+    data: { values: throughput },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'members', type: 'quantitative', scale: { type: 'log' }, title: 'members applied at once' },
+      y: { field: 'perSecond', type: 'quantitative', title: 'members/s' },
+      color: { field: 'series', type: 'nominal', title: null, legend: { labelLimit: 400 } },
+      detail: { field: 'series' },
+    },
+  }, join(dir, `${stamp}-throughput.png`));
+  return [join(dir, `${stamp}-latency.png`), join(dir, `${stamp}-throughput.png`)];
+}
+
+if (import.meta.main) {
+  const file = process.argv[2];
+  if (!file) throw new Error('usage: node bench/report.ts bench/results/<stamp>.json');
+  const saved = JSON.parse(await readFile(file, 'utf8')) as { scenarios: ScenarioResult[]; restart?: RestartResult };
+  process.stdout.write(`${table(saved.scenarios, saved.restart)}\n`);
+  await charts(dirname(file), basename(file, '.json'), saved.scenarios);
+}

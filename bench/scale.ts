@@ -1,0 +1,150 @@
+/**
+ * `make bench`: provisioning at scale on the whole local cluster and the emulator, side by side with (a) a
+ * seed-style script and (b) the API server's ceiling, in one run. The operator runs as its own process (its RSS and
+ * CPU are its own; its writes are read from its metrics). Matrix from the environment:
+ *   BENCH_N=1,100,1000  BENCH_LATENCY=0,50  BENCH_LIMIT=0,50 (0: OpenRouter without a rate limit)
+ *   BENCH_CEILING (the operator's --rate-limit-per-second; default: the operator's default)
+ * Prints a table; writes JSON and PNG charts to bench/results/. Asserts nothing.
+ */
+import { join } from 'node:path';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { Emulator } from '../src/emulator/server.ts';
+import { newSecret } from '../src/emulator/state.ts';
+import { freePort } from '../test/controlplane/controlplane.ts';
+import { startOperatorProcess, type OperatorProcess } from '../test/integration/process.ts';
+import { ceiling, seedScript } from './baselines.ts';
+import { metricSum, procStats, watchReady } from './measure.ts';
+import { benchCluster, percentile } from './setup.ts';
+import { save, table, type RestartResult, type ScenarioResult } from './report.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Number) : d);
+const NS = list(process.env['BENCH_N'], [1, 100, 1000]);
+const LATENCIES = list(process.env['BENCH_LATENCY'], [0, 50]);
+const LIMITS = list(process.env['BENCH_LIMIT'], [0, 50]);
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const say = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+
+const { cp, kubectl, kc } = await benchCluster();
+const mk = newSecret();
+const emu = new Emulator({ managementKeys: [mk] });
+let operator: OperatorProcess | undefined;
+try {
+  const core = kc.makeApiClient(CoreV1Api);
+  const url = await emu.start();
+  await core.createNamespace({ body: { metadata: { name: 'teamkeys-system' } } });
+  await core.createNamespacedSecret({ namespace: 'teamkeys-system', body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: mk } } });
+  const env = {
+    KUBECONFIG: cp.kubeconfigPath, POD_NAMESPACE: 'teamkeys-system', TEAMKEYS_OPENROUTER_URL: `${url}/api/v1`, TEAMKEYS_LEADER_ELECT: 'false',
+    TEAMKEYS_MIN_SYNC_INTERVAL: '1h', LOG_LEVEL: 'warn', ...(process.env['BENCH_CEILING'] ? { TEAMKEYS_RATE_LIMIT_PER_SECOND: process.env['BENCH_CEILING'] } : {}),
+  };
+  const start = async () => {
+    const port = await freePort();
+    const op = startOperatorProcess('bench', { ...env, TEAMKEYS_METRICS_PORT: String(port) });
+    const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    while (!/^teamkeys_ready 1$/m.test(await metrics().catch(() => ''))) {
+      if (op.child.exitCode !== null) throw new Error(`the operator exited: ${op.logs.join('').slice(-2000)}`);
+      await pause(100);
+    }
+    return { op, metrics };
+  };
+  let o = await start();
+  operator = o.op;
+  // warm up (caches, JIT, the first key listing): the first scenario must not measure the operator's start
+  await core.createNamespace({ body: { metadata: { name: 'warmup' } } });
+  await kubectl(['apply', '-f', '-'], 'apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: warmup}\nspec: {}\n---\napiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: warmup, namespace: warmup}\nspec: {policy: warmup}');
+  const warm = await watchReady(kc, 'warmup');
+  while (warm.ready() < 1) await pause(50);
+  warm.stop();
+  const results: ScenarioResult[] = [];
+  let i = 0;
+  for (const n of NS) {
+    for (const latencyMs of LATENCIES) {
+      for (const limitRaw of LIMITS) {
+        const limit = limitRaw > 0 ? limitRaw : undefined;
+        const ns = `s${i++}-n${n}-l${latencyMs}-r${limitRaw}`;
+        say(`${ns}: ${n} members, OpenRouter latency ${latencyMs} ms, ${limit ? `limit ${limit}/s` : 'no limit'}`);
+        for (const name of [ns, `seed-${ns}`, `ceil-${ns}`]) await core.createNamespace({ body: { metadata: { name } } });
+        await kubectl(['apply', '-f', '-'], `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: p-${ns}}\nspec: {budget: {limitUSD: 5}}`);
+        emu.faults.set(latencyMs > 0 ? [{ kind: 'latency', latencyMs, probability: 1, status: 500, retryAfterSeconds: 1 }] : []);
+        emu.rateLimit.set(limit ? { perSecond: limit } : undefined);
+        const m0 = await o.metrics();
+        const c0 = emu.counters();
+        const clock = await watchReady(kc, ns);
+        await kubectl(['create', '-f', '-'], Array.from({ length: n }, (_, k) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: m${k}, namespace: ${ns}}\nspec: {policy: p-${ns}}`).join('\n---\n'));
+        const deadline = performance.now() + 30 * 60_000;
+        while (clock.ready() < n && performance.now() < deadline) await pause(100);
+        clock.stop();
+        await pause(1_000); // the last status writes of the burst (the policy's) land
+        const m1 = await o.metrics();
+        const c1 = emu.counters();
+        const lat = clock.latencies().toSorted((a, b) => a - b);
+        const calls = (routes: (r: string) => boolean, status?: string) => Object.entries(c1).filter(([r]) => routes(r)).reduce((s, [r, by]) => s + Object.entries(by).filter(([st]) => !status || st === status).reduce((x, [st, v]) => x + v - (c0[r]?.[st] ?? 0), 0), 0);
+        const mgmt = (r: string) => r.includes('/api/v1/') && r !== 'GET /api/v1/key' && !r.includes('/chat/');
+        const write = (r: string) => /^(POST|PATCH|DELETE) \/api\/v1\/keys/.test(r);
+        const writes = (labels: string) => !labels.includes('dry run');
+        const span = (clock.lastReady() ?? 0) - (clock.firstAdded() ?? 0);
+        const stats = await procStats(o.op.child.pid ?? 0);
+        const seedMs = await seedScript(core, url, mk, `seed-${ns}`, n);
+        emu.faults.clear();
+        emu.rateLimit.set(undefined);
+        const ceilMs = await ceiling(core, `ceil-${ns}`, n);
+        results.push({
+          members: n, latencyMs, limit,
+          readyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99), max: lat.at(-1) ?? Number.NaN },
+          membersPerSecond: n / Math.max(span, 1) * 1000,
+          kubernetesWritesPerMember: (metricSum(m1, 'teamkeys_kubernetes_writes_total', writes) - metricSum(m0, 'teamkeys_kubernetes_writes_total', writes)) / n,
+          dryRunsPerMember: (metricSum(m1, 'teamkeys_kubernetes_writes_total', (l) => !writes(l)) - metricSum(m0, 'teamkeys_kubernetes_writes_total', (l) => !writes(l))) / n,
+          openrouterWritesPerMember: calls(write) / n,
+          openrouterCallsPerMember: calls(mgmt) / n,
+          refused429: calls(mgmt, '429'),
+          seedScriptPerSecond: (n / seedMs) * 1000,
+          ceilingPerSecond: (n / ceilMs) * 1000,
+          operatorRssMB: stats.rssBytes / 2 ** 20,
+          operatorCpuSeconds: stats.cpuSeconds,
+        });
+        say(`${ns}: ready ${lat.length}/${n}, p50 ${percentile(lat, 50).toFixed(0)} ms, ${(n / Math.max(span, 1) * 1000).toFixed(1)} members/s`);
+      }
+    }
+  }
+  // a restart over every Ready member: no key may be created, no status rewritten
+  let restart: RestartResult | undefined;
+  {
+    const members = results.reduce((s, r) => s + r.members, 0) + 1;
+    o.op.child.kill('SIGTERM');
+    await o.op.exited;
+    const c0 = emu.counters();
+    o = await start();
+    operator = o.op;
+    // converged: the queue is empty and nothing was reconciled for 3 s
+    let last = -1;
+    for (;;) {
+      const text = await o.metrics();
+      const done = metricSum(text, 'teamkeys_reconcile_total');
+      if (metricSum(text, 'teamkeys_queue_depth') === 0 && done === last && done > 0) break;
+      last = done;
+      await pause(3_000);
+    }
+    const text = await o.metrics();
+    const c1 = emu.counters();
+    const openrouterCalls: Record<string, number> = {};
+    for (const [r, by] of Object.entries(c1)) {
+      const d = Object.entries(by).reduce((x, [st, v]) => x + v - (c0[r]?.[st] ?? 0), 0);
+      if (d > 0 && r !== 'GET /api/v1/key') openrouterCalls[r] = d;
+    }
+    restart = {
+      members,
+      kubernetesWrites: metricSum(text, 'teamkeys_kubernetes_writes_total', (l) => !l.includes('dry run')),
+      openrouterWrites: Object.entries(openrouterCalls).filter(([r]) => /^(POST|PATCH|DELETE) \/api\/v1\/keys/.test(r)).reduce((s, [, v]) => s + v, 0),
+      openrouterCalls,
+      rssMB: (await procStats(o.op.child.pid ?? 0)).rssBytes / 2 ** 20,
+    };
+  }
+  process.stdout.write(`${table(results, restart)}\n`);
+  const files = await save(join(ROOT, 'bench/results'), results, restart);
+  process.stdout.write(`wrote ${files.map((x) => x.replace(`${ROOT}/`, '')).join(', ')}\n`);
+} finally {
+  operator?.child.kill('SIGKILL');
+  await emu.stop();
+  await cp.stop();
+}
