@@ -61,7 +61,6 @@ export class Operator {
   private readonly caches: Caches;
   private readonly keySync: KeySync;
   private readonly rotationSlots: RotationSlots;
-  private firstSync: Promise<void> | undefined;
   private hmacKey: Buffer | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
@@ -375,12 +374,8 @@ export class Operator {
       return reconcileInvalid(view, m.raw, m.message, this.deps());
     }
     if (this.book.refreshedFrom === undefined && this.credentials.valid) {
-      // until a first list succeeds, keys are simply not observed yet: plans keep them, nothing is replaced. Every
-      // worker waiting for it shares one sync (not one listing, sweep and analytics read each)
-      this.firstSync ??= this.keySync.sync().catch((e: unknown) => this.log.warn({ err: errorMessage(e) }, 'first key listing failed')).finally(() => {
-        this.firstSync = undefined;
-      });
-      await this.firstSync;
+      // until a first list succeeds, keys are simply not observed yet: plans keep them, nothing is replaced
+      await this.keySync.first().catch((e: unknown) => this.log.warn({ err: errorMessage(e) }, 'first key listing failed'));
     }
     return reconcileMember(m.value, this.deps());
   }

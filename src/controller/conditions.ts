@@ -22,3 +22,8 @@ export function setCondition(list: readonly Condition[] | undefined, next: Condi
   else out.push(cond);
   return out;
 }
+
+/** Whether the condition of this type is True. */
+export function isTrue(list: readonly Condition[] | undefined, type: string): boolean {
+  return list?.some((c) => c.type === type && c.status === 'True') ?? false;
+}

@@ -49,6 +49,7 @@ export class KeySync {
   private readonly d: KeySyncDeps;
   private readonly workspaceIds = new Map<string, string>();
   private last = 0;
+  private firstRun: Promise<void> | undefined;
   count = 0;
 
   constructor(d: KeySyncDeps) {
@@ -66,6 +67,14 @@ export class KeySync {
   async maybeSync(): Promise<void> {
     if (this.d.clock.now() - this.last < this.intervalMs()) return;
     await this.sync();
+  }
+
+  /** The first sync, shared by every reconcile waiting for it (not one listing, sweep and analytics read each). */
+  first(): Promise<void> {
+    this.firstRun ??= this.sync().finally(() => {
+      this.firstRun = undefined;
+    });
+    return this.firstRun;
   }
 
   /** Lists every key once, revokes orphans, and lets each member compare its status with what was listed. */

@@ -3,6 +3,10 @@
  * statuses the operator already keeps, so a scrape costs no call to Kubernetes or OpenRouter.
  */
 import type { KeyPolicy, TeamMember } from '../api/schema.ts';
+import { isTrue } from '../controller/conditions.ts';
+import { addModels } from '../controller/member/analytics.ts';
+import { budgetLevel } from '../controller/member/desired.ts';
+import { usdShown } from '../util/money.ts';
 
 export type Labels = Record<string, string>;
 export interface Sample {
@@ -53,7 +57,7 @@ const seconds = (iso: string | undefined): number | undefined => {
 export function fleet(members: readonly TeamMember[], policies: readonly KeyPolicy[], now: number): Fleet {
   const warnAt = new Map(policies.map((p) => [p.metadata.name, p.spec.usage?.warnAtPercent ?? DEFAULT_WARN]));
   const per = new Map<string, { members: number; ready: number; spend: number; limit: number; warn: number; exhausted: number; forecast: number; expiry: number | undefined }>();
-  const models = new Map<string, { policy: string; model: string; usd: number; requests: number }>();
+  const models = new Map<string, Map<string, { usd: number; requests: number }>>();
   const m: Fleet['member'] = { spendUSD: [], limitUSD: [], remainingUSD: [], lifetimeUSD: [], keyExpiry: [], memberExpiry: [], exhaustsAt: [], lastRotation: [], ready: [] };
   let keysManaged = 0;
   let keysDraining = 0;
@@ -68,7 +72,7 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
     if (s?.pendingKey?.rotation) oldestIssuing = Math.max(oldestIssuing, now / 1000 - (seconds(s.pendingKey.since) ?? now / 1000));
     if (tm.metadata.deletionTimestamp) continue;
     const labels = { namespace: tm.metadata.namespace ?? '', member: tm.metadata.name, policy };
-    const ready = s?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    const ready = isTrue(s?.conditions, 'Ready');
     const spend = s?.usage?.windowUSD;
     const limit = s?.budget?.limitUSD;
     const expiry = seconds(s?.key?.expiresAt);
@@ -80,19 +84,16 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
     if (ready) agg.ready++;
     agg.spend += spend ?? 0;
     agg.limit += limit ?? 0;
-    if (limit !== undefined && spend !== undefined) {
-      if (spend >= limit) agg.exhausted++;
-      else if (limit > 0 && (spend / limit) * 100 >= (warnAt.get(policy) ?? DEFAULT_WARN)) agg.warn++;
+    if (spend !== undefined) {
+      const level = budgetLevel(spend, limit, warnAt.get(policy) ?? DEFAULT_WARN);
+      if (level === 'exhausted') agg.exhausted++;
+      else if (level === 'warn') agg.warn++;
     }
-    if (s?.conditions?.some((c) => c.type === 'BudgetForecast' && c.status === 'True')) agg.forecast++;
+    if (isTrue(s?.conditions, 'BudgetForecast')) agg.forecast++;
     if (expiry !== undefined && !s?.inactive) agg.expiry = Math.min(agg.expiry ?? expiry, expiry);
-    for (const x of s?.usage?.models ?? []) {
-      const k = `${policy}\u0000${x.model}`;
-      const e = models.get(k) ?? { policy, model: x.model, usd: 0, requests: 0 };
-      e.usd += x.usd;
-      e.requests += x.requests;
-      models.set(k, e);
-    }
+    const byModel = models.get(policy) ?? new Map<string, { usd: number; requests: number }>();
+    models.set(policy, byModel);
+    addModels(byModel, s?.usage?.models);
 
     m.ready.push({ labels, value: ready ? 1 : 0 });
     if (spend !== undefined) m.spendUSD.push({ labels, value: spend });
@@ -112,17 +113,19 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
     const labels = { policy };
     pol.members.push({ labels, value: a.members });
     pol.readyMembers.push({ labels, value: a.ready });
-    pol.spendUSD.push({ labels, value: Math.round(a.spend * 1e6) / 1e6 });
-    pol.limitUSD.push({ labels, value: Math.round(a.limit * 1e6) / 1e6 });
+    pol.spendUSD.push({ labels, value: usdShown(a.spend) });
+    pol.limitUSD.push({ labels, value: usdShown(a.limit) });
     pol.budgetState.push({ labels: { policy, state: 'warn' }, value: a.warn }, { labels: { policy, state: 'exhausted' }, value: a.exhausted });
     pol.forecastExhausting.push({ labels, value: a.forecast });
     if (a.expiry !== undefined) pol.earliestKeyExpiry.push({ labels, value: a.expiry });
     pol.warnPercent.push({ labels, value: warnAt.get(policy) ?? DEFAULT_WARN });
   }
   const model: Fleet['model'] = { spendUSD: [], requests: [] };
-  for (const e of models.values()) {
-    model.spendUSD.push({ labels: { policy: e.policy, model: e.model }, value: Math.round(e.usd * 1e6) / 1e6 });
-    model.requests.push({ labels: { policy: e.policy, model: e.model }, value: e.requests });
+  for (const [policy, byModel] of models) {
+    for (const [name, e] of byModel) {
+      model.spendUSD.push({ labels: { policy, model: name }, value: usdShown(e.usd) });
+      model.requests.push({ labels: { policy, model: name }, value: e.requests });
+    }
   }
   return { policy: pol, model, member: m, keysManaged, keysDraining, oldestRotationIssuingSeconds: Math.max(0, oldestIssuing) };
 }

@@ -97,13 +97,13 @@ export class OpenRouterClient {
     }
     const text = await res.body.text().catch(() => '');
     this.o.observe?.(route, res.statusCode, performance.now() - started);
-    if (res.statusCode < 400) this.o.limiter.succeeded();
+    const retryAfter = parseRetryAfter(res.headers['retry-after'], this.o.clock.now());
+    // every answer tells the limiter something: a 429 lowers the rate, anything else lets it grow
+    if (res.statusCode === 429) this.o.limiter.throttled(retryAfter ?? 1_000);
+    else this.o.limiter.succeeded();
     if (res.statusCode >= 400) {
       const parsed = ErrorBody.safeParse(safeJson(text));
       const message = parsed.success ? (parsed.data.error.message ?? '') : '';
-      const retryAfter = parseRetryAfter(res.headers['retry-after'], this.o.clock.now());
-      if (res.statusCode === 429) this.o.limiter.throttled(retryAfter ?? 1_000);
-      else this.o.limiter.succeeded();
       throw new OpenRouterError(kindOfStatus(res.statusCode), route, `${res.statusCode} ${redact(message)}`.trim(), res.statusCode, retryAfter);
     }
     const parsed = schema.safeParse(safeJson(text));

@@ -52,3 +52,13 @@ export function rankModels(models: ReadonlyMap<string, { usd: number; requests: 
     .toSorted((a, b) => b.usd - a.usd || b.requests - a.requests || a.model.localeCompare(b.model))
     .slice(0, max);
 }
+
+/** Adds one member's top models into running totals per model. */
+export function addModels(into: Map<string, { usd: number; requests: number }>, models: readonly ModelSpend[] | undefined): void {
+  for (const x of models ?? []) {
+    const e = into.get(x.model) ?? { usd: 0, requests: 0 };
+    e.usd += x.usd;
+    e.requests += x.requests;
+    into.set(x.model, e);
+  }
+}

@@ -3,12 +3,12 @@ import { POLICY_FINALIZER, POLICY_MODELS_MAX, type Condition, type KeyPolicy, ty
 import type { Cluster } from '../../kube/cluster.ts';
 import { toJson } from '../../util/json.ts';
 import { usdShown } from '../../util/money.ts';
-import { setCondition } from '../conditions.ts';
+import { isTrue, setCondition } from '../conditions.ts';
 import type { Recorder } from '../events.ts';
 import { mergePatch } from '../mergepatch.ts';
 import { deleteGuardrails, syncGuardrail, type GuardrailDeps } from './guardrail.ts';
 import { modelsShown } from './rules.ts';
-import { rankModels } from '../member/analytics.ts';
+import { addModels, rankModels } from '../member/analytics.ts';
 
 /** How many member names a message lists before it says "and N more". */
 const NAMED = 5;
@@ -27,7 +27,7 @@ export function inUseMessage(users: readonly string[]): string {
  */
 export function policyStatus(name: string, generation: number | undefined, prev: KeyPolicyStatus, invalid: string | undefined, members: readonly TeamMember[], deleting: { users: readonly string[] } | undefined, now: string): KeyPolicyStatus {
   const mine = members.filter((m) => m.spec.policy === name && !m.metadata.deletionTimestamp);
-  const ready = mine.filter((m) => m.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  const ready = mine.filter((m) => isTrue(m.status?.conditions, 'Ready'));
   const spend = usdShown(mine.reduce((sum, m) => sum + (m.status?.usage?.windowUSD ?? 0), 0));
   const conditions: Condition[] = setCondition(prev.conditions, deleting
     ? { type: 'Ready', status: 'False', reason: 'InUse', message: inUseMessage(deleting.users) }
@@ -41,14 +41,7 @@ export function policyStatus(name: string, generation: number | undefined, prev:
     members: inactive.map((m) => `${m.metadata.namespace ?? ''}/${m.metadata.name}`).toSorted().slice(0, 20),
   };
   const models = new Map<string, { usd: number; requests: number }>();
-  for (const m of mine) {
-    for (const x of m.status?.usage?.models ?? []) {
-      const e = models.get(x.model) ?? { usd: 0, requests: 0 };
-      e.usd += x.usd;
-      e.requests += x.requests;
-      models.set(x.model, e);
-    }
-  }
+  for (const m of mine) addModels(models, m.status?.usage?.models);
   const analyzed = mine.some((m) => m.status?.usage?.requests !== undefined);
   return {
     observedGeneration: generation, conditions, members: mine.length, readyMembers: ready.length, spendThisWindowUSD: spend,
@@ -56,7 +49,7 @@ export function policyStatus(name: string, generation: number | undefined, prev:
       requestsThisWindow: mine.reduce((sum, m) => sum + (m.status?.usage?.requests ?? 0), 0),
       spendByModel: rankModels(models, POLICY_MODELS_MAX),
     } : {}),
-    forecastExhausting: mine.filter((m) => m.status?.conditions?.some((c) => c.type === 'BudgetForecast' && c.status === 'True')).length,
+    forecastExhausting: mine.filter((m) => isTrue(m.status?.conditions, 'BudgetForecast')).length,
     ...(reaped ? { inactivity: reaped } : {}),
   };
 }
