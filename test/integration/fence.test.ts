@@ -23,6 +23,8 @@ describe('a deposed leader', () => {
   it('writes nothing more, even from a reconcile already in flight', async () => {
     await apply(['nia']);
     const hash = (await env.ready(ns, 'nia')).status?.key?.hash ?? '';
+    // nothing else in flight (the policy counting its member, say): the busy worker below is the replacement
+    await env.settled();
     // the replacement below first reads the old key; that read is slow, and leadership is lost meanwhile
     env.emu.faults.set([{ route: 'GET /api/v1/keys/{hash}', kind: 'latency', probability: 1, status: 200, latencyMs: 1_500, retryAfterSeconds: 0 }]);
     const reads = count('GET /api/v1/keys/{hash}');
