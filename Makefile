@@ -43,7 +43,7 @@ soak: deps bins
 ## bench: provisioning at scale (N = BENCH_N, default 1,100,1000; OpenRouter latency BENCH_LATENCY 0,50 ms; its rate
 ##        limit BENCH_LIMIT 0,50/s) side by side with a seed-style script and the API server's ceiling; prints a
 ##        table, writes JSON and PNG charts to bench/results/ (asserts nothing)
-bench: deps bins
+bench: deps bins build
 	node bench/scale.ts
 
 ## bench-rotation: rotation latency (annotation -> new key -> previous key disabled) and calls per rotation

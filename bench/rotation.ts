@@ -5,6 +5,7 @@
  * the key from its environment and opted in, overlap 1h (the previous key goes when the rollout completes).
  */
 import { AppsV1Api } from '@kubernetes/client-node';
+import { apiClient } from '../src/kube/pool.ts';
 import { callsBetween, pause, percentile, withBench } from './setup.ts';
 
 const N = Number(process.env['BENCH_ROTATIONS'] ?? 10);
@@ -12,7 +13,7 @@ const N = Number(process.env['BENCH_ROTATIONS'] ?? 10);
 interface Status { key?: { hash: string }; rotation?: { count: number }; pendingKey?: unknown }
 
 await withBench(async ({ kc, custom, emu, kubectl }) => {
-  const apps = kc.makeApiClient(AppsV1Api);
+  const apps = apiClient(kc, AppsV1Api);
   const read = async (name: string) => ((await custom.getNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: 'bench', plural: 'teammembers', name })) as { status?: Status }).status ?? {};
   const lines: string[] = [];
   for (const c of [{ name: 'plain', overlap: '0s', deployment: false }, { name: 'deploy', overlap: '1h', deployment: true }]) {

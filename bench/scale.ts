@@ -4,11 +4,14 @@
  * CPU are its own; its writes are read from its metrics). Matrix from the environment:
  *   BENCH_N=1,100,1000  BENCH_LATENCY=0,50  BENCH_LIMIT=0,50 (0: OpenRouter without a rate limit)
  *   BENCH_CEILING (the operator's --rate-limit-per-second; default: the operator's default)
+ *   BENCH_NODE_ARGS (Node flags for the operator, e.g. "--cpu-prof --cpu-prof-dir=bench/profiles")
+ * The operator runs from dist/ (`make bench` builds it first), as the image runs it.
  * Prints a table; writes JSON and PNG charts to bench/results/. Asserts nothing.
  */
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
 import { Emulator } from '../src/emulator/server.ts';
+import { apiClient } from '../src/kube/pool.ts';
 import { newSecret } from '../src/emulator/state.ts';
 import { freePort } from '../test/controlplane/controlplane.ts';
 import { startOperatorProcess, type OperatorProcess } from '../test/integration/process.ts';
@@ -30,7 +33,7 @@ const mk = newSecret();
 const emu = new Emulator({ managementKeys: [mk] });
 let operator: OperatorProcess | undefined;
 try {
-  const core = kc.makeApiClient(CoreV1Api);
+  const core = apiClient(kc, CoreV1Api); // pooled connections, as the operator's: the baselines must not pay a handshake per call
   const url = await emu.start();
   await core.createNamespace({ body: { metadata: { name: 'teamkeys-system' } } });
   await core.createNamespacedSecret({ namespace: 'teamkeys-system', body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: mk } } });
@@ -40,7 +43,7 @@ try {
   };
   const start = async () => {
     const port = await freePort();
-    const op = startOperatorProcess('bench', { ...env, TEAMKEYS_METRICS_PORT: String(port) });
+    const op = startOperatorProcess('bench', { ...env, TEAMKEYS_METRICS_PORT: String(port) }, { entry: join(ROOT, 'dist/main.js'), nodeArgs: process.env['BENCH_NODE_ARGS']?.split(' ').filter(Boolean) });
     const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     while (!/^teamkeys_ready 1$/m.test(await metrics().catch(() => ''))) {
       if (op.child.exitCode !== null) throw new Error(`the operator exited: ${op.logs.join('').slice(-2000)}`);

@@ -7,6 +7,7 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../src/config.ts';
 import { Emulator } from '../src/emulator/server.ts';
+import { apiClient } from '../src/kube/pool.ts';
 import { newSecret } from '../src/emulator/state.ts';
 import { Operator } from '../src/operator.ts';
 import { systemClock } from '../src/util/clock.ts';
@@ -59,8 +60,8 @@ export async function benchCluster(): Promise<{ cp: ControlPlane; kubectl: Kubec
 export async function withBench(body: (b: { kc: KubeConfig; core: CoreV1Api; custom: CustomObjectsApi; emu: Emulator; op: Operator; cfg: Config; kubectl: Kubectl }) => Promise<void>): Promise<void> {
   const { cp, kubectl, kc } = await benchCluster();
   try {
-    const core = kc.makeApiClient(CoreV1Api);
-    const custom = kc.makeApiClient(CustomObjectsApi);
+    const core = apiClient(kc, CoreV1Api);
+    const custom = apiClient(kc, CustomObjectsApi);
     const mk = newSecret();
     const emu = new Emulator({ managementKeys: [mk] });
     const url = await emu.start();

@@ -14,7 +14,7 @@ export const Config = z.object({
   hmacSecret: z.string().min(1).default('teamkeys-hmac-key'),
   openrouterUrl: z.url().default('https://openrouter.ai/api/v1'),
   secretBaseUrl: z.url().optional(),
-  workers: z.coerce.number().int().min(1).max(64).default(4),
+  workers: z.coerce.number().int().min(1).max(64).default(16),
   rateLimitPerSecond: z.coerce.number().positive().max(1000).default(100),
   rateLimitBurst: z.coerce.number().int().min(1).max(1000).default(20),
   orphanGrace: z.string().regex(DURATION).default('10m'),

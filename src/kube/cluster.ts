@@ -11,6 +11,7 @@ import { GROUP, VERSION } from '../api/schema.ts';
 import type { Json } from '../util/json.ts';
 import { KubeError, kube } from './errors.ts';
 import { ResilientInformer, type ResilientInformerOptions } from './informer.ts';
+import { apiClient } from './pool.ts';
 import { Deposed } from '../util/errors.ts';
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
@@ -57,10 +58,10 @@ export class Cluster {
 
   constructor(kc: KubeConfig, instance: string) {
     this.kc = kc;
-    this.core = kc.makeApiClient(CoreV1Api);
-    this.custom = kc.makeApiClient(CustomObjectsApi);
-    this.events = kc.makeApiClient(EventsV1Api);
-    this.apps = kc.makeApiClient(AppsV1Api);
+    this.core = apiClient(kc, CoreV1Api);
+    this.custom = apiClient(kc, CustomObjectsApi);
+    this.events = apiClient(kc, EventsV1Api);
+    this.apps = apiClient(kc, AppsV1Api);
     this.instance = instance;
   }
 

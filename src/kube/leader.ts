@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
 import { isKube, kube } from './errors.ts';
 import { errorMessage } from '../util/errors.ts';
+import { apiClient } from './pool.ts';
 
 export interface LeaderOptions {
   namespace: string;
@@ -34,7 +35,7 @@ export class LeaderElector {
   holder = '';
 
   constructor(kc: KubeConfig, o: LeaderOptions, clock: Clock, log: Logger) {
-    this.api = kc.makeApiClient(CoordinationV1Api);
+    this.api = apiClient(kc, CoordinationV1Api);
     this.o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...o };
     this.clock = clock;
     this.log = log;

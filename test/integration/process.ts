@@ -12,8 +12,9 @@ export interface OperatorProcess {
   logged(text: string): boolean;
 }
 
-export function startOperatorProcess(identity: string, env: Record<string, string>): OperatorProcess {
-  const child = spawn(process.execPath, [join(ROOT, 'src/main.ts'), 'operator'], {
+/** `entry`: the program to run (default the sources; the benchmark runs the built dist/main.js, as the image does). */
+export function startOperatorProcess(identity: string, env: Record<string, string>, opts: { entry?: string; nodeArgs?: string[] } = {}): OperatorProcess {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.entry ?? join(ROOT, 'src/main.ts'), 'operator'], {
     env: { ...process.env, POD_NAME: identity, TEAMKEYS_METRICS_PORT: '0', TEAMKEYS_METRICS_HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
