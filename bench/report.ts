@@ -21,6 +21,8 @@ export interface ScenarioResult {
   seedScriptPerSecond: number;
   ceilingPerSecond: number;
   operatorRssMB: number;
+  /** V8 heap in use (the rest of RSS is code, buffers and memory V8 has not returned) */
+  operatorHeapMB: number;
   operatorCpuSeconds: number;
 }
 
@@ -30,6 +32,22 @@ export interface RestartResult {
   openrouterWrites: number;
   openrouterCalls: Record<string, number>;
   rssMB: number;
+  heapMB: number;
+}
+
+/** The fleet left alone after the restart: usage synced every 30 s. */
+export interface IdleResult {
+  members: number;
+  minutes: number;
+  syncs: number;
+  kubernetesWritesPerSync: number;
+  /** every management call of a sync: key pages (ceil(keys/100)), the analytics query, guardrail lists */
+  openrouterCallsPerSync: number;
+  /** keys in the OpenRouter account the sync lists (the baselines' keys included) */
+  keysAtOpenRouter: number;
+  rssMB: number;
+  heapMB: number;
+  cpuSecondsPerMinute: number;
 }
 
 export function machine() {
@@ -38,17 +56,18 @@ export function machine() {
 
 const f = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
 
-export function table(rows: readonly ScenarioResult[], restart: RestartResult | undefined): string {
-  const head = ['N', 'lat', 'limit', 'p50 ms', 'p95', 'p99', 'max', 'members/s', 'vs seed (a)', 'of ceiling (b)', 'k8s w/m', 'dry/m', 'OR w/m', 'OR calls/m', '429s', 'RSS MB', 'CPU s'];
+export function table(rows: readonly ScenarioResult[], restart: RestartResult | undefined, idle: IdleResult | undefined): string {
+  const head = ['N', 'lat', 'limit', 'p50 ms', 'p95', 'p99', 'max', 'members/s', 'vs seed (a)', 'of ceiling (b)', 'k8s w/m', 'dry/m', 'OR w/m', 'OR calls/m', '429s', 'RSS MB', 'heap MB', 'CPU s'];
   const lines = rows.map((r) => [
     String(r.members), `${r.latencyMs}ms`, r.limit === undefined ? 'off' : `${r.limit}/s`, f(r.readyMs.p50, 0), f(r.readyMs.p95, 0), f(r.readyMs.p99, 0), f(r.readyMs.max, 0),
     f(r.membersPerSecond), `${f(r.membersPerSecond / r.seedScriptPerSecond, 2)}x (${f(r.seedScriptPerSecond)}/s)`, `${f((100 * r.membersPerSecond) / r.ceilingPerSecond, 0)}% (${f(r.ceilingPerSecond)}/s)`,
-    f(r.kubernetesWritesPerMember, 2), f(r.dryRunsPerMember, 2), f(r.openrouterWritesPerMember, 2), f(r.openrouterCallsPerMember, 2), String(r.refused429), f(r.operatorRssMB, 0), f(r.operatorCpuSeconds, 1),
+    f(r.kubernetesWritesPerMember, 2), f(r.dryRunsPerMember, 2), f(r.openrouterWritesPerMember, 2), f(r.openrouterCallsPerMember, 2), String(r.refused429), f(r.operatorRssMB, 0), f(r.operatorHeapMB, 0), f(r.operatorCpuSeconds, 1),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
   const out = [fmt(head), ...lines.map(fmt)];
-  if (restart) out.push('', `restart over ${restart.members} Ready members: ${restart.kubernetesWrites} Kubernetes writes, ${restart.openrouterWrites} OpenRouter writes, calls ${JSON.stringify(restart.openrouterCalls)}, RSS ${f(restart.rssMB, 0)} MB`);
+  if (restart) out.push('', `restart over ${restart.members} Ready members: ${restart.kubernetesWrites} Kubernetes writes, ${restart.openrouterWrites} OpenRouter writes, calls ${JSON.stringify(restart.openrouterCalls)}, RSS ${f(restart.rssMB, 0)} MB (heap ${f(restart.heapMB, 0)} MB)`);
+  if (idle) out.push(`idle ${f(idle.minutes)} min over ${idle.members} members: ${idle.syncs} usage syncs, ${f(idle.kubernetesWritesPerSync, 2)} Kubernetes writes and ${f(idle.openrouterCallsPerSync, 1)} OpenRouter calls per sync (${idle.keysAtOpenRouter} keys at OpenRouter), RSS ${f(idle.rssMB, 0)} MB (heap ${f(idle.heapMB, 0)} MB), ${f(idle.cpuSecondsPerMinute, 2)} CPU s/min`);
   return out.join('\n');
 }
 
@@ -59,11 +78,11 @@ async function png(spec: TopLevelSpec, file: string): Promise<void> {
 }
 
 /** Writes <dir>/<stamp>.json and <stamp>-latency.png, <stamp>-throughput.png; returns the file names. */
-export async function save(dir: string, rows: readonly ScenarioResult[], restart: RestartResult | undefined): Promise<string[]> {
+export async function save(dir: string, rows: readonly ScenarioResult[], restart: RestartResult | undefined, idle: IdleResult | undefined): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const stamp = new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-');
   const json = join(dir, `${stamp}.json`);
-  await writeFile(json, `${JSON.stringify({ at: new Date().toISOString(), machine: machine(), scenarios: rows, restart }, null, 2)}\n`);
+  await writeFile(json, `${JSON.stringify({ at: new Date().toISOString(), machine: machine(), scenarios: rows, restart, idle }, null, 2)}\n`);
   return [json, ...(await charts(dir, stamp, rows))];
 }
 
@@ -111,7 +130,7 @@ export async function charts(dir: string, stamp: string, rows: readonly Scenario
 if (import.meta.main) {
   const file = process.argv[2];
   if (!file) throw new Error('usage: node bench/report.ts bench/results/<stamp>.json');
-  const saved = JSON.parse(await readFile(file, 'utf8')) as { scenarios: ScenarioResult[]; restart?: RestartResult };
-  process.stdout.write(`${table(saved.scenarios, saved.restart)}\n`);
+  const saved = JSON.parse(await readFile(file, 'utf8')) as { scenarios: ScenarioResult[]; restart?: RestartResult; idle?: IdleResult };
+  process.stdout.write(`${table(saved.scenarios, saved.restart, saved.idle)}\n`);
   await charts(dirname(file), basename(file, '.json'), saved.scenarios);
 }

@@ -5,6 +5,7 @@
  *   BENCH_N=1,100,1000  BENCH_LATENCY=0,50  BENCH_LIMIT=0,50 (0: OpenRouter without a rate limit)
  *   BENCH_CEILING (the operator's --rate-limit-per-second; default: the operator's default)
  *   BENCH_NODE_ARGS (Node flags for the operator, e.g. "--cpu-prof --cpu-prof-dir=bench/profiles")
+ *   BENCH_IDLE_MINUTES (after the restart, how long the fleet idles before its RSS is read; default 2 usage syncs)
  * The operator runs from dist/ (`make bench` builds it first), as the image runs it.
  * Prints a table; writes JSON and PNG charts to bench/results/. Asserts nothing.
  */
@@ -17,8 +18,8 @@ import { freePort } from '../test/controlplane/controlplane.ts';
 import { startOperatorProcess, type OperatorProcess } from '../test/integration/process.ts';
 import { ceiling, seedScript } from './baselines.ts';
 import { metricSum, procStats, watchReady } from './measure.ts';
-import { benchCluster, percentile } from './setup.ts';
-import { save, table, type RestartResult, type ScenarioResult } from './report.ts';
+import { benchCluster, callsBetween, percentile } from './setup.ts';
+import { save, table, type IdleResult, type RestartResult, type ScenarioResult } from './report.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Number) : d);
@@ -41,9 +42,9 @@ try {
     KUBECONFIG: cp.kubeconfigPath, POD_NAMESPACE: 'teamkeys-system', TEAMKEYS_OPENROUTER_URL: `${url}/api/v1`, TEAMKEYS_LEADER_ELECT: 'false',
     TEAMKEYS_MIN_SYNC_INTERVAL: '1h', LOG_LEVEL: 'warn', ...(process.env['BENCH_CEILING'] ? { TEAMKEYS_RATE_LIMIT_PER_SECOND: process.env['BENCH_CEILING'] } : {}),
   };
-  const start = async () => {
+  const start = async (extra: Record<string, string> = {}) => {
     const port = await freePort();
-    const op = startOperatorProcess('bench', { ...env, TEAMKEYS_METRICS_PORT: String(port) }, { entry: join(ROOT, 'dist/main.js'), nodeArgs: process.env['BENCH_NODE_ARGS']?.split(' ').filter(Boolean) });
+    const op = startOperatorProcess('bench', { ...env, ...extra, TEAMKEYS_METRICS_PORT: String(port) }, { entry: join(ROOT, 'dist/main.js'), nodeArgs: process.env['BENCH_NODE_ARGS']?.split(' ').filter(Boolean) });
     const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     while (!/^teamkeys_ready 1$/m.test(await metrics().catch(() => ''))) {
       if (op.child.exitCode !== null) throw new Error(`the operator exited: ${op.logs.join('').slice(-2000)}`);
@@ -55,7 +56,7 @@ try {
   operator = o.op;
   // warm up (caches, JIT, the first key listing): the first scenario must not measure the operator's start
   await core.createNamespace({ body: { metadata: { name: 'warmup' } } });
-  await kubectl(['apply', '-f', '-'], 'apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: warmup}\nspec: {}\n---\napiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: warmup, namespace: warmup}\nspec: {policy: warmup}');
+  await kubectl(['apply', '-f', '-'], 'apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: warmup}\nspec: {usage: {syncInterval: 30s}}\n---\napiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: warmup, namespace: warmup}\nspec: {policy: warmup}');
   const warm = await watchReady(kc, 'warmup');
   while (warm.ready() < 1) await pause(50);
   warm.stop();
@@ -104,20 +105,23 @@ try {
           seedScriptPerSecond: (n / seedMs) * 1000,
           ceilingPerSecond: (n / ceilMs) * 1000,
           operatorRssMB: stats.rssBytes / 2 ** 20,
+          operatorHeapMB: metricSum(m1, 'teamkeys_nodejs_heap_size_used_bytes') / 2 ** 20,
           operatorCpuSeconds: stats.cpuSeconds,
         });
         say(`${ns}: ready ${lat.length}/${n}, p50 ${percentile(lat, 50).toFixed(0)} ms, ${(n / Math.max(span, 1) * 1000).toFixed(1)} members/s`);
       }
     }
   }
-  // a restart over every Ready member: no key may be created, no status rewritten
+  // a restart over every Ready member: no key may be created, no status rewritten; then the fleet idles, its
+  // usage synced every 30 s (the warm-up policy asks for that), and each sync must write nothing
   let restart: RestartResult | undefined;
+  let idle: IdleResult | undefined;
   {
     const members = results.reduce((s, r) => s + r.members, 0) + 1;
     o.op.child.kill('SIGTERM');
     await o.op.exited;
     const c0 = emu.counters();
-    o = await start();
+    o = await start({ TEAMKEYS_MIN_SYNC_INTERVAL: '30s' });
     operator = o.op;
     // converged: the queue is empty and nothing was reconciled for 3 s
     let last = -1;
@@ -141,10 +145,31 @@ try {
       openrouterWrites: Object.entries(openrouterCalls).filter(([r]) => /^(POST|PATCH|DELETE) \/api\/v1\/keys/.test(r)).reduce((s, [, v]) => s + v, 0),
       openrouterCalls,
       rssMB: (await procStats(o.op.child.pid ?? 0)).rssBytes / 2 ** 20,
+      heapMB: metricSum(text, 'teamkeys_nodejs_heap_size_used_bytes') / 2 ** 20,
+    };
+    const queries = (c: Record<string, Record<string, number>>) => Object.values(c['POST /api/v1/analytics/query'] ?? {}).reduce((a, b) => a + b, 0);
+    const c2 = emu.counters();
+    const w0 = metricSum(text, 'teamkeys_kubernetes_writes_total', (l) => !l.includes('dry run'));
+    const before = await procStats(o.op.child.pid ?? 0);
+    const started = performance.now();
+    const minutes = Number(process.env['BENCH_IDLE_MINUTES'] ?? 0);
+    while (queries(emu.counters()) < queries(c2) + 2 || performance.now() - started < minutes * 60_000) await pause(1_000);
+    const c3 = emu.counters();
+    const idleText = await o.metrics();
+    const syncs = queries(c3) - queries(c2);
+    const stats = await procStats(o.op.child.pid ?? 0);
+    idle = {
+      members, minutes: (performance.now() - started) / 60_000, syncs,
+      kubernetesWritesPerSync: (metricSum(idleText, 'teamkeys_kubernetes_writes_total', (l) => !l.includes('dry run')) - w0) / syncs,
+      openrouterCallsPerSync: Object.entries(callsBetween(c2, c3)).reduce((a, [, v]) => a + v, 0) / syncs,
+      keysAtOpenRouter: emu.store.listKeys({ includeDisabled: true }).length,
+      rssMB: stats.rssBytes / 2 ** 20,
+      heapMB: metricSum(idleText, 'teamkeys_nodejs_heap_size_used_bytes') / 2 ** 20,
+      cpuSecondsPerMinute: (stats.cpuSeconds - before.cpuSeconds) / ((performance.now() - started) / 60_000),
     };
   }
-  process.stdout.write(`${table(results, restart)}\n`);
-  const files = await save(join(ROOT, 'bench/results'), results, restart);
+  process.stdout.write(`${table(results, restart, idle)}\n`);
+  const files = await save(join(ROOT, 'bench/results'), results, restart, idle);
   process.stdout.write(`wrote ${files.map((x) => x.replace(`${ROOT}/`, '')).join(', ')}\n`);
 } finally {
   operator?.child.kill('SIGKILL');

@@ -358,7 +358,11 @@ export class Operator {
   }
 
   private async reconcileMember(ns: string, name: string): Promise<Result> {
-    const m = this.caches.member(this.caches.members.get(name, ns));
+    const cached = this.caches.members.get(name, ns);
+    if (!cached) return {};
+    // our own write's watch event is on its way and enqueues the member again
+    if (this.cluster.behindOwnWrite(ns, name, cached.metadata?.resourceVersion)) return {};
+    const m = this.caches.member(cached);
     if (!m) return {};
     // a member already in our care is still finalized after its namespace left the selector; "in our care" means
     // its key is in our account: another operator's member (another selector, another account) is never ours,

@@ -4,13 +4,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  AppsV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, PatchStrategy, V1MicroTime, makeInformer, setHeaderOptions,
+  AppsV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, PatchStrategy, V1MicroTime, setHeaderOptions,
   type KubernetesListObject, type KubernetesObject, type V1DaemonSet, type V1Deployment, type V1Namespace, type V1Secret, type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/schema.ts';
 import type { Json } from '../util/json.ts';
 import { KubeError, kube } from './errors.ts';
 import { ResilientInformer, type ResilientInformerOptions } from './informer.ts';
+import { leanInformer } from './lean.ts';
 import { apiClient } from './pool.ts';
 import { Deposed } from '../util/errors.ts';
 
@@ -35,6 +36,8 @@ export interface ObjectRef {
 }
 
 
+/** how long a cache may lag our own write before a reconcile decides on it anyway (a watch event lost in a restart) */
+const OWN_WRITE_WAIT_MS = 10_000;
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 
@@ -83,30 +86,30 @@ export class Cluster {
   // --- informers ----------------------------------------------------------------------------------------------
 
   memberInformer(opts?: ResilientInformerOptions): ResilientInformer<KubernetesObject> {
-    return new ResilientInformer(makeInformer(this.kc, `/apis/${GROUP}/${VERSION}/teammembers`, () =>
+    return new ResilientInformer(leanInformer(this.kc, `/apis/${GROUP}/${VERSION}/teammembers`, () =>
       kube(() => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'teammembers' }) as Promise<KubernetesListObject<KubernetesObject>>)), opts);
   }
 
   policyInformer(opts?: ResilientInformerOptions): ResilientInformer<KubernetesObject> {
-    return new ResilientInformer(makeInformer(this.kc, `/apis/${GROUP}/${VERSION}/keypolicies`, () =>
+    return new ResilientInformer(leanInformer(this.kc, `/apis/${GROUP}/${VERSION}/keypolicies`, () =>
       kube(() => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'keypolicies' }) as Promise<KubernetesListObject<KubernetesObject>>)), opts);
   }
 
   namespaceInformer(opts?: ResilientInformerOptions): ResilientInformer<V1Namespace> {
-    return new ResilientInformer(makeInformer(this.kc, '/api/v1/namespaces', () => kube(() => this.core.listNamespace())), opts);
+    return new ResilientInformer(leanInformer(this.kc, '/api/v1/namespaces', () => kube(() => this.core.listNamespace())), opts);
   }
 
   /** Only the Secrets this operator manages, selected by label, in every namespace. */
   secretInformer(labelSelector: string, opts?: ResilientInformerOptions): ResilientInformer<V1Secret> {
-    return new ResilientInformer(makeInformer(this.kc, '/api/v1/secrets', () => kube(() => this.core.listSecretForAllNamespaces({ labelSelector })), labelSelector), opts);
+    return new ResilientInformer(leanInformer(this.kc, '/api/v1/secrets', () => kube(() => this.core.listSecretForAllNamespaces({ labelSelector })), labelSelector), opts);
   }
 
   /** Workloads that opted in to restarts (by label), of each kind, in every namespace. */
   workloadInformers(labelSelector: string, opts?: ResilientInformerOptions): WorkloadInformers {
     return {
-      Deployment: new ResilientInformer(makeInformer(this.kc, '/apis/apps/v1/deployments', () => kube(() => this.apps.listDeploymentForAllNamespaces({ labelSelector })), labelSelector), opts),
-      StatefulSet: new ResilientInformer(makeInformer(this.kc, '/apis/apps/v1/statefulsets', () => kube(() => this.apps.listStatefulSetForAllNamespaces({ labelSelector })), labelSelector), opts),
-      DaemonSet: new ResilientInformer(makeInformer(this.kc, '/apis/apps/v1/daemonsets', () => kube(() => this.apps.listDaemonSetForAllNamespaces({ labelSelector })), labelSelector), opts),
+      Deployment: new ResilientInformer(leanInformer(this.kc, '/apis/apps/v1/deployments', () => kube(() => this.apps.listDeploymentForAllNamespaces({ labelSelector })), labelSelector), opts),
+      StatefulSet: new ResilientInformer(leanInformer(this.kc, '/apis/apps/v1/statefulsets', () => kube(() => this.apps.listStatefulSetForAllNamespaces({ labelSelector })), labelSelector), opts),
+      DaemonSet: new ResilientInformer(leanInformer(this.kc, '/apis/apps/v1/daemonsets', () => kube(() => this.apps.listDaemonSetForAllNamespaces({ labelSelector })), labelSelector), opts),
     };
   }
 
@@ -133,7 +136,29 @@ export class Cluster {
   async patchMemberStatusGuarded(namespace: string, name: string, resourceVersion: string, patch: Json): Promise<KubernetesObject> {
     this.gate('write a member status');
     this.wrote('member status');
-    return kube(() => this.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body: { metadata: { resourceVersion }, status: patch } }, MERGE) as Promise<KubernetesObject>);
+    const out = await kube(() => this.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body: { metadata: { resourceVersion }, status: patch } }, MERGE) as Promise<KubernetesObject>);
+    this.overwrote(namespace, name, resourceVersion);
+    return out;
+  }
+
+  /**
+   * Member versions this process wrote over, for a few seconds: a cache still holding one is behind our own write,
+   * and a reconcile deciding on it would only earn a conflict. The watch event of the write brings the member back.
+   */
+  private readonly overwritten = new Map<string, { resourceVersion: string; at: number }>();
+
+  private overwrote(namespace: string, name: string, resourceVersion: string): void {
+    this.overwritten.set(`${namespace}/${name}`, { resourceVersion, at: performance.now() });
+  }
+
+  /** Whether the member at this resourceVersion is one this process has already written over. */
+  behindOwnWrite(namespace: string, name: string, resourceVersion: string | undefined): boolean {
+    const id = `${namespace}/${name}`;
+    const o = this.overwritten.get(id);
+    if (!o) return false;
+    if (o.resourceVersion === resourceVersion && performance.now() - o.at < OWN_WRITE_WAIT_MS) return true;
+    this.overwritten.delete(id);
+    return false;
   }
 
   async readMember(namespace: string, name: string): Promise<KubernetesObject> {
@@ -154,8 +179,10 @@ export class Cluster {
 
   /** Replaces a TeamMember's finalizers, guarded by resourceVersion. */
   async setMemberFinalizers(namespace: string, name: string, resourceVersion: string, finalizers: string[]): Promise<KubernetesObject> {
-    return this.setFinalizers('TeamMember', resourceVersion, finalizers, (body) =>
+    const out = await this.setFinalizers('TeamMember', resourceVersion, finalizers, (body) =>
       this.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body }, JSON_PATCH) as Promise<KubernetesObject>);
+    this.overwrote(namespace, name, resourceVersion);
+    return out;
   }
 
   private async setFinalizers(kind: string, resourceVersion: string, finalizers: string[], patch: (body: object[]) => Promise<KubernetesObject>): Promise<KubernetesObject> {

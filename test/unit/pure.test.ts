@@ -88,7 +88,7 @@ describe('config and durations', () => {
     expect(() => parseDuration('5 minutes')).toThrow(/invalid duration/);
   });
   it('reads flags over environment and names a bad value', () => {
-    expect(loadConfig(['--cluster-id', 'prod'], { TEAMKEYS_CLUSTER_ID: 'env', POD_NAMESPACE: 'ops' })).toMatchObject({ clusterId: 'prod', namespace: 'ops', workers: 4 });
+    expect(loadConfig(['--cluster-id', 'prod'], { TEAMKEYS_CLUSTER_ID: 'env', POD_NAMESPACE: 'ops' })).toMatchObject({ clusterId: 'prod', namespace: 'ops', workers: 16 });
     expect(() => loadConfig([], { TEAMKEYS_CLUSTER_ID: 'Not OK' })).toThrow(/clusterId: cluster id must be a lowercase DNS label/);
     expect(() => loadConfig(['--workers', '0'], {})).toThrow(/workers/);
     expect(() => loadConfig(['--bogus', 'x'], {})).toThrow(/bogus/);
