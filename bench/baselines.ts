@@ -1,11 +1,14 @@
 /**
  * The two yardsticks a scale run is measured against, in the same run:
  * (a) the seed-style script teams write today: one member at a time, POST /keys then create the Secret;
- * (b) the ceiling: the API server's own throughput for the same number of writes per member (a Secret created
- *     and patched three times: four writes, as the operator makes), from a tight client with 32 in flight.
+ * (b) the ceiling: the API server's own throughput for the writes the operator makes per member, on the same
+ *     kinds of objects (TeamMembers, whose CRD schema and CEL rules run on every write, and Secrets), from a tight
+ *     client with 32 in flight: a finalizer patch, a status patch, a Secret create dry run, a Secret create and a
+ *     second status patch. The members it writes to live in a namespace the operator does not manage.
  */
-import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CustomObjectsApi } from '@kubernetes/client-node';
 import { request } from 'undici';
+import { GROUP, VERSION } from '../src/api/schema.ts';
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -33,16 +36,34 @@ export async function seedScript(core: CoreV1Api, emuUrl: string, managementKey:
   return performance.now() - started;
 }
 
-export async function ceiling(core: CoreV1Api, namespace: string, n: number, inFlight = 32): Promise<number> {
+const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+
+/** The members (b) writes to are created first, untimed, as the operator's members were before it saw them. */
+export async function ceiling(core: CoreV1Api, custom: CustomObjectsApi, namespace: string, policy: string, n: number, inFlight = 32): Promise<number> {
+  const member = { group: GROUP, version: VERSION, namespace, plural: 'teammembers' };
+  await inParallel(n, inFlight, (i) => custom.createNamespacedCustomObject({ ...member, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'TeamMember', metadata: { name: `m${i}` }, spec: { policy } } }));
   const started = performance.now();
+  await inParallel(n, inFlight, async (i) => {
+    const name = `m${i}`;
+    await custom.patchNamespacedCustomObject({ ...member, name, body: [{ op: 'add', path: '/metadata/finalizers', value: ['bench.teamkeys.dev/ceiling'] }] }, JSON_PATCH);
+    const now = new Date().toISOString();
+    await custom.patchNamespacedCustomObjectStatus({ ...member, name, body: { status: { key: { hash: `ceiling${i}`, name: `ceiling-${i}`, label: 'sk-or-v1-cei...ing', createdAt: now, disabled: false, limitUSD: 5, reset: 'monthly', includeByok: false } } } }, MERGE);
+    const secret = { metadata: { name: `${name}-openrouter` }, stringData: { OPENROUTER_API_KEY: 'sk-or-v1-ceiling' } };
+    await core.createNamespacedSecret({ namespace, body: secret, dryRun: 'All' });
+    await core.createNamespacedSecret({ namespace, body: secret });
+    await custom.patchNamespacedCustomObjectStatus({ ...member, name, body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KeyReady', message: 'ceiling', lastTransitionTime: now }] } } }, MERGE);
+  });
+  const took = performance.now() - started;
+  // let go of them (the namespace is deleted with the run)
+  await inParallel(n, inFlight, (i) => custom.patchNamespacedCustomObject({ ...member, name: `m${i}`, body: [{ op: 'remove', path: '/metadata/finalizers' }] }, JSON_PATCH));
+  return took;
+}
+
+/** Runs task(0..n-1) with at most `inFlight` at once. */
+export async function inParallel(n: number, inFlight: number, task: (i: number) => Promise<unknown>): Promise<void> {
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < n; i = next++) {
-      const name = `ceiling-${i}`;
-      await core.createNamespacedSecret({ namespace, body: { metadata: { name }, stringData: { v: '0' } } });
-      for (let p = 1; p <= 3; p++) await core.patchNamespacedSecret({ namespace, name, body: { metadata: { annotations: { step: String(p) } } } }, MERGE);
-    }
+    for (let i = next++; i < n; i = next++) await task(i);
   };
   await Promise.all(Array.from({ length: Math.min(inFlight, n) }, worker));
-  return performance.now() - started;
 }

@@ -10,13 +10,14 @@
  * Prints a table; writes JSON and PNG charts to bench/results/. Asserts nothing.
  */
 import { join } from 'node:path';
-import { CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
+import { GROUP, VERSION } from '../src/api/schema.ts';
 import { Emulator } from '../src/emulator/server.ts';
 import { apiClient } from '../src/kube/pool.ts';
 import { newSecret } from '../src/emulator/state.ts';
 import { freePort } from '../test/controlplane/controlplane.ts';
 import { startOperatorProcess, type OperatorProcess } from '../test/integration/process.ts';
-import { ceiling, seedScript } from './baselines.ts';
+import { ceiling, inParallel, seedScript } from './baselines.ts';
 import { metricSum, procStats, watchReady } from './measure.ts';
 import { benchCluster, callsBetween, percentile } from './setup.ts';
 import { save, table, type IdleResult, type RestartResult, type ScenarioResult } from './report.ts';
@@ -26,6 +27,7 @@ const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Numbe
 const NS = list(process.env['BENCH_N'], [1, 100, 1000]);
 const LATENCIES = list(process.env['BENCH_LATENCY'], [0, 50]);
 const LIMITS = list(process.env['BENCH_LIMIT'], [0, 50]);
+const MANAGED = { 'bench.teamkeys.dev/managed': 'true' };
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const say = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
@@ -34,12 +36,13 @@ const mk = newSecret();
 const emu = new Emulator({ managementKeys: [mk] });
 let operator: OperatorProcess | undefined;
 try {
-  const core = apiClient(kc, CoreV1Api); // pooled connections, as the operator's: the baselines must not pay a handshake per call
+  const core = apiClient(kc, CoreV1Api);
+  const custom = apiClient(kc, CustomObjectsApi); // pooled connections, as the operator's: the baselines must not pay a handshake per call
   const url = await emu.start();
   await core.createNamespace({ body: { metadata: { name: 'teamkeys-system' } } });
   await core.createNamespacedSecret({ namespace: 'teamkeys-system', body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: mk } } });
   const env = {
-    KUBECONFIG: cp.kubeconfigPath, POD_NAMESPACE: 'teamkeys-system', TEAMKEYS_OPENROUTER_URL: `${url}/api/v1`, TEAMKEYS_LEADER_ELECT: 'false',
+    KUBECONFIG: cp.kubeconfigPath, POD_NAMESPACE: 'teamkeys-system', TEAMKEYS_NAMESPACE_SELECTOR: 'bench.teamkeys.dev/managed=true', TEAMKEYS_OPENROUTER_URL: `${url}/api/v1`, TEAMKEYS_LEADER_ELECT: 'false',
     TEAMKEYS_MIN_SYNC_INTERVAL: '1h', LOG_LEVEL: 'warn', ...(process.env['BENCH_CEILING'] ? { TEAMKEYS_RATE_LIMIT_PER_SECOND: process.env['BENCH_CEILING'] } : {}),
   };
   const start = async (extra: Record<string, string> = {}) => {
@@ -55,7 +58,7 @@ try {
   let o = await start();
   operator = o.op;
   // warm up (caches, JIT, the first key listing): the first scenario must not measure the operator's start
-  await core.createNamespace({ body: { metadata: { name: 'warmup' } } });
+  await core.createNamespace({ body: { metadata: { name: 'warmup', labels: MANAGED } } });
   await kubectl(['apply', '-f', '-'], 'apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: warmup}\nspec: {usage: {syncInterval: 30s}}\n---\napiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: warmup, namespace: warmup}\nspec: {policy: warmup}');
   const warm = await watchReady(kc, 'warmup');
   while (warm.ready() < 1) await pause(50);
@@ -68,14 +71,20 @@ try {
         const limit = limitRaw > 0 ? limitRaw : undefined;
         const ns = `s${i++}-n${n}-l${latencyMs}-r${limitRaw}`;
         say(`${ns}: ${n} members, OpenRouter latency ${latencyMs} ms, ${limit ? `limit ${limit}/s` : 'no limit'}`);
-        for (const name of [ns, `seed-${ns}`, `ceil-${ns}`]) await core.createNamespace({ body: { metadata: { name } } });
+        // the ceiling's namespace is left out of the operator's selector: (b) writes its members itself
+        for (const name of [ns, `seed-${ns}`]) await core.createNamespace({ body: { metadata: { name, labels: MANAGED } } });
+        await core.createNamespace({ body: { metadata: { name: `ceil-${ns}` } } });
         await kubectl(['apply', '-f', '-'], `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: p-${ns}}\nspec: {budget: {limitUSD: 5}}`);
         emu.faults.set(latencyMs > 0 ? [{ kind: 'latency', latencyMs, probability: 1, status: 500, retryAfterSeconds: 1 }] : []);
         emu.rateLimit.set(limit ? { perSecond: limit } : undefined);
         const m0 = await o.metrics();
         const c0 = emu.counters();
         const clock = await watchReady(kc, ns);
-        await kubectl(['create', '-f', '-'], Array.from({ length: n }, (_, k) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: m${k}, namespace: ${ns}}\nspec: {policy: p-${ns}}`).join('\n---\n'));
+        // created by a tight client (32 in flight): kubectl creates one object at a time (~100/s here), and the
+        // operator's throughput must not be capped by how fast the members arrive
+        const created = performance.now();
+        await inParallel(n, 32, (k) => custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: 'teammembers', body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'TeamMember', metadata: { name: `m${k}` }, spec: { policy: `p-${ns}` } } }));
+        const createdPerSecond = (n / (performance.now() - created)) * 1000;
         const deadline = performance.now() + 30 * 60_000;
         while (clock.ready() < n && performance.now() < deadline) await pause(100);
         clock.stop();
@@ -92,9 +101,9 @@ try {
         const seedMs = await seedScript(core, url, mk, `seed-${ns}`, n);
         emu.faults.clear();
         emu.rateLimit.set(undefined);
-        const ceilMs = await ceiling(core, `ceil-${ns}`, n);
+        const ceilMs = await ceiling(core, custom, `ceil-${ns}`, `p-${ns}`, n);
         results.push({
-          members: n, latencyMs, limit,
+          members: n, latencyMs, limit, createdPerSecond,
           readyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99), max: lat.at(-1) ?? Number.NaN },
           membersPerSecond: n / Math.max(span, 1) * 1000,
           kubernetesWritesPerMember: (metricSum(m1, 'teamkeys_kubernetes_writes_total', writes) - metricSum(m0, 'teamkeys_kubernetes_writes_total', writes)) / n,

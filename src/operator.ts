@@ -3,6 +3,7 @@
  * (controller/sync.ts) lists OpenRouter's keys once per interval for usage, drift and orphans. This module wires
  * them and owns the lifecycle: prepare (a warm standby), lead, depose, stop.
  */
+import type { KeyObject } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { offboardee, parseMember, parsePolicy, policyNameOf } from './api/objects.ts';
@@ -61,7 +62,7 @@ export class Operator {
   private readonly caches: Caches;
   private readonly keySync: KeySync;
   private readonly rotationSlots: RotationSlots;
-  private hmacKey: Buffer | undefined;
+  private hmacKey: KeyObject | undefined;
   private timers: NodeJS.Timeout[] = [];
   private stopped = false;
   private leading = false;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Cluster } from '../kube/cluster.ts';
 import { isKube } from '../kube/errors.ts';
@@ -131,12 +131,12 @@ export class Credentials {
 }
 
 /** The key that HMACs key strings in Secret annotations: created once per cluster, shared by every replica. */
-export async function loadHmacKey(cluster: Cluster, namespace: string, name: string): Promise<Buffer> {
+export async function loadHmacKey(cluster: Cluster, namespace: string, name: string): Promise<KeyObject> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const s = await cluster.readSecret(namespace, name);
       const v = s.data?.['key'];
-      if (v) return Buffer.from(v, 'base64');
+      if (v) return createSecretKey(Buffer.from(v, 'base64')); // prepared once: an HMAC from a Buffer prepares it per call
       throw new Error(`Secret ${namespace}/${name} has no data key "key"`);
     } catch (e) {
       if (!isKube(e, 'notFound')) throw e;

@@ -117,7 +117,7 @@ export class MemberContext {
     // every status write is guarded by resourceVersion: a stale view (a deposed leader's, a lagging cache) fails
     // with a conflict and is retried from a fresh read; it never overwrites another writer's intent
     const updated = await this.d.cluster.patchMemberStatusGuarded(this.ns, this.m.metadata.name, this.m.metadata.resourceVersion ?? '', patch);
-    this.m = { ...this.m, metadata: { ...this.m.metadata, resourceVersion: updated.metadata?.resourceVersion }, status: TeamMemberStatus.parse(toJson(next)) };
+    this.m = { ...this.m, metadata: { ...this.m.metadata, resourceVersion: updated.metadata?.resourceVersion }, status: next };
   }
 
   /** A key read fresh from OpenRouter (its spend up to now); undefined when it is gone (a 404). */

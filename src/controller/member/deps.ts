@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KeyPolicy, RotationTrigger, TeamMember } from '../../api/schema.ts';
@@ -29,7 +30,7 @@ export interface MemberDeps {
   recorder: Recorder;
   clusterId: string;
   baseUrl: string;
-  hmacKey: Buffer;
+  hmacKey: KeyObject;
   credentialsValid: () => boolean;
   policy: (name: string) => KeyPolicy | undefined;
   namespaceLabels: (name: string) => Record<string, string> | undefined;

@@ -35,7 +35,8 @@ const GUARDRAIL_WAIT_MS = 30_000;
 /** How long a scheduled rotation waits for a free slot before it asks again. */
 const SLOT_WAIT_MS = 60_000;
 
-export async function reconcileMember(member: TeamMember, d: MemberDeps): Promise<Result> {
+export async function reconcileMember(read: TeamMember, d: MemberDeps): Promise<Result> {
+  let member = read;
   if (member.metadata.deletionTimestamp) {
     const view = offboardee(member);
     if (!view) throw new Error(`cannot read ${member.metadata.namespace ?? ''}/${member.metadata.name} for offboarding`);
@@ -43,8 +44,10 @@ export async function reconcileMember(member: TeamMember, d: MemberDeps): Promis
   }
   if (!d.credentialsValid()) return { requeueAfterMs: CREDENTIALS_WAIT_MS };
   if (!member.metadata.finalizers?.includes(FINALIZER)) {
-    await d.cluster.setMemberFinalizers(member.metadata.namespace ?? '', member.metadata.name, member.metadata.resourceVersion ?? '', [...(member.metadata.finalizers ?? []), FINALIZER]);
-    return {}; // the update event brings the member back with its finalizer
+    const finalizers = [...(member.metadata.finalizers ?? []), FINALIZER];
+    const updated = await d.cluster.setMemberFinalizers(member.metadata.namespace ?? '', member.metadata.name, member.metadata.resourceVersion ?? '', finalizers);
+    // go on from the version just written: waiting for its watch event would send the member to the back of the queue
+    member = { ...member, metadata: { ...member.metadata, finalizers, resourceVersion: updated.metadata?.resourceVersion } };
   }
   const c = new MemberContext(member, d);
   try {

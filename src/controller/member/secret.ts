@@ -1,5 +1,5 @@
 /** The Secret a member gets, built purely from the member, its policy and the key. */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
 import {
   ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, API_VERSION, LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER,
@@ -12,11 +12,11 @@ export function defaultSecretName(member: TeamMember): string {
 }
 
 /** An HMAC, never a plain hash, so the annotation tells nothing about the key to someone who can read it. */
-export function keyHmac(hmacKey: Buffer, apiKey: string): string {
+export function keyHmac(hmacKey: KeyObject, apiKey: string): string {
   return createHmac('sha256', hmacKey).update(apiKey).digest('hex');
 }
 
-export function hmacMatches(hmacKey: Buffer, apiKey: string, expected: string | undefined): boolean {
+export function hmacMatches(hmacKey: KeyObject, apiKey: string, expected: string | undefined): boolean {
   if (!expected) return false;
   const a = Buffer.from(keyHmac(hmacKey, apiKey), 'hex');
   const b = Buffer.from(expected, 'hex');
@@ -74,7 +74,7 @@ export function desiredSecret(i: SecretInput): V1Secret {
  * The key string a Secret holds: under the policy's data key, or, after the policy renamed that data key, under
  * whichever data key holds the string the Secret's HMAC names (so a rename moves the key instead of replacing it).
  */
-export function storedApiKey(secret: V1Secret, policy: KeyPolicySpec, hmacKey: Buffer): string | undefined {
+export function storedApiKey(secret: V1Secret, policy: KeyPolicySpec, hmacKey: KeyObject): string | undefined {
   const direct = apiKeyIn(secret, policy);
   if (direct !== undefined) return direct;
   const hmac = secret.metadata?.annotations?.[ANNOTATION_KEY_HMAC];
