@@ -1,6 +1,7 @@
 /** What a scale run measures: per-member apply->Ready from the watch, the operator process's RSS and CPU, its metrics. */
 import { readFile } from 'node:fs/promises';
-import { Watch, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { apiClient } from '../src/kube/pool.ts';
 
 export interface ReadyClock {
   /** ms from each member's creation (its ADDED watch event) to its first Ready=True, in creation order */
@@ -13,23 +14,45 @@ export interface ReadyClock {
 
 interface Member { metadata?: { name?: string }; status?: { conditions?: { type: string; status: string }[] } }
 
-/** Watches one namespace's TeamMembers: creation and first Ready=True, by the watch's own receive time. */
+/**
+ * Watches one namespace's TeamMembers: creation and first Ready=True, by the watch's own receive time. A watch the
+ * API server closes (a slow reader during a burst of 10,000) is caught up by a list, then watched on from it.
+ */
 export async function watchReady(kc: KubeConfig, namespace: string): Promise<ReadyClock> {
   const added = new Map<string, number>();
   const ready = new Map<string, number>();
+  const path = `/apis/teamkeys.dev/v1alpha1/namespaces/${namespace}/teammembers`;
+  const custom = apiClient(kc, CustomObjectsApi);
   const w = new Watch(kc);
-  const req = await w.watch(`/apis/teamkeys.dev/v1alpha1/namespaces/${namespace}/teammembers`, {}, (type: string, obj: Member) => {
+  let stopped = false;
+  let req: AbortController | undefined;
+  const seen = (obj: Member) => {
     const now = performance.now();
     const name = obj.metadata?.name ?? '';
     if (!added.has(name)) added.set(name, now);
     if (!ready.has(name) && obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ready.set(name, now);
-  }, () => undefined);
+  };
+  const watchFrom = async (resourceVersion?: string): Promise<void> => {
+    req = await w.watch(path, resourceVersion ? { resourceVersion } : {}, (_type: string, obj: Member) => seen(obj), () => {
+      if (!stopped) retry();
+    });
+  };
+  const retry = () => void catchUp().catch(() => setTimeout(retry, 1_000));
+  const catchUp = async (): Promise<void> => {
+    const list = (await custom.listNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace, plural: 'teammembers' })) as { items: Member[]; metadata?: { resourceVersion?: string } };
+    for (const m of list.items) seen(m);
+    if (!stopped) await watchFrom(list.metadata?.resourceVersion);
+  };
+  await watchFrom();
   return {
     latencies: () => [...ready].map(([name, at]) => at - (added.get(name) ?? at)),
     ready: () => ready.size,
     firstAdded: () => (added.size ? Math.min(...added.values()) : undefined),
     lastReady: () => (ready.size ? Math.max(...ready.values()) : undefined),
-    stop: () => req.abort(),
+    stop: () => {
+      stopped = true;
+      req?.abort();
+    },
   };
 }
 

@@ -24,6 +24,7 @@ export function valuesSchema(src: Sources): string {
     }).partial(),
     replicas: z.int().min(0),
     resources: dropped(z.record(z.string(), z.unknown())),
+    nodeOptions: z.string(),
     clusterId: z.union([z.literal(''), s.clusterId.unwrap()]),
     namespaceSelector: labels,
     managementKey: z.strictObject({ secretName: s.managementKeySecret.unwrap(), secretKey: s.managementKeySecretKey.unwrap() }).partial(),

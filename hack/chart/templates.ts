@@ -66,7 +66,9 @@ class Chart {
         container['imagePullPolicy'] = h.block(() => ['{{- with .Values.image.pullPolicy }}', 'imagePullPolicy: {{ . }}', '{{- end }}']);
       }
     }
-    container.env = [...(c.env ?? []), h.block((col) => [...settingsEnv(), '{{- with .Values.extraEnv }}', `{{- toYaml . | nindent ${col} }}`, '{{- end }}'])];
+    // NODE_OPTIONS (the heap cap) is a value: sized up together with resources.limits.memory
+    const env = (c.env ?? []).map((e) => (typeof e === 'object' && e.name === 'NODE_OPTIONS' ? { name: e.name, value: h.value('.Values.nodeOptions | quote') } : e));
+    container.env = [...env, h.block((col) => [...settingsEnv(), '{{- with .Values.extraEnv }}', `{{- toYaml . | nindent ${col} }}`, '{{- end }}'])];
     container.ports = c.ports?.map((p) => (p === metrics ? { ...p, containerPort: h.value('.Values.metrics.port') } : p));
     container['resources'] = h.optionalYaml('.Values.resources');
     const spec: Record<string, unknown> = { ...pod.spec, serviceAccountName: this.rename(h, pod.spec.serviceAccountName ?? 'default'), containers: [container] };

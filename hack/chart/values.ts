@@ -3,7 +3,7 @@ import { yaml } from './holes.ts';
 import { settingDefault } from './settings.ts';
 import type { Manifest, Sources } from './sources.ts';
 
-interface PodTemplate { spec: { replicas?: number; template: { spec: { containers: { resources?: unknown }[]; nodeSelector?: unknown; tolerations?: unknown; affinity?: unknown } } } }
+interface PodTemplate { spec: { replicas?: number; template: { spec: { containers: { resources?: unknown; env?: { name: string; value?: string }[] }[]; nodeSelector?: unknown; tolerations?: unknown; affinity?: unknown } } } }
 
 /** `key: value` as YAML, nested values indented under the key. */
 function entry(key: string, value: unknown, indent = ''): string {
@@ -34,6 +34,9 @@ export function valuesYaml(src: Sources): string {
     entry('replicas', d.spec.replicas ?? 1),
     '',
     entry('resources', pod.containers[0]?.resources ?? {}),
+    '',
+    '# the V8 heap cap: keep it at about 60% of resources.limits.memory (the live heap is ~50 MB + ~15 KB per member)',
+    entry('nodeOptions', pod.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? ''),
     '',
     '# part of every key name (a lowercase DNS label, at most 40 characters); empty: this cluster\'s kube-system',
     '# namespace UID. Set it only to keep an id across a cluster rebuild.',
