@@ -26,8 +26,10 @@ export async function watchReady(kc: KubeConfig, namespace: string): Promise<Rea
   const w = new Watch(kc);
   let stopped = false;
   let req: AbortController | undefined;
+  let lastEvent = performance.now();
   const seen = (obj: Member) => {
     const now = performance.now();
+    lastEvent = now;
     const name = obj.metadata?.name ?? '';
     if (!added.has(name)) added.set(name, now);
     if (!ready.has(name) && obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ready.set(name, now);
@@ -44,6 +46,15 @@ export async function watchReady(kc: KubeConfig, namespace: string): Promise<Rea
     if (!stopped) await watchFrom(list.metadata?.resourceVersion);
   };
   await watchFrom();
+  // a watch can also go quiet without closing (seen at 10,000 members): 5 s without an event while members are
+  // still pending catches up by a list; such a member's time is then late by at most those 5 s
+  const quiet = setInterval(() => {
+    if (!stopped && performance.now() - lastEvent > 5_000 && ready.size < added.size) {
+      lastEvent = performance.now();
+      req?.abort();
+      retry();
+    }
+  }, 500);
   return {
     latencies: () => [...ready].map(([name, at]) => at - (added.get(name) ?? at)),
     ready: () => ready.size,
@@ -51,6 +62,7 @@ export async function watchReady(kc: KubeConfig, namespace: string): Promise<Rea
     lastReady: () => (ready.size ? Math.max(...ready.values()) : undefined),
     stop: () => {
       stopped = true;
+      clearInterval(quiet);
       req?.abort();
     },
   };

@@ -80,10 +80,10 @@ async function png(spec: TopLevelSpec, file: string): Promise<void> {
 }
 
 /** Writes <dir>/<stamp>.json and <stamp>-latency.png, <stamp>-throughput.png; returns the file names. */
-export async function save(dir: string, rows: readonly ScenarioResult[], restart: RestartResult | undefined, idle: IdleResult | undefined): Promise<string[]> {
+export async function save(dir: string, rows: readonly ScenarioResult[], restart: RestartResult | undefined, idle: IdleResult | undefined, over?: string): Promise<string[]> {
   await mkdir(dir, { recursive: true });
-  const stamp = new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-');
-  const json = join(dir, `${stamp}.json`);
+  const json = over ?? join(dir, `${new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-')}.json`);
+  const stamp = basename(json, '.json');
   await writeFile(json, `${JSON.stringify({ at: new Date().toISOString(), machine: machine(), scenarios: rows, restart, idle }, null, 2)}\n`);
   return [json, ...(await charts(dir, stamp, rows))];
 }
@@ -112,7 +112,7 @@ export async function charts(dir: string, stamp: string, rows: readonly Scenario
     // the ceiling does not depend on OpenRouter: one point per N, the mean of its runs
     ...[...new Set(rows.map((r) => r.members))].map((members) => {
       const runs = rows.filter((r) => r.members === members);
-      return { members, series: '(b) API server ceiling, 4 writes/member', perSecond: runs.reduce((s, r) => s + r.ceilingPerSecond, 0) / runs.length };
+      return { members, series: '(b) API server ceiling, the operator\'s 5 requests/member', perSecond: runs.reduce((s, r) => s + r.ceilingPerSecond, 0) / runs.length };
     }),
   ];
   await png({

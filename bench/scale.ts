@@ -65,6 +65,7 @@ try {
   while (warm.ready() < 1) await pause(50);
   warm.stop();
   const results: ScenarioResult[] = [];
+  let partial: string[] | undefined;
   let i = 0;
   for (const n of NS) {
     for (const latencyMs of LATENCIES) {
@@ -118,6 +119,7 @@ try {
           operatorHeapMB: metricSum(m1, 'teamkeys_nodejs_heap_size_used_bytes') / 2 ** 20,
           operatorCpuSeconds: stats.cpuSeconds,
         });
+        partial = await save(join(ROOT, 'bench/results'), results, undefined, undefined, partial?.[0]); // kept if a later scenario fails
         say(`${ns}: ready ${lat.length}/${n}, p50 ${percentile(lat, 50).toFixed(0)} ms, ${(n / Math.max(span, 1) * 1000).toFixed(1)} members/s`);
       }
     }
@@ -179,7 +181,7 @@ try {
     };
   }
   process.stdout.write(`${table(results, restart, idle)}\n`);
-  const files = await save(join(ROOT, 'bench/results'), results, restart, idle);
+  const files = await save(join(ROOT, 'bench/results'), results, restart, idle, partial?.[0]);
   process.stdout.write(`wrote ${files.map((x) => x.replace(`${ROOT}/`, '')).join(', ')}\n`);
 } finally {
   operator?.child.kill('SIGKILL');

@@ -31,6 +31,12 @@ function secretNameOf(o: KubernetesObject & { spec?: unknown }): string {
   return named ?? `${o.metadata?.name ?? ''}-openrouter`;
 }
 
+/** The policy's guardrail as its status reports it, read leniently. */
+function guardrailOf(o: KubernetesObject & { status?: unknown }): string {
+  const st = o.status;
+  return JSON.stringify(typeof st === 'object' && st !== null && 'guardrail' in st ? st.guardrail : null);
+}
+
 export function wireTriggers(caches: Caches, queue: WorkQueue): void {
   const { members, policies, namespaces, secrets } = caches;
   // each member as last seen: the policy it named (moving re-evaluates the one it left) and what a person last
@@ -71,13 +77,21 @@ export function wireTriggers(caches: Caches, queue: WorkQueue): void {
     }
   }
   members.on('delete', (o) => seen.delete(memberKey(o)));
-  // a policy change re-evaluates its members; a namespace's labels decide which policies admit its members
-  const onPolicy = (o: KubernetesObject) => {
+  // a policy change re-evaluates its members, and so does its guardrail becoming ready (members wait for it); its
+  // other status writes do not: at 10,000 members every one re-queued all of them. A namespace's labels decide
+  // which policies admit its members.
+  const policySeen = new Map<string, { generation: number | undefined; deleting: boolean; guardrail: string }>();
+  const onPolicy = (verb: 'add' | 'update' | 'delete') => (o: KubernetesObject) => {
     const name = o.metadata?.name ?? '';
     queue.add(POLICY + name);
+    const now = { generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined, guardrail: guardrailOf(o) };
+    const before = policySeen.get(name);
+    if (verb === 'delete') policySeen.delete(name);
+    else policySeen.set(name, now);
+    if (verb === 'update' && before && before.generation === now.generation && before.deleting === now.deleting && before.guardrail === now.guardrail) return;
     for (const m of caches.allMembers()) if (m.spec.policy === name) queue.add(memberKey(m));
   };
-  for (const verb of ['add', 'update', 'delete'] as const) policies.on(verb, onPolicy);
+  for (const verb of ['add', 'update', 'delete'] as const) policies.on(verb, onPolicy(verb));
   for (const verb of ['add', 'update'] as const) {
     namespaces.on(verb, (ns) => {
       for (const o of members.list(ns.metadata?.name)) queue.add(memberKey(o));
