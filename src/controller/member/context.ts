@@ -3,7 +3,7 @@
  * from replaced keys, and the guarded writes (status, Secret) every step goes through.
  */
 import type { V1Secret } from '@kubernetes/client-node';
-import { ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, TeamMemberStatus, type KeyPolicy, type KeyRef, type TeamMember } from '../../api/schema.ts';
+import { ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, type TeamMemberStatus, type KeyPolicy, type KeyRef, type TeamMember } from '../../api/schema.ts';
 import { KubeError, isKube } from '../../kube/errors.ts';
 import { isOpenRouter } from '../../openrouter/errors.ts';
 import { toJson } from '../../util/json.ts';
