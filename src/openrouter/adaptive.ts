@@ -18,8 +18,6 @@ const IDLE_GROWTH_PER_SECOND = 0.1;
 const CUT = 0.9;
 /** what got through is measured over this window */
 const WINDOW_MS = 2_000;
-/** the shortest span a rate is measured over (a handful of answers in a few ms says little) */
-const MIN_SPAN_MS = 250;
 /** 429s within this long after a cut answer calls sent before it: they do not cut again */
 const SETTLE_MS = 2_000;
 
@@ -67,11 +65,7 @@ export class AdaptiveRate {
     this.throttles++;
     if (now < this.settledAt) return;
     while (this.served.length > 0 && (this.served[0] ?? now) < now - WINDOW_MS) this.served.shift();
-    // over the time the answers actually span: a burst that began half a second ago got through at its own pace,
-    // not at a quarter of it
-    const first = this.served[0];
-    const span = first === undefined ? WINDOW_MS : Math.min(WINDOW_MS, Math.max(MIN_SPAN_MS, now - first));
-    const through = this.served.length / (span / 1000);
+    const through = this.served.length / (WINDOW_MS / 1000);
     const measured = through > 0 ? through * 0.95 : this.current * CUT;
     this.current = Math.max(this.floor, Math.min(this.current * CUT, measured));
     this.cuts++;

@@ -60,6 +60,7 @@ const otherValues = (emuUrl: string) => ({
   image: { repository: 'registry.example/teamkeys', tag: '9.9.9', pullPolicy: 'Always' },
   replicas: 1,
   resources: { requests: { cpu: '10m', memory: '64Mi' }, limits: { memory: '200Mi' } },
+  nodeOptions: '--max-old-space-size=120',
   clusterId: `helm-${id}`,
   namespaceSelector: SELECTOR,
   managementKey: { secretName: 'helm-management-key', secretKey: 'key' },
@@ -172,6 +173,7 @@ describe('the chart', () => {
     expect(pod?.serviceAccountName).toBe(PREFIX);
     expect(d.spec?.template.metadata?.annotations).toEqual({ 'example.dev/team': 'platform' });
     expect(Object.fromEntries((c?.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]))).toEqual({
+      NODE_OPTIONS: '--max-old-space-size=120',
       TEAMKEYS_CLUSTER_ID: `helm-${id}`,
       TEAMKEYS_NAMESPACE_SELECTOR: `teamkeys.dev/test-env=helm-${id}`,
       TEAMKEYS_MANAGEMENT_KEY_SECRET: 'helm-management-key',

@@ -75,7 +75,7 @@ describe('AdaptiveRate', () => {
   it('grows back fast while nothing waits for it: a lone 429 in a quiet hour does not slow the next storm', () => {
     const rate = new AdaptiveRate({ ceiling: 100 });
     rate.succeeded(0, false);
-    rate.throttled(1_000); // one call got through in the second since: the cut goes to just under 1 a second
+    rate.throttled(1_000); // one call got through in the window: the cut goes to 0.5 a second
     expect(rate.rate).toBeLessThan(1);
     for (let t = 3_000; t <= 120_000; t += 1_000) rate.succeeded(t, false);
     expect(rate.rate).toBe(100);
@@ -84,14 +84,7 @@ describe('AdaptiveRate', () => {
     loaded.succeeded(0, true);
     loaded.throttled(1_000);
     for (let t = 3_000; t <= 120_000; t += 1_000) loaded.succeeded(t, true);
-    expect(loaded.rate).toBeLessThan(2);
-  });
-
-  it('measures a burst that began moments ago at its own pace, not spread over the whole window', () => {
-    const rate = new AdaptiveRate({ ceiling: 100 });
-    for (let t = 10_000; t < 10_500; t += 12.5) rate.succeeded(t); // 40 answers in half a second: 80 a second
-    rate.throttled(10_500, 1_000);
-    expect(rate.rate).toBeCloseTo(76, 0); // 95% of 80, not 95% of 40 answers spread over 2 s (19)
+    expect(loaded.rate).toBeLessThan(1);
   });
 
   it('keeps a floor, whatever OpenRouter says', () => {
