@@ -28,6 +28,9 @@ const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Numbe
 const NS = list(process.env['BENCH_N'], [1, 100, 1000]);
 const LATENCIES = list(process.env['BENCH_LATENCY'], [0, 50]);
 const LIMITS = list(process.env['BENCH_LIMIT'], [0, 50]);
+/** Kubernetes writes that stored something (dry runs left out), from the operator's metrics */
+const stored = (labels: string) => !labels.includes('dry run');
+const storedWrites = (text: string) => metricSum(text, 'teamkeys_kubernetes_writes_total', stored);
 const MANAGED = { 'bench.teamkeys.dev/managed': 'true' };
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const say = (s: string) => process.stderr.write(`[bench] ${s}\n`);
@@ -97,7 +100,6 @@ try {
         const calls = (routes: (r: string) => boolean, status?: string) => Object.entries(c1).filter(([r]) => routes(r)).reduce((s, [r, by]) => s + Object.entries(by).filter(([st]) => !status || st === status).reduce((x, [st, v]) => x + v - (c0[r]?.[st] ?? 0), 0), 0);
         const mgmt = (r: string) => r.includes('/api/v1/') && r !== 'GET /api/v1/key' && !r.includes('/chat/');
         const write = (r: string) => /^(POST|PATCH|DELETE) \/api\/v1\/keys/.test(r);
-        const writes = (labels: string) => !labels.includes('dry run');
         const span = (clock.lastReady() ?? 0) - (clock.firstAdded() ?? 0);
         const stats = await procStats(o.op.child.pid ?? 0);
         const seedMs = await seedScript(core, url, mk, `seed-${ns}`, n);
@@ -108,8 +110,8 @@ try {
           members: n, latencyMs, limit, createdPerSecond,
           readyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99), max: lat.at(-1) ?? Number.NaN },
           membersPerSecond: n / Math.max(span, 1) * 1000,
-          kubernetesWritesPerMember: (metricSum(m1, 'teamkeys_kubernetes_writes_total', writes) - metricSum(m0, 'teamkeys_kubernetes_writes_total', writes)) / n,
-          dryRunsPerMember: (metricSum(m1, 'teamkeys_kubernetes_writes_total', (l) => !writes(l)) - metricSum(m0, 'teamkeys_kubernetes_writes_total', (l) => !writes(l))) / n,
+          kubernetesWritesPerMember: (storedWrites(m1) - storedWrites(m0)) / n,
+          dryRunsPerMember: (metricSum(m1, 'teamkeys_kubernetes_writes_total', (l) => !stored(l)) - metricSum(m0, 'teamkeys_kubernetes_writes_total', (l) => !stored(l))) / n,
           openrouterWritesPerMember: calls(write) / n,
           openrouterCallsPerMember: calls(mgmt) / n,
           refused429: calls(mgmt, '429'),
@@ -153,7 +155,7 @@ try {
     }
     restart = {
       members,
-      kubernetesWrites: metricSum(text, 'teamkeys_kubernetes_writes_total', (l) => !l.includes('dry run')),
+      kubernetesWrites: storedWrites(text),
       openrouterWrites: Object.entries(openrouterCalls).filter(([r]) => /^(POST|PATCH|DELETE) \/api\/v1\/keys/.test(r)).reduce((s, [, v]) => s + v, 0),
       openrouterCalls,
       rssMB: (await procStats(o.op.child.pid ?? 0)).rssBytes / 2 ** 20,
@@ -161,7 +163,7 @@ try {
     };
     const queries = (c: Record<string, Record<string, number>>) => Object.values(c['POST /api/v1/analytics/query'] ?? {}).reduce((a, b) => a + b, 0);
     const c2 = emu.counters();
-    const w0 = metricSum(text, 'teamkeys_kubernetes_writes_total', (l) => !l.includes('dry run'));
+    const w0 = storedWrites(text);
     const before = await procStats(o.op.child.pid ?? 0);
     const started = performance.now();
     const minutes = Number(process.env['BENCH_IDLE_MINUTES'] ?? 0);
@@ -172,7 +174,7 @@ try {
     const stats = await procStats(o.op.child.pid ?? 0);
     idle = {
       members, minutes: (performance.now() - started) / 60_000, syncs,
-      kubernetesWritesPerSync: (metricSum(idleText, 'teamkeys_kubernetes_writes_total', (l) => !l.includes('dry run')) - w0) / syncs,
+      kubernetesWritesPerSync: (storedWrites(idleText) - w0) / syncs,
       openrouterCallsPerSync: Object.entries(callsBetween(c2, c3)).reduce((a, [, v]) => a + v, 0) / syncs,
       keysAtOpenRouter: emu.store.listKeys({ includeDisabled: true }).length,
       rssMB: stats.rssBytes / 2 ** 20,
