@@ -5,7 +5,7 @@ NODE_BIN := $(shell bash hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 EMULATOR_PORT ?= 8787
 
-.PHONY: test deps bins typecheck lint unit soak cluster-up cluster-down emulator bench bench-rotation crds chart build image image-local demo demo-down deploy clean
+.PHONY: test deps bins typecheck lint unit soak cluster-up cluster-down emulator bench bench-rotation crds chart readme build image image-local demo demo-down deploy clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -57,6 +57,10 @@ crds: deps
 ## chart: regenerate the Helm chart deploy/chart/teamkeys from deploy/ and crds/
 chart: deps
 	node hack/chart.ts
+
+## readme: regenerate the README's tables (refused input) from the cases the tests run (test/refusals/)
+readme: deps
+	node hack/readme.ts
 
 ## build: compile src/ to dist/ (what the image runs; dist/cli/kubectl-teamkeys.js is the kubectl plugin)
 build: deps

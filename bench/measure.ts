@@ -1,70 +1,47 @@
-/** What a scale run measures: per-member apply->Ready from the watch, the operator process's RSS and CPU, its metrics. */
+/** What a scale run measures: per-member apply->Ready from the stored status, the operator process's RSS and CPU, its metrics. */
 import { readFile } from 'node:fs/promises';
-import { CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
-import { apiClient } from '../src/kube/pool.ts';
+import type { CustomObjectsApi } from '@kubernetes/client-node';
+import { GROUP, VERSION } from '../src/api/schema.ts';
 
 export interface ReadyClock {
-  /** ms from each member's creation (its ADDED watch event) to its first Ready=True, in creation order */
+  /** called as each member's create call returns: its own creation, by this process's clock */
+  created(name: string): void;
+  /** Lists the namespace (paged) and counts the members whose Ready condition is True. */
+  collect(): Promise<number>;
+  /** ms from each member's creation to the Ready=True transition stored in its status, in creation order */
   latencies(): number[];
-  ready(): number;
-  firstAdded(): number | undefined;
+  firstCreated(): number | undefined;
   lastReady(): number | undefined;
-  stop(): void;
 }
 
-interface Member { metadata?: { name?: string }; status?: { conditions?: { type: string; status: string }[] } }
+interface Member { metadata?: { name?: string }; status?: { conditions?: { type: string; status: string; lastTransitionTime?: string }[] } }
 
 /**
- * Watches one namespace's TeamMembers: creation and first Ready=True, by the watch's own receive time. A watch the
- * API server closes (a slow reader during a burst of 10,000) is caught up by a list, then watched on from it.
+ * Per-member apply->Ready from what the API server stores, not from a watch: a bench client watching 10,000
+ * members during their burst fell behind (the watch went quiet and never caught up). Ready's lastTransitionTime is
+ * written with milliseconds by the operator as it decides the status (same machine, same clock), so it is a few ms
+ * earlier than the write becoming visible.
  */
-export async function watchReady(kc: KubeConfig, namespace: string): Promise<ReadyClock> {
-  const added = new Map<string, number>();
+export function readyClock(custom: CustomObjectsApi, namespace: string): ReadyClock {
+  const created = new Map<string, number>();
   const ready = new Map<string, number>();
-  const path = `/apis/teamkeys.dev/v1alpha1/namespaces/${namespace}/teammembers`;
-  const custom = apiClient(kc, CustomObjectsApi);
-  const w = new Watch(kc);
-  let stopped = false;
-  let req: AbortController | undefined;
-  let lastEvent = performance.now();
-  const seen = (obj: Member) => {
-    const now = performance.now();
-    lastEvent = now;
-    const name = obj.metadata?.name ?? '';
-    if (!added.has(name)) added.set(name, now);
-    if (!ready.has(name) && obj.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) ready.set(name, now);
-  };
-  const watchFrom = async (resourceVersion?: string): Promise<void> => {
-    req = await w.watch(path, resourceVersion ? { resourceVersion } : {}, (_type: string, obj: Member) => seen(obj), () => {
-      if (!stopped) retry();
-    });
-  };
-  const retry = () => void catchUp().catch(() => setTimeout(retry, 1_000));
-  const catchUp = async (): Promise<void> => {
-    const list = (await custom.listNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace, plural: 'teammembers' })) as { items: Member[]; metadata?: { resourceVersion?: string } };
-    for (const m of list.items) seen(m);
-    if (!stopped) await watchFrom(list.metadata?.resourceVersion);
-  };
-  await watchFrom();
-  // a watch can also go quiet without closing (seen at 10,000 members): 5 s without an event while members are
-  // still pending catches up by a list; such a member's time is then late by at most those 5 s
-  const quiet = setInterval(() => {
-    if (!stopped && performance.now() - lastEvent > 5_000 && ready.size < added.size) {
-      lastEvent = performance.now();
-      req?.abort();
-      retry();
-    }
-  }, 500);
   return {
-    latencies: () => [...ready].map(([name, at]) => at - (added.get(name) ?? at)),
-    ready: () => ready.size,
-    firstAdded: () => (added.size ? Math.min(...added.values()) : undefined),
-    lastReady: () => (ready.size ? Math.max(...ready.values()) : undefined),
-    stop: () => {
-      stopped = true;
-      clearInterval(quiet);
-      req?.abort();
+    created: (name) => void created.set(name, Date.now()),
+    collect: async () => {
+      let _continue: string | undefined;
+      do {
+        const page = (await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', limit: 500, ...(_continue ? { _continue } : {}) })) as { items: Member[]; metadata?: { continue?: string } };
+        for (const m of page.items) {
+          const at = m.status?.conditions?.find((c) => c.type === 'Ready' && c.status === 'True')?.lastTransitionTime;
+          if (at && m.metadata?.name) ready.set(m.metadata.name, Date.parse(at));
+        }
+        _continue = page.metadata?.continue || undefined;
+      } while (_continue);
+      return ready.size;
     },
+    latencies: () => [...created].flatMap(([name, at]) => (ready.has(name) ? [(ready.get(name) ?? at) - at] : [])),
+    firstCreated: () => (created.size ? [...created.values()].reduce((a, b) => Math.min(a, b)) : undefined),
+    lastReady: () => (ready.size ? [...ready.values()].reduce((a, b) => Math.max(a, b)) : undefined),
   };
 }
 

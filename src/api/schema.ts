@@ -198,6 +198,9 @@ export const KeyPolicySpec = z
   });
 export type KeyPolicySpec = z.infer<typeof KeyPolicySpec>;
 
+/** No C0 or C1 control characters; the same source is valid in JavaScript and in the API server's RE2. */
+// oxlint-disable-next-line no-control-regex -- control characters are what it refuses
+const PRINTABLE = /^[^\x00-\x1F\x7F-\x9F]*$/;
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /**
@@ -209,8 +212,9 @@ const dateTime = (what: string) => z.string().regex(RFC3339, `${what} must be an
 
 export const TeamMemberSpec = z
   .object({
-    policy: z.string().min(1).max(253).meta({ description: 'Name of the KeyPolicy (tier) this member uses.' }),
-    displayName: z.string().max(200).optional().meta({ description: 'Human name, for reports.' }),
+    policy: z.string().min(1).max(253).regex(SECRET_NAME, 'policy must be the name of a KeyPolicy (a DNS subdomain name such as engineering-gold)').meta({ description: 'Name of the KeyPolicy (tier) this member uses.' }),
+    // printed by `teamkeys report` in an admin's terminal: no control characters (escape sequences)
+    displayName: z.string().max(200).regex(PRINTABLE, 'displayName must not contain control characters').optional().meta({ description: 'Human name, for reports.' }),
     email: z.email().max(320).optional().meta({ description: 'Contact address, for reports and budget alerts.' }),
     limitUSD: usd("This member's own cap per window, instead of the policy's limitUSD; at most the policy's memberMaxUSD").optional(),
     suspended: z.boolean().default(false).meta({ description: 'true disables the key at OpenRouter now; false re-enables it.' }),

@@ -3,6 +3,15 @@ import type { ReportRow } from './rows.ts';
 
 export const UNKNOWN = '-';
 
+/**
+ * Text from the cluster as a terminal may show it: control characters (an escape sequence in a displayName written
+ * before the CRD refused them) become U+FFFD instead of reaching the terminal.
+ */
+export function printable(s: string): string {
+  // oxlint-disable-next-line no-control-regex -- control characters are what it replaces
+  return s.replace(/[\x00-\x1F\x7F-\x9F]/g, '\uFFFD');
+}
+
 /** Dollars with cents; a spend too small to show in cents is "<0.01", not "0.00". */
 export function usd(v: number | null): string {
   if (v === null) return UNKNOWN;

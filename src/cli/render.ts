@@ -105,7 +105,7 @@ export function tableOf(r: Report, wide: boolean): string {
     chars: Object.fromEntries(CHAR_NAMES.map((n) => [n, ''])),
     style: { 'padding-left': 0, 'padding-right': 3, head: [], border: [], compact: true },
   });
-  for (const row of r.rows) t.push(columns.map((c) => c.cell(row)));
+  for (const row of r.rows) t.push(columns.map((c) => cell.printable(c.cell(row))));
   if (r.rows.length > 0) t.push(columns.map((c) => c.total?.(r.totals) ?? ''));
   const lines = t.toString().split('\n').map((l) => l.trimEnd()).filter((l) => l !== '');
   return [...lines, ...footnotes(r)].map((l) => `${l}\n`).join('');

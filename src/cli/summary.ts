@@ -20,7 +20,7 @@ export function summary(m: TeamMember): string {
   const also = (s.conditions ?? []).filter((c) => !OWN_LINE.has(c.type) && c.status === 'True').map((c) => `${c.type} (${c.reason}): ${c.message}`);
   if (also.length) lines.push(['Also', also.join('; ')]);
   const head = `${m.metadata.namespace ?? ''}/${m.metadata.name}   policy ${m.spec.policy}${who ? `   ${who}` : ''}`;
-  return [head, ...lines.map(([k, v]) => `  ${k.padEnd(10)}${v}`)].map((l) => `${l}\n`).join('');
+  return [head, ...lines.map(([k, v]) => `  ${k.padEnd(10)}${v}`)].map((l) => `${cell.printable(l)}\n`).join('');
 }
 
 function ready(m: TeamMember): string {

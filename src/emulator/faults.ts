@@ -6,16 +6,26 @@ import { z } from 'zod';
  *
  * kinds: latency (delay, then serve normally), error (a 5xx or other status), rateLimit (429 + Retry-After),
  * cut (drop the connection without answering), commitThenError / commitThenCut (do the work — e.g. create the
- * key — then answer 500 or drop the connection: the crash window a client must survive).
+ * key — then answer 500 or drop the connection: the crash window a client must survive), malformed (do the work,
+ * then answer its status with a body the client cannot trust: see MALFORMED).
  */
+
+/**
+ * How a malformed answer is broken: not JSON at all (an HTML page), cut off half way, empty, every number and
+ * boolean turned into a string, every object in `data` emptied, or `data` null.
+ */
+export const MALFORMED = ['notJson', 'truncated', 'empty', 'wrongTypes', 'missingFields', 'nullData'] as const;
+export type Malformed = (typeof MALFORMED)[number];
 export const FaultRuleSchema = z.object({
   route: z.string().optional(),
-  kind: z.enum(['latency', 'error', 'rateLimit', 'cut', 'commitThenError', 'commitThenCut']),
+  kind: z.enum(['latency', 'error', 'rateLimit', 'cut', 'commitThenError', 'commitThenCut', 'malformed']),
   times: z.int().positive().optional(),
   probability: z.number().min(0).max(1).default(1),
   status: z.int().min(400).max(599).default(500),
   latencyMs: z.int().min(0).max(120_000).default(0),
   retryAfterSeconds: z.int().min(0).max(3600).default(1),
+  /** for kind malformed (default notJson) */
+  answer: z.enum(MALFORMED).optional(),
 });
 export type FaultRule = z.infer<typeof FaultRuleSchema>;
 
@@ -23,7 +33,8 @@ export type FaultAction =
   | { kind: 'none'; latencyMs: number }
   | { kind: 'error'; status: number; latencyMs: number }
   | { kind: 'rateLimit'; retryAfterSeconds: number; latencyMs: number }
-  | { kind: 'cut'; latencyMs: number };
+  | { kind: 'cut'; latencyMs: number }
+  | { kind: 'malformed'; answer: Malformed; latencyMs: number };
 
 interface LiveRule {
   rule: FaultRule;
@@ -85,8 +96,9 @@ export class Faults {
 
   /** Decides what happens to the response after the handler committed its change. */
   after(routeId: string): FaultAction {
-    const rule = this.take(routeId, ['commitThenError', 'commitThenCut']);
+    const rule = this.take(routeId, ['commitThenError', 'commitThenCut', 'malformed']);
     if (!rule) return { kind: 'none', latencyMs: 0 };
+    if (rule.kind === 'malformed') return { kind: 'malformed', answer: rule.answer ?? 'notJson', latencyMs: rule.latencyMs };
     return rule.kind === 'commitThenCut'
       ? { kind: 'cut', latencyMs: rule.latencyMs }
       : { kind: 'error', status: rule.status, latencyMs: rule.latencyMs };

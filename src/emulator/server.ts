@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { OffsetClock } from '../util/clock.ts';
 import { HttpError, MESSAGES, envelope } from './errors.ts';
-import { Faults, type FaultAction } from './faults.ts';
+import { Faults, type FaultAction, type Malformed } from './faults.ts';
 import { ManagementRateLimit } from './ratelimit.ts';
 import { loadState, saveState } from './persist.ts';
 import { match, readJson, routeId, type Reply, type Route } from './router.ts';
@@ -141,6 +141,7 @@ export class Emulator {
     let id = `${req.method ?? 'GET'} (unmatched)`;
     let reply: Reply;
     let cut = false;
+    let malformed: Malformed | undefined;
     try {
       if (!found) throw new HttpError(404, MESSAGES.notFound);
       if ('allowed' in found) throw new HttpError(405, 'Method not allowed', { allow: found.allowed.join(', ') });
@@ -156,7 +157,8 @@ export class Emulator {
         reply = await this.run(route, params, req, url);
         const after = route.control ? undefined : this.faults.after(id);
         // a failing "after" fault throws like any error, so the committed change is answered with that failure
-        if (after && (await this.applyFault(after, res))) cut = true;
+        if (after?.kind === 'malformed') malformed = after.answer;
+        else if (after && (await this.applyFault(after, res))) cut = true;
       }
     } catch (e) {
       reply = toReply(e);
@@ -164,8 +166,9 @@ export class Emulator {
     this.count(id, cut ? 0 : reply.status);
     this.opts.logger?.info({ route: id, status: cut ? 'cut' : reply.status, ms: Math.round(performance.now() - started) }, 'request');
     if (cut) return;
-    const body = JSON.stringify(reply.body);
-    res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...reply.headers });
+    const body = malformed ? malform(reply.body, malformed) : JSON.stringify(reply.body);
+    const type = malformed === 'notJson' ? 'text/html' : 'application/json';
+    res.writeHead(reply.status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...reply.headers });
     res.end(body);
   }
 
@@ -182,6 +185,8 @@ export class Emulator {
         throw new HttpError(action.status, action.status === 500 ? MESSAGES.internal : (STATUS_CODES[action.status] ?? 'Error'));
       case 'rateLimit':
         throw new HttpError(429, MESSAGES.rateLimited, { 'retry-after': String(action.retryAfterSeconds) });
+      case 'malformed':
+        return false; // applied to the body as it is written
     }
   }
 
@@ -206,4 +211,25 @@ function bearer(req: IncomingMessage): string | undefined {
 function toReply(e: unknown): Reply {
   if (e instanceof HttpError) return { status: e.status, body: envelope(e.status, e.message), headers: e.headers };
   return { status: 500, body: envelope(500, MESSAGES.internal) };
+}
+
+/** The committed answer's body, broken the way a faulty proxy or a changed API would break it. */
+export function malform(body: unknown, how: Malformed): string {
+  const json = JSON.stringify(body);
+  switch (how) {
+    case 'notJson':
+      return '<html><body><h1>502 Bad Gateway</h1></body></html>';
+    case 'truncated':
+      return json.slice(0, Math.floor(json.length / 2));
+    case 'empty':
+      return '';
+    case 'wrongTypes':
+      return JSON.stringify(body, (_k, v: unknown) => (typeof v === 'number' || typeof v === 'boolean' ? String(v) : v));
+    case 'missingFields': {
+      const emptied = (v: unknown) => (Array.isArray(v) ? v.map(() => ({})) : typeof v === 'object' && v !== null ? {} : v);
+      return JSON.stringify(typeof body === 'object' && body !== null ? Object.fromEntries(Object.entries(body).map(([k, v]) => [k, k === 'data' ? emptied(v) : v])) : body);
+    }
+    case 'nullData':
+      return JSON.stringify(typeof body === 'object' && body !== null ? { ...body, data: null } : body);
+  }
 }

@@ -106,9 +106,16 @@ export class OpenRouterClient {
       const message = parsed.success ? (parsed.data.error.message ?? '') : '';
       throw new OpenRouterError(kindOfStatus(res.statusCode), route, `${res.statusCode} ${redact(message)}`.trim(), res.statusCode, retryAfter);
     }
-    const parsed = schema.safeParse(safeJson(text));
+    const json = safeJson(text);
+    if (json === undefined) {
+      const what = text === '' ? 'an empty body' : `a body that is not JSON (${String(res.headers['content-type'] ?? 'no content type')}, ${Buffer.byteLength(text)} bytes)`;
+      throw new OpenRouterError('invalidResponse', route, `unexpected response: ${what}`, res.statusCode);
+    }
+    const parsed = schema.safeParse(json);
     if (!parsed.success) {
-      throw new OpenRouterError('invalidResponse', route, `unexpected response: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`, res.statusCode);
+      // the field and what was wrong with it, never the value (it may be a key string)
+      const issue = parsed.error.issues[0];
+      throw new OpenRouterError('invalidResponse', route, `unexpected response: ${issue?.path.length ? issue.path.join('.') : 'the body'}: ${issue?.message ?? 'invalid'}`, res.statusCode);
     }
     return parsed.data;
   }

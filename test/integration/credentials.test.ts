@@ -62,6 +62,23 @@ describe('the management key', () => {
     expect(reasons).toEqual(expect.arrayContaining(['ManagementKeyInvalid', 'ManagementKeyValid']));
   });
 
+  it('reports a Secret without the key, or with it empty, and calls nothing', async () => {
+    const env = await startEnv({ initialKey: 'missing' });
+    envs.push(env);
+    await env.core.createNamespacedSecret({ namespace: env.system, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { somethingElse: 'x' } } });
+    await eventually(() => (env.op.credentials.current.state === 'invalid' && env.op.credentials.current.reason === 'KeyMissing') || undefined, 10_000, 'KeyMissing');
+    expect(env.op.credentials.current).toMatchObject({ message: expect.stringMatching(/has no data key "apiKey"/) });
+    await env.core.replaceNamespacedSecret({ namespace: env.system, name: 'teamkeys-management-key', body: { metadata: { name: 'teamkeys-management-key' }, data: { apiKey: '' } } });
+    const cur = () => env.op.credentials.current;
+    await eventually(() => { const c = cur(); return (c.state === 'invalid' && c.reason === 'KeyMissing' && c.message.includes('apiKey')) || undefined; }, 10_000, 'still KeyMissing');
+    await new Promise((r) => setTimeout(r, 2_000)); // two credential checks later...
+    expect(env.op.credentials.current).toMatchObject({ state: 'invalid', reason: 'KeyMissing' });
+    expect(getKeyCalls(env)).toBe(0); // ...OpenRouter was never asked
+    expect(env.op.ready).toBe(false);
+    await env.core.patchNamespacedSecret({ namespace: env.system, name: 'teamkeys-management-key', body: { stringData: { apiKey: env.mk } } }, MERGE);
+    await eventually(() => env.op.ready || undefined, 10_000, 'ready');
+  });
+
   it('reports a missing Secret and starts once it appears', async () => {
     const env = await startEnv({ initialKey: 'missing' });
     envs.push(env);

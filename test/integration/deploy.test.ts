@@ -16,6 +16,8 @@ import { kubectl, serviceAccountKubeconfig, serviceAccountToken } from './servic
 
 const ROOT = join(import.meta.dirname, '../..');
 const SYSTEM = 'teamkeys-system';
+/** an ordinary team namespace, which anyone allowed to could delete */
+const VICTIM = `deploy-victim-${Date.now().toString(36)}`;
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
@@ -30,6 +32,7 @@ beforeAll(async () => {
   // server-side dry runs need the namespace to exist, as on a real cluster
   await kubectl(['create', 'namespace', SYSTEM]);
   await kubectl(['label', 'namespace', SYSTEM, 'teamkeys.dev/test-env=deploy', '--overwrite']);
+  await kubectl(['create', 'namespace', VICTIM]);
   emuUrl = await emu.start();
   await core.createNamespacedSecret({ namespace: SYSTEM, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: managementKey } } });
 }, 60_000);
@@ -101,25 +104,39 @@ describe('deploy/', () => {
     expect(all).not.toMatch(/sk-or-v1-[0-9a-f]{8,}/);
   }, 120_000);
 
+  // each refusal names what was refused: a `Forbidden` from the API server, or `no` from `auth can-i`
+  const FORBIDDEN = /Error from server \(Forbidden\)/;
+  const NO = /^no$/m;
   it.each([
-    ['read ConfigMaps', ['get', 'configmaps', '-n', 'default']],
-    ['create Pods', ['run', 'x', '--image=busybox', '-n', 'default', '--restart=Never']],
-    ['delete namespaces', ['delete', 'namespace', 'default', '--dry-run=server']],
-    ['delete a KeyPolicy', ['auth', 'can-i', 'delete', 'keypolicies.teamkeys.dev']],
-    ['create TeamMembers', ['auth', 'can-i', 'create', 'teammembers.teamkeys.dev', '-n', 'default']],
-    ['edit its own RBAC', ['patch', 'clusterrole', 'teamkeys-operator', '--type=merge', '-p', '{"rules":[]}']],
-    ['change CRDs', ['delete', 'crd', 'teammembers.teamkeys.dev', '--dry-run=server']],
-    ['take leases elsewhere', ['auth', 'can-i', 'create', 'leases.coordination.k8s.io', '-n', 'default']],
-    ['read other leases in its namespace', ['get', 'lease', 'someone-else', '-n', SYSTEM]],
+    ['read ConfigMaps', ['get', 'configmaps', '-n', 'default'], FORBIDDEN],
+    ['create Pods', ['run', 'x', '--image=busybox', '-n', 'default', '--restart=Never'], FORBIDDEN],
+    // a namespace that could be deleted: `default` is refused to everyone by NamespaceLifecycle admission
+    ['delete namespaces', ['delete', 'namespace', VICTIM, '--dry-run=server'], FORBIDDEN],
+    ['delete a KeyPolicy', ['auth', 'can-i', 'delete', 'keypolicies.teamkeys.dev'], NO],
+    ['create TeamMembers', ['auth', 'can-i', 'create', 'teammembers.teamkeys.dev', '-n', 'default'], NO],
+    ['edit its own RBAC', ['patch', 'clusterrole', 'teamkeys-operator', '--type=merge', '-p', '{"rules":[]}'], FORBIDDEN],
+    ['change CRDs', ['delete', 'crd', 'teammembers.teamkeys.dev', '--dry-run=server'], FORBIDDEN],
+    ['take leases elsewhere', ['auth', 'can-i', 'create', 'leases.coordination.k8s.io', '-n', 'default'], NO],
+    ['read other leases in its namespace', ['get', 'lease', 'someone-else', '-n', SYSTEM], FORBIDDEN],
     // restarts need get/list/watch/patch on workloads, nothing more
-    ['create Deployments', ['auth', 'can-i', 'create', 'deployments.apps', '-n', 'default']],
-    ['delete StatefulSets', ['auth', 'can-i', 'delete', 'statefulsets.apps', '-n', 'default']],
-    ['read ReplicaSets', ['get', 'replicasets', '-A']],
-  ])('is refused when it tries to %s (RBAC tight)', async (_what, args) => {
+    ['create Deployments', ['auth', 'can-i', 'create', 'deployments.apps', '-n', 'default'], NO],
+    ['delete StatefulSets', ['auth', 'can-i', 'delete', 'statefulsets.apps', '-n', 'default'], NO],
+    ['read ReplicaSets', ['get', 'replicasets', '-A'], FORBIDDEN],
+  ] as const)('is refused when it tries to %s (RBAC tight)', async (_what, args, refusal) => {
     expect(saKubeconfig).not.toBe('');
-    const r = await kubectl(args, saKubeconfig);
+    const r = await kubectl([...args], saKubeconfig);
     expect(r.ok).toBe(false);
-    expect(r.out).toMatch(/forbidden|cannot|^no$/im);
+    expect(r.out).toMatch(refusal);
+  });
+
+  it('holds exactly the permissions committed in test/integration/expected/ (kubectl auth can-i --list)', async () => {
+    expect(saKubeconfig).not.toBe('');
+    for (const [file, ns] of [['operator-rbac-team-namespace.txt', VICTIM], ['operator-rbac-own-namespace.txt', SYSTEM]] as const) {
+      const r = await kubectl(['auth', 'can-i', '--list', '-n', ns], saKubeconfig);
+      expect(r.ok, r.out).toBe(true);
+      const rows = r.out.split('\n').map((l) => l.trimEnd()).filter(Boolean);
+      await expect(`${rows.join('\n')}\n`).toMatchFileSnapshot(join(import.meta.dirname, 'expected', file));
+    }
   });
 });
 

@@ -10,9 +10,11 @@ import { inject } from 'vitest';
 const run = promisify(execFile);
 
 /** kubectl as the test's admin (or another kubeconfig); a refusal is an answer, not a throw. */
-export async function kubectl(args: string[], kubeconfig = inject('kubeconfigPath')): Promise<{ ok: boolean; out: string }> {
+export async function kubectl(args: string[], kubeconfig = inject('kubeconfigPath'), stdin?: string): Promise<{ ok: boolean; out: string }> {
   try {
-    const r = await run(join(inject('controlPlaneBinDir'), 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { maxBuffer: 1 << 26 });
+    const p = run(join(inject('controlPlaneBinDir'), 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { maxBuffer: 1 << 26 });
+    p.child.stdin?.end(stdin ?? '');
+    const r = await p;
     return { ok: true, out: r.stdout + r.stderr };
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string };

@@ -99,6 +99,16 @@ describe('rows', () => {
     const same = [member('b', undefined, {}, 'y'), member('a', undefined, {}, 'y'), member('z', undefined, {}, 'x')].map((m) => rowOf(m, WEEK));
     expect(sortRows(same, 'cost').map((r) => `${r.namespace}/${r.name}`)).toEqual(['x/z', 'y/a', 'y/b']);
   });
+  // oxlint-disable-next-line no-control-regex -- control characters (bar the newline) are what must not be printed
+  const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+  it('never prints a control character from the cluster to the terminal (an escape sequence in a displayName)', () => {
+    const evil = member('eve', undefined, { displayName: 'Eve\u001b]8;;https://evil.example\u0007click\u001b[2J' });
+    const r = [rowOf(evil, WEEK)];
+    const text = render(report({ generatedAt: new Date(NOW).toISOString(), period: WEEK, scope: { namespace: null, policy: null }, sort: 'cost', rows: r, totals: totalsOf(r) }), 'wide');
+    expect(text).not.toMatch(CONTROL);
+    expect(text).toContain('Eve\uFFFD]8;;https://evil.example\uFFFDclick\uFFFD[2J');
+    expect(summary(evil)).not.toMatch(CONTROL);
+  });
   it('computes USED% of the window, one decimal', () => {
     expect(usedPercent(1, 3)).toBe(33.3);
     expect(usedPercent(0, 0)).toBe(0);

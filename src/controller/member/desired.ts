@@ -21,7 +21,7 @@ export function effectiveBudget(spec: TeamMemberSpec, policy: KeyPolicySpec): Bu
   if (spec.limitUSD !== undefined) {
     const max = b?.memberMaxUSD ?? b?.limitUSD;
     if (max !== undefined && spec.limitUSD > max) {
-      return { ok: false, reason: 'LimitAboveMax', message: `limitUSD ${spec.limitUSD} is above the policy's maximum of ${max} USD per member` };
+      return { ok: false, reason: 'LimitAboveMax', message: `spec.limitUSD ${spec.limitUSD} is above the policy's maximum of ${max} USD per member (its spec.budget.memberMaxUSD)` };
     }
     return { ok: true, budget: { limitUSD: spec.limitUSD, reset, includeByok } };
   }

@@ -113,9 +113,9 @@ async function run(c: MemberContext): Promise<Result> {
 function admit(c: MemberContext): Admission {
   const name = c.m.spec.policy;
   const policy = c.d.policy(name);
-  if (!policy) return { ok: false, outcome: { ready: false, reason: 'PolicyNotFound', message: `KeyPolicy "${name}" does not exist` }, disable: true };
+  if (!policy) return { ok: false, outcome: { ready: false, reason: 'PolicyNotFound', message: `spec.policy: KeyPolicy "${name}" does not exist` }, disable: true };
   if (!matchesSelector(policy.spec.namespaceSelector, c.d.namespaceLabels(c.ns))) {
-    return { ok: false, outcome: { ready: false, reason: 'PolicyNotAllowed', message: `KeyPolicy "${name}" does not allow namespace "${c.ns}" (see its spec.namespaceSelector)` }, policy, disable: true };
+    return { ok: false, outcome: { ready: false, reason: 'PolicyNotAllowed', message: `spec.policy: KeyPolicy "${name}" does not allow namespace "${c.ns}" (see its spec.namespaceSelector)` }, policy, disable: true };
   }
   const decision = effectiveBudget(c.m.spec, policy.spec);
   // the key keeps its last applied limit: a typo in limitUSD must not cut someone off
