@@ -25,6 +25,8 @@ export interface EmulatorOptions {
   totalCredits?: number;
   logger?: Logger | undefined;
   clock?: OffsetClock;
+  /** told each key string the emulator issues, for tests that look for leaks; never persisted */
+  onIssued?: (secret: string) => void;
 }
 
 /** A local OpenRouter: management API, a minimal inference endpoint and test controls. */
@@ -45,6 +47,7 @@ export class Emulator {
     this.opts = opts;
     this.clock = opts.clock ?? new OffsetClock();
     this.store = new Store(this.clock, undefined, () => this.scheduleSave());
+    this.store.onIssued = opts.onIssued;
     this.routes = [
       ...keyRoutes(this.store),
       ...guardrailRoutes(this.store),

@@ -44,6 +44,9 @@ export class Store {
   private readonly onChange: () => void;
   private byDigest = new Map<string, KeyRecord>();
 
+  /** told each key string issued (tests hunt for it where it must not be); the store itself keeps digests only */
+  onIssued: ((secret: string) => void) | undefined;
+
   constructor(clock: Clock, state: EmulatorState | undefined, onChange: () => void = () => {}) {
     this.clock = clock;
     this.state = state ?? initialState(this.nowIso());
@@ -135,6 +138,7 @@ export class Store {
     this.state.keys.push(key);
     this.byDigest.set(key.digest, key);
     this.onChange();
+    this.onIssued?.(secret);
     return { key, secret };
   }
 

@@ -12,13 +12,15 @@ import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
 import { MERGE, eventually, freshNamespace, kubeConfig, memberCondition } from './kube.ts';
 import { startOperatorProcess } from './process.ts';
+import { clusterHaystack, expectNoLeaks, IssuedKeys } from './scan.ts';
 
 const run = promisify(execFile);
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const mk = newSecret();
-const emu = new Emulator({ managementKeys: [mk] });
+const issued = new IssuedKeys();
+const emu = new Emulator({ managementKeys: [mk], onIssued: issued.collect });
 const logs: string[] = [];
 const children: ChildProcess[] = [];
 let url = '';
@@ -58,7 +60,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
-  await emu.stop();
+  try {
+    expectNoLeaks([mk, ...issued.all], [{ where: 'the operator logs', text: logs.join('') }, { where: "the emulator's state file", text: JSON.stringify(emu.store.state) }, ...(await clusterHaystack(kc, core, custom, [system, ns]))]);
+  } finally {
+    await emu.stop();
+  }
 });
 
 describe('crash between the create call and the Secret write', () => {

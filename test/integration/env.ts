@@ -6,9 +6,10 @@ import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import type { TeamMember } from '../../src/api/schema.ts';
 import { loadConfig } from '../../src/config.ts';
+import { clusterHaystack, IssuedKeys, keyLeaks } from './scan.ts';
 import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
 import { Operator } from '../../src/operator.ts';
@@ -38,7 +39,8 @@ export async function startEnv(o: EnvOptions = {}) {
   const mk = newSecret();
   // one clock for the emulator and the operator: a test moves time for both (across a reset boundary, say)
   const clock = new OffsetClock();
-  const emu = new Emulator({ managementKeys: [mk], clock });
+  const issued = new IssuedKeys();
+  const emu = new Emulator({ managementKeys: [mk], clock, onIssued: issued.collect });
   const emuUrl = await emu.start();
   const clusterId = o.clusterId ?? `c${randomBytes(3).toString('hex')}`;
   // every test file runs its own operator on the shared control plane; each manages only its own namespaces
@@ -135,12 +137,28 @@ export async function startEnv(o: EnvOptions = {}) {
 
   const events = async (ns: string) => (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items;
 
-  const stop = async () => {
-    await stopOperator();
-    await emu.stop();
+  /** Every place a key string issued here (or the management key) is found where none may be. */
+  const leaks = async (namespaces: readonly string[] = []) => {
+    const mine = (await core.listNamespace({ labelSelector: `teamkeys.dev/test-env=${clusterId}` })).items.map((n) => n.metadata?.name ?? '');
+    return keyLeaks([mk, ...issued.all], [
+      { where: 'the operator log', text: logs.join('') },
+      { where: '/metrics', text: await op.metrics.registry.metrics() },
+      { where: "the emulator's state file", text: JSON.stringify(emu.store.state) },
+      ...(await clusterHaystack(kc, core, custom, [...new Set([...mine, ...namespaces])])),
+    ]);
   };
 
-  return { kc, core, custom, emu, emuUrl, mk, clock, get op() { return op; }, stopOperator, startOperator, crashOperator, logs, clusterId, system, kubectl, apply, member, settled, ready, secretData, chat, events, stop, newNamespace: (p: string, labels?: Record<string, string>) => freshNamespaceWith(kc, p, { ...labels, ...scope }) };
+  /** Stops everything, after the hunt for key strings (every test file's operator is searched at its end). */
+  const stop = async () => {
+    try {
+      expect(await leaks()).toEqual([]);
+    } finally {
+      await stopOperator();
+      await emu.stop();
+    }
+  };
+
+  return { kc, core, custom, emu, emuUrl, mk, clock, get op() { return op; }, stopOperator, startOperator, crashOperator, logs, clusterId, system, kubectl, apply, leaks, member, settled, ready, secretData, chat, events, stop, newNamespace: (p: string, labels?: Record<string, string>) => freshNamespaceWith(kc, p, { ...labels, ...scope }) };
 }
 
 async function freshNamespaceWith(kc: KubeConfig, prefix: string, labels?: Record<string, string>): Promise<string> {

@@ -5,12 +5,14 @@ import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
 import { MERGE, eventually, freshNamespace, kubeConfig, memberCondition } from './kube.ts';
 import { startOperatorProcess, type OperatorProcess } from './process.ts';
+import { clusterHaystack, expectNoLeaks, IssuedKeys } from './scan.ts';
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
 const custom = kc.makeApiClient(CustomObjectsApi);
 const mk = newSecret();
-const emu = new Emulator({ managementKeys: [mk] });
+const issued = new IssuedKeys();
+const emu = new Emulator({ managementKeys: [mk], onIssued: issued.collect });
 const procs: OperatorProcess[] = [];
 let system = '';
 let ns = '';
@@ -43,7 +45,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   for (const p of procs) p.child.kill('SIGKILL');
-  await emu.stop();
+  try {
+    expectNoLeaks([mk, ...issued.all], [...procs.map((p) => ({ where: `the log of ${p.identity}`, text: p.logs.join('') })), { where: "the emulator's state file", text: JSON.stringify(emu.store.state) }, ...(await clusterHaystack(kc, core, custom, [system, ns]))]);
+  } finally {
+    await emu.stop();
+  }
 });
 
 describe('leader election', () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEnv, type Env } from './env.ts';
+import { MERGE } from './kube.ts';
 
 let env: Env;
 beforeAll(async () => {
@@ -39,5 +40,25 @@ spec: {policy: basic-${ns}, displayName: Alice}
     const { stdout } = await env.kubectl(['get', 'tm', '-n', ns]);
     expect(stdout).toMatch(/NAME\s+READY\s+REASON\s+POLICY\s+LIMIT\s+USED\s+REMAINING\s+RESET\s+AGE/);
     expect(stdout).toMatch(/alice\s+True\s+KeyReady\s+basic-/);
+  });
+
+  it('the hunt for key strings that ends every test file finds one put where none may be', async () => {
+    const ns = await env.newNamespace('leak');
+    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: leak-${ns}}\nspec: {}\n---\napiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: bob, namespace: ${ns}}\nspec: {policy: leak-${ns}}`);
+    await env.ready(ns, 'bob');
+    const key = (await env.secretData(ns, 'bob-openrouter'))['OPENROUTER_API_KEY'] ?? '';
+    expect(await env.leaks()).toEqual([]);
+    // as a careless edit would: the key copied into an annotation of its Secret, and half of it into a log line
+    await env.core.patchNamespacedSecret({ namespace: ns, name: 'bob-openrouter', body: { metadata: { annotations: { note: key } } } }, MERGE);
+    env.logs.push(`{"msg":"debug ${key.slice(-32)}"}\n`);
+    const tail = key.slice(-4);
+    expect((await env.leaks()).toSorted()).toEqual([
+      `Secret metadata in ${ns}: the first half of key …${tail}`,
+      `Secret metadata in ${ns}: the second half of key …${tail}`,
+      `the operator log: the second half of key …${tail}`,
+    ]);
+    env.logs.pop();
+    await env.core.patchNamespacedSecret({ namespace: ns, name: 'bob-openrouter', body: { metadata: { annotations: { note: null } } } }, MERGE);
+    expect(await env.leaks()).toEqual([]);
   });
 });
