@@ -5,7 +5,7 @@ NODE_BIN := $(shell bash hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 EMULATOR_PORT ?= 8787
 
-.PHONY: test deps bins typecheck lint unit soak cluster-up cluster-down emulator bench bench-rotation crds chart readme build image image-local demo demo-down deploy clean
+.PHONY: test deps bins typecheck lint unit soak chaos cluster-up cluster-down emulator bench bench-rotation crds chart readme build image image-local demo demo-down deploy clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -39,6 +39,12 @@ unit: deps
 MODEL_MINUTES ?= 30
 soak: deps bins
 	MODEL_MINUTES=$(MODEL_MINUTES) npx vitest run test/integration/model.test.ts
+
+## chaos: the fault suite at full size (SIGKILLs, kube-apiserver and etcd outages, an OpenRouter storm), each on its
+##        own cluster with users at work; prints the figures and writes test/chaos/results.json (a fixed-seed
+##        subset runs in `make test`)
+chaos: deps bins
+	node test/chaos/run.ts
 
 ## bench: provisioning at scale (N = BENCH_N, default 1,100,1000; OpenRouter latency BENCH_LATENCY 0,50 ms; its rate
 ##        limit BENCH_LIMIT 0,50/s) side by side with a seed-style script and the API server's ceiling; prints a

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DURATION } from './util/duration.ts';
+import { DURATION, parseDuration } from './util/duration.ts';
 
 /** Operator configuration: flags win over environment variables; everything is checked here, once. */
 export const Config = z.object({
@@ -32,6 +32,8 @@ export const Config = z.object({
     .optional(),
   leaderElect: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   leaseName: z.string().min(1).default('teamkeys-operator'),
+  /** how long a leader's lease lasts without renewal; it must renew within 2/3 of it and retries every 2/15 */
+  leaseDuration: z.string().regex(DURATION).refine((d) => parseDuration(d) >= 2_000, 'lease duration must be at least 2s').default('15s'),
   metricsPort: z.coerce.number().int().min(0).max(65535).default(8080),
   metricsHost: z.string().min(1).default('0.0.0.0'),
   /** one series per member (spend, limit, expiry, forecast...); off for very large fleets: per-policy and per-model aggregates stay */
@@ -62,6 +64,7 @@ export const FLAGS = {
   'namespace-selector': 'TEAMKEYS_NAMESPACE_SELECTOR',
   'leader-elect': 'TEAMKEYS_LEADER_ELECT',
   'lease-name': 'TEAMKEYS_LEASE_NAME',
+  'lease-duration': 'TEAMKEYS_LEASE_DURATION',
   'metrics-port': 'TEAMKEYS_METRICS_PORT',
   'metrics-host': 'TEAMKEYS_METRICS_HOST',
   'member-metrics': 'TEAMKEYS_MEMBER_METRICS',

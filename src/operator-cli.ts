@@ -17,7 +17,10 @@ export async function runOperator(argv: string[]): Promise<void> {
   const log = createLogger('teamkeys', cfg.logLevel);
   const kc = loadKubeConfig(cfg.kubeconfig);
   const op = new Operator(cfg, kc, systemClock, log);
-  const elector = cfg.leaderElect ? new LeaderElector(kc, { namespace: cfg.namespace, name: cfg.leaseName, identity: cfg.instance }, systemClock, log) : undefined;
+  const lease = parseDuration(cfg.leaseDuration);
+  const elector = cfg.leaderElect
+    ? new LeaderElector(kc, { namespace: cfg.namespace, name: cfg.leaseName, identity: cfg.instance, leaseDurationMs: lease, renewDeadlineMs: (lease * 2) / 3, retryPeriodMs: (lease * 2) / 15 }, systemClock, log)
+    : undefined;
   const server = await startProbeServer(cfg.metricsPort, cfg.metricsHost, op.metrics.registry, {
     healthy: () => op.healthy(),
     notReady: () => op.notReady(),

@@ -8,6 +8,7 @@ import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Agent, request } from 'undici';
 import { readClient, writeCerts, writeKubeconfig } from './certs.ts';
@@ -32,6 +33,11 @@ export interface ControlPlane {
   pids: Pids;
   /** names of the fake nodes kwok keeps Ready */
   nodes: string[];
+  /**
+   * An outage: stops etcd or kube-apiserver (SIGTERM), keeps it down for `downMs`, then starts it again with the
+   * same flags, ports and data, and resolves once it is healthy.
+   */
+  outage(c: 'etcd' | 'kube-apiserver', downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -95,7 +101,9 @@ async function startOnce(binDir: string, dir: string, opts: StartOptions): Promi
       if (pid) await stopProcess(pid);
     }
   };
+  const argsOf: Partial<Record<Component, string[]>> = {};
   const start = async (c: Component, args: string[]) => {
+    argsOf[c] = args;
     started[c] = await launch(join(binDir, c), args, join(dir, `${c}.log`), detached);
     return started[c];
   };
@@ -122,6 +130,20 @@ async function startOnce(binDir: string, dir: string, opts: StartOptions): Promi
       '--allow-privileged=true', '--v=0',
     ]);
     const admin = new Admin(server, await readClient(dir, 'admin'));
+    const outage = async (c: 'etcd' | 'kube-apiserver', downMs: number) => {
+      const pid = started[c]?.pid;
+      if (pid) await stopProcess(pid);
+      await sleep(downMs);
+      const child = await start(c, argsOf[c] ?? []);
+      await writeFile(join(dir, 'pids.json'), JSON.stringify(pids()));
+      if (c === 'etcd') return waitFor('etcd', timeout, child, () => healthy(`${etcdUrl}/health`));
+      const probe = new Admin(server, await readClient(dir, 'admin'));
+      try {
+        await waitFor('kube-apiserver', timeout, child, () => probe.ok('/readyz'));
+      } finally {
+        await probe.close();
+      }
+    };
     try {
       await waitFor('kube-apiserver', timeout, api, () => admin.ok('/readyz'));
       await waitFor('namespace default', timeout, api, () => admin.ok('/api/v1/namespaces/default'));
@@ -129,7 +151,7 @@ async function startOnce(binDir: string, dir: string, opts: StartOptions): Promi
       if (opts.apiOnly) {
         const few = pids();
         await writeFile(join(dir, 'pids.json'), JSON.stringify(few));
-        return { dir, server, kubeconfigPath, binDir, pids: few, nodes: [], stop: () => stopPids(few) };
+        return { dir, server, kubeconfigPath, binDir, get pids() { return pids(); }, nodes: [], outage, stop: () => stopPids(pids()) };
       }
       const kcmConfig = await writeKubeconfig(dir, server, 'kube-controller-manager');
       const schedConfig = await writeKubeconfig(dir, server, 'kube-scheduler');
@@ -166,8 +188,7 @@ async function startOnce(binDir: string, dir: string, opts: StartOptions): Promi
       // the ServiceAccount controller runs: pods in `default` can be admitted
       await waitFor('ServiceAccount default/default', timeout, kcm, () => admin.ok('/api/v1/namespaces/default/serviceaccounts/default'));
       await writeFile(join(dir, 'pids.json'), JSON.stringify(pids()));
-      const all = pids();
-      return { dir, server, kubeconfigPath, binDir, pids: all, nodes: [...FAKE_NODES], stop: () => stopPids(all) };
+      return { dir, server, kubeconfigPath, binDir, get pids() { return pids(); }, nodes: [...FAKE_NODES], outage, stop: () => stopPids(pids()) };
     } finally {
       await admin.close();
     }

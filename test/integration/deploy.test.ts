@@ -81,6 +81,21 @@ describe('deploy/', () => {
     expect(d.out.trim()).toBe('2 true true');
   });
 
+  it('runs its pod under Pod Security restricted, which the API server enforces in its namespace', async () => {
+    const d = await kubectl(['get', 'deployment', 'teamkeys-operator', '-n', SYSTEM, '-o', 'json']);
+    expect(d.ok, d.out).toBe(true);
+    const spec = (JSON.parse(d.out) as { spec: { template: { spec: { securityContext?: object; containers: { securityContext?: object }[] } } } }).spec.template.spec;
+    const pod = (name: string, podSpec: object) => JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: SYSTEM }, spec: podSpec });
+    // the Deployment's own pod is admitted...
+    const ok = await kubectl(['create', '--dry-run=server', '-f', '-'], undefined, pod('psa-ok', spec));
+    expect(ok.ok, ok.out).toBe(true);
+    // ...and the same pod allowed to run as root and to escalate is refused by the API server itself
+    const loose = { ...spec, securityContext: { ...spec.securityContext, runAsNonRoot: false }, containers: spec.containers.map((c) => ({ ...c, securityContext: { ...c.securityContext, allowPrivilegeEscalation: true } })) };
+    const refused = await kubectl(['create', '--dry-run=server', '-f', '-'], undefined, pod('psa-loose', loose));
+    expect(refused.ok).toBe(false);
+    expect(refused.out).toMatch(/violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false.*runAsNonRoot != true/s);
+  });
+
   it('runs the operator as its ServiceAccount through a full provisioning and deletion (RBAC sufficient)', async () => {
     saKubeconfig = await serviceAccountKubeconfig(kc, SYSTEM, 'teamkeys');
     expect((await kubectl(['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}'], saKubeconfig)).out).toBe('system:serviceaccount:teamkeys-system:teamkeys');

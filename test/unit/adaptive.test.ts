@@ -58,7 +58,7 @@ describe('AdaptiveRate', () => {
     expect(r.sustained).toBeCloseTo(0.4, 2);
   });
 
-  it('cuts once per burst of 429s, to just under what got through, and grows back slowly', () => {
+  it('cuts once per burst of 429s, to just under what got through; grows back slowly while 429s are recent, fast once the storm is over', () => {
     const rate = new AdaptiveRate({ ceiling: 100 });
     for (let t = 0; t < 2_000; t += 50) rate.succeeded(t); // 20 per second got through; the cut goes to 95% of it
     rate.throttled(2_000, 1_000);
@@ -66,10 +66,18 @@ describe('AdaptiveRate', () => {
     rate.throttled(2_100); // answered calls sent before the cut: no second cut
     expect(rate.rate).toBeCloseTo(19, 1);
     expect({ throttles: rate.throttles, cuts: rate.cuts }).toEqual({ throttles: 2, cuts: 1 });
-    // settled after 2 s; then +0.3% a second: 10 s later about 3% more
+    // settled after 2 s; then +0.3% a second while the last 429 is under 10 s old: 5 s later about 1.5% more
     rate.succeeded(4_000);
-    rate.succeeded(14_000);
-    expect(rate.rate).toBeCloseTo(19 * 1.03, 1);
+    rate.succeeded(9_000);
+    expect(rate.rate).toBeCloseTo(19 * 1.015, 1);
+    // 10 s without a 429: the storm is over, and the rate goes back fast to where it found it, less a tenth (90)
+    for (let t = 10_000; t <= 30_000; t += 500) rate.succeeded(t);
+    expect(rate.rate).toBeGreaterThanOrEqual(90);
+    expect(rate.rate).toBeLessThan(95);
+    // ...from where on it probes upwards slowly again: +0.3% a second
+    const at30 = rate.rate;
+    rate.succeeded(40_000);
+    expect(rate.rate / at30).toBeCloseTo(1.03, 2);
   });
 
   it('grows back fast while nothing waits for it: a lone 429 in a quiet hour does not slow the next storm', () => {
@@ -79,12 +87,14 @@ describe('AdaptiveRate', () => {
     expect(rate.rate).toBeLessThan(1);
     for (let t = 3_000; t <= 120_000; t += 1_000) rate.succeeded(t, false);
     expect(rate.rate).toBe(100);
-    // under load the same climb takes far longer
+    // under load it waits for 10 s without a 429 (the storm may not be over), then climbs to 90% of where it was
     const loaded = new AdaptiveRate({ ceiling: 100 });
     loaded.succeeded(0, true);
     loaded.throttled(1_000);
-    for (let t = 3_000; t <= 120_000; t += 1_000) loaded.succeeded(t, true);
+    for (let t = 3_000; t <= 11_000; t += 1_000) loaded.succeeded(t, true);
     expect(loaded.rate).toBeLessThan(1);
+    for (let t = 12_000; t <= 40_000; t += 1_000) loaded.succeeded(t, true);
+    expect(loaded.rate).toBeGreaterThanOrEqual(90);
   });
 
   it('keeps a floor, whatever OpenRouter says', () => {

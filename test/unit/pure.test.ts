@@ -92,6 +92,8 @@ describe('config and durations', () => {
     expect(() => loadConfig([], { TEAMKEYS_CLUSTER_ID: 'Not OK' })).toThrow(/clusterId: cluster id must be a lowercase DNS label/);
     expect(() => loadConfig(['--workers', '0'], {})).toThrow(/workers/);
     expect(() => loadConfig(['--bogus', 'x'], {})).toThrow(/bogus/);
+    expect(loadConfig([], { TEAMKEYS_LEASE_DURATION: '4s' })).toMatchObject({ leaseDuration: '4s' });
+    expect(() => loadConfig(['--lease-duration', '1s'], {})).toThrow(/leaseDuration: lease duration must be at least 2s/);
   });
 });
 

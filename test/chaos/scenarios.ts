@@ -1,0 +1,120 @@
+/**
+ * The fault scenarios, each on a fresh World and sized by the caller: `make chaos` runs them whole
+ * (test/chaos/run.ts), `make test` a short fixed-seed subset (test/integration/chaos.test.ts). Each returns its
+ * figures; the caller decides what must hold.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { prng, World, type Audit } from './world.ts';
+
+export interface Row {
+  scenario: string;
+  members: number;
+  /** seconds from the end of the fault to a clean audit */
+  convergeSeconds: number;
+  /** OpenRouter management calls during the scenario */
+  calls: number;
+  keysCreated: number;
+  orphans: number;
+  doubleKeys: number;
+  withoutWorkingKey: number;
+  /** the most management calls reaching OpenRouter in one second */
+  maxCallsPerSecond: number;
+  /** operator processes that exited on their own (a restart of its own) */
+  selfExits: number;
+  note: string;
+}
+
+export interface Sizes {
+  members: number;
+  seed: number;
+  convergeTimeoutMs: number;
+}
+
+/** Runs `fault` on a fresh world while the users keep working; then converges and audits. */
+async function scenario(name: string, s: Sizes, o: { replicas: 1 | 2; fault: (w: World) => Promise<string> }): Promise<{ row: Row; audit: Audit }> {
+  const w = await World.start();
+  try {
+    for (let i = 0; i < o.replicas; i++) w.startOperator(o.replicas === 2);
+    let done = false;
+    const driving = w.drive({ members: s.members, seed: s.seed, until: () => done });
+    const calls0 = w.calls();
+    const keys0 = w.issued.all.length;
+    let max = 0;
+    let prev = w.calls();
+    const sampler = setInterval(() => {
+      const now = w.calls();
+      max = Math.max(max, now - prev);
+      prev = now;
+    }, 1_000);
+    let note: string;
+    try {
+      note = await o.fault(w);
+    } finally {
+      done = true;
+      await driving;
+    }
+    // the users' last members exist; every replica the fault left down is started again
+    while (w.running().length < o.replicas) w.startOperator(o.replicas === 2);
+    const { seconds, audit } = await w.converge(s.convergeTimeoutMs);
+    clearInterval(sampler);
+    const selfExits = w.operators.filter((p) => p.child.exitCode !== null && p.child.signalCode === null).length;
+    return {
+      audit,
+      row: {
+        scenario: name, members: audit.live, convergeSeconds: Math.round(seconds * 10) / 10, calls: w.calls() - calls0, keysCreated: w.issued.all.length - keys0,
+        orphans: audit.orphans.length, doubleKeys: audit.doubles.length, withoutWorkingKey: audit.withoutWorkingKey.length + audit.pending.length, maxCallsPerSecond: max, selfExits, note,
+      },
+    };
+  } finally {
+    await w.stop();
+  }
+}
+
+/** SIGKILL at random instants, `kills` times, alternating between two replicas on one Lease. */
+export function kills(s: Sizes, count: number) {
+  return scenario(`operator SIGKILLed ${count} times (two replicas in turn)`, s, {
+    replicas: 2,
+    fault: async (w) => {
+      const rnd = prng(s.seed ^ 0x5eed);
+      for (let i = 0; i < count; i++) {
+        await sleep(200 + rnd() * 2_800);
+        const victim = w.running()[i % 2] ?? w.running()[0];
+        if (victim) await w.kill(victim);
+        w.startOperator(true);
+      }
+      return `${count} kills, 0.2-3 s apart`;
+    },
+  });
+}
+
+/** kube-apiserver or etcd stopped for `downMs` while members are being provisioned. */
+export function outage(s: Sizes, component: 'kube-apiserver' | 'etcd', downMs: number) {
+  return scenario(`${component} down ${downMs / 1000} s mid-provisioning`, s, {
+    replicas: 1,
+    fault: async (w) => {
+      await sleep(3_000); // provisioning under way
+      const pid = w.running()[0]?.child.pid;
+      await w.cp.outage(component, downMs);
+      await sleep(2_000);
+      return pid === w.running()[0]?.child.pid ? 'the same operator process throughout' : 'the operator process was replaced';
+    },
+  });
+}
+
+/** OpenRouter answering 429 with Retry-After, 500s, cut connections and commit-then-error for `ms`. */
+export function storm(s: Sizes, ms: number) {
+  return scenario(`OpenRouter storm ${ms / 1000} s (429, 500, cut, commit-then-error)`, s, {
+    replicas: 1,
+    fault: async (w) => {
+      w.emu.faults.set([
+        { kind: 'rateLimit', probability: 0.3, retryAfterSeconds: 1, status: 429, latencyMs: 0 },
+        { kind: 'error', probability: 0.2, status: 500, latencyMs: 0, retryAfterSeconds: 1 },
+        { kind: 'cut', probability: 0.1, status: 500, latencyMs: 0, retryAfterSeconds: 1 },
+        { route: 'POST /api/v1/keys', kind: 'commitThenError', probability: 0.2, status: 502, latencyMs: 0, retryAfterSeconds: 1 },
+      ], s.seed);
+      await sleep(ms);
+      w.emu.faults.clear();
+      return 'faults on every management route';
+    },
+  });
+}
