@@ -167,7 +167,7 @@ export class Emulator {
       reply = toReply(e);
     }
     this.count(id, cut ? 0 : reply.status);
-    this.opts.logger?.info({ route: id, status: cut ? 'cut' : reply.status, ms: Math.round(performance.now() - started) }, 'request');
+    this.opts.logger?.info({ route: id, host: req.headers.host, status: cut ? 'cut' : reply.status, ms: Math.round(performance.now() - started) }, 'request');
     if (cut) return;
     const body = malformed ? malform(reply.body, malformed) : JSON.stringify(reply.body);
     const type = malformed === 'notJson' ? 'text/html' : 'application/json';

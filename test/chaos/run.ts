@@ -5,7 +5,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { kills, outage, storm, type Row } from './scenarios.ts';
+import { kills, outage, partition, storm, type Row } from './scenarios.ts';
 
 const sizes = { members: Number(process.env['CHAOS_MEMBERS'] ?? 300), seed: Number(process.env['CHAOS_SEED'] ?? 20261127), convergeTimeoutMs: 600_000 };
 const rows: Row[] = [];
@@ -14,6 +14,7 @@ for (const run of [
   () => outage(sizes, 'kube-apiserver', 60_000),
   () => outage(sizes, 'etcd', 20_000),
   () => storm(sizes, 120_000),
+  () => partition(sizes),
 ]) {
   const { row } = await run();
   rows.push(row);

@@ -3,7 +3,10 @@
  * (test/chaos/run.ts), `make test` a short fixed-seed subset (test/integration/chaos.test.ts). Each returns its
  * figures; the caller decides what must hold.
  */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Partition } from './partition.ts';
 import { prng, World, type Audit } from './world.ts';
 
 export interface Row {
@@ -31,7 +34,7 @@ export interface Sizes {
 }
 
 /** Runs `fault` on a fresh world while the users keep working; then converges and audits. */
-async function scenario(name: string, s: Sizes, o: { replicas: 1 | 2; fault: (w: World) => Promise<string> }): Promise<{ row: Row; audit: Audit }> {
+async function scenario(name: string, s: Sizes, o: { replicas: 0 | 1 | 2; fault: (w: World) => Promise<string> }): Promise<{ row: Row; audit: Audit }> {
   const w = await World.start();
   try {
     for (let i = 0; i < o.replicas; i++) w.startOperator(o.replicas === 2);
@@ -53,7 +56,7 @@ async function scenario(name: string, s: Sizes, o: { replicas: 1 | 2; fault: (w:
       done = true;
       await driving;
     }
-    // the users' last members exist; every replica the fault left down is started again
+    // the users' last members exist; every replica the fault left down is started again (0: the fault's own)
     while (w.running().length < o.replicas) w.startOperator(o.replicas === 2);
     const { seconds, audit } = await w.converge(s.convergeTimeoutMs);
     clearInterval(sampler);
@@ -117,4 +120,58 @@ export function storm(s: Sizes, ms: number) {
       return 'faults on every management route';
     },
   });
+}
+
+/** Log lines of one JSON logger, as objects. */
+const lines = (logs: readonly string[]) => logs.join('').split('\n').flatMap((l) => {
+  try {
+    return [JSON.parse(l) as { time: number; msg?: string; host?: string; route?: string }];
+  } catch {
+    return [];
+  }
+});
+
+/**
+ * The leader cut off from the API server (a black hole: its calls hang) while it can still reach OpenRouter. It must
+ * stop calling OpenRouter before the standby becomes leader: no two leaders, ever. The emulator's log tells the two
+ * apart by the name each calls it by; the deposed leader exits, as client-go's do (its restart is the Deployment's).
+ */
+export function partition(s: Sizes) {
+  let gapMs = Number.NaN;
+  return scenario('leader partitioned from the API server', s, {
+    replicas: 0,
+    fault: async (w) => {
+      const server = new URL(w.cp.server);
+      const cutOff = new Partition(server.hostname, Number(server.port));
+      await cutOff.start();
+      const kubeconfig = join(w.cp.dir, 'kubeconfig-partitioned');
+      await writeFile(kubeconfig, (await readFile(w.cp.kubeconfigPath, 'utf8')).replace(w.cp.server, `https://127.0.0.1:${cutOff.port}`));
+      try {
+        const a = w.startOperator(true, { kubeconfig, openrouterHost: 'localhost' });
+        while (!a.logged('became leader')) await sleep(100);
+        const b = w.startOperator(true);
+        await sleep(5_000); // at work
+        // the cut comes while the leader has work queued and calls in flight: a burst of members, slow creates
+        w.emu.faults.set([{ route: 'POST /api/v1/keys', kind: 'latency', latencyMs: 300, probability: 1, status: 500, retryAfterSeconds: 1 }]);
+        const seen = w.emuLog.length;
+        await Promise.all(Array.from({ length: 20 }, (_, i) => w.createMember(`burst${i}`)));
+        while (!lines(w.emuLog.slice(seen)).some((l) => l.host?.startsWith('localhost') && l.route === 'POST /api/v1/keys')) await sleep(20);
+        cutOff.cut();
+        const cutAt = Date.now();
+        while (!b.logged('became leader')) await sleep(100);
+        const led = lines(b.logs).find((l) => l.msg === 'became leader')?.time ?? Number.NaN;
+        await sleep(5_000); // the new leader at work
+        const fromA = lines(w.emuLog).filter((l) => l.msg === 'request' && l.host?.startsWith('localhost'));
+        const lastA = Math.max(...fromA.map((l) => l.time));
+        gapMs = led - lastA;
+        w.emu.faults.clear();
+        // the deposed leader exits (within --shutdown-timeout: its informers cannot stop cleanly without a server)
+        await Promise.race([a.exited, sleep(30_000)]);
+        return `A cut off; its last OpenRouter call ${gapMs} ms before B led (${led - cutAt} ms after the cut)`;
+      } finally {
+        cutOff.heal();
+        await cutOff.stop();
+      }
+    },
+  }).then((r) => ({ ...r, gapMs }));
 }

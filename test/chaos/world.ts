@@ -7,7 +7,9 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
+import { pino } from 'pino';
 import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
 import { ANNOTATION_ROTATE, type TeamMember } from '../../src/api/schema.ts';
 import { parseKeyName } from '../../src/controller/keyname.ts';
@@ -63,6 +65,8 @@ export class World {
   readonly custom: CustomObjectsApi;
   readonly operators: OperatorProcess[] = [];
   private readonly mk = newSecret();
+  /** the emulator's request log: route, Host header, status, time */
+  readonly emuLog: string[] = [];
   private url = '';
   private started = 0;
   /** every member the driver ever created, and which of them it deleted */
@@ -71,7 +75,8 @@ export class World {
 
   private constructor(cp: ControlPlane) {
     this.cp = cp;
-    this.emu = new Emulator({ managementKeys: [this.mk], onIssued: this.issued.collect });
+    const sink = new Writable({ write: (chunk: Buffer, _e, cb) => { this.emuLog.push(chunk.toString()); cb(); } });
+    this.emu = new Emulator({ managementKeys: [this.mk], onIssued: this.issued.collect, logger: pino({ level: 'info' }, sink) });
     this.kc = loadKubeConfig(cp.kubeconfigPath);
     this.core = apiClient(this.kc, CoreV1Api);
     this.custom = apiClient(this.kc, CustomObjectsApi);
@@ -96,13 +101,18 @@ export class World {
     return (await p).stdout;
   }
 
-  /** One operator replica; with leaderElect, on a 4 s lease so a standby takes over quickly. */
-  startOperator(leaderElect: boolean): OperatorProcess {
+  /**
+   * One operator replica; with leaderElect, on a 4 s lease so a standby takes over quickly. `kubeconfig`: another
+   * way to the API server (through a Partition); `openrouterHost`: the name it calls OpenRouter by, which the
+   * emulator's log shows (so two replicas' calls can be told apart).
+   */
+  startOperator(leaderElect: boolean, o: { kubeconfig?: string; openrouterHost?: string } = {}): OperatorProcess {
+    const url = o.openrouterHost ? this.url.replace('127.0.0.1', o.openrouterHost) : this.url;
     const op = startOperatorProcess(`chaos-${this.started++}`, {
-      KUBECONFIG: this.cp.kubeconfigPath,
+      KUBECONFIG: o.kubeconfig ?? this.cp.kubeconfigPath,
       POD_NAMESPACE: SYSTEM,
       TEAMKEYS_CLUSTER_ID: CLUSTER_ID,
-      TEAMKEYS_OPENROUTER_URL: `${this.url}/api/v1`,
+      TEAMKEYS_OPENROUTER_URL: `${url}/api/v1`,
       TEAMKEYS_NAMESPACE_SELECTOR: 'teamkeys.dev/chaos=true',
       TEAMKEYS_ORPHAN_GRACE: '1s',
       TEAMKEYS_MIN_SYNC_INTERVAL: '30s',
@@ -140,9 +150,7 @@ export class World {
       const r = rnd();
       try {
         if (live().length < o.members && r < 0.5) {
-          const name = `m${next}`;
-          await this.custom.createNamespacedCustomObject({ ...TM, body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name }, spec: { policy: POLICY } } });
-          this.created.add(name);
+          await this.createMember(`m${next}`);
           next++;
         } else if (r < 0.7) {
           const name = pick();
@@ -162,6 +170,11 @@ export class World {
       }
       await sleep(o.pauseMs ?? 100);
     }
+  }
+
+  async createMember(name: string): Promise<void> {
+    await this.custom.createNamespacedCustomObject({ ...TM, body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name }, spec: { policy: POLICY } } });
+    this.created.add(name);
   }
 
   /** Every promise, checked against the cluster and OpenRouter's own records. */
