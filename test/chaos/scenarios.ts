@@ -49,9 +49,16 @@ async function scenario(name: string, s: Sizes, o: { replicas: 0 | 1 | 2; fault:
       max = Math.max(max, now - prev);
       prev = now;
     }, 1_000);
+    const live = () => w.created.size - w.deleted.size;
+    const until = async (n: number) => {
+      const deadline = performance.now() + 300_000;
+      while (live() < n && performance.now() < deadline) await sleep(200);
+    };
     let note: string;
     try {
+      await until(s.members / 2); // half the fleet first: the fault strikes mid-provisioning
       note = await o.fault(w);
+      await until(s.members); // the users go on until the whole fleet exists
     } finally {
       done = true;
       await driving;

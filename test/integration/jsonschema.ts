@@ -16,7 +16,7 @@ const GVK = 'x-kubernetes-group-version-kind';
 function adapt(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(adapt);
   if (typeof node !== 'object' || node === null) return node;
-  const s = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, k === 'properties' && typeof v === 'object' && v !== null ? Object.fromEntries(Object.entries(v).map(([p, sub]) => [p, adapt(sub)])) : adapt(v)])) as Schema;
+  const s: Schema = Object.fromEntries<unknown>(Object.entries(node).map(([k, v]) => [k, k === 'properties' && typeof v === 'object' && v !== null ? Object.fromEntries(Object.entries(v).map(([p, sub]) => [p, adapt(sub)])) : adapt(v)]));
   if (s['format'] === 'int-or-string' || s['x-kubernetes-int-or-string'] === true) {
     delete s['type'];
     delete s['format'];
