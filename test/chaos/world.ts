@@ -84,15 +84,24 @@ export class World {
 
   static async start(): Promise<World> {
     const w = new World(await startControlPlane({ apiOnly: true }));
-    w.url = await w.emu.start();
-    await w.kubectl(['apply', '-k', join(ROOT, 'crds')]);
-    await w.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
-    await w.core.createNamespace({ body: { metadata: { name: SYSTEM } } });
-    await w.core.createNamespace({ body: { metadata: { name: NS, labels: { 'teamkeys.dev/chaos': 'true' } } } });
-    await w.core.createNamespacedSecret({ namespace: SYSTEM, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: w.mk } } });
-    // a short overlap, so rotations are in flight all through a scenario and over by the audit
-    await w.kubectl(['apply', '-f', '-'], `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${POLICY}}\nspec: {budget: {limitUSD: 5}, rotation: {overlap: 15s}, usage: {syncInterval: 30s}}\n`);
+    try {
+      await w.prepare();
+    } catch (e) {
+      await w.stop();
+      throw e;
+    }
     return w;
+  }
+
+  private async prepare(): Promise<void> {
+    this.url = await this.emu.start();
+    await this.kubectl(['apply', '-k', join(ROOT, 'crds')]);
+    await this.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
+    await this.core.createNamespace({ body: { metadata: { name: SYSTEM } } });
+    await this.core.createNamespace({ body: { metadata: { name: NS, labels: { 'teamkeys.dev/chaos': 'true' } } } });
+    await this.core.createNamespacedSecret({ namespace: SYSTEM, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: this.mk } } });
+    // a short overlap, so rotations are in flight all through a scenario and over by the audit
+    await this.kubectl(['apply', '-f', '-'], `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${POLICY}}\nspec: {budget: {limitUSD: 5}, rotation: {overlap: 15s}, usage: {syncInterval: 30s}}\n`);
   }
 
   async kubectl(args: string[], input?: string): Promise<string> {
