@@ -5,7 +5,7 @@ NODE_BIN := $(shell bash hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 EMULATOR_PORT ?= 8787
 
-.PHONY: test deps bins typecheck lint unit soak chaos cluster-up cluster-down emulator bench bench-rotation crds chart readme build image image-local demo demo-down deploy clean
+.PHONY: test deps bins typecheck lint unit soak chaos cluster-up cluster-down emulator bench bench-rotation crds chart readme sbom build image image-local demo demo-down deploy clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -76,6 +76,10 @@ build: deps
 IMAGE ?= teamkeys:dev
 image:
 	bash hack/image.sh $(IMAGE)
+
+## sbom: the image's Software Bill of Materials, CycloneDX JSON, made by syft from the image (make image first)
+sbom:
+	bash hack/sbom.sh $(IMAGE) sbom.cdx.json
 
 ## image-local: the same Dockerfile FROM bases made here from Debian packages and node@24 (no registry needed)
 image-local:

@@ -3,7 +3,11 @@
  * ServiceAccount's identity can do its whole job (the RBAC is sufficient) and nothing else (the RBAC is tight);
  * and the container image itself, run the way the Deployment runs it, does the same job.
  */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Emulator } from '../../src/emulator/server.ts';
@@ -15,6 +19,7 @@ import { startOperatorProcess, type OperatorProcess } from './process.ts';
 import { kubectl, serviceAccountKubeconfig, serviceAccountToken } from './serviceaccount.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
+const run = promisify(execFile);
 const SYSTEM = 'teamkeys-system';
 /** an ordinary team namespace, which anyone allowed to could delete */
 const VICTIM = `deploy-victim-${Date.now().toString(36)}`;
@@ -168,6 +173,20 @@ describe('the image deploy/ ships', () => {
       await expect(podman(['run', '--rm', '--network', 'none', '--entrypoint', bin, image, '--version'])).rejects.toThrow(/not found|no such file/i);
     }
   });
+
+  it('comes with a Software Bill of Materials that syft makes from the image itself (CycloneDX)', async () => {
+    const out = join(await mkdtemp(join(tmpdir(), 'teamkeys-sbom-')), 'sbom.cdx.json');
+    await run('bash', [join(ROOT, 'hack/sbom.sh'), image, out], { maxBuffer: 1 << 26 });
+    const bom = JSON.parse(await readFile(out, 'utf8')) as { bomFormat: string; components: { name: string; version?: string; type: string }[] };
+    expect(bom.bomFormat).toBe('CycloneDX');
+    const has = (name: string, version?: string) => bom.components.some((c) => c.name === name && (version === undefined || c.version === version));
+    // the production dependencies the image ships, at the versions the lock file pins; no dev dependency
+    const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string }> };
+    for (const name of ['@kubernetes/client-node', 'undici', 'zod', 'pino', 'prom-client']) expect(has(name, lock.packages[`node_modules/${name}`]?.version), name).toBe(true);
+    for (const dev of ['vitest', 'typescript', 'fast-check']) expect(has(dev), dev).toBe(false);
+    // and the runtime itself
+    expect(bom.components.some((c) => c.name === 'node' && c.version?.startsWith('24.'))).toBe(true);
+  }, 600_000);
 
   it('provisions, suspends and deletes a member as the operator, run the way deploy/ runs it', async () => {
     if (op && op.child.exitCode === null) {
