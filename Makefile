@@ -13,11 +13,13 @@ node_modules/.installed: package.json package-lock.json
 
 deps: node_modules/.installed
 
-## bins: build the local cluster (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok)
-##       and helm from the Go module proxy (cached; skipped when up to date)
+## bins: build the local cluster (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok),
+##       helm, kubeconform and syft from the Go module proxy (cached; skipped when up to date)
 bins:
 	bash hack/controlplane-bins.sh >/dev/null
 	bash hack/helm.sh >/dev/null
+	bash hack/gotool.sh kubeconform >/dev/null
+	bash hack/gotool.sh syft >/dev/null
 
 typecheck: deps
 	npx tsc -p tsconfig.json
