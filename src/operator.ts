@@ -37,6 +37,7 @@ import { OpenRouterKeys } from './openrouter/keys.ts';
 import { RateLimiter } from './openrouter/limiter.ts';
 import { Metrics } from './metrics/metrics.ts';
 import { monotonicClock, type Clock } from './util/clock.ts';
+import { OpenRouterRecovery } from './controller/recovery.ts';
 import { parseDuration } from './util/duration.ts';
 import { errorMessage } from './util/errors.ts';
 
@@ -53,6 +54,8 @@ export class Operator {
   readonly guardrailBook = new GuardrailBook();
   readonly usageBook: UsageBook;
   readonly queue: WorkQueue;
+  /** members held back by OpenRouter's trouble, due again once it answers cleanly (elapsed time, as the queue) */
+  private readonly recovery = new OpenRouterRecovery(monotonicClock);
   readonly credentials: Credentials;
   readonly metrics: Metrics;
   private readonly cfg: Config;
@@ -108,6 +111,10 @@ export class Operator {
       observe: (route, code, ms) => {
         this.metrics.openrouterCalls.inc({ route, code: String(code) });
         this.metrics.openrouterDuration.observe({ route }, ms / 1000);
+        for (const key of this.recovery.answered(code)) {
+          this.queue.forget(key);
+          this.queue.add(key, true);
+        }
       },
     });
     this.keys = new OpenRouterKeys(this.client);
@@ -288,6 +295,7 @@ export class Operator {
     const end = this.metrics.reconcileDuration.startTimer({ resource });
     try {
       const r = await this.reconcile(key);
+      if (r.retry) this.recovery.retried(key);
       this.metrics.reconciles.inc({ resource, result: r.retry ? 'retry' : r.requeueAfterMs !== undefined ? 'requeue' : 'done' });
       return r;
     } catch (e) {
@@ -323,6 +331,7 @@ export class Operator {
           return { requeueAfterMs: 30_000 };
         case 'transient':
           this.log.info({ item: key, err: errorMessage(e) }, 'OpenRouter unavailable; retrying');
+          this.recovery.held(key);
           return { retry: true };
         case 'error':
           throw e;
