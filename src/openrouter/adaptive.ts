@@ -4,9 +4,10 @@
  * whichever is lower), once per burst of 429s. Every answer that is not a 429 lets it grow: slowly (0.3% a second)
  * while calls queue for it, so the probe back to the limit refuses only a call or two every minute or so; fast
  * (10% a second) while they do not, since then the rate is not what holds anything back, and a lone 429 in a
- * quiet hour must not leave the next storm crawling. After a storm of 429s (10 s without one), it climbs back fast
- * (25% a second) to just under where the storm found it: a storm's 429s, sent while retries and backoff kept the
- * rate low, measure the storm, not OpenRouter's limit. Under load it settles at about 95% of OpenRouter's limit.
+ * quiet hour must not leave the next storm crawling. After a storm of 429s (10 s and 10 answers without one), it
+ * climbs back fast (25% a second) to just under where the storm found it: a storm's 429s, sent while retries and
+ * backoff kept the rate low, measure the storm, not OpenRouter's limit. A 429 during that climb is a real limit:
+ * the climb ends there. Under load it settles at about 95% of OpenRouter's limit.
  */
 export interface AdaptiveRateOptions {
   /** calls per second never exceeded (--rate-limit-per-second) */
@@ -19,8 +20,9 @@ const GROWTH_PER_SECOND = 0.003;
 const IDLE_GROWTH_PER_SECOND = 0.1;
 const CUT = 0.9;
 const RECOVERY_GROWTH_PER_SECOND = 0.25;
-/** this long without a 429 ends a storm */
+/** this long, and this many answers, without a 429 end a storm */
 const QUIET_MS = 10_000;
+const QUIET_ANSWERS = 10;
 /** what got through is measured over this window */
 const WINDOW_MS = 2_000;
 /** 429s within this long after a cut answer calls sent before it: they do not cut again */
@@ -36,6 +38,8 @@ export class AdaptiveRate {
   private lastThrottle = Number.NEGATIVE_INFINITY;
   /** where the last storm found the rate (less a cut): regained fast once the storm is over */
   private recoverTo = 0;
+  private answersSinceThrottle = 0;
+  private climbing = false;
   /** 429s seen, and cuts made */
   throttles = 0;
   cuts = 0;
@@ -64,7 +68,9 @@ export class AdaptiveRate {
     }
     const since = this.lastGrowth ?? now;
     this.lastGrowth = now;
-    const recovering = now - this.lastThrottle > QUIET_MS && this.current < this.recoverTo;
+    this.answersSinceThrottle++;
+    const recovering = now - this.lastThrottle > QUIET_MS && this.answersSinceThrottle >= QUIET_ANSWERS && this.current < this.recoverTo;
+    this.climbing ||= recovering;
     const growth = !saturated ? IDLE_GROWTH_PER_SECOND : recovering ? RECOVERY_GROWTH_PER_SECOND : GROWTH_PER_SECOND;
     const grown = this.current * (1 + growth * Math.max(0, now - since) / 1000);
     this.current = Math.min(this.ceiling, recovering ? Math.min(grown, this.recoverTo) : grown);
@@ -73,7 +79,10 @@ export class AdaptiveRate {
   /** A 429: cut once per burst, to just under what got through in the last seconds. */
   throttled(now: number, retryAfterMs = 0): void {
     this.throttles++;
-    if (now - this.lastThrottle > QUIET_MS) this.recoverTo = this.current * CUT;
+    // a new storm starts once the last one's climb is over (or a 429 ended it: that rate is OpenRouter's limit)
+    if (this.current >= this.recoverTo || this.climbing) this.recoverTo = this.current * CUT;
+    this.climbing = false;
+    this.answersSinceThrottle = 0;
     this.lastThrottle = now;
     if (now < this.settledAt) return;
     while (this.served.length > 0 && (this.served[0] ?? now) < now - WINDOW_MS) this.served.shift();

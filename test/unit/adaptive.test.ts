@@ -97,6 +97,25 @@ describe('AdaptiveRate', () => {
     expect(loaded.rate).toBeGreaterThanOrEqual(90);
   });
 
+  it('after a long storm of random 429s, whose 429s grow sparse as the rate falls, climbs back within a minute', () => {
+    const rate = new AdaptiveRate({ ceiling: 100 });
+    let seed = 1;
+    const rnd = () => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647;
+    let next = 0;
+    const at: Record<number, number> = {};
+    for (let t = 0; t <= 180_000; t += 10) {
+      if (t >= next) {
+        const storm = t > 10_000 && t < 70_000; // 30% of calls refused, whatever the rate
+        if (storm && rnd() < 0.3) rate.throttled(t, 1_000);
+        else rate.succeeded(t, true);
+        next = t + 1_000 / rate.rate;
+      }
+      if (t % 10_000 === 0) at[t / 1_000] = rate.rate;
+    }
+    expect(at[70]).toBeLessThan(2); // the storm brought it down
+    expect(at[130]).toBeGreaterThan(50); // a minute after it, back above half the rate it had
+  });
+
   it('keeps a floor, whatever OpenRouter says', () => {
     const rate = new AdaptiveRate({ ceiling: 10, floor: 1 });
     for (let i = 0; i < 50; i++) rate.throttled(i * 3_000);
