@@ -1,7 +1,8 @@
 /** The README's generated tables: each lives between `<!-- name:start -->` and `<!-- name:end -->`. */
+import { chaosTable } from './chaos.ts';
 import { refusalsTable } from './refusals.ts';
 
-export const TABLES: Record<string, () => string> = { refusals: refusalsTable };
+export const TABLES: Record<string, () => string> = { refusals: refusalsTable, chaos: chaosTable };
 
 export function withTables(readme: string): string {
   let out = readme;
