@@ -111,10 +111,7 @@ export class Operator {
       observe: (route, code, ms) => {
         this.metrics.openrouterCalls.inc({ route, code: String(code) });
         this.metrics.openrouterDuration.observe({ route }, ms / 1000);
-        for (const key of this.recovery.answered(code)) {
-          this.queue.forget(key);
-          this.queue.add(key, true);
-        }
+        for (const key of this.recovery.answered(code)) this.queue.release(key);
       },
     });
     this.keys = new OpenRouterKeys(this.client);

@@ -12,6 +12,12 @@ export function printable(s: string): string {
   return s.replace(/[\x00-\x1F\x7F-\x9F]/g, '\uFFFD');
 }
 
+/** The same for a CSV field, which quotes line breaks and tabs rather than losing them: only those survive. */
+export function printableField(s: string): string {
+  // oxlint-disable-next-line no-control-regex -- control characters are what it replaces
+  return s.replace(/[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]/g, '\uFFFD');
+}
+
 /** Dollars with cents; a spend too small to show in cents is "<0.01", not "0.00". */
 export function usd(v: number | null): string {
   if (v === null) return UNKNOWN;

@@ -66,7 +66,10 @@ const CSV_COLUMNS: readonly [string, (r: ReportRow) => string | number | null][]
 
 /** One line per member, no total line (a CSV is data to sum); unknown figures are empty fields. */
 export function csvOf(rows: readonly ReportRow[]): string {
-  return csv(CSV_COLUMNS.map(([h]) => h), rows.map((r) => CSV_COLUMNS.map(([, pick]) => pick(r))));
+  return csv(CSV_COLUMNS.map(([h]) => h), rows.map((r) => CSV_COLUMNS.map(([, pick]) => {
+    const v = pick(r);
+    return typeof v === 'string' ? cell.printableField(v) : v;
+  })));
 }
 
 type Align = 'left' | 'right';

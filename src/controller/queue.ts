@@ -77,6 +77,19 @@ export class WorkQueue {
     this.waiters.shift()?.();
   }
 
+  /**
+   * Ends a key's backoff now and queues it, behind what people asked for. Its failure count stays, so a key that
+   * fails again backs off further.
+   */
+  release(key: string): void {
+    if (this.backoffUntil.delete(key)) {
+      const t = this.timers.get(key);
+      if (t) clearTimeout(t.timer);
+      this.timers.delete(key);
+    }
+    this.add(key);
+  }
+
   /** Milliseconds until the key's failure backoff ends (0: not backing off). */
   backoffLeft(key: string): number {
     return Math.max(0, (this.backoffUntil.get(key) ?? 0) - this.o.clock.now());

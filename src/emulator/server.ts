@@ -160,7 +160,10 @@ export class Emulator {
         reply = await this.run(route, params, req, url);
         const after = route.control ? undefined : this.faults.after(id);
         // a failing "after" fault throws like any error, so the committed change is answered with that failure
-        if (after?.kind === 'malformed') malformed = after.answer;
+        if (after?.kind === 'malformed') {
+          malformed = after.answer;
+          if (after.latencyMs > 0) await sleep(after.latencyMs);
+        }
         else if (after && (await this.applyFault(after, res))) cut = true;
       }
     } catch (e) {

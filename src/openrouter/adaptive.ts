@@ -79,12 +79,12 @@ export class AdaptiveRate {
   /** A 429: cut once per burst, to just under what got through in the last seconds. */
   throttled(now: number, retryAfterMs = 0): void {
     this.throttles++;
-    // a new storm starts once the last one's climb is over (or a 429 ended it: that rate is OpenRouter's limit)
-    if (this.current >= this.recoverTo || this.climbing) this.recoverTo = this.current * CUT;
-    this.climbing = false;
     this.answersSinceThrottle = 0;
     this.lastThrottle = now;
     if (now < this.settledAt) return;
+    // a new storm starts once the last one's climb is over (or a 429 ended it: that rate is OpenRouter's limit)
+    if (this.current > this.recoverTo || this.climbing) this.recoverTo = this.current * CUT;
+    this.climbing = false;
     while (this.served.length > 0 && (this.served[0] ?? now) < now - WINDOW_MS) this.served.shift();
     const through = this.served.length / (WINDOW_MS / 1000);
     const measured = through > 0 ? through * 0.95 : this.current * CUT;

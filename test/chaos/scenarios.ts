@@ -36,6 +36,7 @@ export interface Sizes {
 /** Runs `fault` on a fresh world while the users keep working; then converges and audits. */
 async function scenario(name: string, s: Sizes, o: { replicas: 0 | 1 | 2; fault: (w: World) => Promise<string> }): Promise<{ row: Row; audit: Audit }> {
   const w = await World.start();
+  let sampler: NodeJS.Timeout | undefined;
   try {
     for (let i = 0; i < o.replicas; i++) w.startOperator(o.replicas === 2);
     let done = false;
@@ -44,7 +45,7 @@ async function scenario(name: string, s: Sizes, o: { replicas: 0 | 1 | 2; fault:
     const keys0 = w.issued.all.length;
     let max = 0;
     let prev = w.calls();
-    const sampler = setInterval(() => {
+    sampler = setInterval(() => {
       const now = w.calls();
       max = Math.max(max, now - prev);
       prev = now;
@@ -66,7 +67,6 @@ async function scenario(name: string, s: Sizes, o: { replicas: 0 | 1 | 2; fault:
     // the users' last members exist; every replica the fault left down is started again (0: the fault's own)
     while (w.running().length < o.replicas) w.startOperator(o.replicas === 2);
     const { seconds, audit } = await w.converge(s.convergeTimeoutMs);
-    clearInterval(sampler);
     const selfExits = w.operators.filter((p) => p.child.exitCode !== null && p.child.signalCode === null).length;
     return {
       audit,
@@ -76,7 +76,17 @@ async function scenario(name: string, s: Sizes, o: { replicas: 0 | 1 | 2; fault:
       },
     };
   } finally {
+    clearInterval(sampler);
     await w.stop();
+  }
+}
+
+/** Waits for `ok()`, or throws after `ms`: a scenario that cannot go on must not hold its cluster forever. */
+async function waitUntil(what: string, ms: number, ok: () => boolean): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!ok()) {
+    if (performance.now() > deadline) throw new Error(`waited ${ms / 1000} s for ${what}`);
+    await sleep(100);
   }
 }
 
@@ -155,17 +165,17 @@ export function partition(s: Sizes) {
       await writeFile(kubeconfig, (await readFile(w.cp.kubeconfigPath, 'utf8')).replace(w.cp.server, `https://127.0.0.1:${cutOff.port}`));
       try {
         const a = w.startOperator(true, { kubeconfig, openrouterHost: 'localhost' });
-        while (!a.logged('became leader')) await sleep(100);
+        await waitUntil('replica A to lead', 60_000, () => a.logged('became leader'));
         const b = w.startOperator(true);
         await sleep(5_000); // at work
         // the cut comes while the leader has work queued and calls in flight: a burst of members, slow creates
         w.emu.faults.set([{ route: 'POST /api/v1/keys', kind: 'latency', latencyMs: 300, probability: 1, status: 500, retryAfterSeconds: 1 }]);
         const seen = w.emuLog.length;
         await Promise.all(Array.from({ length: 20 }, (_, i) => w.createMember(`burst${i}`)));
-        while (!lines(w.emuLog.slice(seen)).some((l) => l.host?.startsWith('localhost') && l.route === 'POST /api/v1/keys')) await sleep(20);
+        await waitUntil('A to create keys', 60_000, () => lines(w.emuLog.slice(seen)).some((l) => l.host?.startsWith('localhost') && l.route === 'POST /api/v1/keys'));
         cutOff.cut();
         const cutAt = Date.now();
-        while (!b.logged('became leader')) await sleep(100);
+        await waitUntil('replica B to lead', 60_000, () => b.logged('became leader'));
         const led = lines(b.logs).find((l) => l.msg === 'became leader')?.time ?? Number.NaN;
         await sleep(5_000); // the new leader at work
         const fromA = lines(w.emuLog).filter((l) => l.msg === 'request' && l.host?.startsWith('localhost'));

@@ -48,7 +48,7 @@ export interface Audit {
   withoutWorkingKey: string[];
   /** keys of this cluster whose member is gone */
   orphans: string[];
-  /** enabled keys of a member beyond its current key and the previous ones still inside their overlap */
+  /** enabled keys of a member beyond its current key and the previous ones still inside their overlap (a suspended member: any) */
   doubles: string[];
   /** members still being deleted, or with a key being issued */
   pending: string[];
@@ -214,7 +214,8 @@ export class World {
       a.live++;
       const mine = byUid.get(m.metadata.uid ?? '') ?? [];
       const enabled = mine.filter((k) => !k.disabled);
-      const allowed = new Set([m.status?.key?.hash, ...(m.status?.previousKeys ?? []).filter((p) => p.state === 'Draining').map((p) => p.hash)]);
+      // a suspended member may have no enabled key at all
+      const allowed = new Set(m.spec.suspended ? [] : [m.status?.key?.hash, ...(m.status?.previousKeys ?? []).filter((p) => p.state === 'Draining').map((p) => p.hash)]);
       for (const k of enabled) if (!allowed.has(k.hash)) a.doubles.push(`${name}: ${k.hash.slice(0, 8)}`);
       if (m.spec.suspended) continue;
       const ready = m.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
@@ -244,8 +245,11 @@ export class World {
   }
 
   async stop(): Promise<void> {
-    for (const op of this.running()) await this.kill(op);
-    await this.emu.stop();
-    await this.cp.stop();
+    try {
+      for (const op of this.running()) await this.kill(op);
+      await this.emu.stop();
+    } finally {
+      await this.cp.stop();
+    }
   }
 }

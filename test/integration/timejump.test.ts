@@ -1,8 +1,8 @@
 /**
  * The clock jumping: forward across a daily reset boundary, then back a few minutes (an NTP correction, skew). The
  * operator and the emulator share the clock the test moves. No churn: no key created, deleted or rotated, no
- * scheduled rotation brought forward; and no money lost: the spend of the old window stays in it, the new window
- * starts with the whole limit, and going back does not hand out a window twice.
+ * scheduled rotation brought forward; and no money lost: the spend of the old window stays in it, and the new
+ * window starts with the whole limit.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { nextReset } from '../../src/util/windows.ts';
@@ -53,7 +53,7 @@ it('forward across the daily reset: every window starts again with its whole lim
   for (const m of MEMBERS) expect(env.emu.store.getKey(after[m]?.key ?? '').usage).toBe(1.5);
 });
 
-it('back five minutes (skew): nothing is written, re-keyed or handed out twice', async () => {
+it('back five minutes (skew) and forward again: nothing is written, re-keyed or rotated', async () => {
   env.clock.set(env.clock.now() + 3 * 3_600_000); // mid-morning of the new day
   await env.op.sync();
   await env.settled();

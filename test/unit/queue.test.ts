@@ -144,4 +144,26 @@ describe('WorkQueue backoff', () => {
     expect(q.backoffLeft('k')).toBeGreaterThan(9_000); // the second failure doubled the delay
     await q.shutdown(100);
   });
+
+  it('releases a key from its backoff behind the queued keys, once, and a new failure backs off further', async () => {
+    const q = new WorkQueue({ workers: 1, clock: systemClock, baseDelayMs: 5_000, maxDelayMs: 60_000 });
+    const runs: string[] = [];
+    let gate: () => void = () => {};
+    q.start(async (key) => {
+      runs.push(key);
+      if (key === 'busy') await new Promise<void>((r) => { gate = r; });
+      return key === 'k' ? { retry: true } : {};
+    }, () => {});
+    q.add('k');
+    await tick(20);
+    q.add('busy');
+    await tick(5);
+    q.add('b1');
+    q.release('k'); // OpenRouter is back: due now, but behind what was already waiting
+    gate();
+    await tick(20);
+    expect(runs).toEqual(['k', 'busy', 'b1', 'k']);
+    expect(q.backoffLeft('k')).toBeGreaterThan(9_000); // its second failure doubled the delay
+    await q.shutdown(100);
+  });
 });

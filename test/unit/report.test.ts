@@ -108,6 +108,7 @@ describe('rows', () => {
     expect(text).not.toMatch(CONTROL);
     expect(text).toContain('Eve\uFFFD]8;;https://evil.example\uFFFDclick\uFFFD[2J');
     expect(summary(evil)).not.toMatch(CONTROL);
+    expect(render(report({ generatedAt: new Date(NOW).toISOString(), period: WEEK, scope: { namespace: null, policy: null }, sort: 'cost', rows: r, totals: totalsOf(r) }), 'csv')).not.toContain('\u001b');
   });
   it('computes USED% of the window, one decimal', () => {
     expect(usedPercent(1, 3)).toBe(33.3);
