@@ -4,6 +4,19 @@ import { systemClock } from '../../src/util/clock.ts';
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
 
+/** One worker, a 5 s base backoff; `k` always fails, `busy` holds the worker until gate(). */
+function gated() {
+  const q = new WorkQueue({ workers: 1, clock: systemClock, baseDelayMs: 5_000, maxDelayMs: 60_000 });
+  const runs: string[] = [];
+  let open: () => void = () => {};
+  q.start(async (key) => {
+    runs.push(key);
+    if (key === 'busy') await new Promise<void>((r) => { open = r; });
+    return key === 'k' ? { retry: true } : {};
+  }, () => {});
+  return { q, runs, gate: () => open() };
+}
+
 describe('WorkQueue', () => {
   it('dedupes, never runs a key twice at once, and reruns a key that changed while running', async () => {
     const q = new WorkQueue({ workers: 4, clock: systemClock });
@@ -123,14 +136,7 @@ describe('WorkQueue backoff', () => {
   });
 
   it('runs an urgent add at once, ahead of the backlog, even while the key backs off; failures still count', async () => {
-    const q = new WorkQueue({ workers: 1, clock: systemClock, baseDelayMs: 5_000, maxDelayMs: 60_000 });
-    const runs: string[] = [];
-    let gate: () => void = () => {};
-    q.start(async (key) => {
-      runs.push(key);
-      if (key === 'busy') await new Promise<void>((r) => { gate = r; });
-      return key === 'k' ? { retry: true } : {};
-    }, () => {});
+    const { q, runs, gate } = gated();
     q.add('k');
     await tick(20);
     expect(q.backoffLeft('k')).toBeGreaterThan(4_000);
@@ -146,14 +152,7 @@ describe('WorkQueue backoff', () => {
   });
 
   it('releases a key from its backoff behind the queued keys, once, and a new failure backs off further', async () => {
-    const q = new WorkQueue({ workers: 1, clock: systemClock, baseDelayMs: 5_000, maxDelayMs: 60_000 });
-    const runs: string[] = [];
-    let gate: () => void = () => {};
-    q.start(async (key) => {
-      runs.push(key);
-      if (key === 'busy') await new Promise<void>((r) => { gate = r; });
-      return key === 'k' ? { retry: true } : {};
-    }, () => {});
+    const { q, runs, gate } = gated();
     q.add('k');
     await tick(20);
     q.add('busy');
