@@ -3,14 +3,17 @@
 # from the Go module proxy into a cache directory outside the repo, as hack/helm.sh builds Helm; the build is
 # skipped when the cached binary was built from exactly that go.mod and go.sum.
 #
-#   hack/gotool.sh NAME                           build if needed, print the binary's path
-#   hack/gotool.sh NAME --regen MODULE@VERSION    regenerate the wrapper module (maintainers only)
+#   hack/gotool.sh NAME                                   build if needed, print the binary's path
+#   hack/gotool.sh NAME --regen MODULE@VERSION [PACKAGE]  regenerate the wrapper module (maintainers only)
+#
+# GOTOOL_DIR: the wrapper module elsewhere than hack/tools/NAME; GOTOOL_LDFLAGS: more -ldflags, where @VERSION@
+# stands for the tool's module version (hack/helm.sh uses both).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NAME="$1"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 CACHE="${TEAMKEYS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/teamkeys}"
-TW="$PWD/hack/tools/$NAME"
+TW="$PWD/${GOTOOL_DIR:-hack/tools/$NAME}"
 
 if [ "${2:-}" = "--regen" ]; then
   mod="${3%@*}"; ver="${3#*@}"; pkg="${4:-$mod}"
@@ -31,7 +34,12 @@ mkdir -p "$OUT"
 pkg="$(sed -n 's/^tool \(.*\)$/\1/p' "$TW/go.mod")"
 start=$(date +%s)
 echo "building $pkg into $OUT (first time: a few minutes on 2 cores)" >&2
-( cd "$TW" && go build -trimpath -ldflags "-s -w" -o "$OUT/$NAME" "$pkg" ) >&2
+ldflags="-s -w"
+if [ -n "${GOTOOL_LDFLAGS:-}" ]; then
+  ver="$(cd "$TW" && go list -f '{{.Module.Version}}' "$pkg")"
+  ldflags="$ldflags ${GOTOOL_LDFLAGS//@VERSION@/$ver}"
+fi
+( cd "$TW" && go build -trimpath -ldflags "$ldflags" -o "$OUT/$NAME" "$pkg" ) >&2
 touch "$OUT/.complete"
 echo "built in $(( $(date +%s) - start ))s" >&2
 echo "$OUT/$NAME"

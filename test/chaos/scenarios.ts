@@ -112,10 +112,13 @@ export function outage(s: Sizes, component: 'kube-apiserver' | 'etcd', downMs: n
   return scenario(`${component} down ${downMs / 1000} s mid-provisioning`, s, {
     replicas: 1,
     fault: async (w) => {
-      await sleep(3_000); // provisioning under way
+      const issued = () => w.issued.all.length;
+      const before = issued();
+      await waitUntil('keys being created', 60_000, () => issued() >= before + 5); // provisioning under way
       const pid = w.running()[0]?.child.pid;
       await w.cp.outage(component, downMs);
-      await sleep(2_000);
+      const after = issued();
+      await waitUntil('a key created after the outage', 120_000, () => issued() > after); // the operator works again
       return pid === w.running()[0]?.child.pid ? 'the same operator process throughout' : 'the operator process was replaced';
     },
   });
@@ -167,19 +170,21 @@ export function partition(s: Sizes) {
         const a = w.startOperator(true, { kubeconfig, openrouterHost: 'localhost' });
         await waitUntil('replica A to lead', 60_000, () => a.logged('became leader'));
         const b = w.startOperator(true);
-        await sleep(5_000); // at work
+        const fromA = (from: number) => lines(w.emuLog.slice(from)).filter((l) => l.host?.startsWith('localhost') && l.route === 'POST /api/v1/keys');
+        await waitUntil('A at work', 60_000, () => fromA(0).length >= 5);
         // the cut comes while the leader has work queued and calls in flight: a burst of members, slow creates
         w.emu.faults.set([{ route: 'POST /api/v1/keys', kind: 'latency', latencyMs: 300, probability: 1, status: 500, retryAfterSeconds: 1 }]);
         const seen = w.emuLog.length;
         await Promise.all(Array.from({ length: 20 }, (_, i) => w.createMember(`burst${i}`)));
-        await waitUntil('A to create keys', 60_000, () => lines(w.emuLog.slice(seen)).some((l) => l.host?.startsWith('localhost') && l.route === 'POST /api/v1/keys'));
+        await waitUntil('A to create keys', 60_000, () => fromA(seen).length > 0);
         cutOff.cut();
         const cutAt = Date.now();
         await waitUntil('replica B to lead', 60_000, () => b.logged('became leader'));
         const led = lines(b.logs).find((l) => l.msg === 'became leader')?.time ?? Number.NaN;
-        await sleep(5_000); // the new leader at work
-        const fromA = lines(w.emuLog).filter((l) => l.msg === 'request' && l.host?.startsWith('localhost'));
-        const lastA = Math.max(...fromA.map((l) => l.time));
+        // the new leader at work: it has created keys since it led
+        await waitUntil('B at work', 60_000, () => lines(w.emuLog).some((l) => l.host?.startsWith('127.0.0.1') && l.route === 'POST /api/v1/keys' && l.time > led));
+        const callsOfA = lines(w.emuLog).filter((l) => l.msg === 'request' && l.host?.startsWith('localhost'));
+        const lastA = Math.max(...callsOfA.map((l) => l.time));
         gapMs = led - lastA;
         w.emu.faults.clear();
         // the deposed leader exits (within --shutdown-timeout: its informers cannot stop cleanly without a server)
