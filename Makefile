@@ -5,7 +5,7 @@ NODE_BIN := $(shell bash hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 EMULATOR_PORT ?= 8787
 
-.PHONY: test deps bins typecheck lint unit soak chaos cluster-up cluster-down emulator bench bench-rotation crds chart readme sbom build image image-local demo demo-down deploy clean
+.PHONY: test tools deps bins typecheck lint unit soak chaos cluster-up cluster-down emulator bench bench-rotation crds chart readme sbom build image image-local demo demo-down deploy clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -13,9 +13,14 @@ node_modules/.installed: package.json package-lock.json
 
 deps: node_modules/.installed
 
+## tools: the machine's tools no language registry ships (openssl, binutils, prometheus, podman, runc, mmdebstrap),
+##        installed with apt-get when missing (as root; otherwise it prints the command)
+tools:
+	bash hack/system-deps.sh
+
 ## bins: build the local cluster (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, etcd, kwok),
 ##       helm, kubeconform and syft from the Go module proxy (cached; skipped when up to date)
-bins:
+bins: tools
 	bash hack/controlplane-bins.sh >/dev/null
 	bash hack/helm.sh >/dev/null
 	bash hack/gotool.sh kubeconform >/dev/null
@@ -29,7 +34,7 @@ lint: deps
 
 ## test: type-check, lint, unit, emulator conformance and integration tests (whole local cluster + emulator,
 ##       and the container image built and run with podman)
-test: deps bins typecheck lint
+test: tools deps bins typecheck lint
 	npx vitest run
 
 ## unit: the tests that need neither Go nor a cluster: pure logic and the emulator's conformance (seconds)
@@ -66,7 +71,8 @@ crds: deps
 chart: deps
 	node hack/chart.ts
 
-## readme: regenerate the README's tables (refused input) from the cases the tests run (test/refusals/)
+## readme: regenerate the docs' generated tables (refused input in docs/security.md, the fault figures in docs/faults.md)
+##         from the tests' data (test/refusals/, test/chaos/results.json)
 readme: deps
 	node hack/readme.ts
 

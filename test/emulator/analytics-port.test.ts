@@ -15,6 +15,8 @@ import { utcDay } from '../../src/util/windows.ts';
 import { startEmulator, type Harness } from './harness.ts';
 
 const DAY = 86_400_000;
+/** "now" for the activity written and the periods read (midday): the same days on both sides, whatever the date */
+const NOW = Date.parse('2027-03-10T12:00:00Z');
 let h: Harness;
 let client: OpenRouterClient;
 beforeAll(async () => {
@@ -32,13 +34,12 @@ const queries = () => h.emu.counters()['POST /api/v1/analytics/query']?.['200'] 
 /** `keys` keys, each with a request on two models on each of the last `days` days. */
 function activity(keys: number, days: number): string[] {
   const hashes: string[] = [];
-  const now = Date.now();
   for (let k = 0; k < keys; k++) {
     const { key } = h.emu.store.createKey({ name: `teamkeys/c1/ns/m${k}/uid-${k}/1` });
     hashes.push(key.hash);
     for (let d = 0; d < days; d++) {
       for (const model of ['openai/gpt-4o-mini', 'openai/gpt-4.1']) {
-        h.emu.store.state.activity.push({ date: utcDay(now - d * DAY), keyHash: key.hash, keyName: key.name, workspaceId: key.workspaceId, model, usage: 0.01, byok: 0, requests: 1, promptTokens: 10, completionTokens: 10 });
+        h.emu.store.state.activity.push({ date: utcDay(NOW - d * DAY), keyHash: key.hash, keyName: key.name, workspaceId: key.workspaceId, model, usage: 0.01, byok: 0, requests: 1, promptTokens: 10, completionTokens: 10 });
       }
     }
   }
@@ -49,12 +50,12 @@ describe('OpenRouterAnalytics', () => {
   it('reads 100 members (31 days, 2 models each) with one query after one meta check', async () => {
     const hashes = activity(100, 31);
     const port = new OpenRouterAnalytics(client);
-    const a = await port.usageByKeyModelDay(new Date(Date.now() - 30 * DAY), new Date(), hashes);
+    const a = await port.usageByKeyModelDay(new Date(NOW - 30 * DAY), new Date(NOW), hashes);
     expect(a).toMatchObject({ truncated: false, calls: 2 });
     expect(a.rows).toHaveLength(100 * 31 * 2);
     expect(a.rows[0]).toEqual({ key: expect.stringMatching(/^teamkeys\/c1\/ns\/m\d+\/uid-\d+\/1$/), model: expect.any(String), date: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/), usd: 0.01, requests: 1 });
     // the meta check is made once per process
-    const again = await port.usageByKeyModelDay(new Date(Date.now() - 30 * DAY), new Date(), hashes);
+    const again = await port.usageByKeyModelDay(new Date(NOW - 30 * DAY), new Date(NOW), hashes);
     expect(again.calls).toBe(1);
   });
 
@@ -62,7 +63,7 @@ describe('OpenRouterAnalytics', () => {
     const hashes = activity(1000, 31);
     const port = new OpenRouterAnalytics(client);
     const q0 = queries();
-    const a = await port.usageByKeyModelDay(new Date(Date.now() - 30 * DAY), new Date(), hashes);
+    const a = await port.usageByKeyModelDay(new Date(NOW - 30 * DAY), new Date(NOW), hashes);
     expect(a.truncated).toBe(false);
     expect(a.rows).toHaveLength(1000 * 31 * 2);
     expect(new Set(a.rows.map((r) => r.key)).size).toBe(1000);
@@ -71,14 +72,14 @@ describe('OpenRouterAnalytics', () => {
     expect(a.calls).toBe(2 + Math.ceil(1000 / ANALYTICS_KEY_BATCH));
     // the next interval goes straight to the batches: ceil(N/100) queries
     const q1 = queries();
-    const next = await port.usageByKeyModelDay(new Date(Date.now() - 30 * DAY), new Date(), hashes);
+    const next = await port.usageByKeyModelDay(new Date(NOW - 30 * DAY), new Date(NOW), hashes);
     expect(next.rows).toHaveLength(1000 * 31 * 2);
     expect(queries() - q1).toBe(Math.ceil(1000 / ANALYTICS_KEY_BATCH));
     // once the rows would fit one answer again (an older window holds fewer), one query again
-    const small = await port.usageByKeyModelDay(new Date(Date.now() - DAY), new Date(Date.now() - DAY), hashes);
+    const small = await port.usageByKeyModelDay(new Date(NOW - DAY), new Date(NOW - DAY), hashes);
     expect(small.rows).toHaveLength(1000 * 2);
     const q2 = queries();
-    await port.usageByKeyModelDay(new Date(Date.now() - DAY), new Date(Date.now() - DAY), hashes);
+    await port.usageByKeyModelDay(new Date(NOW - DAY), new Date(NOW - DAY), hashes);
     expect(queries() - q2).toBe(1);
   });
 

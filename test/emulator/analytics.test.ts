@@ -7,7 +7,12 @@ beforeAll(async () => {
   h = await startEmulator();
 });
 afterAll(() => h.emu.stop());
-beforeEach(() => h.emu.reset());
+/** a fixed instant for the emulator (midday): the requests below and the day they are counted in, whatever the date */
+const NOW = Date.parse('2027-03-10T12:00:00Z');
+beforeEach(() => {
+  h.emu.reset();
+  h.emu.clock.set(NOW);
+});
 
 const chat = (key: string, model: string) =>
   h.raw('POST', '/api/v1/chat/completions', { key, body: { model, messages: [{ role: 'user', content: 'hello there' }], max_tokens: 100 } });
@@ -17,8 +22,8 @@ const query = async (body: unknown) => {
   expect(a.status).toBe(200);
   return (a.body as Rows).data;
 };
-const today = () => new Date().toISOString().slice(0, 10);
-const range = { start: new Date(Date.now() - 2 * 86_400_000).toISOString(), end: new Date().toISOString() };
+const today = () => new Date(h.emu.clock.now()).toISOString().slice(0, 10);
+const range = { start: new Date(NOW - 2 * 86_400_000).toISOString(), end: new Date(NOW + 3_600_000).toISOString() };
 
 describe('GET /analytics/meta', () => {
   it('lists the metrics, dimensions, operators and granularities, to a management key only', async () => {

@@ -6,7 +6,12 @@ beforeAll(async () => {
   h = await startEmulator();
 });
 afterAll(() => h.emu.stop());
-beforeEach(() => h.emu.reset());
+beforeEach(() => {
+  h.emu.reset();
+  // midday of a Wednesday mid-month: a spend and the read of its daily, weekly and monthly windows fall in the same
+  // windows, whatever the date and time the test runs at
+  h.emu.clock.set(Date.parse('2027-03-10T12:00:00Z'));
+});
 
 const chat = (key: string | undefined, model = 'openai/gpt-4o-mini') =>
   h.raw('POST', '/api/v1/chat/completions', { key, body: { model, messages: [{ role: 'user', content: 'x'.repeat(400) }], max_tokens: 100 } });

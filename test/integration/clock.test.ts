@@ -11,6 +11,9 @@ let env: Env;
 let ns = '';
 beforeAll(async () => {
   env = await startEnv();
+  // a fixed instant (a Wednesday, midday): the spend and the replacement below happen in one week, whatever the
+  // date, before the test moves the clock across the weekly reset on purpose
+  env.clock.set(Date.parse('2027-03-10T12:00:00Z'));
   ns = await env.newNamespace('clock');
   await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: clock-${ns}}\nspec: {budget: {limitUSD: 4, reset: weekly}}`);
 });

@@ -7,6 +7,9 @@ let env: Env;
 let n = '';
 beforeAll(async () => {
   env = await startEnv({ orphanGrace: '1s' });
+  // a fixed instant (a Wednesday, mid-month, midday): the weekly and monthly windows the spend below counts in do
+  // not reset while the test runs, whatever the date
+  env.clock.set(Date.parse('2027-03-10T12:00:00Z'));
   n = await env.newNamespace('drift');
   await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: drift-${n}}\nspec:\n  budget: {limitUSD: 4, reset: weekly}`);
   // a policy naming a workspace that does not exist: every sync below must still work for everyone else

@@ -8,6 +8,9 @@ let n = '';
 const MEMBERS = 120;
 beforeAll(async () => {
   env = await startEnv({ workers: 8 });
+  // a fixed instant (mid-month, midday): the members' expiresAt of 2030 stays years away, and no budget window
+  // resets between the two syncs that must write nothing, whatever the date
+  env.clock.set(Date.parse('2027-03-10T12:00:00Z'));
   n = await env.newNamespace('idle');
   // far-away expiries and a long key TTL: idle must stay idle however distant the next deadline
   const docs = [`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: idle-${n}}\nspec:\n  budget: {limitUSD: 2}\n  keyTTL: 2200h\n  secretTemplate: {attribution: {title: "idle:{{member}}"}}`];

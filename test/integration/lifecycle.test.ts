@@ -6,6 +6,9 @@ let env: Env;
 const namespaces: string[] = [];
 beforeAll(async () => {
   env = await startEnv();
+  // a fixed instant (a Wednesday, mid-month, midday) for the operator and the emulator: the daily budget below
+  // stays in one window whatever the time of day, and the fixed expiresAt of 2027-06-30 stays in the future
+  env.clock.set(Date.parse('2027-03-10T12:00:00Z'));
 });
 afterAll(() => env.stop());
 
@@ -177,7 +180,7 @@ describe('tenancy', () => {
   it('gives a workshop key the member expiry and reports it as expired afterwards', async () => {
     const n = await ns('workshop');
     await policy(`ws-${n}`, '  budget: {limitUSD: 2, reset: never}\n  keyTTL: 720h');
-    const end = new Date(Date.now() + 4_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const end = new Date(env.clock.now() + 4_000).toISOString().replace(/\.\d+Z$/, 'Z');
     await member(n, 'kim', `  policy: ws-${n}\n  expiresAt: "${end}"`);
     const m = await env.ready(n, 'kim');
     expect(emuKey(m.status?.key?.hash)?.expiresAt).toBe(end);

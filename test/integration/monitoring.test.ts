@@ -15,6 +15,7 @@ import { parseAllDocuments, stringify } from 'yaml';
 import { z } from 'zod';
 import { findModel } from '../../src/emulator/catalog.ts';
 import { startProbeServer } from '../../src/metrics/server.ts';
+import { nextReset, windowStart } from '../../src/util/windows.ts';
 import { loadDashboard, panelQueries, substitute } from '../monitoring/dashboard.ts';
 import { JOB, MONITORING_DIR, ruleSpec, startPrometheus, type Alert, type Prometheus, type Sample } from '../monitoring/prometheus.ts';
 import { MERGE, eventually } from './kube.ts';
@@ -24,6 +25,9 @@ import { expectNoKeyStrings } from './scan.ts';
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 const DAY = 86_400_000;
+const MINUTE = 60_000;
+/** a run that starts this close to the end of a month moves the shared clock into the next one: see beforeAll */
+const MONTH_END_MARGIN = 30 * MINUTE;
 
 let env: Env;
 let prom: Prometheus;
@@ -33,6 +37,8 @@ let a = '';
 let b = '';
 let policy = '';
 let ttlPolicy = '';
+/** what dan spent, and when on the shared clock: the dashboard's expectations are computed from them */
+let dan = { usd: 0, at: 0, windowEnd: 0 };
 
 const tm = (ns: string, name: string, extra = '') => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${ns}}\nspec: {policy: ${policy}${extra}}\n---\n`;
 const hashOf = async (ns: string, name: string) => (await env.member(ns, name)).status?.key?.hash ?? '';
@@ -49,9 +55,27 @@ const firing = (name: string, match: Record<string, string> = {}) => eventually(
   return all.find((x) => x.state === 'firing' && x.labels['alertname'] === name && Object.entries(match).every(([k, v]) => x.labels[k] === v));
 }, 30_000, `alert ${name} ${JSON.stringify(match)} firing`);
 const names = (alerts: Alert[]) => new Set(alerts.map((x) => x.labels['alertname'] ?? ''));
+/**
+ * How far the operator's and OpenRouter's clock (env.clock) is ahead of Prometheus's. Prometheus evaluates time()
+ * on the wall clock, and the rules compare it with timestamps the operator wrote on its clock, so this test cannot
+ * pin env.clock to a fixed date: it keeps it on the wall clock (0 here) except near the end of a month, and every
+ * expectation that mixes the two clocks allows for the difference.
+ */
+const ahead = () => env.clock.now() - Date.now();
+/** Seconds in a duration as Prometheus's humanizeDuration prints it: 2d 23h 59m 3s, 3d 0h 5m 1s, ... */
+const humanSeconds = (text: string) => {
+  const m = /(?:(\d+)d )?(?:(\d+)h )?(?:(\d+)m )?([\d.]+)s/.exec(text);
+  return m ? Number(m[1] ?? 0) * 86_400 + Number(m[2] ?? 0) * 3_600 + Number(m[3] ?? 0) * 60 + Number(m[4]) : Number.NaN;
+};
 
 beforeAll(async () => {
   env = await startEnv();
+  // dan's spend below is measured against his monthly window: on any date it is the same fraction of what is left
+  // of the window, so the outcome does not depend on the date. Only a window about to end (the test would cross
+  // the reset, or dan's forecast would fall due before the alerts are read) is avoided, by starting in the next
+  // month: the shared clock moves at most MONTH_END_MARGIN ahead of the wall clock.
+  const reset = nextReset('monthly', env.clock.now());
+  if (reset - env.clock.now() < MONTH_END_MARGIN) env.clock.set(reset + MINUTE);
   probes = await startProbeServer(0, '127.0.0.1', env.op.metrics.registry, { healthy: () => env.op.healthy(), notReady: () => env.op.notReady() });
   const address = probes.address();
   const port = address && typeof address === 'object' ? address.port : 0;
@@ -120,7 +144,7 @@ describe('a real Prometheus scraping the operator', () => {
     await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${policy}}\nspec:\n  budget: {limitUSD: 10, reset: monthly}\n  usage: {warnAtPercent: 50}\n  rotation: {overlap: 0s}`);
     // keys that live 3 days: eli's key ends before eli does; cat's ends with cat (a workshop's last day)
     await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${ttlPolicy}}\nspec:\n  keyTTL: 72h`);
-    const expiresAt = new Date(Date.now() + 3 * DAY).toISOString().replace(/\.\d+Z$/, 'Z');
+    const expiresAt = new Date(env.clock.now() + 3 * DAY).toISOString().replace(/\.\d+Z$/, 'Z');
     await env.apply(tm(a, 'ann') + tm(a, 'bob') + tm(b, 'cat', `, expiresAt: '${expiresAt}'`) + tm(b, 'dan') + tm(b, 'eli').replace(`policy: ${policy}`, `policy: ${ttlPolicy}`));
     for (const [ns, n] of [[a, 'ann'], [a, 'bob'], [b, 'cat'], [b, 'dan'], [b, 'eli']] as const) await env.ready(ns, n);
 
@@ -130,14 +154,14 @@ describe('a real Prometheus scraping the operator', () => {
       for (const model of ['openai/gpt-4o-mini', 'anthropic/claude-3.5-sonnet']) expect((await env.chat(key, model)).status).toBe(200);
     }
     // bob past the warning (60%); dan on course to run out before the month ends: at his rate so far the $10
-    // last until halfway between now and the reset
+    // last until halfway between now and the reset (the window and now on the clock the operator reads)
     await spend(a, 'bob', 6, 'openai/gpt-4o-mini');
-    const now = new Date();
-    const monthStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1);
-    const monthEnd = Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+    const now = env.clock.now();
+    const windowEnd = nextReset('monthly', now);
     // the forecast takes the window as at least an hour old
-    const elapsed = Math.max(now.getTime() - monthStart, 3_600_000);
-    await spend(b, 'dan', (10 * elapsed) / (elapsed + (monthEnd - now.getTime()) / 2), 'anthropic/claude-3.5-sonnet');
+    const elapsed = Math.max(now - windowStart('monthly', now), 3_600_000);
+    dan = { usd: (10 * elapsed) / (elapsed + (windowEnd - now) / 2), at: now, windowEnd };
+    await spend(b, 'dan', dan.usd, 'anthropic/claude-3.5-sonnet');
     await env.op.sync();
     await env.settled();
 
@@ -196,10 +220,21 @@ describe('a real Prometheus scraping the operator', () => {
     const has = async (expr: string, match: (s: Sample) => boolean) => expect((await prom.query(substitute(expr, '1m'))).some(match), expr).toBe(true);
     const expr = (title: string, ref = 'A') => queries.find((q) => q.panel === title && q.refId === ref)?.expr ?? `missing panel ${title}`;
     await has(expr('Top models by spend'), (s) => s.metric['model'] === 'anthropic/claude-3.5-sonnet');
-    await has(expr('Spend this window by namespace'), (s) => s.metric['namespace'] === b && Number(s.value[1]) > 5);
-    await has(expr('When budgets run out'), (s) => s.metric['member'] === 'dan' && Number(s.value[1]) > Date.now());
-    await has(expr('Keys expiring within 30 days'), (s) => s.metric['member'] === 'cat' && Number(s.value[1]) < 3 * 86_400);
-    await has(expr('Keys expiring within 30 days'), (s) => s.metric['member'] === 'eli' && Number(s.value[1]) < 3 * 86_400);
+    // b's spend is what OpenRouter counted for cat's and dan's keys this month (dan's share of it depends on the
+    // date: computed above from the shared clock)
+    expect(dan.usd).toBeGreaterThan(0);
+    const keyUsage = async (name: string) => env.emu.store.getKey(await hashOf(b, name)).usage;
+    const inB = (await keyUsage('cat')) + (await keyUsage('dan'));
+    expect(inB).toBeGreaterThanOrEqual(dan.usd);
+    await has(expr('Spend this window by namespace'), (s) => s.metric['namespace'] === b && Math.abs(Number(s.value[1]) - inB) < 1e-5);
+    // from halfway between when dan spent and the reset (to the minute; the operator read the spend a moment later,
+    // so a little after), and before the reset
+    const half = dan.at + (dan.windowEnd - dan.at) / 2;
+    await has(expr('When budgets run out'), (s) => s.metric['member'] === 'dan' && Number(s.value[1]) > half - 2 * MINUTE && Number(s.value[1]) < dan.windowEnd);
+    // keys that end 3 days after they were issued, seen from Prometheus's clock
+    const days3 = 3 * 86_400 + ahead() / 1000;
+    await has(expr('Keys expiring within 30 days'), (s) => s.metric['member'] === 'cat' && Number(s.value[1]) < days3);
+    await has(expr('Keys expiring within 30 days'), (s) => s.metric['member'] === 'eli' && Number(s.value[1]) < days3);
     await has(expr('Rotations per hour'), (s) => s.metric['trigger'] === 'Requested');
     await has(expr('OpenRouter 429s and limiter wait'), (s) => s.metric['route'] === 'GET /keys');
     process.stderr.write(`dashboard: ${queries.length} queries answered with ${series} series\n`);
@@ -225,7 +260,13 @@ describe('a real Prometheus scraping the operator', () => {
     await firing('TeamkeysBudgetWarning', { namespace: a, member: 'bob', policy, severity: 'info' });
     await firing('TeamkeysBudgetForecastExhaustion', { namespace: b, member: 'dan', policy });
     const expiring = await firing('TeamkeysKeyExpiringSoon', { namespace: b, member: 'eli', policy: ttlPolicy });
-    expect(expiring.annotations['summary']).toMatch(/expires in 2d 23h/);
+    // eli's key ends 72h after it was issued (on the shared clock), and the alert says when that is from now (on
+    // Prometheus's): 2d 23h and some minutes, unless beforeAll moved the shared clock ahead
+    const eliKeyEnds = Date.parse((await env.member(b, 'eli')).status?.key?.expiresAt ?? '');
+    expect(eliKeyEnds - env.clock.now()).toBeGreaterThan(71 * 3_600_000);
+    expect(eliKeyEnds - env.clock.now()).toBeLessThanOrEqual(72 * 3_600_000);
+    expect(expiring.annotations['summary']).toMatch(/^The key of .+\/eli expires in /);
+    expect(Math.abs(humanSeconds(expiring.annotations['summary'] ?? '') - (eliKeyEnds - Date.now()) / 1000)).toBeLessThan(60);
     await firing('TeamkeysOpenRouterRateLimited');
     const all = names(await prom.alerts());
     for (const quiet of ['TeamkeysPolicyBudgetWarning', 'TeamkeysPolicyBudgetExhausted', 'TeamkeysPolicyBudgetForecastExhaustion', 'TeamkeysPolicyKeyExpiringSoon',

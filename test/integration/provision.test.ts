@@ -5,6 +5,9 @@ import { MERGE } from './kube.ts';
 let env: Env;
 beforeAll(async () => {
   env = await startEnv();
+  // a fixed instant (mid-month, midday): the request's spend is read back in the monthly window it was made in,
+  // whatever the date
+  env.clock.set(Date.parse('2027-03-10T12:00:00Z'));
 });
 afterAll(() => env.stop());
 

@@ -25,8 +25,9 @@ const snapshot = async (): Promise<Record<string, Seen>> => Object.fromEntries(a
 beforeAll(async () => {
   env = await startEnv();
   ns = await env.newNamespace('timejump');
-  // midday, so a few minutes back stays in the same day
-  env.clock.set(nextReset('daily', Date.now()) + 12 * 3_600_000);
+  // midday of a Wednesday mid-month, so a few minutes back stays in the same day, and the jump across midnight
+  // crosses the daily reset only (no weekly or monthly one), whatever the date
+  env.clock.set(Date.parse('2027-03-10T12:00:00Z'));
   await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: tj-${ns}}\nspec: {budget: {limitUSD: 2, reset: daily}, rotation: {every: 72h}}`);
   for (const m of MEMBERS) await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${m}, namespace: ${ns}}\nspec: {policy: tj-${ns}}`);
   for (const m of MEMBERS) {

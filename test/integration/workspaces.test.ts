@@ -13,6 +13,8 @@ let research = '';
 const names = { a: '', b: '' };
 beforeAll(async () => {
   env = await startEnv({ orphanGrace: '1s' });
+  // a fixed instant (mid-month, midday): alice's spend stays in the monthly window the test reads, whatever the date
+  env.clock.set(Date.parse('2027-03-10T12:00:00Z'));
   ns = await env.newNamespace('ws');
   research = env.emu.store.createWorkspace('Research', `research-${ns}`).id;
   names.a = `ws-a-${ns}`;

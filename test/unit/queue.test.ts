@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WorkQueue } from '../../src/controller/queue.ts';
 import { systemClock } from '../../src/util/clock.ts';
 
@@ -44,19 +44,24 @@ describe('WorkQueue', () => {
     await q.shutdown(100);
   });
 
-  it('backs off on failure and forgets on success', async () => {
-    const q = new WorkQueue({ workers: 1, clock: systemClock, baseDelayMs: 10, maxDelayMs: 1000 });
-    const at: number[] = [];
-    q.start(async () => {
-      at.push(Date.now());
-      return at.length < 4 ? { retry: true } : {};
-    }, () => {});
-    q.add('k');
-    await tick(250);
-    expect(at).toHaveLength(4);
-    const gaps = at.slice(1).map((t, i) => t - (at[i] ?? 0));
-    expect(gaps[1] ?? 0).toBeGreaterThan((gaps[0] ?? 0) * 1.5);
-    await q.shutdown(100);
+  it('backs off exponentially on failure, until it succeeds', async () => {
+    // timers and the clock faked together: the gaps are the queue's delays, not the machine's load
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const q = new WorkQueue({ workers: 1, clock: systemClock, baseDelayMs: 10, maxDelayMs: 1000 });
+      const at: number[] = [];
+      q.start(async () => {
+        at.push(Date.now());
+        return at.length < 4 ? { retry: true } : {};
+      }, () => {});
+      q.add('k');
+      await vi.advanceTimersByTimeAsync(250);
+      expect(at).toHaveLength(4);
+      expect(at.slice(1).map((t, i) => t - (at[i] ?? 0))).toEqual([10, 20, 40]);
+      await q.shutdown(100);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('requeues after a delay; the earliest schedule wins', async () => {
