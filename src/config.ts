@@ -7,7 +7,10 @@ import { DURATION, parseDuration } from './util/duration.ts';
 export const Config = z.object({
   kubeconfig: z.string().optional(),
   namespace: z.string().min(1).default('teamkeys-system'),
-  /** part of every key name; omitted: the kube-system namespace's UID, unique per cluster */
+  /**
+   * this operator's id, part of every key and guardrail name; omitted: derived (controller/identity.ts) from the
+   * kube-system namespace's UID, plus this operator's namespace under --namespace-selector (one id per shard)
+   */
   clusterId: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/, 'cluster id must be a lowercase DNS label of at most 40 characters').optional(),
   managementKeySecret: z.string().min(1).default('teamkeys-management-key'),
   managementKeySecretKey: z.string().min(1).default('apiKey'),

@@ -4,9 +4,9 @@
  * them and owns the lifecycle: prepare (a warm standby), lead, depose, stop.
  */
 import type { KeyObject } from 'node:crypto';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { offboardee, parseMember, parsePolicy, policyNameOf } from './api/objects.ts';
+import { offboardee, parseMember, parsePolicy, policyNameOf, type Parsed } from './api/objects.ts';
 import { FINALIZER, POLICY_FINALIZER, type TeamMember } from './api/schema.ts';
 import type { Config } from './config.ts';
 import { Caches } from './controller/caches.ts';
@@ -15,7 +15,9 @@ import { Recorder } from './controller/events.ts';
 import { classifyFailure } from './controller/failure.ts';
 import { KeyBook } from './controller/keybook.ts';
 import { GuardrailBook } from './controller/guardrailbook.ts';
-import { guardrailFor, type GuardrailDeps } from './controller/policy/guardrail.ts';
+import { deleteStrayGuardrails, guardrailFor, type GuardrailDeps } from './controller/policy/guardrail.ts';
+import { guardrailName } from './controller/policy/rules.ts';
+import { finalizes, operatorId, recordedOperator, selectorText } from './controller/identity.ts';
 import type { GuardrailPort } from './domain/guardrail.ts';
 import { OpenRouterGuardrails } from './openrouter/guardrails.ts';
 import type { KeyPort } from './domain/key.ts';
@@ -28,7 +30,7 @@ import { UsageBook } from './controller/usagebook.ts';
 import { OpenRouterAnalytics } from './openrouter/analytics.ts';
 import { RotationSlots } from './controller/slots.ts';
 import { rotating } from './controller/member/rotation.ts';
-import { MEMBER, POLICY, WORKLOAD, memberKey, wireTriggers } from './controller/triggers.ts';
+import { MEMBER, POLICY, STRAY_GUARDRAILS, WORKLOAD, memberKey, wireTriggers } from './controller/triggers.ts';
 import { reconcileWorkload } from './controller/restarts.ts';
 import { Cluster } from './kube/cluster.ts';
 import { isKube } from './kube/errors.ts';
@@ -71,7 +73,10 @@ export class Operator {
   private leading = false;
   private lastLoop = Date.now();
   private reconciles = 0;
-  /** --cluster-id, or this cluster's kube-system namespace UID (known after prepare()) */
+  /**
+   * This operator's id, in every key and guardrail name it creates and keying its entry in each policy's status:
+   * --cluster-id, or derived from the kube-system namespace UID (and, sharded, its own namespace) in prepare()
+   */
   private clusterId: string;
 
   constructor(cfg: Config, kc: KubeConfig, clock: Clock, log: Logger) {
@@ -125,7 +130,7 @@ export class Operator {
       caches: this.caches, cluster: this.cluster, recorder: this.recorder, clock, log, clusterId: () => this.clusterId, minSyncInterval: cfg.minSyncInterval, orphanGrace: cfg.orphanGrace, listed: () => this.enqueueAll(),
     });
     this.rotationSlots = new RotationSlots(cfg.maxConcurrentRotations, monotonicClock, () => new Set(this.caches.allMembers().filter((m) => m.status && rotating(m.status)).map((m) => `${m.metadata.namespace ?? ''}/${m.metadata.name}`)));
-    wireTriggers(this.caches, this.queue);
+    wireTriggers(this.caches, this.queue, () => this.clusterId);
     this.credentials.whenValid(() => this.enqueueAll());
   }
 
@@ -134,10 +139,22 @@ export class Operator {
     return { reconciles: this.reconciles, syncs: this.keySync.count };
   }
 
-  /** Everything again (after a sync, or the management key works again): offboarding that waited goes first. */
+  /** This operator's id (see controller/identity.ts); empty before prepare(). */
+  get operatorId(): string {
+    return this.clusterId;
+  }
+
+  /**
+   * Everything again (after a sync, or the management key works again): offboarding that waited goes first, also
+   * of members whose namespace this operator no longer manages (reconcileMember decides which are its own).
+   */
   private enqueueAll(): void {
     for (const m of this.caches.allMembers()) this.queue.add(memberKey(m), m.metadata.deletionTimestamp !== undefined);
+    for (const o of this.caches.members.list()) {
+      if (o.metadata?.deletionTimestamp !== undefined && o.metadata.finalizers?.includes(FINALIZER) && !this.caches.manages(o.metadata.namespace)) this.queue.add(memberKey(o), true);
+    }
     for (const p of this.caches.policies.list()) this.queue.add(POLICY + (p.metadata?.name ?? ''));
+    this.queue.add(STRAY_GUARDRAILS);
   }
 
   get ready(): boolean {
@@ -161,9 +178,13 @@ export class Operator {
   /** Everything a standby does too: caches, the management key, the HMAC key. Writes nothing but that key. */
   async prepare(): Promise<void> {
     this.stopped = false;
-    // two clusters sharing one OpenRouter account must never sweep each other's keys: a default unique per cluster
-    this.clusterId ||= (await this.cluster.namespaceUid('kube-system'));
-    this.log.info({ clusterId: this.clusterId, from: this.cfg.clusterId ? '--cluster-id' : 'kube-system namespace UID' }, 'cluster id');
+    // two clusters, or two operators sharding one, sharing one OpenRouter account must never sweep, offboard or
+    // overwrite what is each other's: a default id unique per cluster, and per operator under --namespace-selector
+    if (!this.clusterId) {
+      const id = operatorId(this.cfg, this.cfg.clusterId ?? (await this.cluster.namespaceUid('kube-system')));
+      this.clusterId = id.id;
+      this.log.info({ clusterId: id.id, from: id.from }, 'operator id');
+    }
     this.hmacKey = await loadHmacKey(this.cluster, this.cfg.namespace, this.cfg.hmacSecret);
     await this.refreshCredentials();
     await this.caches.start();
@@ -288,7 +309,7 @@ export class Operator {
   }
 
   private async handle(key: string): Promise<Result> {
-    const resource = key.startsWith(POLICY) ? 'keypolicy' : key.startsWith(WORKLOAD) ? 'workload' : 'teammember';
+    const resource = key.startsWith(POLICY) || key === STRAY_GUARDRAILS ? 'keypolicy' : key.startsWith(WORKLOAD) ? 'workload' : 'teammember';
     const end = this.metrics.reconcileDuration.startTimer({ resource });
     try {
       const r = await this.reconcile(key);
@@ -308,6 +329,7 @@ export class Operator {
     if (!this.caches.synced) return { requeueAfterMs: 1_000 };
     try {
       if (key.startsWith(POLICY)) return await this.reconcilePolicy(key.slice(POLICY.length));
+      if (key === STRAY_GUARDRAILS) return await this.deleteStrayGuardrails();
       if (key.startsWith(WORKLOAD)) {
         const [kind, ns, name] = key.slice(WORKLOAD.length).split('/');
         const w = this.caches.workload(kind ?? '', ns ?? '', name ?? '');
@@ -338,21 +360,36 @@ export class Operator {
 
   private async reconcilePolicy(name: string): Promise<Result> {
     const p = parsePolicy(this.caches.policies.get(name));
-    if (!p) return {};
-    const members = this.caches.allMembers();
+    if (!p) {
+      // gone: this operator's guardrail goes too, whichever operator let the policy go (only once the guardrails
+      // are listed: the listing's own sweep of strays follows it)
+      if (this.credentials.valid && this.guardrailBook.refreshed && this.guardrailBook.byName(guardrailName(this.clusterId, name))) return this.deleteStrayGuardrails();
+      return {};
+    }
+    const mine = this.caches.allMembers();
     const meta = p.ok ? p.value.metadata : p.raw.metadata;
     // only for a deleted policy: every member naming it, in any namespace, terminating or unreadable (each still
     // needs the policy); a policy reconcile follows every member event, so this is not done otherwise
     const users = meta.deletionTimestamp === undefined ? [] : this.caches.members.list().filter((o) => policyNameOf(o) === name).map((o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
-    // an operator scoped to some namespaces only speaks for a policy its members use, but lets go of any
-    // deleted policy nobody uses any more
+    // an operator scoped to some namespaces only speaks for a policy its members use (or used: its entry in the
+    // status is kept true), but lets go of any deleted policy nobody uses any more
     const releasing = meta.deletionTimestamp !== undefined && meta.finalizers?.includes(POLICY_FINALIZER) === true;
-    if (this.cfg.namespaceSelector && !members.some((m) => m.spec.policy === name) && !releasing) return {};
-    return reconcilePolicy(p, members, users, {
+    const serving = p.ok && p.value.status?.operators?.[this.clusterId] !== undefined;
+    if (this.cfg.namespaceSelector && !mine.some((m) => m.spec.policy === name) && !releasing && !serving) return {};
+    return reconcilePolicy(p, this.caches.everyMember(), mine, users, {
       cluster: this.cluster, recorder: this.recorder, now: new Date(this.clock.now()).toISOString(),
+      operator: this.clusterId, selector: selectorText(this.cfg.namespaceSelector),
       guardrail: this.credentials.valid ? this.guardrailDeps() : undefined,
       keyExists: (hash) => this.book.get(hash) !== undefined,
     });
+  }
+
+  /** This operator's guardrails whose policy no longer exists (policy/guardrail.ts deleteStrayGuardrails). */
+  private async deleteStrayGuardrails(): Promise<Result> {
+    if (!this.credentials.valid || !this.guardrailBook.refreshed) return {};
+    const deleted = await deleteStrayGuardrails(this.caches.policies.list().map((o) => o.metadata?.name ?? ''), this.guardrailDeps());
+    if (deleted.length > 0) this.log.info({ guardrails: deleted }, 'deleted the guardrails of deleted policies');
+    return {};
   }
 
   private guardrailDeps(): GuardrailDeps {
@@ -364,6 +401,23 @@ export class Operator {
     };
   }
 
+  /** Whether a deleted member outside the namespaces this operator manages is its own to offboard. */
+  private async finalizes(raw: KubernetesObject, m: NonNullable<Parsed<TeamMember>>): Promise<boolean> {
+    const view = offboardee(m.ok ? m.value : m.raw);
+    if (!view) return false;
+    const recorded = recordedOperator(raw);
+    let asked = false;
+    const decide = () => finalizes(view, recorded, this.clusterId, (hash) => {
+      asked = true;
+      return this.book.get(hash) !== undefined;
+    });
+    if (decide()) return true;
+    if (!asked || this.book.refreshedFrom !== undefined || !this.credentials.valid) return false;
+    // a key named before ids were per operator is recognised by our account holding it: list the account once
+    await this.keySync.first().catch((e: unknown) => this.log.warn({ err: errorMessage(e) }, 'first key listing failed'));
+    return decide();
+  }
+
   private async reconcileMember(ns: string, name: string): Promise<Result> {
     const cached = this.caches.members.get(name, ns);
     if (!cached) return {};
@@ -371,13 +425,11 @@ export class Operator {
     if (this.cluster.behindOwnWrite(ns, name, cached.metadata?.resourceVersion)) return {};
     const m = this.caches.member(cached);
     if (!m) return {};
-    // a member already in our care is still finalized after its namespace left the selector; "in our care" means
-    // its key is in our account: another operator's member (another selector, another account) is never ours,
-    // and a 404 from our account would wrongly read as "already deleted" for a key that lives elsewhere
-    const meta = m.ok ? m.value.metadata : m.raw.metadata;
-    const keyHash = m.ok ? m.value.status?.key?.hash : offboardee(m.raw)?.key?.hash;
-    const ours = meta.finalizers?.includes(FINALIZER) && meta.deletionTimestamp && keyHash !== undefined && this.book.get(keyHash) !== undefined;
-    if (!this.caches.manages(ns) && !ours) return {};
+    // a member this operator offboards is still offboarded by it after its namespace left the selector; "its own"
+    // takes a positive mark (controller/identity.ts): another operator's member (another selector, perhaps another
+    // account) is never ours, and a 404 from our account would wrongly read as "already deleted" for a key that
+    // lives elsewhere
+    if (!this.caches.manages(ns) && !(await this.finalizes(cached, m))) return {};
     if (!m.ok) {
       // fail closed: deletion and suspension are read field by field and honoured
       const view = offboardee(m.raw);

@@ -1,4 +1,4 @@
-/** The README's fault table, from the figures `make chaos` last wrote (test/chaos/results.json). */
+/** The fault table of docs/faults.md, from the figures `make chaos` last wrote (test/chaos/results.json). */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Row } from '../../test/chaos/scenarios.ts';

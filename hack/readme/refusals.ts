@@ -1,6 +1,6 @@
 /**
- * The README's table of refused input, from the cases the tests run (test/refusals/): one row per case, where it
- * is refused and what the refusal names.
+ * The table of refused input in docs/security.md, from the cases the tests run (test/refusals/): one row per case,
+ * where it is refused and what the refusal names.
  */
 import { APPLY_CASES } from '../../test/refusals/apply.ts';
 import { ANSWER_CASES } from '../../test/refusals/openrouter.ts';

@@ -250,7 +250,8 @@ const KeyRef = z.object({
   hash: z.string().meta({ description: 'OpenRouter key hash (its id, not a secret).' }),
   name: z.string().meta({ description: 'Key name at OpenRouter; encodes cluster, namespace, member and UID.' }),
   label: z.string().meta({ description: "OpenRouter's masked preview of the key." }),
-  createdAt: z.string(),
+  createdAt: z.string().meta({ description: "When OpenRouter created the key, on OpenRouter's clock." }),
+  issuedAt: z.string().optional().meta({ description: "When the operator asked for the key, on the operator's clock: what its expiresAt and rotation schedule are measured from (the two clocks are never compared)." }),
   expiresAt: z.string().optional(),
   disabled: z.boolean(),
   limitUSD: z.number().optional().meta({ description: 'Limit last applied by the operator; omitted = no cap.' }),
@@ -277,8 +278,12 @@ const PreviousKey = z.object({
   window: z.string().meta({ description: 'The budget window the rotation happened in (its start, or "never").' }),
   spentUSD: z.number().meta({ description: 'What the key had spent in that window when it was rotated away from.' }),
   allowanceUSD: z.number().meta({ description: 'What it may still spend while Draining (see rotation.overlapAllowancePercent).' }),
+  totalUSD: z.number().optional().meta({ description: 'Its lifetime spend when it was rotated away from: what it spends during the overlap is measured from here, whichever window OpenRouter counts it in.' }),
 });
 export type PreviousKey = z.infer<typeof PreviousKey>;
+
+/** How many replaced keys status.budget.retiredKeys keeps (older ones are merged by UTC day, then folded). */
+export const RETIRED_KEYS_MAX = 64;
 
 /** How many models status.usage.models and a policy's status.spendByModel keep. */
 export const TOP_MODELS_MAX = 5;
@@ -302,12 +307,13 @@ export type DaySpend = z.infer<typeof DaySpend>;
 
 export const TeamMemberStatus = z.object({
   observedGeneration: z.int().min(0).optional(),
+  operator: z.string().max(253).optional().meta({ description: 'The id of the operator that manages this member (see --cluster-id): it alone offboards the member, even after its namespace left that operator\'s --namespace-selector.' }),
   conditions: z.array(Condition).optional(),
   secretName: z.string().optional(),
   key: KeyRef.optional().meta({ description: 'The active key. Its string lives only in the Secret.' }),
   pendingKey: z.object({
     name: z.string(),
-    since: z.string(),
+    since: z.string().meta({ description: "When the intent was recorded, on the operator's clock: the new key's expiry is measured from it." }),
     guardrail: z.string().optional().meta({ description: 'The guardrail the new key is assigned to before its Secret is written.' }),
     rotation: z.object({ trigger: RotationTrigger, request: z.string().optional(), from: z.string() }).optional().meta({
       description: 'Set when the key being created rotates the active one (from): what asked for it.',
@@ -352,8 +358,9 @@ export const TeamMemberStatus = z.object({
           retiredAt: z.string(),
           usage: z.object({ daily: z.number(), weekly: z.number(), monthly: z.number(), total: z.number() }),
           byok: z.object({ daily: z.number(), weekly: z.number(), monthly: z.number(), total: z.number() }),
+          overlapUSD: z.number().optional().meta({ description: "What it spent during a rotation overlap: also counted in the window after its retirement when that came soon after, since OpenRouter's window may have turned before the operator's." }),
         }))
-        .max(64)
+        .max(RETIRED_KEYS_MAX)
         .optional()
         .meta({ description: 'Replaced keys and their spend per UTC window when they retired (older than a month: folded into one lifetime total). carriedUSD is computed from them for the current reset period.' }),
     })
@@ -396,6 +403,19 @@ export const GuardrailStatus = z.object({
 });
 export type GuardrailStatus = z.infer<typeof GuardrailStatus>;
 
+/** How many operators' entries a policy's status.operators holds (operators sharding one cluster). */
+export const POLICY_OPERATORS_MAX = 16;
+/** How much of an operator's --namespace-selector its entry shows. */
+export const POLICY_SELECTOR_MAX = 1024;
+
+export const PolicyOperatorStatus = z.object({
+  namespaceSelector: z.string().max(POLICY_SELECTOR_MAX).optional().meta({ description: "The operator's --namespace-selector (absent: it manages every namespace)." }),
+  members: z.int().min(0).meta({ description: 'Members using the policy in the namespaces this operator manages.' }),
+  guardrail: GuardrailStatus.optional().meta({ description: "This operator's guardrail for the policy (named teamkeys/<operator id>/<policy>), holding its members' keys." }),
+  guardrailSynced: Condition.optional().meta({ description: "This operator's GuardrailSynced condition; the policy's own condition sums up every operator's." }),
+});
+export type PolicyOperatorStatus = z.infer<typeof PolicyOperatorStatus>;
+
 export const KeyPolicyStatus = z.object({
   observedGeneration: z.int().min(0).optional(),
   conditions: z.array(Condition).optional(),
@@ -406,7 +426,11 @@ export const KeyPolicyStatus = z.object({
   spendByModel: z.array(ModelSpend).max(POLICY_MODELS_MAX).optional().meta({ description: `The top ${POLICY_MODELS_MAX} models by spend of the policy's members in their current windows.` }),
   forecastExhausting: z.int().min(0).optional().meta({ description: 'Members whose budget is forecast to run out before their window resets (BudgetForecast=True).' }),
   models: z.string().optional().meta({ description: 'What member keys may call, in short (the MODELS column): "all", the allowed ids, or how many.' }),
-  guardrail: GuardrailStatus.optional().meta({ description: 'The guardrail that enforces spec.models, spec.providers and spec.zeroDataRetention.' }),
+  guardrail: GuardrailStatus.optional().meta({ description: 'The guardrail that enforces spec.models, spec.providers and spec.zeroDataRetention, while one operator serves the policy (see operators).' }),
+  operators: z.record(z.string(), PolicyOperatorStatus).optional().meta({
+    maxProperties: POLICY_OPERATORS_MAX,
+    description: `Per operator serving the policy, by operator id (operators sharding a cluster with --namespace-selector each keep their own guardrail and write only their own entry); at most ${POLICY_OPERATORS_MAX}.`,
+  }),
   inactivity: z.object({
     disabled: z.int().min(0).meta({ description: 'Members whose key is disabled for inactivity.' }),
     deleted: z.int().min(0).meta({ description: 'Of those, members whose key was also deleted.' }),

@@ -122,6 +122,14 @@ export class Caches {
     });
   }
 
+  /** Every readable member of the cluster, whichever operator manages it (what a policy's status counts). */
+  everyMember(): TeamMember[] {
+    return this.members.list().flatMap((o) => {
+      const p = this.member(o);
+      return p?.ok ? [p.value] : [];
+    });
+  }
+
   allPolicies(): KeyPolicy[] {
     return this.policies.list().flatMap((o) => {
       const p = parsePolicy(o);

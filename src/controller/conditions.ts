@@ -1,6 +1,25 @@
-import type { Condition } from '../api/schema.ts';
+import { Condition } from '../api/schema.ts';
 
 export type ConditionInput = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
+
+/** The CRD's bounds on a condition's strings (invariant 11: a status the API server refuses is a frozen member). */
+const MAX = {
+  type: Condition.shape.type.maxLength ?? Infinity,
+  reason: Condition.shape.reason.maxLength ?? Infinity,
+  message: Condition.shape.message.maxLength ?? Infinity,
+};
+
+/**
+ * At most `max` characters, ending in an ellipsis when cut. Counted in UTF-16 units, never fewer than the code
+ * points the API server counts, and never cutting a surrogate pair in half.
+ */
+function clip(s: string, max: number): string {
+  if (s.length <= max) return s;
+  let end = max - 1;
+  const last = s.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${s.slice(0, end)}…`;
+}
 
 /**
  * Sets one condition by type, purely. lastTransitionTime changes only when the status flips, so an unchanged
@@ -8,13 +27,15 @@ export type ConditionInput = Pick<Condition, 'type' | 'status' | 'reason' | 'mes
  */
 export function setCondition(list: readonly Condition[] | undefined, next: ConditionInput, generation: number | undefined, now: string): Condition[] {
   const out = [...(list ?? [])];
-  const i = out.findIndex((c) => c.type === next.type);
+  const type = clip(next.type, MAX.type);
+  const i = out.findIndex((c) => c.type === type);
   const prev = i >= 0 ? out[i] : undefined;
   const cond: Condition = {
-    type: next.type,
+    type,
     status: next.status,
-    reason: next.reason,
-    message: next.message,
+    reason: clip(next.reason, MAX.reason),
+    // a message may quote another system (an API server refusal, an OpenRouter error): it never makes the status invalid
+    message: clip(next.message, MAX.message),
     lastTransitionTime: prev && prev.status === next.status ? prev.lastTransitionTime : now,
     ...(generation === undefined ? {} : { observedGeneration: generation }),
   };

@@ -27,6 +27,11 @@ export class GuardrailBook {
     return [...this.byId.values()].filter((g) => g.name === name);
   }
 
+  /** Every guardrail of ours, as last listed or written. */
+  all(): Guardrail[] {
+    return [...this.byId.values()];
+  }
+
   get(id: string): Guardrail | undefined {
     return this.byId.get(id);
   }

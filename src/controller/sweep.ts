@@ -5,6 +5,7 @@ import { isKube } from '../kube/errors.ts';
 import type { Recorder } from './events.ts';
 import type { KeyBook } from './keybook.ts';
 import type { Key, KeyPort } from '../domain/key.ts';
+import { legacyId } from './identity.ts';
 import { clusterPrefix, parseKeyName } from './keyname.ts';
 
 export interface OwnerView {
@@ -16,8 +17,8 @@ export interface OwnerView {
 }
 
 /**
- * Pure: keys named by this cluster that no TeamMember owns any more, older than the grace period. Keys of other
- * clusters, keys this operator did not name, and released keys are never candidates.
+ * Pure: keys named with this id (`cluster`) that no TeamMember owns any more, older than the grace period. Keys of
+ * other clusters and operators, keys this operator did not name, and released keys are never candidates.
  */
 export function findOrphans(keys: readonly Key[], cluster: string, owner: (namespace: string, name: string) => OwnerView | undefined, now: number, graceMs: number): Key[] {
   const prefix = clusterPrefix(cluster);
@@ -38,6 +39,7 @@ export interface SweepDeps {
   cluster: Cluster;
   recorder: Recorder;
   log: Logger;
+  /** this operator's id (controller/identity.ts): the one in the names of the keys it creates */
   clusterId: string;
   /** namespaces this operator manages (its --namespace-selector) */
   manages: (namespace: string | undefined) => boolean;
@@ -48,12 +50,26 @@ export interface SweepDeps {
 }
 
 /**
- * Revokes this cluster's keys that no TeamMember owns (after the grace period), each confirmed against a fresh
+ * Pure: the keys the sweep looks at. Keys named with this operator's id are its own in any namespace, also one
+ * that has left its --namespace-selector (its members there are still offboarded by it, their leftovers still
+ * swept); another operator's keys carry another id. Keys named with the bare cluster id, as sharded operators named
+ * them before ids were per operator, are looked at only in the namespaces this operator manages, as then.
+ */
+export function sweepable(keys: readonly Key[], id: string, manages: (namespace: string | undefined) => boolean): { keys: Key[]; id: string }[] {
+  const legacy = legacyId(id);
+  return [
+    { keys: [...keys], id },
+    ...(legacy === undefined ? [] : [{ keys: keys.filter((k) => manages(parseKeyName(k.name)?.namespace)), id: legacy }]),
+  ];
+}
+
+/**
+ * Revokes this operator's keys that no TeamMember owns (after the grace period), each confirmed against a fresh
  * read of its would-be owner, so a member whose status the cache has not caught up with keeps its key.
  */
 export async function revokeOrphans(d: SweepDeps): Promise<void> {
-  const keys = d.book.all().filter((k) => d.manages(parseKeyName(k.name)?.namespace));
-  const orphans = findOrphans(keys, d.clusterId, (ns, name) => ownerOf(d.cached(ns, name)), d.now, d.graceMs);
+  const cachedOwner = (ns: string, name: string) => ownerOf(d.cached(ns, name));
+  const orphans = sweepable(d.book.all(), d.clusterId, d.manages).flatMap((s) => findOrphans(s.keys, s.id, cachedOwner, d.now, d.graceMs));
   for (const k of orphans) {
     const o = parseKeyName(k.name);
     if (!o) continue;

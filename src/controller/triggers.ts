@@ -3,6 +3,7 @@
  * latest object from the cache.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
+import { z } from 'zod';
 import { policyNameOf } from '../api/objects.ts';
 import { ANNOTATION_REACTIVATE, ANNOTATION_ROTATE, LABEL_MEMBER } from '../api/schema.ts';
 import type { Caches } from './caches.ts';
@@ -13,6 +14,8 @@ import type { KindedWorkload } from '../kube/cluster.ts';
 export const MEMBER = 'tm/';
 export const POLICY = 'kp/';
 export const WORKLOAD = 'wl/';
+/** This operator's guardrails whose policy is gone (after each listing): see policy/guardrail.ts deleteStrayGuardrails. */
+export const STRAY_GUARDRAILS = 'gr/stray';
 /** A key change waits this long before workloads are rolled: members rotated together roll a workload once. */
 const RESTART_DEBOUNCE_MS = 2_000;
 
@@ -31,13 +34,21 @@ function secretNameOf(o: KubernetesObject & { spec?: unknown }): string {
   return named ?? `${o.metadata?.name ?? ''}-openrouter`;
 }
 
-/** The policy's guardrail as its status reports it, read leniently. */
-function guardrailOf(o: KubernetesObject & { status?: unknown }): string {
-  const st = o.status;
-  return JSON.stringify(typeof st === 'object' && st !== null && 'guardrail' in st ? st.guardrail : null);
+const Operators = z.object({ status: z.object({ operators: z.record(z.string(), z.unknown()) }) });
+const Entry = z.object({ guardrail: z.object({ id: z.string() }) });
+
+/**
+ * The id of this operator's guardrail as the policy's status reports it, read leniently: its members wait for it
+ * to exist. Its counts, and everything another operator serving the policy writes, wake no member.
+ */
+export function guardrailOf(o: KubernetesObject & { status?: unknown }, operator: string): string {
+  const ops = Operators.safeParse(o);
+  const entry = ops.success ? Entry.safeParse(ops.data.status.operators[operator]) : undefined;
+  return entry?.success ? entry.data.guardrail.id : '';
 }
 
-export function wireTriggers(caches: Caches, queue: WorkQueue): void {
+/** `operator`: this operator's id (controller/identity.ts), known once it has started. */
+export function wireTriggers(caches: Caches, queue: WorkQueue, operator: () => string): void {
   const { members, policies, namespaces, secrets } = caches;
   // each member as last seen: the policy it named (moving re-evaluates the one it left) and what a person last
   // asked of it (a new generation, a deletion, a rotation or reactivation request jumps the queue and any backoff: offboarding
@@ -77,14 +88,15 @@ export function wireTriggers(caches: Caches, queue: WorkQueue): void {
     }
   }
   members.on('delete', (o) => seen.delete(memberKey(o)));
-  // a policy change re-evaluates its members, and so does its guardrail becoming ready (members wait for it); its
-  // other status writes do not: at 10,000 members every one re-queued all of them. A namespace's labels decide
-  // which policies admit its members.
+  // a policy change re-evaluates its members, and so does this operator's guardrail becoming ready or changing
+  // (members wait for it); its other status writes do not: at 10,000 members every one re-queued all of them, and
+  // with several operators serving a policy each would wake the others' members. A namespace's labels decide which
+  // policies admit its members.
   const policySeen = new Map<string, { generation: number | undefined; deleting: boolean; guardrail: string }>();
   const onPolicy = (verb: 'add' | 'update' | 'delete') => (o: KubernetesObject) => {
     const name = o.metadata?.name ?? '';
     queue.add(POLICY + name);
-    const now = { generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined, guardrail: guardrailOf(o) };
+    const now = { generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined, guardrail: guardrailOf(o, operator()) };
     const before = policySeen.get(name);
     if (verb === 'delete') policySeen.delete(name);
     else policySeen.set(name, now);

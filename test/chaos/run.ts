@@ -1,7 +1,7 @@
 /**
  * `make chaos`: every fault scenario at full size, each on its own cluster with a few hundred members and users at
- * work (test/chaos/scenarios.ts). Prints the table and writes test/chaos/results.json, which the README's table is
- * made from (`make readme`). Sizes from the environment: CHAOS_MEMBERS (300), CHAOS_KILLS (200), CHAOS_SEED.
+ * work (test/chaos/scenarios.ts). Prints the table and writes test/chaos/results.json, which the table in
+ * docs/faults.md is made from (`make readme`). Sizes from the environment: CHAOS_MEMBERS (300), CHAOS_KILLS (200), CHAOS_SEED.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -25,4 +25,4 @@ const cells = rows.map((r) => [r.scenario, r.members, r.convergeSeconds, r.calls
 const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]?.length ?? 0)));
 process.stdout.write(`${[head, ...cells].map((c) => c.map((x, i) => x.padEnd(widths[i] ?? 0)).join('  ')).join('\n')}\n`);
 await writeFile(join(import.meta.dirname, 'results.json'), `${JSON.stringify({ at: new Date().toISOString(), seed: sizes.seed, rows }, null, 2)}\n`);
-process.stdout.write('wrote test/chaos/results.json (run `make readme` for the README table)\n');
+process.stdout.write('wrote test/chaos/results.json (run `make readme` for the table in docs/faults.md)\n');

@@ -211,10 +211,12 @@ describe('the image deploy/ ships', () => {
     await eventually(async () => (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status === 200 || undefined, 60_000, '/readyz of the container')
       .catch((e: unknown) => { throw new Error(`${String(e)}; container log: ${c.logs.join('').slice(-3000)}`); });
     await eventually(() => c.logs.join('').includes('became leader') || undefined, 30_000, 'leader');
-    // deploy/ sets no cluster id: it is this cluster's own (the kube-system namespace's UID), in the log and metrics
+    // deploy/ sets no cluster id: it is this cluster's own (the kube-system namespace's UID), in the log and metrics;
+    // with a --namespace-selector (this test's scope), one shard among others: the operator's namespace is added
     const uid = (await core.readNamespace({ name: 'kube-system' })).metadata?.uid ?? '';
-    expect(c.logs.join('')).toContain(`"clusterId":"${uid}"`);
-    expect(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).toContain(`teamkeys_info{cluster_id="${uid}"`);
+    const id = `${uid}.${SYSTEM}`;
+    expect(c.logs.join('')).toContain(`"clusterId":"${id}"`);
+    expect(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).toContain(`teamkeys_info{cluster_id="${id}"`);
     const { ns, hash } = await readyMember('image');
     await suspendAndDelete(ns, 'image', hash);
     await c.stop();

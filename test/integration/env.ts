@@ -29,6 +29,10 @@ export interface EnvOptions {
   rateLimit?: { perSecond: number; burst: number };
   /** what the management-key Secret holds at start */
   initialKey?: 'management' | 'standard' | 'missing';
+  /** leave --cluster-id unset: the operator derives its id (src/controller/identity.ts), as in production */
+  derivedId?: boolean;
+  /** another env whose OpenRouter account (emulator, management key, clocks) this one's operator shares */
+  account?: { emu: Emulator; emuUrl: string; mk: string; clock: OffsetClock; openRouterClock: OffsetClock; issued: IssuedKeys };
 }
 
 export async function startEnv(o: EnvOptions = {}) {
@@ -36,12 +40,14 @@ export async function startEnv(o: EnvOptions = {}) {
   const kc = kubeConfigAt(kubeconfigPath);
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
-  const mk = newSecret();
-  // one clock for the emulator and the operator: a test moves time for both (across a reset boundary, say)
-  const clock = new OffsetClock();
-  const issued = new IssuedKeys();
-  const emu = new Emulator({ managementKeys: [mk], clock, onIssued: issued.collect });
-  const emuUrl = await emu.start();
+  const mk = o.account?.mk ?? newSecret();
+  // two clocks, as in the world: the operator's, and OpenRouter's, which follows it at an offset a test sets
+  // (env.skew). Moving the operator's clock moves both (across a reset boundary, say); by default they agree.
+  const clock = o.account?.clock ?? new OffsetClock();
+  const openRouterClock = o.account?.openRouterClock ?? new OffsetClock(clock);
+  const issued = o.account?.issued ?? new IssuedKeys();
+  const emu = o.account?.emu ?? new Emulator({ managementKeys: [mk], clock: openRouterClock, onIssued: issued.collect });
+  const emuUrl = o.account?.emuUrl ?? (await emu.start());
   const clusterId = o.clusterId ?? `c${randomBytes(3).toString('hex')}`;
   // every test file runs its own operator on the shared control plane; each manages only its own namespaces
   const scope = { 'teamkeys.dev/test-env': clusterId };
@@ -55,7 +61,7 @@ export async function startEnv(o: EnvOptions = {}) {
   const sink = new Writable({ write(chunk: Buffer, _e, cb) { logs.push(chunk.toString()); cb(); } });
   const cfg = loadConfig([], {
     POD_NAMESPACE: system,
-    TEAMKEYS_CLUSTER_ID: clusterId,
+    TEAMKEYS_CLUSTER_ID: o.derivedId ? undefined : clusterId,
     TEAMKEYS_OPENROUTER_URL: `${emuUrl}/api/v1`,
     TEAMKEYS_ORPHAN_GRACE: o.orphanGrace ?? '10m',
     TEAMKEYS_MIN_SYNC_INTERVAL: '1h', // tests call sync() themselves
@@ -154,11 +160,14 @@ export async function startEnv(o: EnvOptions = {}) {
       expect(await leaks()).toEqual([]);
     } finally {
       await stopOperator();
-      await emu.stop();
+      if (!o.account) await emu.stop();
     }
   };
 
-  return { kc, core, custom, emu, emuUrl, mk, clock, get op() { return op; }, stopOperator, startOperator, crashOperator, logs, clusterId, system, kubectl, apply, leaks, member, settled, ready, secretData, chat, events, stop, newNamespace: (p: string, labels?: Record<string, string>) => freshNamespaceWith(kc, p, { ...labels, ...scope }) };
+  /** OpenRouter's clock set `ms` ahead of the operator's (negative: behind); 0 makes them agree again. */
+  const skew = (ms: number) => openRouterClock.set(clock.now() + ms);
+
+  return { kc, core, custom, emu, emuUrl, mk, clock, openRouterClock, skew, issued, get op() { return op; }, stopOperator, startOperator, crashOperator, logs, clusterId, system, kubectl, apply, leaks, member, settled, ready, secretData, chat, events, stop, newNamespace: (p: string, labels?: Record<string, string>) => freshNamespaceWith(kc, p, { ...labels, ...scope }) };
 }
 
 async function freshNamespaceWith(kc: KubeConfig, prefix: string, labels?: Record<string, string>): Promise<string> {

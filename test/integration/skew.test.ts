@@ -21,7 +21,8 @@ let cp: ControlPlane;
 let env: Env;
 let ns = '';
 
-interface Crd { spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: Record<string, Record<string, unknown>> } } } } }[] } }
+type Props = Record<string, { maxLength?: number; maximum?: number; properties?: Props }>;
+interface Crd { spec: { versions: { schema: { openAPIV3Schema: { properties: { spec: { properties: Props }; status: { properties: Props } } } } }[] } }
 
 beforeAll(async () => {
   cp = await startControlPlane({ apiOnly: true });
@@ -32,7 +33,12 @@ beforeAll(async () => {
   };
   // the newer CRD raised the member limit's maximum past what this operator reads
   const members = parse(await readFile(join(ROOT, 'crds/teamkeys.dev_teammembers.yaml'), 'utf8')) as Crd;
-  for (const v of members.spec.versions) delete v.schema.openAPIV3Schema.properties.spec.properties['limitUSD']?.['maximum'];
+  for (const v of members.spec.versions) {
+    delete v.schema.openAPIV3Schema.properties.spec.properties['limitUSD']?.['maximum'];
+    // and a stricter status than this operator knows: a rotation request longer than 8 characters cannot be recorded
+    const lastRequest = v.schema.openAPIV3Schema.properties.status.properties['rotation']?.properties?.['lastRequest'];
+    if (lastRequest) lastRequest.maxLength = 8;
+  }
   await kubectl(['apply', '-f', join(ROOT, 'crds/teamkeys.dev_keypolicies.yaml')]);
   await kubectl(['apply', '-f', '-'], stringify(members));
   await kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
@@ -83,6 +89,18 @@ it('reads a member again once its spec is readable, and resumes it', async () =>
   await env.ready(ns, 'ria', 15_000);
   expect(emuKey(hash)).toMatchObject({ disabled: false, limit: 4 });
   expect((await env.member(ns, 'ria')).status?.key?.hash).toBe(hash);
+});
+
+it('says Ready=False StatusRejected instead of a stale Ready=True when the API server refuses a status it computed', async () => {
+  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: rex, namespace: ${ns}}\nspec: {policy: skew}`);
+  await env.ready(ns, 'rex');
+  await env.kubectl(['annotate', 'tm', 'rex', '-n', ns, 'teamkeys.dev/rotate=a-request-too-long-to-record']);
+  const rejected = await eventually(async () => {
+    const c = (await env.member(ns, 'rex')).status?.conditions?.find((x) => x.type === 'Ready');
+    return c?.reason === 'StatusRejected' ? c : undefined;
+  }, 15_000, 'Ready=False StatusRejected');
+  expect(rejected).toMatchObject({ status: 'False', message: expect.stringMatching(/lastRequest/) });
+  expect((await env.events(ns)).map((e) => e.reason)).toContain('StatusRejected');
 });
 
 it('leaks no key string into logs, Events or statuses', async () => {

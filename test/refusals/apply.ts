@@ -1,7 +1,7 @@
 /**
  * Bad input refused at `kubectl apply`: by kubectl itself (YAML, unknown fields), by the API server (names,
  * sizes), by the CRD's schema or by its CEL rules. Each case names the field its message must name. Pure data:
- * test/integration/validation.test.ts applies them, hack/readme/refusals.ts lists them in the README.
+ * test/integration/validation.test.ts applies them, hack/readme/refusals.ts lists them in docs/security.md.
  */
 
 export type AppliedBy = 'kubectl' | 'API server' | 'schema' | 'CEL';

@@ -2,7 +2,7 @@
  * OpenRouter answers the operator must not trust: the call commits at the emulator, then its answer is broken
  * (src/emulator/faults.ts MALFORMED). The client refuses each with a typed error (OpenRouterError, kind
  * invalidResponse) naming the route and the field, never crashes and never returns the broken data. Pure data:
- * test/emulator/answers.test.ts runs them, hack/readme/refusals.ts lists them in the README.
+ * test/emulator/answers.test.ts runs them, hack/readme/refusals.ts lists them in docs/security.md.
  */
 import type { Malformed } from '../../src/emulator/faults.ts';
 

@@ -2,7 +2,7 @@
  * Input the API server cannot judge (it depends on other objects or on time), refused by the operator: the member's
  * Ready condition says why, naming the field, and no key is made. Pure data: test/integration/refusals.test.ts runs
  * them; the management-key rows are scenarios of test/integration/credentials.test.ts. hack/readme/refusals.ts lists
- * both in the README.
+ * both in docs/security.md.
  */
 
 export interface OperatorCase {

@@ -1,7 +1,7 @@
 /**
  * What a tenant (a namespace editor: the built-in `edit` ClusterRole, which the aggregated teamkeys-edit role
  * extends, bound in their own namespace) is refused, by RBAC or the status subresource. Pure data:
- * test/integration/tenant.test.ts runs them as that user, hack/readme/refusals.ts lists them in the README.
+ * test/integration/tenant.test.ts runs them as that user, hack/readme/refusals.ts lists them in docs/security.md.
  */
 
 export interface Namespaces {

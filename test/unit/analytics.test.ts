@@ -10,6 +10,16 @@ import { aKey } from './keys.ts';
 const now = Date.parse('2026-03-11T12:00:00Z'); // a Wednesday
 const row = (date: string, model: string, usd: number, requests = 1): UsageRow => ({ key: 'k', model, date, usd, requests });
 
+describe('analyticsView keeps what OpenRouter answers within the CRD bounds', () => {
+  it('cuts a model id longer than 200 characters, rounds counts to whole non-negative numbers, skips days that are no calendar day', () => {
+    const long = `vendor/${'m'.repeat(300)}`;
+    const v = analyticsView([row('2026-03-10', long, 1, 2.6), row('2026-03-10', long, 1, -3), row('2026-02-30', 'x/y', 1, 1), row('2026-03-11', 'x/y', 1, Number.NaN)], 'monthly', now);
+    expect(v.models.map((m) => [m.model.length, m.requests])).toEqual([[200, 3], [3, 0]]);
+    expect(v.days.map((d) => d.date)).toEqual(['2026-03-10', '2026-03-11']);
+    expect(v.requests).toBe(3);
+  });
+});
+
 describe('analyticsView', () => {
   const rows = [
     row('2026-02-01', 'old/model', 100), // older than the days kept

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { carriedSpend, retiredFromKey, retiredFromObserved, withRetired, type RetiredKey } from '../../src/controller/member/carry.ts';
+import { RETIRED_KEYS_MAX } from '../../src/api/schema.ts';
+import { CLOCK_MARGIN_MS, carriedSpend, retiredFromKey, retiredFromObserved, withRetired, type RetiredKey } from '../../src/controller/member/carry.ts';
 import type { Spend } from '../../src/domain/key.ts';
 import { aKey } from './keys.ts';
 
@@ -55,6 +56,70 @@ describe('withRetired', () => {
     expect(list.map((r) => r.hash)).toEqual(['earlier', 'now']);
     expect(carriedSpend(list, 'never', true, WED)).toBe(59.4); // 6 keys x 9.9
     expect(carriedSpend(list, 'monthly', false, WED)).toBe(6);
+  });
+});
+
+describe('withRetired stays within the CRD bound without losing money', () => {
+  it('keeps at most RETIRED_KEYS_MAX entries through 200 replacements in one day, every window summed exactly', () => {
+    let list: RetiredKey[] = [];
+    const start = at('2026-03-18T00:00:00Z');
+    for (let i = 0; i < 200; i++) {
+      const t = start + i * 400_000; // every 6m40s: all on one UTC day
+      list = withRetired(list, retiredFromKey(key(`k${i}`, { daily: 0.01, weekly: 0.02, monthly: 0.03, total: 0.04 }), t), t);
+      expect(list.length).toBeLessThanOrEqual(RETIRED_KEYS_MAX);
+    }
+    const now = start + 200 * 400_000;
+    expect(carriedSpend(list, 'daily', false, now)).toBe(2);
+    expect(carriedSpend(list, 'weekly', false, now)).toBe(4);
+    expect(carriedSpend(list, 'monthly', false, now)).toBe(6);
+    expect(carriedSpend(list, 'never', false, now)).toBe(8);
+  });
+
+  it('merges only entries of one UTC day, oldest first: a month of replacements every 12 h keeps every window exact', () => {
+    let list: RetiredKey[] = [];
+    const start = at('2026-03-01T06:00:00Z');
+    for (let i = 0; i < 140; i++) {
+      const t = start + i * 5 * 3_600_000; // every 5 h, 29 days
+      list = withRetired(list, retiredFromKey(key(`k${i}`, { daily: 0.1, weekly: 0.1, monthly: 0.1, total: 0.1 }), t), t);
+      expect(list.length).toBeLessThanOrEqual(RETIRED_KEYS_MAX);
+    }
+    const now = start + 139 * 5 * 3_600_000;
+    // what a plain sum over every key retired in the current window would give
+    const inWindow = (reset: 'daily' | 'weekly' | 'monthly') => {
+      let n = 0;
+      for (let i = 0; i < 140; i++) {
+        const t = start + i * 5 * 3_600_000;
+        const w = (x: number) => (reset === 'daily' ? new Date(x).toISOString().slice(0, 10) : reset === 'monthly' ? new Date(x).toISOString().slice(0, 7) : Math.floor((x / 86_400_000 + 3) / 7));
+        if (w(t) === w(now)) n++;
+      }
+      return Math.round(n * 0.1 * 1e6) / 1e6;
+    };
+    expect(carriedSpend(list, 'daily', false, now)).toBe(inWindow('daily'));
+    expect(carriedSpend(list, 'weekly', false, now)).toBe(inWindow('weekly'));
+    expect(carriedSpend(list, 'monthly', false, now)).toBe(inWindow('monthly'));
+    expect(carriedSpend(list, 'never', false, now)).toBe(14);
+  });
+
+  it('never lets an estimate replace a spend read fresh (a retry after the key was revoked)', () => {
+    const fresh = withRetired([], retiredFromKey(key('a', { monthly: 4 }), WED), WED);
+    const estimate = retiredFromObserved('a', { dailyUSD: 1, weeklyUSD: 2, monthlyUSD: 2, byokUSD: 0, lifetimeUSD: 2, observedAt: '2026-03-18T10:00:00.000Z' });
+    expect(carriedSpend(withRetired(fresh, estimate, WED + 1_000, false), 'monthly', false, WED + 1_000)).toBe(4);
+    // with nothing recorded yet, the estimate is all there is
+    expect(carriedSpend(withRetired([], estimate, WED + 1_000, false), 'monthly', false, WED + 1_000)).toBe(2);
+  });
+});
+
+describe('overlap spend near a window boundary (OpenRouter may have turned its window first)', () => {
+  const drained = (retiredAt: number): RetiredKey => ({ ...retiredFromKey(key('d', { daily: 0.3 }), retiredAt), overlapUSD: 0.2 });
+  const midnight = at('2026-03-19T00:00:00Z');
+  it.each([
+    ['retired 5 min before our midnight: its overlap counts in the next day too', midnight - 5 * 60_000, midnight + 3_600_000, 0.2],
+    ['retired just inside the margin', midnight - CLOCK_MARGIN_MS, midnight + 3_600_000, 0.2],
+    ['retired well before midnight: only its own day', midnight - CLOCK_MARGIN_MS - 60_000, midnight + 3_600_000, 0],
+    ['in its own day it counts its window spend, not the overlap twice', midnight - 5 * 60_000, midnight - 60_000, 0.3],
+    ['two days on, nothing', midnight - 5 * 60_000, midnight + 86_400_000 + 1, 0],
+  ])('%s', (_n, retiredAt, now, want) => {
+    expect(carriedSpend([drained(retiredAt)], 'daily', false, now)).toBe(want);
   });
 });
 

@@ -60,18 +60,21 @@ describe('budget math', () => {
   });
 });
 
-describe('keyOutlivesAllowance', () => {
-  const created = '2026-03-01T10:00:00Z';
-  it.each<[string, string | undefined, Partial<TeamMemberSpec>, Partial<KeyPolicySpec>, boolean]>([
-    ['no limits at all', undefined, {}, {}, false],
-    ['the key ends with the member', '2026-03-02T00:00:00Z', { expiresAt: '2026-03-02T00:00:00Z' }, {}, false],
-    ['the member end moved earlier', '2026-03-05T00:00:00Z', { expiresAt: '2026-03-02T00:00:00Z' }, {}, true],
-    ['the member end moved later (renewed when the key runs out)', '2026-03-02T00:00:00Z', { expiresAt: '2026-03-09T00:00:00Z' }, {}, false],
-    ['a member end set on a key without expiry', undefined, { expiresAt: '2026-03-09T00:00:00Z' }, {}, true],
-    ['the TTL, with OpenRouter two minutes ahead of us', '2026-03-03T10:02:00Z', {}, { keyTTL: '48h' }, false],
-    ['a shortened TTL', '2026-04-01T00:00:00Z', {}, { keyTTL: '48h' }, true],
-  ])('%s', (_n, keyEnd, m, p, want) => {
-    expect(keyOutlivesAllowance(keyEnd, created, spec(m), policy(p))).toBe(want);
+describe('keyOutlivesAllowance: our expiry against what we asked for, never against OpenRouter\'s clock', () => {
+  // when the operator asked for the key (its clock); OpenRouter's createdAt plays no part
+  const issued = '2026-03-01T10:00:00Z';
+  it.each<[string, string | undefined, string | undefined, Partial<TeamMemberSpec>, Partial<KeyPolicySpec>, boolean]>([
+    ['no limits at all', undefined, issued, {}, {}, false],
+    ['the key ends with the member', '2026-03-02T00:00:00Z', issued, { expiresAt: '2026-03-02T00:00:00Z' }, {}, false],
+    ['the member end moved earlier', '2026-03-05T00:00:00Z', issued, { expiresAt: '2026-03-02T00:00:00Z' }, {}, true],
+    ['the member end moved later (renewed when the key runs out)', '2026-03-02T00:00:00Z', issued, { expiresAt: '2026-03-09T00:00:00Z' }, {}, false],
+    ['a member end set on a key without expiry', undefined, issued, { expiresAt: '2026-03-09T00:00:00Z' }, {}, true],
+    ['the TTL as asked (seconds dropped)', '2026-03-03T10:00:00Z', '2026-03-01T10:00:00.900Z', {}, { keyTTL: '48h' }, false],
+    ['a shortened TTL', '2026-04-01T00:00:00Z', issued, {}, { keyTTL: '48h' }, true],
+    ['a TTL shortened by one minute', '2026-03-03T10:00:00Z', issued, {}, { keyTTL: '47h59m' }, true],
+    ['a key issued before issuedAt was recorded: judged when it runs out', '2026-04-01T00:00:00Z', undefined, {}, { keyTTL: '48h' }, false],
+  ])('%s', (_n, keyEnd, issuedAt, m, p, want) => {
+    expect(keyOutlivesAllowance({ expiresAt: keyEnd, issuedAt }, spec(m), policy(p))).toBe(want);
   });
 });
 

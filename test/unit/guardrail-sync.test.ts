@@ -3,52 +3,18 @@ import { describe, expect, it } from 'vitest';
 import type { KeyPolicy } from '../../src/api/schema.ts';
 import { GuardrailBook } from '../../src/controller/guardrailbook.ts';
 import { syncGuardrail, type GuardrailDeps } from '../../src/controller/policy/guardrail.ts';
-import type { Guardrail, GuardrailPort, GuardrailRules } from '../../src/domain/guardrail.ts';
+import type { Guardrail, GuardrailRules } from '../../src/domain/guardrail.ts';
+import { fakeGuardrails } from './fake-guardrails.ts';
 
 /** OpenRouter's canonical form: a dated id comes back for the short one. */
 const canonical = (r: GuardrailRules): GuardrailRules => ({ ...r, allowedModels: r.allowedModels?.map((m) => (m === 'openai/gpt-4o-mini' ? 'openai/gpt-4o-mini-2024-07-18' : m)) });
 
+/** A write as these tests name it: its verb, and how many keys an assignment carried. */
+const short = (w: string) => (w.startsWith('assign ') ? `assign ${(w.split(' ')[2] ?? '').split(',').length}` : (w.split(' ')[0] ?? ''));
+
 function world() {
-  const guardrails = new Map<string, Guardrail>();
-  const assigned = new Map<string, string>();
-  const writes: string[] = [];
+  const { port, guardrails, writes: all } = fakeGuardrails(canonical);
   const events: string[] = [];
-  let n = 0;
-  const port: GuardrailPort = {
-    async *list() {
-      yield* guardrails.values();
-    },
-    async *assignedKeys(id) {
-      for (const [h, g] of assigned) if (g === id) yield h;
-    },
-    get: async (id) => {
-      const g = guardrails.get(id);
-      if (!g) throw new Error('404');
-      return g;
-    },
-    create: async (name, _description, workspaceId, rules) => {
-      writes.push('create');
-      const g = { id: `g${++n}`, name, workspaceId, ...canonical(rules) };
-      guardrails.set(g.id, g);
-      return g;
-    },
-    update: async (id, rules) => {
-      writes.push('update');
-      const g = { ...(guardrails.get(id) as Guardrail), ...canonical(rules) };
-      guardrails.set(id, g);
-      return g;
-    },
-    delete: async (id) => {
-      writes.push('delete');
-      guardrails.delete(id);
-    },
-    assign: async (id, hashes) => {
-      writes.push(`assign ${hashes.length}`);
-      for (const h of hashes) assigned.set(h, id);
-      return hashes.length;
-    },
-    unassign: async () => 0,
-  };
   const book = new GuardrailBook();
   const d: GuardrailDeps = {
     guardrails: port, book, clusterId: 'c', workspaceId: async () => undefined,
@@ -59,7 +25,7 @@ function world() {
     },
     now: () => '2026-11-26T00:00:00Z',
   };
-  return { guardrails, writes, events, d };
+  return { guardrails, get writes() { return all.map(short); }, events, d };
 }
 
 const policy = (allow: string[]): KeyPolicy => ({

@@ -5,6 +5,10 @@ import { usdShown } from '../../util/money.ts';
 import { utcDay, windowStart } from '../../util/windows.ts';
 
 const DAY_MS = 86_400_000;
+/** status.usage.models[].model's bound in the CRD: a longer id from OpenRouter is cut, its totals kept. */
+const MODEL_ID_MAX = 200;
+/** A request count as the CRD holds it: a whole number, never negative, whatever an answer said. */
+const count = (n: number) => (Number.isFinite(n) ? Math.max(0, Math.round(n)) : 0);
 
 export interface AnalyticsView {
   /** requests in the current reset window (never: the days kept) */
@@ -15,6 +19,11 @@ export interface AnalyticsView {
   days: DaySpend[];
 }
 
+function realDay(date: string): boolean {
+  const t = Date.parse(`${date}T00:00:00Z`);
+  return !Number.isNaN(t) && utcDay(t) === date;
+}
+
 export function analyticsView(rows: readonly UsageRow[], reset: ResetPeriod, now: number): AnalyticsView {
   const firstDay = utcDay(now - (USAGE_DAYS_MAX - 1) * DAY_MS);
   const windowDay = reset === 'never' ? firstDay : utcDay(windowStart(reset, now));
@@ -23,17 +32,19 @@ export function analyticsView(rows: readonly UsageRow[], reset: ResetPeriod, now
   const models = new Map<string, { usd: number; requests: number }>();
   let requests = 0;
   for (const r of rows) {
-    if (r.date < firstDay || r.date > today) continue;
+    // a day that is no calendar day (2026-02-30) would sort among real ones and stretch the list past its bound
+    if (r.date < firstDay || r.date > today || !realDay(r.date)) continue;
     const d = days.get(r.date) ?? { usd: 0, requests: 0 };
     d.usd += r.usd;
-    d.requests += r.requests;
+    d.requests += count(r.requests);
     days.set(r.date, d);
     if (r.date < windowDay) continue;
-    requests += r.requests;
-    const m = models.get(r.model) ?? { usd: 0, requests: 0 };
+    requests += count(r.requests);
+    const model = r.model.slice(0, MODEL_ID_MAX);
+    const m = models.get(model) ?? { usd: 0, requests: 0 };
     m.usd += r.usd;
-    m.requests += r.requests;
-    models.set(r.model, m);
+    m.requests += count(r.requests);
+    models.set(model, m);
   }
   return {
     requests,
@@ -41,7 +52,8 @@ export function analyticsView(rows: readonly UsageRow[], reset: ResetPeriod, now
     days: [...days]
       .filter(([, d]) => d.requests > 0 || d.usd > 0)
       .map(([date, d]) => ({ date, usd: usdShown(d.usd), requests: d.requests }))
-      .toSorted((a, b) => a.date.localeCompare(b.date)),
+      .toSorted((a, b) => a.date.localeCompare(b.date))
+      .slice(-USAGE_DAYS_MAX),
   };
 }
 

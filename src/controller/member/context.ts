@@ -9,6 +9,7 @@ import { isOpenRouter } from '../../openrouter/errors.ts';
 import { toJson } from '../../util/json.ts';
 import type { Key } from '../../domain/key.ts';
 import { mergePatch } from '../mergepatch.ts';
+import { setCondition } from '../conditions.ts';
 import type { MemberDeps } from './deps.ts';
 import { keyLimit, windowSpend, type DesiredBudget } from './desired.ts';
 import { drainReserve } from './rotation.ts';
@@ -110,14 +111,35 @@ export class MemberContext {
   }
 
   /** Merge-patches status only when it changed, guarded by the resourceVersion this reconcile read. */
-  async patchStatus(next: TeamMemberStatus): Promise<void> {
+  async patchStatus(status: TeamMemberStatus): Promise<void> {
+    // every write names the operator that manages the member: it alone may offboard it later (identity.ts)
+    const next = { ...status, operator: this.d.clusterId };
     const patch = mergePatch(toJson(this.m.status ?? {}), toJson(next));
     this.status = next;
     if (patch === undefined) return;
     // every status write is guarded by resourceVersion: a stale view (a deposed leader's, a lagging cache) fails
     // with a conflict and is retried from a fresh read; it never overwrites another writer's intent
-    const updated = await this.d.cluster.patchMemberStatusGuarded(this.ns, this.m.metadata.name, this.m.metadata.resourceVersion ?? '', patch);
+    let updated;
+    try {
+      updated = await this.d.cluster.patchMemberStatusGuarded(this.ns, this.m.metadata.name, this.m.metadata.resourceVersion ?? '', patch);
+    } catch (e) {
+      if (e instanceof KubeError && e.kind === 'invalid') await this.statusRejected(e.message);
+      throw e;
+    }
     this.m = { ...this.m, metadata: { ...this.m.metadata, resourceVersion: updated.metadata?.resourceVersion }, status: next };
+  }
+
+  /**
+   * The API server refused a status this operator computed (a bug: every status is checked against the CRD in
+   * tests). The member must not go on showing an old Ready=True: only the Ready condition is written, saying so.
+   */
+  private async statusRejected(message: string): Promise<void> {
+    const now = new Date(this.now()).toISOString();
+    const conditions = setCondition(this.m.status?.conditions, { type: 'Ready', status: 'False', reason: 'StatusRejected', message: `the API server refused the status the operator computed (please report this): ${message}` }, this.m.metadata.generation, now);
+    const patch = mergePatch(toJson({ conditions: this.m.status?.conditions }), toJson({ conditions }));
+    if (patch === undefined) return;
+    await this.d.cluster.patchMemberStatusGuarded(this.ns, this.m.metadata.name, this.m.metadata.resourceVersion ?? '', patch).catch(() => undefined);
+    await this.d.recorder.warn(this.m, 'StatusRejected', conditions.find((c) => c.type === 'Ready')?.message ?? message);
   }
 
   /** A key read fresh from OpenRouter (its spend up to now); undefined when it is gone (a 404). */
@@ -130,13 +152,18 @@ export class MemberContext {
     }
   }
 
-  /** The key as status records it; createdAt is kept across updates of the same key. */
-  keyRef(k: Key, prev: KeyRef | undefined): KeyRef {
+  /**
+   * The key as status records it; createdAt and issuedAt are kept across updates of the same key. `issuedAt`:
+   * when the operator asked for a new key, on its own clock.
+   */
+  keyRef(k: Key, prev: KeyRef | undefined, issuedAt?: string): KeyRef {
+    const issued = prev?.hash === k.hash ? prev.issuedAt : issuedAt;
     return {
       hash: k.hash,
       name: k.name,
       label: k.label,
       createdAt: prev?.hash === k.hash ? prev.createdAt : k.createdAt,
+      ...(issued ? { issuedAt: issued } : {}),
       ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}),
       disabled: k.disabled,
       ...(k.limitUSD === undefined ? {} : { limitUSD: k.limitUSD }),

@@ -11,6 +11,7 @@ import { desiredSecret, keyHmac, secretUpToDate } from './secret.ts';
 export async function convergeKey(c: MemberContext, key: KeyRef, observed: Key, budget: DesiredBudget, disabled: boolean): Promise<Key> {
   const d = c.d;
   const outside = (observed.disabled !== key.disabled && !key.disabledOutside) || observed.limitUSD !== key.limitUSD || observed.reset !== key.reset || observed.includeByok !== key.includeByok;
+  if (disabled && !observed.disabled) await recordDisabling(c, key);
   const updated = await patchKey(c, key.hash, { disabled, limitUSD: budget.limitUSD ?? null, reset: budget.reset, includeByok: budget.includeByok });
   c.status = { ...c.status, key: c.keyRef(updated, key) };
   if (outside) await d.recorder.warn(c.m, 'DriftCorrected', `the key was changed outside Kubernetes (disabled=${observed.disabled}, limit=${observed.limitUSD ?? 'none'}); restored it`);
@@ -24,9 +25,20 @@ export async function disableKey(c: MemberContext, why: string): Promise<void> {
   const key = c.status.key;
   const observed = key ? c.d.book.get(key.hash) : undefined;
   if (!key || !observed || observed.disabled) return;
+  await recordDisabling(c, key);
   const updated = await patchKey(c, key.hash, { disabled: true });
   c.status = { ...c.status, key: c.keyRef(updated, key) };
   await c.d.recorder.warn(c.m, 'KeyDisabled', `disabled the key: ${why}`);
+}
+
+/**
+ * Record, then act: the key is written down as disabled by the operator before the PATCH that disables it, so a
+ * status write lost after it (a conflict, a crash) never makes the operator's own act look like one from outside
+ * (which would replace the key as leaked).
+ */
+async function recordDisabling(c: MemberContext, key: KeyRef): Promise<void> {
+  if (key.disabled) return;
+  await c.patchStatus({ ...c.status, key: { ...key, disabled: true } });
 }
 
 /** PATCH a key; a 404 means it was deleted outside since the last list: forget it and let the retry replace it. */

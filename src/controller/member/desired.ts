@@ -41,18 +41,18 @@ export function keyExpiry(createdMs: number, spec: TeamMemberSpec, policy: KeyPo
   return ends.length > 0 ? utcSeconds(Math.min(...ends)) : undefined;
 }
 
-/** Clock skew tolerated between this operator and OpenRouter when comparing a key's expiry with its TTL. */
-const SKEW_MS = 5 * 60_000;
-
 /**
  * Whether a key may live longer than the member or the policy now allows (a shortened expiresAt or keyTTL):
- * then it must be replaced. Never compares for equality: OpenRouter's clock is not ours, and an extension needs
- * no new key until the current one runs out.
+ * then it must be replaced. Compares the key's expiry with what the operator asked for, both on its own clock
+ * (issuedAt is when it asked): OpenRouter's createdAt is on another clock and never meets them. An extension
+ * needs no new key until the current one runs out; a key issued before issuedAt was recorded is judged by
+ * spec.expiresAt only (it is replaced when it runs out).
  */
-export function keyOutlivesAllowance(keyExpiresAt: string | undefined, keyCreatedAt: string, spec: TeamMemberSpec, policy: KeyPolicySpec): boolean {
-  const end = keyExpiresAt ? Date.parse(keyExpiresAt) : Number.POSITIVE_INFINITY;
+export function keyOutlivesAllowance(key: { expiresAt?: string | undefined; issuedAt?: string | undefined }, spec: TeamMemberSpec, policy: KeyPolicySpec): boolean {
+  const end = key.expiresAt ? Date.parse(key.expiresAt) : Number.POSITIVE_INFINITY;
   if (spec.expiresAt && end > Date.parse(spec.expiresAt) + 1_000) return true;
-  return policy.keyTTL !== undefined && end > Date.parse(keyCreatedAt) + parseDuration(policy.keyTTL) + SKEW_MS;
+  if (policy.keyTTL === undefined || key.issuedAt === undefined) return false;
+  return end > Date.parse(key.issuedAt) + parseDuration(policy.keyTTL) + 1_000;
 }
 
 /** Limits compare to a hundredth of a cent: OpenRouter may store them rounded, which must not read as drift. */

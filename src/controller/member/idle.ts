@@ -39,15 +39,16 @@ export async function tendInactivity(c: MemberContext, policy: KeyPolicy, budget
   const gen = c.m.metadata.generation;
   const inactive = { since: was?.since ?? now, keyDeleted: was?.keyDeleted ?? false, ...(gen === undefined ? {} : { generation: was?.generation ?? gen }) };
   if (state === 'delete' && key) {
-    // intent first: a crash after it deletes again (a 404 counts as deleted) rather than leave the key
+    // record, then act: the intent and the key's spend (read fresh) are written before the delete, so a retry
+    // after a delete that landed but answered an error (the key is gone: a 404) still counts what it spent
+    // against the member's limit when a new key is issued. A crash after it deletes again (a 404 counts as deleted)
     inactive.keyDeleted = true;
-    await c.patchStatus({ ...c.status, activity, inactive });
     const fresh = await c.freshKey(key.hash);
-    // what it spent in this window still counts against the member's limit when a new key is issued
     const retiredKeys = fresh ? withRetired(c.status.budget?.retiredKeys ?? [], retiredFromKey(fresh, c.now()), c.now()) : c.status.budget?.retiredKeys;
+    await c.patchStatus({ ...c.status, activity, inactive, budget: { ...(c.status.budget ?? { reset: budget.reset }), ...(retiredKeys ? { retiredKeys } : {}) } });
     await d.keys.delete(key.hash);
     d.book.remove(key.hash);
-    await c.patchStatus({ ...c.status, key: undefined, budget: { ...(c.status.budget ?? { reset: budget.reset }), ...(retiredKeys ? { retiredKeys } : {}) } });
+    await c.patchStatus({ ...c.status, key: undefined });
     await d.recorder.warn(c.m, 'InactiveKeyDeleted', `deleted key ${key.label}: no spend since ${activity?.lastSpendAt ?? ''} (inactivity.deleteAfter ${policy.spec.inactivity?.deleteAfter ?? ''}); annotate ${ANNOTATION_REACTIVATE}=<new value> for a new key`);
     return;
   }

@@ -19,10 +19,11 @@ function lifetime(k: Key): number {
  * The activity record after looking at the active key. A new key (issued or rotated) is not activity by itself:
  * it keeps the last spend time, except the first key, which counts from its creation.
  */
-export function nextActivity(prev: Activity | undefined, key: { hash: string; createdAt: string } | undefined, observed: Key | undefined, now: string): Activity | undefined {
+export function nextActivity(prev: Activity | undefined, key: { hash: string; createdAt: string; issuedAt?: string | undefined } | undefined, observed: Key | undefined, now: string): Activity | undefined {
   if (!key || !observed || observed.hash !== key.hash) return prev;
   const total = lifetime(observed);
-  if (!prev) return { lastSpendAt: key.createdAt, keyHash: key.hash, lifetimeUSD: total };
+  // counted on the operator's clock: OpenRouter's createdAt only for a key issued before issuedAt was recorded
+  if (!prev) return { lastSpendAt: key.issuedAt ?? key.createdAt, keyHash: key.hash, lifetimeUSD: total };
   if (prev.keyHash !== key.hash) return { ...prev, keyHash: key.hash, lifetimeUSD: total, ...(total > 0 ? { lastSpendAt: now } : {}) };
   // a hundredth of a cent: OpenRouter's rounding is not spend
   return total > prev.lifetimeUSD + 1e-4 ? { ...prev, lastSpendAt: now, lifetimeUSD: total } : prev;

@@ -41,7 +41,7 @@ export async function recover(c: MemberContext, secret: SecretState, policy: Key
   if (revoke.length > 0) await d.recorder.warn(c.m, 'OrphanRevoked', `revoked ${revoke.length} key(s) left behind by an interrupted create`);
   const rotation = pending.rotation;
   const next: TeamMemberStatus = adopt
-    ? { ...c.status, pendingKey: undefined, key: c.keyRef(adopt, c.status.key), rotation: issued(c, rotation) }
+    ? { ...c.status, pendingKey: undefined, key: c.keyRef(adopt, c.status.key, pending.since), rotation: issued(c, rotation) }
     : undone(c.status);
   await c.patchStatus(next);
   if (adopt && rotation) d.observe.rotated(rotation.trigger);
@@ -96,7 +96,8 @@ function carryRetiredSpend(c: MemberContext, retired: Key | undefined, budget: D
     ? retiredFromKey(retired, c.now())
     : current && c.status.usage ? retiredFromObserved(current.hash, c.status.usage) : undefined;
   if (!entry) return;
-  const retiredKeys = withRetired(c.status.budget?.retiredKeys ?? [], entry, c.now());
+  // an estimate never replaces the spend an earlier attempt read fresh (a retry finds the key already revoked)
+  const retiredKeys = withRetired(c.status.budget?.retiredKeys ?? [], entry, c.now(), retired !== undefined);
   c.status = { ...c.status, budget: { ...(c.status.budget ?? { reset: budget.reset }), retiredKeys } };
   c.carried = { usd: carriedSpend(retiredKeys, budget.reset, budget.includeByok, c.now()), window: c.carried.window };
 }
@@ -147,8 +148,10 @@ export async function createKey(c: MemberContext, policy: KeyPolicy, budget: Des
   const existing = secret && secret !== 'foreign' ? secret : undefined;
   const probe = desiredSecret({ member: c.m, policy: policy.spec, apiKey: DRY_RUN_KEY, keyHash: 'dry-run', hmac: keyHmac(d.hmacKey, DRY_RUN_KEY), baseUrl: d.baseUrl, existing });
   await c.writeSecret(probe, existing !== undefined, true);
-  // the intent: recorded before the create call, so a crash at any instant leaves a findable key
-  await c.patchStatus({ ...c.status, pendingKey: { name, since: new Date(c.now()).toISOString(), ...(guardrail ? { guardrail } : {}), ...(o.rotation ? { rotation: o.rotation } : {}) }, keySeq: seq });
+  // the intent: recorded before the create call, so a crash at any instant leaves a findable key. Its instant
+  // (the operator's clock) is what the key's expiry is measured from, and becomes the key's issuedAt
+  const issuedAt = c.now();
+  await c.patchStatus({ ...c.status, pendingKey: { name, since: new Date(issuedAt).toISOString(), ...(guardrail ? { guardrail } : {}), ...(o.rotation ? { rotation: o.rotation } : {}) }, keySeq: seq });
   if (o.revoke) {
     await d.keys.delete(o.revoke);
     d.book.remove(o.revoke);
@@ -156,7 +159,7 @@ export async function createKey(c: MemberContext, policy: KeyPolicy, budget: Des
   if (o.drain) d.book.put(await d.keys.update(o.drain.hash, { limitUSD: o.drain.limitUSD }));
   let created: { key: Key; secret: string };
   try {
-    created = await d.keys.create({ name, ...budget, expiresAt: keyExpiry(c.now(), c.m.spec, policy.spec), workspaceId });
+    created = await d.keys.create({ name, ...budget, expiresAt: keyExpiry(issuedAt, c.m.spec, policy.spec), workspaceId });
   } catch (e) {
     // only a 4xx proves nothing was created; after anything else (5xx, a cut connection, an unreadable 2xx)
     // the key may exist, so the intent stays and the next attempt starts by recovering it
@@ -188,7 +191,7 @@ export async function createKey(c: MemberContext, policy: KeyPolicy, budget: Des
   const written = await c.writeSecret(body, existing !== undefined);
   // not written here: the reconcile's status write carries it (one write fewer per key). A crash before then
   // leaves the intent and a Secret holding the key, which recovery adopts by its HMAC
-  c.status = { ...c.status, pendingKey: undefined, key: c.keyRef(key, undefined), rotation: issued(c, o.rotation) };
+  c.status = { ...c.status, pendingKey: undefined, key: c.keyRef(key, undefined, new Date(issuedAt).toISOString()), rotation: issued(c, o.rotation) };
   if (o.rotation) d.observe.rotated(o.rotation.trigger);
   return { label: key.label, secret: written };
 }

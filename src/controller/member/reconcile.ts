@@ -16,6 +16,8 @@ import { GuardrailPending, MemberContext, SecretRejected, type SecretState } fro
 import { convergeKey, convergeSecret, disableKey, releaseGuardrail } from './converge.ts';
 import type { MemberDeps, Result } from './deps.ts';
 import { effectiveBudget, keyDrift, keyOutlivesAllowance, windowId, windowSpend, type DesiredBudget } from './desired.ts';
+import { expiredAt, standing, type Standing } from './standing.ts';
+import { replaceNotBefore } from './throttle.ts';
 import { rotate, tendPrevious } from './rotate.ts';
 import { nextPreviousKeyStep, rotating, rotationAsked, scheduledRotation } from './rotation.ts';
 import { finalizeMember } from './finalize.ts';
@@ -71,7 +73,7 @@ async function run(c: MemberContext): Promise<Result> {
   const admitted = admit(c);
   if (!admitted.ok) return blocked(c, admitted.outcome, admitted.policy, admitted.disable);
   const { policy, budget } = admitted;
-  const expired = c.m.spec.expiresAt !== undefined && Date.parse(c.m.spec.expiresAt) <= c.now();
+  const expired = expiredAt(c.m.spec.expiresAt, c.now());
   await tendInactivity(c, policy, budget);
   // an expired member, and one whose idle key was deleted, gets no key until something deliberate changes
   const wantKey = !expired && !c.status.inactive?.keyDeleted;
@@ -86,6 +88,13 @@ async function run(c: MemberContext): Promise<Result> {
     // nothing was left behind: go on in this same pass, so a create that keeps failing keeps its backoff
     // (a pass that ends well would reset it, and a failing POST would be retried about once a second)
     p = planKey(planInput(c, secret, wantKey, policy));
+  }
+  const throttled = p.kind === 'create' && p.reason !== 'Initial' ? throttledUntil(c) : undefined;
+  if (throttled !== undefined) {
+    if (p.kind === 'create' && p.reason === 'Compromised' && c.status.key) c.status = { ...c.status, key: { ...c.status.key, disabledOutside: true } };
+    const observed = await converge(c, policy, budget, expired, secret);
+    await report(c, { ready: false, reason: 'ReplacementThrottled', message: `the key needs replacing (${p.kind === 'create' ? p.reason : ''}), but it was replaced too often lately: the next replacement is due at ${new Date(throttled).toISOString()}` }, observed, budget, policy);
+    return { requeueAfterMs: Math.max(1_000, throttled - c.now() + 1_000) };
   }
   if (p.kind === 'create') {
     // the namespace controller deletes Secrets and members in no set order: a member of a namespace being
@@ -106,21 +115,47 @@ async function run(c: MemberContext): Promise<Result> {
   const observed = await converge(c, policy, budget, expired, secret);
   // a suspended, expired or inactive member's previous key stops working too
   await tendPrevious(c, policy, budget, expired || c.m.spec.suspended || c.status.inactive !== undefined);
-  await report(c, outcome(c, p, expired, policy), observed, budget, policy);
+  await report(c, outcome(c, p, policy), observed, budget, policy);
   return requeue(c, expired, policy);
 }
 
-function admit(c: MemberContext): Admission {
+/** When an automatic replacement of the current key may happen, if not now. */
+function throttledUntil(c: MemberContext): number | undefined {
+  const at = replaceNotBefore(c.status.budget?.retiredKeys, c.status.key?.issuedAt, c.now());
+  return at > c.now() ? at : undefined;
+}
+
+/** The member's standing (standing.ts) as this pass sees it. */
+function standingOf(c: MemberContext, policy: KeyPolicy | undefined): Standing {
   const name = c.m.spec.policy;
-  const policy = c.d.policy(name);
-  if (!policy) return { ok: false, outcome: { ready: false, reason: 'PolicyNotFound', message: `spec.policy: KeyPolicy "${name}" does not exist` }, disable: true };
-  if (!matchesSelector(policy.spec.namespaceSelector, c.d.namespaceLabels(c.ns))) {
-    return { ok: false, outcome: { ready: false, reason: 'PolicyNotAllowed', message: `spec.policy: KeyPolicy "${name}" does not allow namespace "${c.ns}" (see its spec.namespaceSelector)` }, policy, disable: true };
+  return standing({
+    deleting: c.m.metadata.deletionTimestamp !== undefined,
+    suspended: c.m.spec.suspended,
+    expiresAt: c.m.spec.expiresAt,
+    now: c.now(),
+    policy: { name, found: policy !== undefined, allowsNamespace: policy !== undefined && matchesSelector(policy.spec.namespaceSelector, c.d.namespaceLabels(c.ns)) },
+    namespace: c.ns,
+    budget: policy ? effectiveBudget(c.m.spec, policy.spec) : undefined,
+    inactive: c.status.inactive !== undefined,
+  });
+}
+
+/**
+ * The policy and budget to serve the member with; otherwise what to report and whether the key goes off. A member
+ * that may have no usable key (suspended, expired) is served as usual when its policy is fine (its key is
+ * disabled there), and otherwise blocked with its key disabled, whatever else is wrong.
+ */
+function admit(c: MemberContext): Admission {
+  const policy = c.d.policy(c.m.spec.policy);
+  const allowed = policy !== undefined && matchesSelector(policy.spec.namespaceSelector, c.d.namespaceLabels(c.ns));
+  const decision = policy ? effectiveBudget(c.m.spec, policy.spec) : undefined;
+  if (policy && allowed && decision?.ok) return { ok: true, policy, budget: decision.budget };
+  const s = standingOf(c, policy);
+  if (s.kind === 'off' || s.kind === 'frozen') {
+    // frozen: the key keeps its last applied limit, so a typo in limitUSD does not cut someone off
+    return { ok: false, outcome: { ready: false, reason: s.reason, message: s.message }, ...(policy ? { policy } : {}), disable: s.kind === 'off' };
   }
-  const decision = effectiveBudget(c.m.spec, policy.spec);
-  // the key keeps its last applied limit: a typo in limitUSD must not cut someone off
-  if (!decision.ok) return { ok: false, outcome: { ready: false, reason: decision.reason, message: decision.message }, policy, disable: false };
-  return { ok: true, policy, budget: decision.budget };
+  throw new Error(`member ${c.id}: no standing for a policy that does not admit it`);
 }
 
 /**
@@ -134,6 +169,7 @@ async function plan(c: MemberContext, policy: KeyPolicy, budget: DesiredBudget, 
     c.carried = { usd: carriedSpend(c.status.budget?.retiredKeys, budget.reset, budget.includeByok, c.now()), window };
   };
   carry();
+  await readIfDisagreeing(c);
   let secret: SecretState = c.cachedSecret();
   let p = planKey(planInput(c, secret, wantKey, policy));
   if (p.kind === 'keep') return { plan: p, secret };
@@ -143,7 +179,8 @@ async function plan(c: MemberContext, policy: KeyPolicy, budget: DesiredBudget, 
   c.m = { ...fresh, spec: c.m.spec };
   c.status = fresh.status ?? {};
   secret = await c.readSecret();
-  if (p.kind === 'recover' || !d.book.freshSince(Date.parse(c.status.key?.createdAt ?? '1970-01-01'))) await d.refreshBook();
+  const issued = c.status.key?.issuedAt ?? c.status.key?.createdAt;
+  if (p.kind === 'recover' || !d.book.freshSince(Date.parse(issued ?? '1970-01-01'))) await d.refreshBook();
   p = planKey(planInput(c, secret, wantKey, policy));
   // a list can miss a key (offsets shift when keys are deleted mid-list): only a 404 proves it is gone
   const current = c.status.key;
@@ -159,17 +196,31 @@ async function plan(c: MemberContext, policy: KeyPolicy, budget: DesiredBudget, 
   return { plan: p, secret };
 }
 
+/**
+ * Status and the listed key disagree on whether it is disabled: the listing may predate the operator's own PATCH
+ * (recorded before it was sent, whose answer was lost), or OpenRouter's change may be newer than the listing. Only
+ * a fresh read tells which, before anything is judged from it (a key disabled outside is replaced as leaked).
+ */
+async function readIfDisagreeing(c: MemberContext): Promise<void> {
+  const key = c.status.key;
+  const listed = key ? c.d.book.get(key.hash) : undefined;
+  if (!key || !listed || listed.disabled === key.disabled) return;
+  const fresh = await c.freshKey(key.hash);
+  if (fresh) c.d.book.put(fresh);
+  else c.d.book.remove(key.hash);
+}
+
 function planInput(c: MemberContext, secret: SecretState, wantKey: boolean, policy: KeyPolicy) {
   const key = c.status.key;
   const own = secret && secret !== 'foreign' ? secret : undefined;
-  const created = key ? Date.parse(key.createdAt) : c.now();
+  const created = key ? Date.parse(key.issuedAt ?? key.createdAt) : c.now();
   return {
     status: c.status,
     wantKey,
     observed: key ? c.d.book.get(key.hash) : undefined,
     listedSinceKeyCreated: c.d.book.freshSince(created),
     secret: own ? { keyHash: own.metadata?.annotations?.[ANNOTATION_KEY_HASH], intact: c.intact(own, c.storedKey(own, policy)) } : undefined,
-    outlivesAllowance: key ? keyOutlivesAllowance(key.expiresAt, key.createdAt, c.m.spec, policy.spec) : false,
+    outlivesAllowance: key ? keyOutlivesAllowance(key, c.m.spec, policy.spec) : false,
     wantEnabled: wantKey && !c.m.spec.suspended && !c.status.inactive,
     onDisabledOutside: policy.spec.onDisabledOutside,
     now: c.now(),
@@ -191,10 +242,10 @@ async function converge(c: MemberContext, policy: KeyPolicy, budget: DesiredBudg
   return observed;
 }
 
-function outcome(c: MemberContext, p: KeyPlan, expired: boolean, policy: KeyPolicy): Outcome {
-  if (expired) return { ready: false, reason: 'Expired', message: `the member's expiresAt ${c.m.spec.expiresAt ?? ''} has passed` };
-  if (c.m.spec.suspended) return { ready: false, reason: 'Suspended', message: 'spec.suspended is true: the key is disabled' };
-  if (c.status.inactive) return { ready: false, reason: 'Inactive', message: inactiveMessage(c, policy) };
+function outcome(c: MemberContext, p: KeyPlan, policy: KeyPolicy): Outcome {
+  const s = standingOf(c, policy);
+  if (s.kind === 'off') return { ready: false, reason: s.reason, message: s.reason === 'Inactive' ? inactiveMessage(c, policy) : s.message };
+  if (s.kind === 'frozen') return { ready: false, reason: s.reason, message: s.message };
   const label = c.status.key?.label ?? '';
   if (p.kind === 'hold') {
     return { ready: false, reason: 'DisabledOutside', message: `key ${label} was disabled outside teamkeys (treated as leaked) and the policy respects that (onDisabledOutside: Respect): re-enable it at OpenRouter, or delete Secret ${c.secretName} to get a new key` };
@@ -221,6 +272,9 @@ function requeue(c: MemberContext, expired: boolean, policy?: KeyPolicy): Result
   const step = nextPreviousKeyStep(c.status.previousKeys);
   if (step !== undefined) ends.push(step - now + 1_000);
   if (rotating(c.status) && reset && reset !== 'never') ends.push(nextReset(reset, now) - now + 1_000);
+  // a member without a key still shows spend: it goes to zero when its window turns (status.ts rolled)
+  const u = c.status.usage;
+  if (!c.status.key && u && u.dailyUSD + u.weeklyUSD + u.monthlyUSD + u.windowUSD > 0) ends.push(nextReset('daily', now) - now + 1_000);
   return ends.length > 0 ? { requeueAfterMs: Math.max(1_000, Math.min(...ends)) } : {};
 }
 

@@ -8,9 +8,10 @@ import type { V1Secret } from '@kubernetes/client-node';
 import type { KeyPolicy, PreviousKey } from '../../api/schema.ts';
 import { isOpenRouter } from '../../openrouter/errors.ts';
 import { parseDuration } from '../../util/duration.ts';
+import { roundUsd } from '../../util/money.ts';
 import { RELEASED_PREFIX, parseKeyName } from '../keyname.ts';
 import { rolledOut, startedAfter } from '../workloads.ts';
-import type { Key } from '../../domain/key.ts';
+import { spendIn, type Key } from '../../domain/key.ts';
 import { carriedSpend, retiredFromKey, withRetired } from './carry.ts';
 import type { MemberContext, SecretState } from './context.ts';
 import { sameLimit, windowSpend, type DesiredBudget } from './desired.ts';
@@ -34,7 +35,7 @@ export async function rotate(c: MemberContext, policy: KeyPolicy, budget: Desire
   const entry: PreviousKey = {
     hash: old.hash, name: old.name, label: old.label, state: 'Draining',
     rotatedAt: new Date(now).toISOString(), retireAt: new Date(now + overlapMs).toISOString(),
-    window: c.carried.window, spentUSD, allowanceUSD: overlapAllowance(budget.limitUSD, policy.spec, budget.limitUSD === undefined ? 0 : budget.limitUSD - c.carried.usd - spentUSD),
+    window: c.carried.window, spentUSD, totalUSD: spendIn(fresh, 'never', budget.includeByok), allowanceUSD: overlapAllowance(budget.limitUSD, policy.spec, budget.limitUSD === undefined ? 0 : budget.limitUSD - c.carried.usd - spentUSD),
   };
   c.status = { ...c.status, previousKeys: withPrevious(c.status.previousKeys, entry) };
   const drain = budget.limitUSD === undefined ? undefined : { hash: old.hash, limitUSD: drainLimit(entry, c.carried.window) };
@@ -42,6 +43,12 @@ export async function rotate(c: MemberContext, policy: KeyPolicy, budget: Desire
   const until = overlapMs > 0 ? `works until ${entry.retireAt}` : 'is disabled now';
   await d.recorder.normal(c.m, 'KeyRotated', `rotated ${TRIGGER_WORDS[ask.trigger]}: ${created.label} is in Secret ${c.secretName}; the previous key ${old.label} ${until}`);
   return created.secret;
+}
+
+/** What a draining key spent since it was rotated away from (at most its reserve when that was not recorded). */
+function overlapSpend(p: PreviousKey, k: Key, includeByok: boolean): number {
+  if (p.totalUSD === undefined) return drainLimit(p, p.window);
+  return roundUsd(Math.max(0, spendIn(k, 'never', includeByok) - p.totalUSD));
 }
 
 /**
@@ -75,8 +82,9 @@ export async function tendPrevious(c: MemberContext, policy: KeyPolicy | undefin
         if (!isOpenRouter(e, 'notFound')) throw e;
         d.book.remove(p.hash);
       }
-      // its final spend counts against the window from now on, in place of the reserve
-      const retired = k ? retiredFromKey(k, now) : retiredFromReserve(p);
+      // its final spend counts against the window from now on, in place of the reserve; what it spent in the
+      // overlap also counts in the next window if that begins soon (OpenRouter's may already have turned)
+      const retired = k ? { ...retiredFromKey(k, now), overlapUSD: overlapSpend(p, k, budget?.includeByok ?? false) } : retiredFromReserve(p);
       const retiredKeys = withRetired(c.status.budget?.retiredKeys ?? [], retired, now);
       const reset = budget?.reset ?? c.status.budget?.reset ?? 'monthly';
       c.status = { ...c.status, budget: { ...(c.status.budget ?? { reset }), retiredKeys } };

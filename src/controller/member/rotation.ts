@@ -29,13 +29,16 @@ export function spreadOf(uid: string): number {
   return h / 2 ** 32;
 }
 
-/** When the active key is due for a scheduled rotation: `every` after it was issued, less the member's spread. */
+/**
+ * When the active key is due for a scheduled rotation: `every` after it was issued (on the operator's clock),
+ * less the member's spread.
+ */
 export function scheduledRotation(status: TeamMemberStatus, uid: string, policy: KeyPolicySpec): number | undefined {
   const every = policy.rotation?.every;
   const key = status.key;
   if (!every || !key) return undefined;
   const ms = parseDuration(every);
-  return Date.parse(key.createdAt) + ms - Math.floor(spreadOf(uid) * Math.min(ms / 10, SPREAD_CAP_MS));
+  return Date.parse(key.issuedAt ?? key.createdAt) + ms - Math.floor(spreadOf(uid) * Math.min(ms / 10, SPREAD_CAP_MS));
 }
 
 /** The annotation value that asks for a rotation not yet done, if any. */
@@ -92,7 +95,7 @@ export function overlapAllowance(limitUSD: number | undefined, policy: KeyPolicy
 export function retiredFromReserve(p: PreviousKey): RetiredKey {
   const most = drainLimit(p, p.window);
   const spend: Spend = { daily: most, weekly: most, monthly: most, total: most };
-  return { hash: p.hash, retiredAt: p.rotatedAt, usage: spend, byok: { daily: 0, weekly: 0, monthly: 0, total: 0 } };
+  return { hash: p.hash, retiredAt: p.rotatedAt, usage: spend, byok: { daily: 0, weekly: 0, monthly: 0, total: 0 }, overlapUSD: most };
 }
 
 /** Adds a previous key, keeping at most PREVIOUS_KEYS_MAX: deleted ones go first, then the oldest. */

@@ -7,6 +7,7 @@ import { setCondition, type ConditionInput } from '../conditions.ts';
 import { deepEqual } from '../mergepatch.ts';
 import type { AnalyticsView } from './analytics.ts';
 import { budgetLevel, windowSpend, type DesiredBudget } from './desired.ts';
+import { windowStart } from '../../util/windows.ts';
 import { forecast } from './forecast.ts';
 
 export interface Outcome {
@@ -72,6 +73,7 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
   const rotation = i.prev.rotation ?? (i.key ? { count: 0 } : undefined);
   const status: TeamMemberStatus = {
     observedGeneration: gen,
+    ...(i.prev.operator ? { operator: i.prev.operator } : {}),
     conditions,
     secretName: i.secretName,
     key: i.key,
@@ -135,7 +137,28 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
     if (level !== before && level === 'exhausted') notes.push({ type: 'Warning', reason: 'BudgetExhausted', message: `spent ${spent} of ${limit} USD: OpenRouter refuses further requests until the ${i.budget.reset} reset` });
     else if (level !== before && level === 'warn') notes.push({ type: 'Warning', reason: 'BudgetWarning', message: `spent ${spent} of ${limit} USD (${i.warnAtPercent}% warning threshold)` });
   }
+  if (!i.observed && i.budget && status.usage) status.usage = rolled(status.usage, i.budget, i.carried, Date.parse(i.now));
   return { status: prune(status), notes };
+}
+
+type Usage = NonNullable<TeamMemberStatus['usage']>;
+
+/**
+ * A member without a key to read (suspended or expired ones keep theirs; an inactive one whose key was deleted,
+ * one whose key vanished) shows no spend from windows that have ended since its usage was observed: a window
+ * that turned starts at zero, plus what replaced keys carried into it.
+ */
+export function rolled(u: Usage, budget: DesiredBudget, carried: { usd: number } | undefined, now: number): Usage {
+  const seen = Date.parse(u.observedAt);
+  const turned = (w: 'daily' | 'weekly' | 'monthly') => windowStart(w, seen) !== windowStart(w, now);
+  const next = {
+    dailyUSD: turned('daily') ? 0 : u.dailyUSD,
+    weeklyUSD: turned('weekly') ? 0 : u.weeklyUSD,
+    monthlyUSD: turned('monthly') ? 0 : u.monthlyUSD,
+    windowUSD: budget.reset !== 'never' && turned(budget.reset) ? usdShown(carried?.usd ?? 0) : u.windowUSD,
+  };
+  const same = next.dailyUSD === u.dailyUSD && next.weeklyUSD === u.weeklyUSD && next.monthlyUSD === u.monthlyUSD && next.windowUSD === u.windowUSD;
+  return same ? u : { ...u, ...next, observedAt: new Date(now).toISOString() };
 }
 
 /** Drops undefined fields so deep comparison and merge patches see only what is set. */

@@ -15,6 +15,7 @@ import { desiredRules, guardrailName, recordedRules, reportedRules, rulesFingerp
 export interface GuardrailDeps {
   guardrails: GuardrailPort;
   book: GuardrailBook;
+  /** this operator's id (controller/identity.ts): part of its guardrails' names */
   clusterId: string;
   workspaceId: (policy: KeyPolicy) => Promise<string | undefined>;
   /** lists our guardrails and their keys now (before a create: a lost answer's guardrail is found, not made twice) */
@@ -148,4 +149,26 @@ export async function deleteGuardrails(policy: KeyPolicy, prev: GuardrailStatus 
     d.book.remove(id);
   }
   if (prev) await d.recorder.normal({ kind: 'KeyPolicy', metadata: policy.metadata }, 'GuardrailDeleted', `deleted guardrail ${prev.id}`);
+}
+
+/** Pure: the guardrails (all ours: the book lists only our prefix) that no existing policy has by name. */
+export function strayGuardrails(guardrails: readonly Guardrail[], clusterId: string, policies: readonly string[]): Guardrail[] {
+  const wanted = new Set(policies.map((p) => guardrailName(clusterId, p)));
+  return guardrails.filter((g) => !wanted.has(g.name));
+}
+
+/**
+ * Deletes this operator's guardrails whose policy is gone. Each operator serving a policy deletes its own guardrail
+ * when the policy is deleted, but only one of them removes the policy's finalizer: the others see the policy gone
+ * (its delete event, or the next listing after a restart) and delete theirs here. `policies` must come from a
+ * synced cache: every policy that exists, readable or not.
+ */
+export async function deleteStrayGuardrails(policies: readonly string[], d: GuardrailDeps): Promise<string[]> {
+  if (!d.book.refreshed) await d.refresh();
+  const stray = strayGuardrails(d.book.all(), d.clusterId, policies);
+  for (const g of stray) {
+    await d.guardrails.delete(g.id);
+    d.book.remove(g.id);
+  }
+  return stray.map((g) => g.name);
 }

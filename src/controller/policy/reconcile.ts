@@ -1,5 +1,5 @@
 import type { Parsed } from '../../api/objects.ts';
-import { POLICY_FINALIZER, POLICY_MODELS_MAX, type Condition, type KeyPolicy, type KeyPolicyStatus, type TeamMember } from '../../api/schema.ts';
+import { POLICY_FINALIZER, POLICY_MODELS_MAX, POLICY_SELECTOR_MAX, type Condition, KeyPolicyStatus, type KeyPolicy, type PolicyOperatorStatus, type TeamMember } from '../../api/schema.ts';
 import type { Cluster } from '../../kube/cluster.ts';
 import { toJson } from '../../util/json.ts';
 import { usdShown } from '../../util/money.ts';
@@ -7,6 +7,7 @@ import { isTrue, setCondition } from '../conditions.ts';
 import type { Recorder } from '../events.ts';
 import { mergePatch } from '../mergepatch.ts';
 import { deleteGuardrails, syncGuardrail, type GuardrailDeps } from './guardrail.ts';
+import { ownGuardrail, summary, withEntry } from './operators.ts';
 import { modelsShown } from './rules.ts';
 import { addModels, rankModels } from '../member/analytics.ts';
 
@@ -26,30 +27,32 @@ export function inUseMessage(users: readonly string[]): string {
  * and unreadable ones included (they still need its deletionPolicy), as namespace/name.
  */
 export function policyStatus(name: string, generation: number | undefined, prev: KeyPolicyStatus, invalid: string | undefined, members: readonly TeamMember[], deleting: { users: readonly string[] } | undefined, now: string): KeyPolicyStatus {
-  const mine = members.filter((m) => m.spec.policy === name && !m.metadata.deletionTimestamp);
-  const ready = mine.filter((m) => isTrue(m.status?.conditions, 'Ready'));
-  const spend = usdShown(mine.reduce((sum, m) => sum + (m.status?.usage?.windowUSD ?? 0), 0));
+  // in one order whatever the cache's: operators serving the policy add the same sums the same way (floating point)
+  const id = (m: TeamMember) => `${m.metadata.namespace ?? ''}/${m.metadata.name}`;
+  const using = members.filter((m) => m.spec.policy === name && !m.metadata.deletionTimestamp).toSorted((a, b) => (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
+  const ready = using.filter((m) => isTrue(m.status?.conditions, 'Ready'));
+  const spend = usdShown(using.reduce((sum, m) => sum + (m.status?.usage?.windowUSD ?? 0), 0));
   const conditions: Condition[] = setCondition(prev.conditions, deleting
     ? { type: 'Ready', status: 'False', reason: 'InUse', message: inUseMessage(deleting.users) }
     : invalid === undefined
-      ? { type: 'Ready', status: 'True', reason: 'Accepted', message: `${ready.length} of ${mine.length} members ready` }
+      ? { type: 'Ready', status: 'True', reason: 'Accepted', message: `${ready.length} of ${using.length} members ready` }
       : { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: invalid }, generation, now);
-  const inactive = mine.filter((m) => m.status?.inactive);
+  const inactive = using.filter((m) => m.status?.inactive);
   const reaped = inactive.length === 0 ? undefined : {
     disabled: inactive.length,
     deleted: inactive.filter((m) => m.status?.inactive?.keyDeleted).length,
     members: inactive.map((m) => `${m.metadata.namespace ?? ''}/${m.metadata.name}`).toSorted().slice(0, 20),
   };
   const models = new Map<string, { usd: number; requests: number }>();
-  for (const m of mine) addModels(models, m.status?.usage?.models);
-  const analyzed = mine.some((m) => m.status?.usage?.requests !== undefined);
+  for (const m of using) addModels(models, m.status?.usage?.models);
+  const analyzed = using.some((m) => m.status?.usage?.requests !== undefined);
   return {
-    observedGeneration: generation, conditions, members: mine.length, readyMembers: ready.length, spendThisWindowUSD: spend,
+    observedGeneration: generation, conditions, members: using.length, readyMembers: ready.length, spendThisWindowUSD: spend,
     ...(analyzed ? {
-      requestsThisWindow: mine.reduce((sum, m) => sum + (m.status?.usage?.requests ?? 0), 0),
+      requestsThisWindow: using.reduce((sum, m) => sum + (m.status?.usage?.requests ?? 0), 0),
       spendByModel: rankModels(models, POLICY_MODELS_MAX),
     } : {}),
-    forecastExhausting: mine.filter((m) => isTrue(m.status?.conditions, 'BudgetForecast')).length,
+    forecastExhausting: using.filter((m) => isTrue(m.status?.conditions, 'BudgetForecast')).length,
     ...(reaped ? { inactivity: reaped } : {}),
   };
 }
@@ -70,6 +73,10 @@ export interface PolicyDeps {
   cluster: Cluster;
   recorder: Recorder;
   now: string;
+  /** this operator's id (controller/identity.ts): its entry in status.operators, its guardrail's name */
+  operator: string;
+  /** its --namespace-selector as given, shown in its entry; undefined: every namespace */
+  selector: string | undefined;
   /** undefined while the management key is not valid: OpenRouter cannot be reached */
   guardrail: GuardrailDeps | undefined;
   keyExists: (hash: string) => boolean;
@@ -82,8 +89,13 @@ const CREDENTIALS_WAIT_MS = 30_000;
  * In-use protection, as Kubernetes protects a PersistentVolumeClaim: the policy carries a finalizer; deleted while
  * members use it, it waits (status says which) so one mistaken delete never cuts off a tier; it goes when the last
  * one has.
+ *
+ * `members` are every readable member in the cluster (what the top of the status counts, the same for every
+ * operator); `mine` those in the namespaces this operator manages (its entry, and the keys its guardrail holds).
+ * Another operator serving the policy keeps its own guardrail and entry: this one deletes only its own guardrail
+ * (the others delete theirs when they see the policy gone, see strayGuardrails).
  */
-export async function reconcilePolicy(p: NonNullable<Parsed<KeyPolicy>>, members: readonly TeamMember[], users: readonly string[], d: PolicyDeps): Promise<{ requeueAfterMs?: number }> {
+export async function reconcilePolicy(p: NonNullable<Parsed<KeyPolicy>>, members: readonly TeamMember[], mine: readonly TeamMember[], users: readonly string[], d: PolicyDeps): Promise<{ requeueAfterMs?: number }> {
   const obj = p.ok ? p.value : p.raw;
   const meta = obj.metadata;
   const finalizers = meta.finalizers ?? [];
@@ -92,39 +104,60 @@ export async function reconcilePolicy(p: NonNullable<Parsed<KeyPolicy>>, members
     await d.cluster.setPolicyFinalizers(meta.name, meta.resourceVersion ?? '', [...finalizers, POLICY_FINALIZER]);
     return {}; // the update event brings it back with its finalizer
   }
+  // (a spec that does not parse leaves the status readable: other operators' entries must stay as they are)
+  const prev: KeyPolicyStatus = p.ok ? (p.value.status ?? {}) : (KeyPolicyStatus.safeParse(p.raw.status ?? {}).data ?? {});
+  const ours = ownGuardrail(prev, d.operator, meta.name);
   if (deleting && users.length === 0) {
     if (p.ok && finalizers.includes(POLICY_FINALIZER)) {
       if (!d.guardrail) return { requeueAfterMs: CREDENTIALS_WAIT_MS };
-      await deleteGuardrails(p.value, p.value.status?.guardrail, d.guardrail);
+      await deleteGuardrails(p.value, ours, d.guardrail);
     }
     if (finalizers.includes(POLICY_FINALIZER)) await d.cluster.setPolicyFinalizers(meta.name, meta.resourceVersion ?? '', finalizers.filter((f) => f !== POLICY_FINALIZER));
     return {};
   }
-  const prev: KeyPolicyStatus = p.ok ? (p.value.status ?? {}) : {};
   let next = policyStatus(meta.name, meta.generation, prev, p.ok ? undefined : p.message, members, deleting ? { users } : undefined, d.now);
-  // without OpenRouter (or a readable spec) the guardrail is reported as it was last seen
-  const seen = { models: prev.models, guardrail: prev.guardrail };
+  // this operator's entry; without OpenRouter (or a readable spec) its guardrail is reported as it was last seen
+  const was = prev.operators?.[d.operator];
+  let guardrail = ours;
+  let synced = was?.guardrailSynced;
+  let models = prev.models;
   // (a policy waiting for its members to go still restricts their keys, which keep working meanwhile)
   if (p.ok && d.guardrail) {
-    const g = await syncGuardrail(p.value, prev.guardrail, policyKeys(meta.name, members, d.keyExists), d.guardrail);
-    seen.models = modelsShown(p.value.spec);
-    seen.guardrail = g.status;
-    next = { ...next, conditions: setCondition(next.conditions, g.condition, meta.generation, d.now) };
-    const was = prev.conditions?.find((c) => c.type === g.condition.type);
-    if (g.condition.status === 'False' && (was?.status !== 'False' || was.reason !== g.condition.reason)) {
+    const g = await syncGuardrail(p.value, ours, policyKeys(meta.name, mine, d.keyExists), d.guardrail);
+    models = modelsShown(p.value.spec);
+    guardrail = g.status;
+    synced = setCondition(synced ? [synced] : [], g.condition, meta.generation, d.now)[0];
+    const before = was?.guardrailSynced ?? prev.conditions?.find((c) => c.type === g.condition.type);
+    if (g.condition.status === 'False' && (before?.status !== 'False' || before.reason !== g.condition.reason)) {
       await d.recorder.warn({ kind: 'KeyPolicy', metadata: meta }, g.condition.reason, g.condition.message);
     }
   }
-  next = { ...next, ...(seen.models === undefined ? {} : { models: seen.models }), ...(seen.guardrail === undefined ? {} : { guardrail: seen.guardrail }) };
+  const entry: PolicyOperatorStatus = {
+    ...(d.selector === undefined ? {} : { namespaceSelector: d.selector.length <= POLICY_SELECTOR_MAX ? d.selector : `${d.selector.slice(0, POLICY_SELECTOR_MAX - 1)}…` }),
+    members: mine.filter((m) => m.spec.policy === meta.name && !m.metadata.deletionTimestamp).length,
+    ...(guardrail ? { guardrail } : {}),
+    ...(synced ? { guardrailSynced: synced } : {}),
+  };
+  const { operators } = withEntry(prev.operators, d.operator, entry);
+  const shown = summary(operators);
+  next = {
+    ...next,
+    ...(shown.condition ? { conditions: setCondition(next.conditions, shown.condition, meta.generation, d.now) } : {}),
+    ...(models === undefined ? {} : { models }),
+    ...(shown.guardrail === undefined ? {} : { guardrail: shown.guardrail }),
+    operators,
+  };
   const patch = mergePatch(toJson(p.ok ? p.value.status : p.raw.status), toJson(next));
   if (patch !== undefined) await d.cluster.patchPolicyStatus(meta.name, patch);
+  // the operators serving a policy compute the same status: the one whose write made the change tells of it
+  if (patch === undefined) return {};
   const reapedBefore = prev.inactivity?.disabled ?? 0;
   const reapedNow = next.inactivity?.disabled ?? 0;
   if (reapedNow > reapedBefore) {
     await d.recorder.normal({ kind: 'KeyPolicy', metadata: meta }, 'KeysReaped', `${reapedNow} member key(s) disabled for inactivity (${next.inactivity?.deleted ?? 0} deleted): ${(next.inactivity?.members ?? []).join(', ')}`);
   }
-  const was = prev.conditions?.find((c) => c.type === 'Ready')?.reason;
-  if (deleting && was !== 'InUse') {
+  const ready = prev.conditions?.find((c) => c.type === 'Ready')?.reason;
+  if (deleting && ready !== 'InUse') {
     await d.recorder.warn({ kind: 'KeyPolicy', metadata: meta }, 'DeletionBlocked', inUseMessage(users));
   }
   return {};
