@@ -11,11 +11,15 @@
  * A derived shard id is the only kind with a '.': an explicit id is a DNS label and a UID has none, so the part
  * before the '.' is the cluster's id, which sharded operators used for their keys before ids were per operator.
  */
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Offboardee } from '../api/objects.ts';
 import { FINALIZER } from '../api/schema.ts';
 import type { Config } from '../config.ts';
 import { RELEASED_PREFIX, parseKeyName } from './keyname.ts';
+
+/** The longest namespace (and lease name) a derived id carries as it is. */
+const SHARD_MAX = 63;
 
 /** --lease-name's default: left out of a derived id. */
 const DEFAULT_LEASE = 'teamkeys-operator';
@@ -31,7 +35,10 @@ export function operatorId(cfg: Pick<Config, 'clusterId' | 'namespaceSelector' |
   if (cfg.clusterId) return { id: cfg.clusterId, from: '--cluster-id' };
   if (!cfg.namespaceSelector) return { id: kubeSystemUid, from: 'kube-system namespace UID' };
   const lease = cfg.leaseName === DEFAULT_LEASE ? '' : `.${cfg.leaseName}`;
-  return { id: `${kubeSystemUid}.${cfg.namespace}${lease}`, from: 'kube-system namespace UID, operator namespace (--namespace-selector is set)' };
+  const shard = `${cfg.namespace}${lease}`;
+  // key and guardrail names carry the id: a long namespace and lease name are shortened to a stable digest
+  const part = shard.length <= SHARD_MAX ? shard : createHash('sha256').update(shard).digest('hex').slice(0, 16);
+  return { id: `${kubeSystemUid}.${part}`, from: 'kube-system namespace UID, operator namespace (--namespace-selector is set)' };
 }
 
 /** Pure: the cluster-wide id a derived shard id was before ids were per operator; undefined for any other id. */
@@ -68,7 +75,10 @@ function idInName(name: string | undefined): string | undefined {
  */
 export function finalizes(m: Offboardee, recorded: string | undefined, self: string, inAccount: (hash: string) => boolean): boolean {
   if (m.metadata.deletionTimestamp === undefined || !m.metadata.finalizers?.includes(FINALIZER)) return false;
-  if (recorded !== undefined) return recorded === self;
+  if (recorded === self) return true;
+  // recorded by another operator; or by this one before it was sharded (its id was the cluster's then), which the
+  // rest decides from the key names and our account, as for a member recorded by no one
+  if (recorded !== undefined && recorded !== legacyId(self)) return false;
   const keys = [
     ...(m.key ? [{ hash: m.key.hash, name: m.key.name }] : []),
     ...m.previous,

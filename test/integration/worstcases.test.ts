@@ -52,7 +52,10 @@ it('suspends a member whose own limit is above a lowered memberMaxUSD, and honou
   await eventually(async () => (await ready('sue'))?.reason === 'Suspended' || undefined, 15_000, 'sue Ready=False Suspended');
 
   await patchMember('exp', { spec: { expiresAt: new Date(env.clock.now() + HOUR).toISOString().replace(/\.\d+Z$/, 'Z') } });
-  await eventually(async () => (await ready('exp'))?.reason === 'LimitAboveMax' || undefined, 15_000, 'exp LimitAboveMax');
+  await settle();
+  // not yet expired: the limit above the maximum is all that is wrong, and it switches nothing off
+  expect((await ready('exp'))?.reason).toBe('LimitAboveMax');
+  expect(emuKey(exp)?.disabled).toBe(false);
   env.clock.advance(2 * HOUR);
   await settle();
   await eventually(() => emuKey(exp)?.disabled || undefined, 15_000, "exp's key disabled past its expiresAt");
@@ -96,6 +99,11 @@ it('replaces keys no faster than a bounded rate when every new key is disabled o
   const s = (await env.member(ns, 'lou')).status;
   expect(statusErrors('TeamMember', s)).toEqual([]);
   expect(s?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'ReplacementThrottled' });
+  // held back or not, a suspension switches every key off at once and says so
+  await patchMember('lou', { spec: { suspended: true } });
+  await settle();
+  expect(keysOf('lou').filter((k) => !k.disabled).map((k) => k.hash)).toEqual([]);
+  expect((await ready('lou'))?.reason).toBe('Suspended');
 });
 
 it('acts on the 70th on-demand rotation within a month, with a status the API server accepts', async () => {

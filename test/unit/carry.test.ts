@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RETIRED_KEYS_MAX } from '../../src/api/schema.ts';
-import { CLOCK_MARGIN_MS, carriedSpend, retiredFromKey, retiredFromObserved, withRetired, type RetiredKey } from '../../src/controller/member/carry.ts';
+import { CLOCK_MARGIN_MS, carriedSpend, retiredFromDraining, retiredFromKey, retiredFromObserved, withRetired, type RetiredKey } from '../../src/controller/member/carry.ts';
 import type { Spend } from '../../src/domain/key.ts';
 import { aKey } from './keys.ts';
 
@@ -75,7 +75,7 @@ describe('withRetired stays within the CRD bound without losing money', () => {
     expect(carriedSpend(list, 'never', false, now)).toBe(8);
   });
 
-  it('merges only entries of one UTC day, oldest first: a month of replacements every 12 h keeps every window exact', () => {
+  it('merges only entries of one UTC day, oldest first: a month of replacements every 5 h keeps every window exact', () => {
     let list: RetiredKey[] = [];
     const start = at('2026-03-01T06:00:00Z');
     for (let i = 0; i < 140; i++) {
@@ -120,6 +120,20 @@ describe('overlap spend near a window boundary (OpenRouter may have turned its w
     ['two days on, nothing', midnight - 5 * 60_000, midnight + 86_400_000 + 1, 0],
   ])('%s', (_n, retiredAt, now, want) => {
     expect(carriedSpend([drained(retiredAt)], 'daily', false, now)).toBe(want);
+  });
+});
+
+describe('retiredFromDraining: OpenRouter\'s clock behind ours, a key read just after our midnight', () => {
+  const midnight = at('2026-03-19T00:00:00Z'); // a Thursday: only the day turns
+  const k = key('d', { daily: 0.5, weekly: 0.9, monthly: 1.2 });
+  it.each([
+    ['rotated yesterday, retired 5 min after our midnight: the day counts no more than its overlap', midnight - 3_600_000, midnight + 5 * 60_000, { daily: 0.2, weekly: 0.9, monthly: 1.2 }],
+    ['rotated yesterday, retired well after midnight: OpenRouter has turned too', midnight - 3_600_000, midnight + CLOCK_MARGIN_MS + 60_000, { daily: 0.5, weekly: 0.9, monthly: 1.2 }],
+    ['rotated after our midnight: all it shows is this window\'s', midnight + 60_000, midnight + 5 * 60_000, { daily: 0.5, weekly: 0.9, monthly: 1.2 }],
+  ])('%s', (_n, rotatedAt, retiredAt, want) => {
+    const r = retiredFromDraining(k, retiredAt, rotatedAt, 0.2);
+    expect({ daily: r.usage.daily, weekly: r.usage.weekly, monthly: r.usage.monthly }).toEqual(want);
+    expect(r.overlapUSD).toBe(0.2);
   });
 });
 

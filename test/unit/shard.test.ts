@@ -35,6 +35,13 @@ describe('operatorId', () => {
   ])('%s', (_what, cfg, id) => {
     expect(operatorId(cfg, UID).id).toBe(id);
   });
+  it('shortens a long namespace and lease name to a stable digest: names that carry the id stay bounded', () => {
+    const cfg = { ...base, namespace: 'n'.repeat(63), leaseName: 'l'.repeat(200), namespaceSelector: { team: 'a' } };
+    const id = operatorId(cfg, UID).id;
+    expect(id).toMatch(new RegExp(`^${UID}\\.[0-9a-f]{16}$`));
+    expect(operatorId(cfg, UID).id).toBe(id);
+    expect(operatorId({ ...cfg, leaseName: 'l'.repeat(199) }, UID).id).not.toBe(id);
+  });
   it('reads back the cluster id a derived id extends, and none of any other id', () => {
     expect(legacyId(`${UID}.teamkeys-a`)).toBe(UID);
     expect(legacyId(`${UID}.ops.tk-b`)).toBe(UID);
@@ -70,7 +77,10 @@ describe('finalizes: a deleted member outside the namespaces this operator manag
     ['a key named before ids were per operator, not in our account', view({ key: name(UID) }), undefined, [], false],
     ['no key, no mark', view({}), undefined, [], false],
     ['recorded as ours', view({}), A, [], true],
-    ['recorded as the other operator’s, whatever its key says', view({ key: name(A) }), B, ['k1'], false],
+    ['recorded as the other operator’s, whatever its key says', view({ key: name(B) }), B, ['k1'], false],
+    ['recorded as the other operator’s, though its key carries our id', view({ key: name(A) }), B, ['k1'], false],
+    ['recorded by us before we were sharded, its key in our account', view({ key: name(UID) }), UID, ['k1'], true],
+    ['recorded by us before we were sharded, its key not in our account', view({ key: name(UID) }), UID, [], false],
     ['not deleted', view({ key: name(A), deleting: false }), undefined, [], false],
     ['no finalizer of ours', view({ key: name(A), finalizer: false }), undefined, [], false],
   ])('%s', (_what, v, recorded, hashes, want) => {

@@ -27,8 +27,9 @@ const EARLIER = 'earlier';
 const MERGED = 'day:';
 
 /**
- * How far OpenRouter's clock may be ahead of the operator's. A window turns at OpenRouter up to this much before
- * it turns here: what a key spent in its overlap may already belong to the next window there.
+ * How far OpenRouter's clock may be off the operator's, either way. A window turns at OpenRouter up to this much
+ * before it turns here (what a key spent in its overlap may already belong to the next window there), or after
+ * (a key read just after our boundary may still show the last window's spend there).
  */
 export const CLOCK_MARGIN_MS = 15 * 60_000;
 
@@ -86,8 +87,9 @@ function bounded(all: RetiredKey[], now: number): RetiredKey[] {
 }
 
 /**
- * Two entries of one UTC day count in exactly the same windows: their sum, dated at the later one. The overlap
- * spend is kept only when the later one carries it (the only one that can count in the next window).
+ * Two entries of one UTC day count in exactly the same windows: their sum, dated at the later one. Their overlap
+ * spend is summed too: counted in the next window only if the later one retired near its boundary, which can
+ * count more than the earlier one spent there, never less.
  */
 function merge(a: RetiredKey, b: RetiredKey): RetiredKey {
   const day = startOfUtcDay(Date.parse(b.retiredAt));
@@ -118,4 +120,22 @@ export function carriedSpend(list: readonly RetiredKey[] | undefined, reset: Res
     else if (r.overlapUSD && overlapCounts(reset, at, now)) sum += r.overlapUSD;
   }
   return roundUsd(sum);
+}
+
+/**
+ * A draining key retired at `at`, rotated away from at `rotatedAt`, having spent `overlapUSD` since. Read just
+ * after one of our windows turned (and it was rotated in the window before), OpenRouter's window may not have
+ * turned yet: its figure for that window may be the last one's there. Of it, only what it spent in its overlap can
+ * belong to the new window.
+ */
+export function retiredFromDraining(k: Key, at: number, rotatedAt: number, overlapUSD: number): RetiredKey {
+  const cap = (s: Spend): Spend => {
+    const out = { ...s };
+    for (const w of ['daily', 'weekly', 'monthly'] as const) {
+      const start = windowStart(w, at);
+      if (windowStart(w, rotatedAt) !== start && at - start < CLOCK_MARGIN_MS) out[w] = Math.min(out[w], overlapUSD);
+    }
+    return out;
+  };
+  return { hash: k.hash, retiredAt: new Date(at).toISOString(), usage: cap(k.usage), byok: cap(k.byok), overlapUSD };
 }

@@ -112,7 +112,10 @@ export class MemberContext {
 
   /** Merge-patches status only when it changed, guarded by the resourceVersion this reconcile read. */
   async patchStatus(status: TeamMemberStatus): Promise<void> {
-    // every write names the operator that manages the member: it alone may offboard it later (identity.ts)
+    this.status = status;
+    if (mergePatch(toJson(this.m.status ?? {}), toJson(status)) === undefined) return;
+    // a write names the operator that manages the member: it alone may offboard it later (identity.ts). Only a
+    // write made anyway carries it, so an upgrade costs no write per member (their key names say it meanwhile)
     const next = { ...status, operator: this.d.clusterId };
     const patch = mergePatch(toJson(this.m.status ?? {}), toJson(next));
     this.status = next;

@@ -1,6 +1,7 @@
 /** Keeping an existing key and its Secret equal to what the member should have. */
 import type { V1Secret } from '@kubernetes/client-node';
 import type { KeyPolicy, KeyRef } from '../../api/schema.ts';
+import { KubeError } from '../../kube/errors.ts';
 import { isOpenRouter } from '../../openrouter/errors.ts';
 import type { Key, KeyChange } from '../../domain/key.ts';
 import type { MemberContext } from './context.ts';
@@ -38,7 +39,12 @@ export async function disableKey(c: MemberContext, why: string): Promise<void> {
  */
 async function recordDisabling(c: MemberContext, key: KeyRef): Promise<void> {
   if (key.disabled) return;
-  await c.patchStatus({ ...c.status, key: { ...key, disabled: true } });
+  try {
+    await c.patchStatus({ ...c.status, key: { ...key, disabled: true } });
+  } catch (e) {
+    // refused outright (nothing was written): offboarding never waits on a status write, the key goes off anyway
+    if (!(e instanceof KubeError && e.kind === 'invalid')) throw e;
+  }
 }
 
 /** PATCH a key; a 404 means it was deleted outside since the last list: forget it and let the retry replace it. */

@@ -89,14 +89,14 @@ async function run(c: MemberContext): Promise<Result> {
     // (a pass that ends well would reset it, and a failing POST would be retried about once a second)
     p = planKey(planInput(c, secret, wantKey, policy));
   }
+  // a replacement replaced too often lately waits (throttle.ts); the rest of the pass goes on as for any key kept
   const throttled = p.kind === 'create' && p.reason !== 'Initial' ? throttledUntil(c) : undefined;
-  if (throttled !== undefined) {
-    if (p.kind === 'create' && p.reason === 'Compromised' && c.status.key) c.status = { ...c.status, key: { ...c.status.key, disabledOutside: true } };
-    const observed = await converge(c, policy, budget, expired, secret);
-    await report(c, { ready: false, reason: 'ReplacementThrottled', message: `the key needs replacing (${p.kind === 'create' ? p.reason : ''}), but it was replaced too often lately: the next replacement is due at ${new Date(throttled).toISOString()}` }, observed, budget, policy);
-    return { requeueAfterMs: Math.max(1_000, throttled - c.now() + 1_000) };
-  }
-  if (p.kind === 'create') {
+  if (throttled !== undefined && p.kind === 'create') {
+    if (p.reason === 'Compromised' && c.status.key) c.status = { ...c.status, key: { ...c.status.key, disabledOutside: true } };
+    // a Secret that does not hold the key is left as it is until the key is replaced (never stamped as if it did)
+    if (p.reason === 'SecretLost') secret = undefined;
+    c.d.log.info({ member: c.id, reason: p.reason, until: new Date(throttled).toISOString() }, 'key replacement throttled');
+  } else if (p.kind === 'create') {
     // the namespace controller deletes Secrets and members in no set order: a member of a namespace being
     // deleted that has lost its Secret is about to be deleted itself, and no new key could be written anyway
     if (c.d.namespaceTerminating(c.ns)) return { requeueAfterMs: CREDENTIALS_WAIT_MS };
@@ -115,8 +115,9 @@ async function run(c: MemberContext): Promise<Result> {
   const observed = await converge(c, policy, budget, expired, secret);
   // a suspended, expired or inactive member's previous key stops working too
   await tendPrevious(c, policy, budget, expired || c.m.spec.suspended || c.status.inactive !== undefined);
-  await report(c, outcome(c, p, policy), observed, budget, policy);
-  return requeue(c, expired, policy);
+  await report(c, outcome(c, p, policy, throttled), observed, budget, policy);
+  const again = requeue(c, expired, policy);
+  return throttled === undefined ? again : { requeueAfterMs: Math.max(1_000, Math.min(again.requeueAfterMs ?? Number.POSITIVE_INFINITY, throttled - c.now() + 1_000)) };
 }
 
 /** When an automatic replacement of the current key may happen, if not now. */
@@ -242,10 +243,13 @@ async function converge(c: MemberContext, policy: KeyPolicy, budget: DesiredBudg
   return observed;
 }
 
-function outcome(c: MemberContext, p: KeyPlan, policy: KeyPolicy): Outcome {
+function outcome(c: MemberContext, p: KeyPlan, policy: KeyPolicy, throttled: number | undefined): Outcome {
   const s = standingOf(c, policy);
   if (s.kind === 'off') return { ready: false, reason: s.reason, message: s.reason === 'Inactive' ? inactiveMessage(c, policy) : s.message };
   if (s.kind === 'frozen') return { ready: false, reason: s.reason, message: s.message };
+  if (throttled !== undefined && p.kind === 'create') {
+    return { ready: false, reason: 'ReplacementThrottled', message: `the key needs replacing (${p.reason}), but it was replaced too often lately: the next replacement is due at ${new Date(throttled).toISOString()}` };
+  }
   const label = c.status.key?.label ?? '';
   if (p.kind === 'hold') {
     return { ready: false, reason: 'DisabledOutside', message: `key ${label} was disabled outside teamkeys (treated as leaked) and the policy respects that (onDisabledOutside: Respect): re-enable it at OpenRouter, or delete Secret ${c.secretName} to get a new key` };

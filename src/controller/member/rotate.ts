@@ -12,7 +12,7 @@ import { roundUsd } from '../../util/money.ts';
 import { RELEASED_PREFIX, parseKeyName } from '../keyname.ts';
 import { rolledOut, startedAfter } from '../workloads.ts';
 import { spendIn, type Key } from '../../domain/key.ts';
-import { carriedSpend, retiredFromKey, withRetired } from './carry.ts';
+import { carriedSpend, retiredFromDraining, withRetired } from './carry.ts';
 import type { MemberContext, SecretState } from './context.ts';
 import { sameLimit, windowSpend, type DesiredBudget } from './desired.ts';
 import { createKey, requireGuardrail } from './provision.ts';
@@ -84,7 +84,7 @@ export async function tendPrevious(c: MemberContext, policy: KeyPolicy | undefin
       }
       // its final spend counts against the window from now on, in place of the reserve; what it spent in the
       // overlap also counts in the next window if that begins soon (OpenRouter's may already have turned)
-      const retired = k ? { ...retiredFromKey(k, now), overlapUSD: overlapSpend(p, k, budget?.includeByok ?? false) } : retiredFromReserve(p);
+      const retired = k ? retiredFromDraining(k, now, Date.parse(p.rotatedAt), overlapSpend(p, k, budget?.includeByok ?? false)) : retiredFromReserve(p);
       const retiredKeys = withRetired(c.status.budget?.retiredKeys ?? [], retired, now);
       const reset = budget?.reset ?? c.status.budget?.reset ?? 'monthly';
       c.status = { ...c.status, budget: { ...(c.status.budget ?? { reset }), retiredKeys } };
