@@ -485,6 +485,8 @@ const commands = [
     m.other = { policy: i, live: true };
     await r.other.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: zed, namespace: ${r.otherNs}}\nspec: {policy: ${r.policy(i)}}`);
     await r.other.ready(r.otherNs, 'zed', 60_000).catch(() => undefined);
+    // it may have left a policy being deleted: that one goes now
+    await releasePolicies(m, r);
   })),
   fc.constant(cmd("the other operator's member is deleted", (m) => m.other.live, async (m, r) => {
     m.other = { ...m.other, live: false };
