@@ -236,6 +236,9 @@ export const TEAMMEMBER_RULES: Rule[] = [
 
 // --- status -------------------------------------------------------------------------------------------------
 
+/** How many conditions a status keeps (members use 7 types, policies 2): room for types of other versions. */
+export const CONDITIONS_MAX = 16;
+
 export const Condition = z.object({
   type: z.string().max(316),
   status: z.enum(['True', 'False', 'Unknown']),
@@ -308,7 +311,7 @@ export type DaySpend = z.infer<typeof DaySpend>;
 export const TeamMemberStatus = z.object({
   observedGeneration: z.int().min(0).optional(),
   operator: z.string().max(253).optional().meta({ description: 'The id of the operator that manages this member (see --cluster-id): it alone offboards the member, even after its namespace left that operator\'s --namespace-selector.' }),
-  conditions: z.array(Condition).optional(),
+  conditions: z.array(Condition).max(CONDITIONS_MAX).optional(),
   secretName: z.string().optional(),
   key: KeyRef.optional().meta({ description: 'The active key. Its string lives only in the Secret.' }),
   pendingKey: z.object({
@@ -418,7 +421,7 @@ export type PolicyOperatorStatus = z.infer<typeof PolicyOperatorStatus>;
 
 export const KeyPolicyStatus = z.object({
   observedGeneration: z.int().min(0).optional(),
-  conditions: z.array(Condition).optional(),
+  conditions: z.array(Condition).max(CONDITIONS_MAX).optional(),
   members: z.int().min(0).optional(),
   readyMembers: z.int().min(0).optional(),
   spendThisWindowUSD: z.number().optional(),

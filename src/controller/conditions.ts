@@ -1,4 +1,4 @@
-import { Condition } from '../api/schema.ts';
+import { CONDITIONS_MAX, Condition } from '../api/schema.ts';
 
 export type ConditionInput = Pick<Condition, 'type' | 'status' | 'reason' | 'message'>;
 
@@ -41,6 +41,11 @@ export function setCondition(list: readonly Condition[] | undefined, next: Condi
   };
   if (i >= 0) out[i] = cond;
   else out.push(cond);
+  // bounded like every list in status: past the bound, the condition that changed longest ago goes (never this one)
+  while (out.length > CONDITIONS_MAX) {
+    const oldest = out.reduce((o, c, j) => (c !== cond && (o < 0 || c.lastTransitionTime < (out[o]?.lastTransitionTime ?? '')) ? j : o), -1);
+    out.splice(oldest, 1);
+  }
   return out;
 }
 

@@ -4,7 +4,7 @@
  * API server refuses, then run over the pure status builders at every bound of every list.
  */
 import { describe, expect, it } from 'vitest';
-import { POLICY_MODELS_MAX, PREVIOUS_KEYS_MAX, SLUG_LIST_MAX, TOP_MODELS_MAX, USAGE_DAYS_MAX, type KeyPolicySpec, type KeyPolicyStatus, type KeyRef, type PreviousKey, type TeamMember, type TeamMemberStatus } from '../../src/api/schema.ts';
+import { CONDITIONS_MAX, POLICY_MODELS_MAX, RETIRED_KEYS_MAX, PREVIOUS_KEYS_MAX, SLUG_LIST_MAX, TOP_MODELS_MAX, USAGE_DAYS_MAX, type KeyPolicySpec, type KeyPolicyStatus, type KeyRef, type PreviousKey, type TeamMember, type TeamMemberStatus } from '../../src/api/schema.ts';
 import { setCondition } from '../../src/controller/conditions.ts';
 import { keyName } from '../../src/controller/keyname.ts';
 import { analyticsView } from '../../src/controller/member/analytics.ts';
@@ -24,7 +24,6 @@ const DAY = 24 * HOUR;
 const at = (ms: number) => new Date(ms).toISOString();
 
 /** The CRD's bounds, read back from the messages below, must be the ones the code uses. */
-const RETIRED_KEYS_MAX = 64;
 const INACTIVE_NAMED_MAX = 20;
 const MESSAGE_MAX = 32768;
 
@@ -228,6 +227,20 @@ describe('setCondition keeps every condition within the CRD', () => {
   it('leaves a message within its bound as it is', () => {
     const c = { type: 'Ready', status: 'True' as const, reason: 'KeyReady', message: 'm'.repeat(MESSAGE_MAX) };
     expect(setCondition([], c, 1, at(NOW))[0]?.message).toBe(c.message);
+  });
+
+  it('keeps at most CONDITIONS_MAX conditions: the one changed longest ago goes, never the one just set', () => {
+    let list = setCondition([], { type: 'Ready', status: 'True', reason: 'KeyReady', message: '' }, 1, at(NOW));
+    // types left behind by other versions, each changed later than the last
+    for (let i = 0; i < CONDITIONS_MAX + 4; i++) list = setCondition(list, { type: `Other${i}`, status: 'True', reason: 'R', message: '' }, 1, at(NOW + (i + 1) * HOUR));
+    expect(list).toHaveLength(CONDITIONS_MAX);
+    expect(list.map((c) => c.type)).toContain(`Other${CONDITIONS_MAX + 3}`);
+    expect(list.map((c) => c.type)).not.toContain('Ready');
+    expect(statusErrors('TeamMember', { conditions: list })).toEqual([]);
+    // setting the oldest one again brings it back and drops the next oldest
+    const again = setCondition(list, { type: 'Ready', status: 'False', reason: 'Suspended', message: '' }, 1, at(NOW + 30 * HOUR));
+    expect(again).toHaveLength(CONDITIONS_MAX);
+    expect(again.find((c) => c.type === 'Ready')?.reason).toBe('Suspended');
   });
 });
 
