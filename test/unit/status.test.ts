@@ -11,6 +11,27 @@ const input = (over: Partial<StatusInput>): StatusInput => ({
   outcome: { ready: true, reason: 'KeyReady', message: 'ok' }, suspended: false, expired: false, ...over,
 });
 
+describe('a member without a key to read (its idle key deleted)', () => {
+  // spend seen on Wednesday 2026-03-04 under a daily budget, then no key any more
+  const seen = computeStatus(input({ now: '2026-03-04T10:00:00.000Z', observed: key(3), budget: { limitUSD: 10, reset: 'daily', includeByok: false } })).status;
+  const keyless = (now: string, carried?: number) => computeStatus(input({ prev: seen, now, observed: undefined, budget: { limitUSD: 10, reset: 'daily', includeByok: false }, carried: carried === undefined ? undefined : { usd: carried, window: 'w' } })).status;
+  it('keeps showing the spend of the window it is in', () => {
+    expect(keyless('2026-03-04T20:00:00.000Z').usage).toEqual(seen.usage);
+  });
+  it('shows no spend from a day that has ended, and keeps the week and month it is still in', () => {
+    expect(keyless('2026-03-05T00:30:00.000Z').usage).toMatchObject({ windowUSD: 0, dailyUSD: 0, weeklyUSD: 3, monthlyUSD: 3, observedAt: '2026-03-05T00:30:00.000Z' });
+  });
+  it('starts the new window at what replaced keys carried into it', () => {
+    expect(keyless('2026-03-05T00:30:00.000Z', 0.5).usage?.windowUSD).toBe(0.5);
+  });
+  it('a new month zeroes every window; once rolled, nothing changes until the next turn (no write)', () => {
+    const rolled = keyless('2026-04-01T00:30:00.000Z');
+    expect(rolled.usage).toMatchObject({ windowUSD: 0, dailyUSD: 0, weeklyUSD: 0, monthlyUSD: 0, lifetimeUSD: 3 });
+    const again = computeStatus(input({ prev: rolled, now: '2026-04-01T05:00:00.000Z', observed: undefined, budget: { limitUSD: 10, reset: 'daily', includeByok: false } })).status;
+    expect(again).toEqual(rolled);
+  });
+});
+
 describe('computeStatus', () => {
   it('is stable: the same inputs an hour later change nothing, not even timestamps', () => {
     const first = computeStatus(input({})).status;
