@@ -393,6 +393,9 @@ const commands = [
         const s = await status(r, n);
         return s?.rotation?.lastRequest === ask || s?.conditions?.some((c) => c.type === 'Ready' && c.status === 'False') || undefined;
       }, 30_000, `rotation ${i + 1} of ${n}`);
+      // and for its overlap to end (the previous key retires), as a rotation asked for every few hours would
+      r.env.clock.advance(2 * 3_600_000 + 60_000);
+      await settleBoth(r);
     }
   })),
   fc.integer({ min: 1, max: 30 }).map((h) => cmd(`the clock moves ${h} h`, () => true, async (_m, r) => {
