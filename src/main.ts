@@ -12,6 +12,9 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   report: async (argv) => {
     process.exitCode = await runCli('teamkeys', ['report', ...argv]);
   },
+  doctor: async (argv) => {
+    process.exitCode = await runCli('teamkeys', ['doctor', ...argv]);
+  },
 };
 
 const [name, ...rest] = process.argv.slice(2);

@@ -1,5 +1,9 @@
-/** The three commands: gather from the cluster, decide in the pure modules, print. */
+/** The commands: gather (from the cluster; for doctor, from OpenRouter too), decide in the pure modules, print. */
 import { ANNOTATION_ROTATE, type TeamMember } from '../api/schema.ts';
+import { parseDuration } from '../util/duration.ts';
+import { doctorRows, doctorTable, exitCode } from './doctor.ts';
+import { gather } from './doctor-gather.ts';
+import { doctorSettings, type DoctorFlags } from './doctor-settings.ts';
 import { CliError, TeamkeysApi, contextNamespace, loadConfig } from './kube.ts';
 import { periodOf, parseSince } from './period.ts';
 import type { Flags, ReportFlags, RotateFlags } from './program.ts';
@@ -73,4 +77,15 @@ export async function runStatus(name: string | undefined, f: Flags, io: Io): Pro
   const key = (m: TeamMember) => `${m.metadata.namespace ?? ''}/${m.metadata.name}`;
   const byName = list.toSorted((a, b) => (key(a) < key(b) ? -1 : 1));
   io.out(byName.map(summary).join('\n'));
+}
+
+/** Returns the exit code: 1 when a check found a problem. */
+export async function runDoctor(f: DoctorFlags, io: Io, env: NodeJS.ProcessEnv, now: number): Promise<number> {
+  const s = doctorSettings(f, env);
+  const { facts, secret } = await withProgress('checking the OpenRouter account', () => gather(s, env, now));
+  const rows = doctorRows(facts, { now, graceMs: parseDuration(s.orphanGrace), grace: s.orphanGrace });
+  const text = doctorTable(rows);
+  // no row is built from the key string; this makes sure of it whatever OpenRouter or a Secret put in a message
+  io.out(secret && secret.length >= 8 ? text.replaceAll(secret, '[management key]') : text);
+  return exitCode(rows);
 }

@@ -1,13 +1,15 @@
 /**
- * The CLI's only link to the cluster: the kubeconfig as kubectl would pick it, TeamMember and KeyPolicy reads, and
- * the rotate annotation. Every failure becomes a CliError that says what was refused and what to do.
+ * The CLI's only link to the cluster: the kubeconfig as kubectl would pick it, TeamMember and KeyPolicy reads, the
+ * rotate annotation, and what `doctor` reads (the management-key Secret, the kube-system UID, who owns which key).
+ * Every failure becomes a CliError that says what was refused and what to do.
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { parseMember } from '../api/objects.ts';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { offboardee, ownerOf, parseMember } from '../api/objects.ts';
 import { GROUP, VERSION, type TeamMember } from '../api/schema.ts';
+import type { OwnerView } from '../controller/sweep.ts';
 import { KubeError, kube } from '../kube/errors.ts';
 
 /** A failure to show the user as it is: exit code 2 for usage mistakes, 1 for everything else. */
@@ -76,10 +78,12 @@ export interface Unreadable {
 
 export class TeamkeysApi {
   private readonly custom: CustomObjectsApi;
+  private readonly core: CoreV1Api;
   private readonly server: string;
 
   constructor(kc: KubeConfig) {
     this.custom = kc.makeApiClient(CustomObjectsApi);
+    this.core = kc.makeApiClient(CoreV1Api);
     this.server = kc.getCurrentCluster()?.server ?? '?';
   }
 
@@ -128,6 +132,48 @@ export class TeamkeysApi {
     const p = parseMember(raw);
     if (!p?.ok) throw new CliError(`TeamMember ${namespace}/${name} was annotated but cannot be read back: ${p?.message ?? 'not a TeamMember'}`);
     return p.value;
+  }
+
+  /** One data key of a Secret, decoded and trimmed as the operator reads its management key; undefined when absent. */
+  async secretValue(namespace: string, name: string, key: string): Promise<string | undefined> {
+    const s = await this.read(`get secret "${name}" in namespace "${namespace}"`, () => this.core.readNamespacedSecret({ namespace, name }), {
+      missing: `Secret ${namespace}/${name} not found: create it in the operator's namespace (-n), or name another with --management-key-secret`,
+      forbidden: 'Only the operator and cluster admins may read the management key: run this as a cluster admin, or pass --management-key-env.',
+    });
+    const raw = s.data?.[key];
+    return raw === undefined ? undefined : Buffer.from(raw, 'base64').toString('utf8').trim() || undefined;
+  }
+
+  async namespaceUid(name: string): Promise<string> {
+    const ns = await this.read(`get namespace "${name}"`, () => this.core.readNamespace({ name }), {
+      missing: `namespace ${name} not found`,
+      forbidden: 'Pass --cluster-id instead.',
+    });
+    if (!ns.metadata?.uid) throw new CliError(`namespace ${name} has no uid`);
+    return ns.metadata.uid;
+  }
+
+  /** Every TeamMember's hold on its keys, by "namespace/name", read as leniently as the orphan sweep reads them. */
+  async memberOwners(): Promise<Map<string, OwnerView>> {
+    const list = await this.call(`list ${MEMBERS} across all namespaces`, () => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'teammembers' }));
+    const owners = new Map<string, OwnerView>();
+    for (const item of itemsOf(list)) {
+      const meta = offboardee(item)?.metadata;
+      const o = ownerOf(item);
+      if (meta && o) owners.set(`${meta.namespace ?? ''}/${meta.name}`, o);
+    }
+    return owners;
+  }
+
+  /** A core read whose refusals need their own advice (the teamkeys roles do not grant Secrets or namespaces). */
+  private async read<T>(what: string, fn: () => Promise<T>, advice: { missing: string; forbidden: string }): Promise<T> {
+    try {
+      return await kube(fn);
+    } catch (e) {
+      if (e instanceof KubeError && e.kind === 'notFound') throw new CliError(advice.missing);
+      if (e instanceof KubeError && e.kind === 'forbidden') throw new CliError(`forbidden: you may not ${what}. The API server says: ${e.message}. ${advice.forbidden}`);
+      throw this.explain(what, e);
+    }
   }
 
   private async call<T>(what: string, fn: () => Promise<T>, name?: string): Promise<T> {

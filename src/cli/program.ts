@@ -1,21 +1,25 @@
 /**
- * The command line of `teamkeys report` and of the kubectl plugin (`kubectl teamkeys report|rotate|status`):
- * flags in kubectl's habit, parsed by commander. Exit codes: 0 done, 1 the cluster refused or failed, 2 a usage
- * mistake (unknown flag, bad value), with the reason on stderr.
+ * The command line of `teamkeys report|doctor` and of the kubectl plugin (`kubectl teamkeys report|rotate|status|doctor`):
+ * flags in kubectl's habit, parsed by commander. Exit codes: 0 done, 1 the cluster refused or failed (doctor: a
+ * check found a problem), 2 a usage mistake (unknown flag, bad value), with the reason on stderr.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { runReport, runRotate, runStatus, type Io } from './commands.ts';
+import { runDoctor, runReport, runRotate, runStatus, type Io } from './commands.ts';
+import { doctorOptions, type DoctorFlags } from './doctor-settings.ts';
 import { CliError } from './kube.ts';
 import { parseSince } from './period.ts';
 import { OUTPUTS } from './render.ts';
 import { SORT_KEYS } from './rows.ts';
 
 /** Runs one command line (argv without node and script) and returns the exit code. */
-export async function runCli(name: string, argv: readonly string[], io: Io = processIo()): Promise<number> {
-  const program = build(name, io);
+export async function runCli(name: string, argv: readonly string[], io: Io = processIo(), env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let code = 0;
+  const program = build(name, io, env, (c) => {
+    code = c;
+  });
   try {
     await program.parseAsync([...argv], { from: 'user' });
-    return 0;
+    return code;
   } catch (e) {
     // commander already printed its own message (unknown option, missing argument, invalid choice, help)
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
@@ -27,11 +31,12 @@ export async function runCli(name: string, argv: readonly string[], io: Io = pro
   }
 }
 
-function build(name: string, io: Io): Command {
+function build(name: string, io: Io, env: NodeJS.ProcessEnv, exit: (code: number) => void): Command {
   const program = new Command(name)
-    .description('teamkeys: usage reports, rotations and status of TeamMembers, read from Kubernetes only')
+    .description('teamkeys: usage reports, rotations and status of TeamMembers, read from Kubernetes only; doctor checks the OpenRouter account')
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    // commander echoes a mistyped option whole: a key string given by mistake must not reach the terminal's scrollback
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s.replace(/sk-or-v1-[0-9a-zA-Z]+/g, 'sk-or-v1-[redacted]')) })
     .showHelpAfterError('(add --help for usage)');
 
   connection(program.command('report'))
@@ -52,6 +57,8 @@ function build(name: string, io: Io): Command {
     .description('A short summary per member: ready, key, budget, forecast, rotation, inactivity')
     .argument('[name]', 'one TeamMember (default: all in the namespace)')
     .action((memberName: string | undefined, opts: Flags) => runStatus(memberName, opts, io));
+
+  doctorOptions(program.command('doctor')).action(async (opts: DoctorFlags) => exit(await runDoctor(opts, io, env, Date.now())));
 
   return program;
 }

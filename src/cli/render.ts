@@ -72,7 +72,7 @@ export function csvOf(rows: readonly ReportRow[]): string {
   })));
 }
 
-type Align = 'left' | 'right';
+export type Align = 'left' | 'right';
 interface Column {
   head: string;
   align: Align;
@@ -102,16 +102,22 @@ const COLUMNS: readonly Column[] = [
 /** kubectl's look: no borders, columns three spaces apart; figures right-aligned; a total row; the period below. */
 export function tableOf(r: Report, wide: boolean): string {
   const columns = COLUMNS.filter((c) => wide || !c.wide);
+  const rows = r.rows.map((row) => columns.map((c) => cell.printable(c.cell(row))));
+  if (r.rows.length > 0) rows.push(columns.map((c) => c.total?.(r.totals) ?? ''));
+  const lines = plainTable(columns.map((c) => c.head), columns.map((c) => c.align), rows);
+  return [...lines, ...footnotes(r)].map((l) => `${l}\n`).join('');
+}
+
+/** The lines of a kubectl-style table (no borders, columns three spaces apart), for every table the CLI prints. */
+export function plainTable(head: readonly string[], aligns: readonly Align[], rows: readonly (readonly string[])[]): string[] {
   const t = new Table({
-    head: columns.map((c) => c.head),
-    colAligns: columns.map((c) => c.align),
+    head: [...head],
+    colAligns: [...aligns],
     chars: Object.fromEntries(CHAR_NAMES.map((n) => [n, ''])),
     style: { 'padding-left': 0, 'padding-right': 3, head: [], border: [], compact: true },
   });
-  for (const row of r.rows) t.push(columns.map((c) => cell.printable(c.cell(row))));
-  if (r.rows.length > 0) t.push(columns.map((c) => c.total?.(r.totals) ?? ''));
-  const lines = t.toString().split('\n').map((l) => l.trimEnd()).filter((l) => l !== '');
-  return [...lines, ...footnotes(r)].map((l) => `${l}\n`).join('');
+  for (const row of rows) t.push([...row]);
+  return t.toString().split('\n').map((l) => l.trimEnd()).filter((l) => l !== '');
 }
 
 const CHAR_NAMES = ['top', 'top-mid', 'top-left', 'top-right', 'bottom', 'bottom-mid', 'bottom-left', 'bottom-right', 'left', 'left-mid', 'mid', 'mid-mid', 'right', 'right-mid', 'middle'] as const;

@@ -12,6 +12,8 @@ async function run(...argv: string[]): Promise<{ code: number; out: string; err:
 describe('kubectl teamkeys arguments', () => {
   it.each([
     [['report', '--bogus'], "error: unknown option '--bogus'"],
+    // a key string pasted as an option by mistake is not echoed back
+    [['doctor', `--management-key=sk-or-v1-${'ab12'.repeat(16)}`], "error: unknown option '--management-key=sk-or-v1-[redacted]'"],
     [['report', '--since', '7'], "error: option '--since <duration>' argument '7' is invalid. \"7\" is not a duration such as 7d, 36h or 2w"],
     [['report', '--since', '6w'], 'at most 31d: status keeps the last 31 days'],
     [['report', '--sort', 'spend'], "error: option '--sort <key>' argument 'spend' is invalid. Allowed choices are cost, requests, remaining, used, name."],
