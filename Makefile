@@ -5,7 +5,7 @@ NODE_BIN := $(shell bash hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 EMULATOR_PORT ?= 8787
 
-.PHONY: test tools deps bins typecheck lint unit soak chaos cluster-up cluster-down emulator bench bench-rotation crds chart readme sbom build image image-local demo demo-down deploy clean
+.PHONY: test tools deps bins typecheck lint unit soak chaos cluster-up cluster-down emulator bench bench-rotation bench-analytics crds chart readme sbom build image image-local demo demo-down deploy clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -58,6 +58,10 @@ chaos: deps bins
 ##        table, writes JSON and PNG charts to bench/results/ (asserts nothing)
 bench: deps bins build
 	node bench/scale.ts
+
+## bench-analytics: a 10,000-key usage read under OpenRouter's analytics quota, beside key operations (no cluster)
+bench-analytics: deps
+	node bench/analytics.ts
 
 ## bench-rotation: rotation latency (annotation -> new key -> previous key disabled) and calls per rotation
 bench-rotation: deps bins

@@ -20,6 +20,8 @@ export const Config = z.object({
   workers: z.coerce.number().int().min(1).max(64).default(16),
   rateLimitPerSecond: z.coerce.number().positive().max(1000).default(100),
   rateLimitBurst: z.coerce.number().int().min(1).max(1000).default(20),
+  /** usage analytics queries a minute, for this operator: OpenRouter allows 64 for the whole account (unless it raised yours) */
+  analyticsPerMinute: z.coerce.number().positive().max(100_000).default(32),
   orphanGrace: z.string().regex(DURATION).default('10m'),
   minSyncInterval: z.string().regex(DURATION).default('30s'),
   credentialsInterval: z.string().regex(DURATION).default('15s'),
@@ -59,6 +61,7 @@ export const FLAGS = {
   workers: 'TEAMKEYS_WORKERS',
   'rate-limit-per-second': 'TEAMKEYS_RATE_LIMIT_PER_SECOND',
   'rate-limit-burst': 'TEAMKEYS_RATE_LIMIT_BURST',
+  'analytics-per-minute': 'TEAMKEYS_ANALYTICS_PER_MINUTE',
   'orphan-grace': 'TEAMKEYS_ORPHAN_GRACE',
   'min-sync-interval': 'TEAMKEYS_MIN_SYNC_INTERVAL',
   'credentials-interval': 'TEAMKEYS_CREDENTIALS_INTERVAL',

@@ -126,8 +126,9 @@ export class Operator {
     this.usageBook = new UsageBook(clock);
     this.queue = new WorkQueue({ workers: cfg.workers, clock: monotonicClock });
     this.keySync = new KeySync({
-      book: this.book, keys: this.keys, guardrailBook: this.guardrailBook, guardrails: this.guardrails, analytics: new OpenRouterAnalytics(this.client), usageBook: this.usageBook,
+      book: this.book, keys: this.keys, guardrailBook: this.guardrailBook, guardrails: this.guardrails, analytics: new OpenRouterAnalytics(this.client, cfg.analyticsPerMinute), usageBook: this.usageBook,
       caches: this.caches, cluster: this.cluster, recorder: this.recorder, clock, log, clusterId: () => this.clusterId, minSyncInterval: cfg.minSyncInterval, orphanGrace: cfg.orphanGrace, listed: () => this.enqueueAll(),
+      metricsSkipped: (rows) => this.metrics.analyticsRowsSkipped.inc(rows),
     });
     this.rotationSlots = new RotationSlots(cfg.maxConcurrentRotations, monotonicClock, () => new Set(this.caches.allMembers().filter((m) => m.status && rotating(m.status)).map((m) => `${m.metadata.namespace ?? ''}/${m.metadata.name}`)));
     wireTriggers(this.caches, this.queue, () => this.clusterId);

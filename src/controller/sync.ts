@@ -24,6 +24,11 @@ import { guardrailPrefix } from './policy/rules.ts';
 import { revokeOrphans } from './sweep.ts';
 
 const DEFAULT_SYNC = '5m';
+/**
+ * How long a sync waits for the usage read before letting members compare what was listed: analytics has its own
+ * quota and may wait for its window to reset; the rest of the read lands with a second pass when it is done.
+ */
+const USAGE_WAIT_MS = 15_000;
 
 export interface KeySyncDeps {
   book: KeyBook;
@@ -43,6 +48,8 @@ export interface KeySyncDeps {
   orphanGrace: string;
   /** after each sync: enqueue every member and policy */
   listed: () => void;
+  /** rows of a usage read skipped as unreadable, for the metrics */
+  metricsSkipped?: (rows: number) => void;
 }
 
 export class KeySync {
@@ -50,6 +57,8 @@ export class KeySync {
   private readonly workspaceIds = new Map<string, string>();
   private last = 0;
   private firstRun: Promise<void> | undefined;
+  private usageRun: Promise<void> | undefined;
+  private skippedNoted: string | undefined;
   count = 0;
 
   constructor(d: KeySyncDeps) {
@@ -93,13 +102,27 @@ export class KeySync {
       // usage and offboarding must not wait on guardrails; the policies retry them on their own
       d.log.warn({ err: errorMessage(e) }, 'could not list guardrails');
     }
-    try {
-      await this.refreshUsage();
-    } catch (e) {
-      // per-model usage is a report: budgets and offboarding never wait on it; the last read stays shown
-      d.log.warn({ err: errorMessage(e) }, 'could not read usage analytics');
-    }
+    // per-model usage is a report: budgets and offboarding never wait on it for long
+    const usage = this.readUsage();
+    let timer: NodeJS.Timeout | undefined;
+    const inTime = await Promise.race([usage.then(() => true), new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), USAGE_WAIT_MS);
+      timer.unref();
+    })]);
+    clearTimeout(timer);
     d.listed();
+    if (!inTime) void usage.then(() => d.listed());
+  }
+
+  /** One usage read at a time: a sync that finds one still running shares it. */
+  private readUsage(): Promise<void> {
+    this.usageRun ??= this.refreshUsage().catch((e: unknown) => {
+      // the last read stays shown
+      this.d.log.warn({ err: errorMessage(e) }, 'could not read usage analytics');
+    }).finally(() => {
+      this.usageRun = undefined;
+    });
+    return this.usageRun;
   }
 
   /** One analytics read for every member: spend and requests per key, model and day over the days status keeps. */
@@ -124,8 +147,17 @@ export class KeySync {
     }
     await d.usageBook.refresh(d.analytics, USAGE_DAYS_MAX, [...byHash.keys()], (key) => ours(key) ?? byHash.get(key) ?? byLabel.get(key));
     const l = d.usageBook.last;
-    d.log.debug({ calls: l.calls, foreignRows: l.unattributed, truncated: l.truncated }, 'usage analytics read');
+    d.log.debug({ calls: l.calls, foreignRows: l.unattributed, unresolvedKeys: l.unresolved, full: l.full, truncated: l.truncated }, 'usage analytics read');
     if (l.truncated) d.log.warn('OpenRouter cut the usage analytics answer even for single keys; per-model usage may be incomplete');
+    // one Event per policy when rows start being skipped, or for another reason; not one at every sync
+    const noted = this.skippedNoted;
+    this.skippedNoted = l.skipped > 0 ? (l.skippedWhy ?? 'invalid') : undefined;
+    if (l.skipped > 0) d.metricsSkipped?.(l.skipped);
+    if (l.skipped > 0 && noted !== this.skippedNoted) {
+      const message = `skipped ${l.skipped} row(s) of OpenRouter's usage analytics it could not read (${l.skippedWhy ?? 'invalid'}); the other rows are shown, per-model usage may be incomplete`;
+      d.log.warn({ skipped: l.skipped, why: l.skippedWhy }, 'skipped unreadable usage analytics rows');
+      for (const p of d.caches.allPolicies()) await d.recorder.warn(p, 'AnalyticsRowsSkipped', message);
+    }
   }
 
   /** Lists this cluster's guardrails in every workspace in use, and the keys each holds. */

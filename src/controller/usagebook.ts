@@ -1,17 +1,27 @@
 import type { AnalyticsPort, UsageRow } from '../domain/usage.ts';
 import type { Clock } from '../util/clock.ts';
+import { utcDay } from '../util/windows.ts';
+
+const DAY_MS = 86_400_000;
+/** Days read again at every sync (today and the two before): older days no longer change, and cover a skewed clock. */
+const RECENT_DAYS = 3;
+/** How often every kept day is read again, for corrections OpenRouter makes late. */
+const FULL_EVERY_MS = DAY_MS;
 
 /**
  * Who spent what on which model, per UTC day: refreshed with each usage sync by one analytics query for the whole
- * account (more only when OpenRouter cuts the answer), never one call per key. Rows are filed by the member
- * (UID) whose key made them, rotated-away keys included.
+ * account (more only when OpenRouter cuts the answer), never one call per key. After the first read only the last
+ * days are asked again, older days kept from before. Rows are filed by the member (UID) whose key made them,
+ * rotated-away keys included while OpenRouter still resolves them.
  */
 export class UsageBook {
   private byMember = new Map<string, UsageRow[]>();
   /** when the last read completed (ISO); undefined before the first one */
   at: string | undefined;
-  /** the last read: queries made, rows no member could be found for, and whether OpenRouter cut the answer */
-  last = { calls: 0, unattributed: 0, truncated: false };
+  /** when every kept day was last read */
+  private fullAt: number | undefined;
+  /** the last read: queries made, rows no member could be found for, rows skipped as unreadable, and whether OpenRouter cut the answer */
+  last = { calls: 0, unattributed: 0, skipped: 0, skippedWhy: undefined as string | undefined, unresolved: 0, truncated: false, full: false };
   private readonly clock: Clock;
 
   constructor(clock: Clock) {
@@ -23,28 +33,35 @@ export class UsageBook {
   }
 
   /**
-   * Reads `days` UTC days up to now. `owner` maps an api_key_id value (a key name, hash or label) to the UID of
-   * the member it belongs to, or undefined for keys that are not this cluster's.
+   * Reads `days` UTC days up to now (the last few only, when every day was read within a day). `owner` maps an
+   * api_key_id value (a key name, hash or label) to the UID of the member it belongs to, or undefined for keys
+   * that are not this cluster's.
    */
   async refresh(port: AnalyticsPort, days: number, keyHashes: readonly string[], owner: (key: string) => string | undefined): Promise<void> {
     const now = this.clock.now();
-    const dayMs = 86_400_000;
-    const since = new Date(Math.floor(now / dayMs) * dayMs - (days - 1) * dayMs);
-    const answer = await port.usageByKeyModelDay(since, new Date(now), keyHashes);
+    const first = Math.floor(now / DAY_MS) * DAY_MS - (days - 1) * DAY_MS;
+    const full = this.fullAt === undefined || Math.abs(now - this.fullAt) >= FULL_EVERY_MS;
+    const since = full ? first : Math.max(first, Math.floor(now / DAY_MS) * DAY_MS - (RECENT_DAYS - 1) * DAY_MS);
+    const answer = await port.usageByKeyModelDay(new Date(since), new Date(now), keyHashes);
     const next = new Map<string, UsageRow[]>();
-    let unattributed = 0;
-    for (const r of answer.rows) {
-      const uid = owner(r.key);
-      if (uid === undefined) {
-        unattributed++;
-        continue;
-      }
+    const file = (uid: string, r: UsageRow) => {
       const list = next.get(uid) ?? [];
       list.push(r);
       next.set(uid, list);
+    };
+    if (!full) {
+      const [from, upTo] = [utcDay(first), utcDay(since)];
+      for (const [uid, rows] of this.byMember) for (const r of rows) if (r.date >= from && r.date < upTo) file(uid, r);
+    }
+    let unattributed = 0;
+    for (const r of answer.rows) {
+      const uid = r.key === null ? undefined : owner(r.key);
+      if (uid === undefined) unattributed++;
+      else file(uid, r);
     }
     this.byMember = next;
     this.at = new Date(now).toISOString();
-    this.last = { calls: answer.calls, unattributed, truncated: answer.truncated };
+    if (full) this.fullAt = now;
+    this.last = { calls: answer.calls, unattributed, skipped: answer.skipped, skippedWhy: answer.skippedWhy, unresolved: answer.unresolved.length, truncated: answer.truncated, full };
   }
 }

@@ -17,6 +17,7 @@ export const MESSAGES = {
   notFound: 'Resource not found',
   rateLimited: 'Rate limit exceeded',
   internal: 'Internal Server Error',
+  timedOut: 'Operation timed out. Please try again later.',
 } as const;
 
 export function envelope(status: number, message: string): { error: { code: number; message: string } } {

@@ -7,7 +7,9 @@ import { z } from 'zod';
  * kinds: latency (delay, then serve normally), error (a 5xx or other status), rateLimit (429 + Retry-After),
  * cut (drop the connection without answering), commitThenError / commitThenCut (do the work — e.g. create the
  * key — then answer 500 or drop the connection: the crash window a client must survive), malformed (do the work,
- * then answer its status with a body the client cannot trust: see MALFORMED).
+ * then answer its status with a body the client cannot trust: see MALFORMED), listShift (for GET /api/v1/keys:
+ * a page after the first is served as if `shift` newer keys had been deleted since the page before, so its first
+ * `shift` keys are skipped — how an offset-paged listing misses a key that exists; fires on such pages only).
  */
 
 /**
@@ -18,7 +20,7 @@ export const MALFORMED = ['notJson', 'truncated', 'empty', 'wrongTypes', 'missin
 export type Malformed = (typeof MALFORMED)[number];
 export const FaultRuleSchema = z.object({
   route: z.string().optional(),
-  kind: z.enum(['latency', 'error', 'rateLimit', 'cut', 'commitThenError', 'commitThenCut', 'malformed']),
+  kind: z.enum(['latency', 'error', 'rateLimit', 'cut', 'commitThenError', 'commitThenCut', 'malformed', 'listShift']),
   times: z.int().positive().optional(),
   probability: z.number().min(0).max(1).default(1),
   status: z.int().min(400).max(599).default(500),
@@ -26,6 +28,8 @@ export const FaultRuleSchema = z.object({
   retryAfterSeconds: z.int().min(0).max(3600).default(1),
   /** for kind malformed (default notJson) */
   answer: z.enum(MALFORMED).optional(),
+  /** for kind listShift: how many keys the page skips (default 1) */
+  shift: z.int().min(1).max(100).optional(),
 });
 export type FaultRule = z.infer<typeof FaultRuleSchema>;
 
@@ -92,6 +96,16 @@ export class Faults {
     if (rule.kind === 'error') return { kind: 'error', status: rule.status, latencyMs };
     if (rule.kind === 'rateLimit') return { kind: 'rateLimit', retryAfterSeconds: rule.retryAfterSeconds, latencyMs };
     return { kind: 'cut', latencyMs };
+  }
+
+  /**
+   * How many keys a list page at `offset` skips: keys deleted between two page requests move every later key
+   * forward, so the next page starts that many keys late. The first page (offset 0) never shifts.
+   */
+  shift(routeId: string, offset: number): number {
+    if (offset <= 0) return 0;
+    const rule = this.take(routeId, ['listShift']);
+    return rule ? (rule.shift ?? 1) : 0;
   }
 
   /** Decides what happens to the response after the handler committed its change. */

@@ -41,3 +41,39 @@ export class ManagementRateLimit {
     return Math.max(1, Math.ceil((1 - this.tokens) / s.perSecond));
   }
 }
+
+/**
+ * OpenRouter's quota on the analytics API: `perMinute` requests in a fixed window (a minute, shorter for tests) of real time for the
+ * whole account. Every analytics answer carries X-RateLimit-Limit, -Remaining and -Reset (the window's end, epoch
+ * milliseconds on the emulator's clock); a 429 carries Retry-After only when asked, as OpenRouter sends it only
+ * sometimes.
+ */
+export class WindowRateLimit {
+  private windowStart = performance.now();
+  private used = 0;
+
+  /** headers for the answer, or the 429 to answer with */
+  take(perMinute: number | null, now: number, retryAfter: boolean, windowMs = 60_000): { ok: true; headers: Record<string, string> } | { ok: false; headers: Record<string, string> } {
+    if (perMinute === null) return { ok: true, headers: {} };
+    const t = performance.now();
+    if (t - this.windowStart >= windowMs) {
+      this.windowStart = t;
+      this.used = 0;
+    }
+    const leftMs = Math.max(0, windowMs - (t - this.windowStart));
+    const allowed = this.used < perMinute;
+    if (allowed) this.used++;
+    const headers: Record<string, string> = {
+      'x-ratelimit-limit': String(perMinute),
+      'x-ratelimit-remaining': String(Math.max(0, perMinute - this.used)),
+      'x-ratelimit-reset': String(Math.ceil(now + leftMs)),
+    };
+    if (!allowed && retryAfter) headers['retry-after'] = String(Math.max(1, Math.ceil(leftMs / 1000)));
+    return { ok: allowed, headers };
+  }
+
+  reset(): void {
+    this.windowStart = performance.now();
+    this.used = 0;
+  }
+}

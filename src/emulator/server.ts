@@ -4,11 +4,11 @@ import type { Logger } from 'pino';
 import { OffsetClock } from '../util/clock.ts';
 import { HttpError, MESSAGES, envelope } from './errors.ts';
 import { Faults, type FaultAction, type Malformed } from './faults.ts';
-import { ManagementRateLimit } from './ratelimit.ts';
+import { ManagementRateLimit, WindowRateLimit } from './ratelimit.ts';
 import { loadState, saveState } from './persist.ts';
 import { match, readJson, routeId, type Reply, type Route } from './router.ts';
 import { accountRoutes } from './routes/account.ts';
-import { analyticsRoutes } from './routes/analytics.ts';
+import { analyticsRoutes, defaultAnalyticsSettings, type AnalyticsSettings } from './routes/analytics.ts';
 import { controlRoutes } from './routes/control.ts';
 import { guardrailRoutes } from './routes/guardrails.ts';
 import { inferenceRoutes } from './routes/inference.ts';
@@ -35,6 +35,9 @@ export class Emulator {
   readonly faults = new Faults();
   /** OpenRouter's rate limit on management calls: off unless a test or benchmark sets it */
   readonly rateLimit = new ManagementRateLimit();
+  /** how analytics answers (string counts, nulls, its own quota...): the real service's way unless a test says otherwise */
+  analytics: AnalyticsSettings = defaultAnalyticsSettings();
+  readonly analyticsLimit = new WindowRateLimit();
   readonly clock: OffsetClock;
   private readonly routes: Route[];
   private readonly counts = new Map<string, Map<number, number>>();
@@ -49,15 +52,19 @@ export class Emulator {
     this.store = new Store(this.clock, undefined, () => this.scheduleSave());
     this.store.onIssued = opts.onIssued;
     this.routes = [
-      ...keyRoutes(this.store),
+      ...keyRoutes(this.store, this.faults),
       ...guardrailRoutes(this.store),
       ...accountRoutes(this.store),
-      ...analyticsRoutes(this.store),
+      ...analyticsRoutes({ store: this.store, settings: () => this.analytics, limit: this.analyticsLimit }),
       ...inferenceRoutes(this.store),
       ...controlRoutes({
         store: this.store,
         faults: this.faults,
         rateLimit: this.rateLimit,
+        analytics: { get: () => this.analytics, set: (a) => {
+          this.analytics = a;
+          this.analyticsLimit.reset();
+        } },
         clock: this.clock,
         counters: () => this.counters(),
         reset: () => this.reset(),
@@ -110,6 +117,8 @@ export class Emulator {
     for (const k of this.opts.managementKeys) this.store.addManagementKey(k);
     this.faults.clear();
     this.rateLimit.set(undefined);
+    this.analytics = defaultAnalyticsSettings();
+    this.analyticsLimit.reset();
     this.counts.clear();
     this.clock.reset();
   }
@@ -174,7 +183,8 @@ export class Emulator {
     if (cut) return;
     const body = malformed ? malform(reply.body, malformed) : JSON.stringify(reply.body);
     const type = malformed === 'notJson' ? 'text/html' : 'application/json';
-    res.writeHead(reply.status, { 'content-type': type, 'content-length': Buffer.byteLength(body), ...reply.headers });
+    // Date on OpenRouter's clock (the emulator's): a client measures X-RateLimit-Reset against it, never its own
+    res.writeHead(reply.status, { 'content-type': type, 'content-length': Buffer.byteLength(body), date: new Date(this.clock.now()).toUTCString(), ...reply.headers });
     res.end(body);
   }
 
@@ -188,7 +198,7 @@ export class Emulator {
         res.socket?.destroy();
         return true;
       case 'error':
-        throw new HttpError(action.status, action.status === 500 ? MESSAGES.internal : (STATUS_CODES[action.status] ?? 'Error'));
+        throw new HttpError(action.status, action.status === 500 ? MESSAGES.internal : action.status === 408 ? MESSAGES.timedOut : (STATUS_CODES[action.status] ?? 'Error'));
       case 'rateLimit':
         throw new HttpError(429, MESSAGES.rateLimited, { 'retry-after': String(action.retryAfterSeconds) });
       case 'malformed':

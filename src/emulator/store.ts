@@ -37,6 +37,9 @@ export interface SpendInput {
   completionTokens?: number;
 }
 
+/** OpenRouter's fee on BYOK inference, deducted from the account's credits. */
+export const BYOK_FEE = 0.05;
+
 /** The emulator's account: keys, guardrails, assignments and activity, mutated only through these methods. */
 export class Store {
   state: EmulatorState;
@@ -210,8 +213,9 @@ export class Store {
     this.onChange();
   }
 
+  /** Credits used: what keys spent, and OpenRouter's 5% fee on BYOK inference (the provider bills the rest). */
   totalUsage(): number {
-    return roundUsd(this.state.keys.reduce((sum, k) => sum + k.usage, 0));
+    return roundUsd(this.state.keys.reduce((sum, k) => sum + k.usage + BYOK_FEE * k.byokUsage, 0));
   }
 
   // --- guardrails -------------------------------------------------------------------------------------------

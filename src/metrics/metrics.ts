@@ -38,6 +38,7 @@ export class Metrics {
   readonly rotations: Counter<'trigger'>;
   readonly rotationEnds: Counter<'ended'>;
   readonly rotationDuration: Histogram<'ended'>;
+  readonly analyticsRowsSkipped: Counter;
   /** gauges computed at scrape time from the operator's caches */
   private readonly computed: (Gauge | Counter)[];
 
@@ -51,6 +52,7 @@ export class Metrics {
     this.rotations = new Counter({ name: 'teamkeys_rotations_total', help: 'Rotations whose new key reached the Secret, by trigger (Scheduled, Requested, Compromised).', labelNames: ['trigger'], registers: [r] });
     this.rotationEnds = new Counter({ name: 'teamkeys_rotation_overlaps_ended_total', help: 'Previous keys disabled, by why: rolled_out (every opted-in workload runs the new key), overlap (its end), stalled (its end, a workload had not rolled out), forced (suspended, expired, blocked).', labelNames: ['ended'], registers: [r] });
     this.rotationDuration = new Histogram({ name: 'teamkeys_rotation_duration_seconds', help: 'From the new key in the Secret to the previous key disabled.', labelNames: ['ended'], buckets: [1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600], registers: [r] });
+    this.analyticsRowsSkipped = new Counter({ name: 'teamkeys_analytics_rows_skipped_total', help: 'Rows of OpenRouter usage analytics skipped because a value had the wrong shape (the rest of each answer is kept).', registers: [r] });
     // every known label set starts at 0, so rate() and increase() see the first error, stall or rotation (a
     // series born at 1 has no sample to rise from) and a dashboard has its series before anything happens
     for (const resource of ['teammember', 'keypolicy', 'workload']) {

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import type { Clock } from '../util/clock.ts';
-import { OpenRouterError, kindOfStatus, parseRetryAfter } from './errors.ts';
+import { OpenRouterError, kindOfStatus, parseRateHeaders, parseRetryAfter, type RateHeaders } from './errors.ts';
 import type { RateLimiter } from './limiter.ts';
 import { Deposed } from '../util/errors.ts';
 import { redact } from '../util/redact.ts';
@@ -27,6 +27,18 @@ export interface OpenRouterClientOptions {
   observe?: (route: string, status: number | 'error', ms: number) => void;
 }
 
+/**
+ * How one call is made. A lane is a rate limiter of its own (analytics has its own quota at OpenRouter, and its
+ * 429s must not slow key operations); `read` marks a POST that changes nothing, so it may be retried; `waitMaxMs`
+ * is the longest a retry waits in the call (longer waits are left to the caller's backoff).
+ */
+export interface CallOptions {
+  limiter?: RateLimiter;
+  read?: boolean;
+  retries?: number;
+  waitMaxMs?: number;
+}
+
 /** The page size of GET /keys, fixed by OpenRouter. */
 export const KEYS_PAGE_SIZE = 100;
 
@@ -39,6 +51,8 @@ export function defaultDispatcher(): Agent {
 export class OpenRouterClient {
   private readonly o: Required<Omit<OpenRouterClientOptions, 'observe' | 'mayWrite'>> & Pick<OpenRouterClientOptions, 'observe' | 'mayWrite'>;
   private readonly base: string;
+  /** the last X-RateLimit-* headers seen per route, for `teamkeys doctor` */
+  readonly rateHeaders = new Map<string, RateHeaders>();
 
   constructor(opts: OpenRouterClientOptions) {
     this.o = { dispatcher: defaultDispatcher(), retries: 2, ...opts };
@@ -50,32 +64,34 @@ export class OpenRouterClient {
   }
 
   /** A raw call for the adapters in this folder: typed, checked, rate limited and fenced like every other. */
-  request<T extends z.ZodType>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', route: string, path: string, schema: T, body?: unknown): Promise<z.infer<T>> {
-    return this.call(method, route, path, schema, body);
+  request<T extends z.ZodType>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', route: string, path: string, schema: T, body?: unknown, opts: CallOptions = {}): Promise<z.infer<T>> {
+    return this.call(method, route, path, schema, body, opts);
   }
 
-  private async call<T extends z.ZodType>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', route: string, path: string, schema: T, body?: unknown): Promise<z.infer<T>> {
-    if (method !== 'GET' && this.o.mayWrite && !this.o.mayWrite()) throw new Deposed(route);
-    const attempts = method === 'POST' ? 1 : 1 + this.o.retries;
+  private async call<T extends z.ZodType>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', route: string, path: string, schema: T, body?: unknown, opts: CallOptions = {}): Promise<z.infer<T>> {
+    const writes = method !== 'GET' && !opts.read;
+    if (writes && this.o.mayWrite && !this.o.mayWrite()) throw new Deposed(route);
+    const attempts = method === 'POST' && !opts.read ? 1 : 1 + (opts.retries ?? this.o.retries);
+    const waitMax = opts.waitMaxMs ?? 10_000;
     let last: OpenRouterError | undefined;
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
-        return await this.once(method, route, path, schema, body);
+        return await this.once(method, route, path, schema, body, opts.limiter ?? this.o.limiter);
       } catch (e) {
         if (!(e instanceof OpenRouterError) || !e.transient || attempt === attempts) throw e;
         last = e;
-        // a long Retry-After is left to the work queue's backoff instead of holding a worker
-        if ((e.retryAfterMs ?? 0) > 10_000) throw e;
+        // a long wait is left to the work queue's backoff instead of holding a worker
+        if ((e.retryAfterMs ?? 0) > waitMax) throw e;
         await sleep(e.retryAfterMs ?? Math.min(8_000, 250 * 2 ** attempt));
       }
     }
     throw last ?? new OpenRouterError('network', route, 'no attempt made');
   }
 
-  private async once<T extends z.ZodType>(method: string, route: string, path: string, schema: T, body: unknown): Promise<z.infer<T>> {
+  private async once<T extends z.ZodType>(method: string, route: string, path: string, schema: T, body: unknown, limiter: RateLimiter): Promise<z.infer<T>> {
     const key = this.o.apiKey();
     if (!key) throw new OpenRouterError('unauthorized', route, 'no management key configured');
-    await this.o.limiter.acquire(offboarding(method, body) ? 'urgent' : 'normal');
+    await limiter.acquire(offboarding(method, body) ? 'urgent' : 'normal');
     const started = performance.now();
     let res: Dispatcher.ResponseData;
     try {
@@ -97,10 +113,13 @@ export class OpenRouterClient {
     }
     const text = await res.body.text().catch(() => '');
     this.o.observe?.(route, res.statusCode, performance.now() - started);
-    const retryAfter = parseRetryAfter(res.headers['retry-after'], this.o.clock.now());
-    // every answer tells the limiter something: a 429 lowers the rate, anything else lets it grow
-    if (res.statusCode === 429) this.o.limiter.throttled(retryAfter ?? 1_000);
-    else this.o.limiter.succeeded();
+    const rate = parseRateHeaders(res.headers, this.o.clock.now());
+    if (rate) this.rateHeaders.set(route, rate);
+    // Retry-After comes only sometimes; X-RateLimit-Reset says when the window opens again
+    const retryAfter = parseRetryAfter(res.headers['retry-after'], this.o.clock.now()) ?? (res.statusCode === 429 ? rate?.resetInMs : undefined);
+    // every answer tells its lane's limiter something: a 429 lowers the rate, anything else lets it grow
+    if (res.statusCode === 429) limiter.throttled(retryAfter ?? 1_000);
+    else limiter.succeeded();
     if (res.statusCode >= 400) {
       const parsed = ErrorBody.safeParse(safeJson(text));
       const message = parsed.success ? (parsed.data.error.message ?? '') : '';

@@ -7,6 +7,7 @@ export type OpenRouterErrorKind =
   | 'unauthorized' // 401: key unknown, deleted, disabled or expired
   | 'forbidden' // 403: not a management key
   | 'notFound' // 404
+  | 'timeout' // 408: the query took too long on OpenRouter's side; a narrower one may succeed
   | 'rateLimited' // 429: honour retryAfterMs
   | 'server' // 5xx
   | 'network' // connection refused/reset/cut, or a timeout: the call may or may not have taken effect
@@ -38,6 +39,7 @@ export function kindOfStatus(status: number): OpenRouterErrorKind {
   if (status === 401) return 'unauthorized';
   if (status === 403) return 'forbidden';
   if (status === 404) return 'notFound';
+  if (status === 408) return 'timeout';
   if (status === 429) return 'rateLimited';
   return status >= 500 ? 'server' : 'badRequest';
 }
@@ -54,4 +56,42 @@ export function parseRetryAfter(value: string | string[] | undefined, now: numbe
 /** Narrows an unknown error to an OpenRouterError of one kind (as isKube does for the API server). */
 export function isOpenRouter(e: unknown, kind: OpenRouterErrorKind): e is OpenRouterError {
   return e instanceof OpenRouterError && e.kind === kind;
+}
+
+/** What OpenRouter's X-RateLimit-* headers said about one answer. */
+export interface RateHeaders {
+  limit: number | undefined;
+  remaining: number | undefined;
+  /** how long until the window resets, measured on OpenRouter's own clock; undefined when not given */
+  resetInMs: number | undefined;
+}
+
+const WINDOW_MAX_MS = 3_600_000;
+
+/**
+ * X-RateLimit-Reset may be an epoch in milliseconds or seconds, or seconds from now. An epoch is compared with the
+ * answer's own Date header (OpenRouter's clock), never with ours: a skewed clock here must not turn a one-minute
+ * window into an hour's wait or no wait at all. Without a Date header an epoch is trusted for at most an hour.
+ */
+export function parseRateHeaders(h: Record<string, string | string[] | undefined>, now: number): RateHeaders | undefined {
+  const one = (name: string) => {
+    const v = h[name];
+    const s = Array.isArray(v) ? v[0] : v;
+    return s === undefined || s.trim() === '' || !Number.isFinite(Number(s)) ? undefined : Number(s);
+  };
+  const limit = one('x-ratelimit-limit');
+  const remaining = one('x-ratelimit-remaining');
+  const reset = one('x-ratelimit-reset');
+  if (limit === undefined && remaining === undefined && reset === undefined) return undefined;
+  let resetInMs: number | undefined;
+  if (reset !== undefined) {
+    if (reset < 1e6) resetInMs = reset * 1000;
+    else {
+      const at = reset < 1e11 ? reset * 1000 : reset;
+      const dated = Date.parse(String(Array.isArray(h['date']) ? h['date'][0] : (h['date'] ?? '')));
+      resetInMs = at - (Number.isNaN(dated) ? now : dated);
+    }
+    resetInMs = Math.min(WINDOW_MAX_MS, Math.max(0, Math.round(resetInMs)));
+  }
+  return { limit, remaining, resetInMs };
 }

@@ -81,18 +81,44 @@ const Named = z.looseObject({ name: z.string() });
 export const AnalyticsMeta = z.looseObject({
   data: z.looseObject({ metrics: z.array(Named), dimensions: z.array(Named), granularities: z.array(Named) }),
 });
-/** A row of the key x model x day query; analytics dimensions may come back as strings or numbers. */
+/**
+ * A metric as OpenRouter's analytics sends it: counts come as JSON strings ("1523"), costs as numbers, and a
+ * metric with nothing to count as null (read as 0). Anything else (a word, a negative, NaN) fails the row.
+ */
+export const MetricValue = z.union([
+  z.number().finite(),
+  z.string().trim().regex(/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/, 'must be a number or a numeric string').transform(Number),
+  z.null().transform(() => 0),
+]).pipe(z.number().finite().min(0, 'must not be negative'));
+/** A dimension's value: a label, or a number; null when the row has no value for it (an unset bucket). */
+const DimensionValue = z.union([z.string(), z.number().transform(String), z.null()]);
+/** The time column is `date__<granularity>` or `created_at__<granularity>`, by the data source the query resolves to. */
+const DAY_COLUMNS = ['date__day', 'created_at__day'] as const;
+
+/** A row of the key x model x day query, read tolerantly; a row this refuses is skipped, never the whole answer. */
 export const UsageQueryRow = z.looseObject({
-  api_key_id: z.union([z.string(), z.number()]).transform(String),
-  model: z.union([z.string(), z.number()]).transform(String),
-  date__day: z.string().regex(/^\d{4}-\d{2}-\d{2}/, 'must start with YYYY-MM-DD'),
-  total_usage: z.number(),
-  request_count: z.number(),
+  api_key_id: DimensionValue,
+  model: DimensionValue,
+  date__day: z.string().optional(),
+  created_at__day: z.string().optional(),
+  total_usage: MetricValue,
+  byok_usage: MetricValue.optional(),
+  request_count: MetricValue,
+}).transform((r, ctx) => {
+  const day = DAY_COLUMNS.map((c) => r[c]).find((v) => v !== undefined);
+  if (day === undefined || !/^\d{4}-\d{2}-\d{2}/.test(day)) {
+    ctx.addIssue({ code: 'custom', message: 'needs date__day or created_at__day starting with YYYY-MM-DD', path: ['date__day'] });
+    return z.NEVER;
+  }
+  return { key: r.api_key_id, model: r.model, date: day.slice(0, 10), usd: r.total_usage, byokUsd: r.byok_usage ?? 0, requests: r.request_count };
 });
+export type UsageQueryRow = z.output<typeof UsageQueryRow>;
+/** The answer's envelope; its rows are parsed one by one (UsageQueryRow) so one bad row costs only itself. */
 export const AnalyticsAnswer = z.looseObject({
   data: z.looseObject({
-    data: z.array(UsageQueryRow),
+    data: z.array(z.unknown()),
     metadata: z.looseObject({ row_count: z.number(), truncated: z.boolean() }),
-    warnings: z.array(z.string()).optional(),
+    warnings: z.array(z.string()).nullable().optional(),
+    cachedAt: z.number().nullable().optional(),
   }),
 });

@@ -47,6 +47,16 @@ describe('GET /credits', () => {
     expect((await h.api('GET', '/credits', { key: k.key })).status).toBe(403);
     expect((await h.api('GET', '/credits')).status).toBe(401);
   });
+
+  it('deducts the 5% fee on BYOK inference from credits, not the BYOK spend itself', async () => {
+    const k = await h.createKey();
+    const credits = async () => ((await h.api('GET', '/credits', { key: h.mk })).body as { data: { total_usage: number } }).data.total_usage;
+    const before = await credits();
+    await h.control('POST', `/keys/${k.hash}/spend`, { usd: 10, byok: true });
+    expect(await credits()).toBeCloseTo(before + 0.5, 9);
+    await h.control('POST', `/keys/${k.hash}/spend`, { usd: 2 });
+    expect(await credits()).toBeCloseTo(before + 2.5, 9);
+  });
 });
 
 describe('GET /activity', () => {

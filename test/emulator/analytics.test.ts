@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ANALYTICS_MAX_LIMIT } from '../../src/emulator/routes/analytics.ts';
-import { errorOf, startEmulator, type Harness } from './harness.ts';
+import { errorOf, startEmulator, type Answer, type Harness } from './harness.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -16,11 +16,15 @@ beforeEach(() => {
 
 const chat = (key: string, model: string) =>
   h.raw('POST', '/api/v1/chat/completions', { key, body: { model, messages: [{ role: 'user', content: 'hello there' }], max_tokens: 100 } });
-type Rows = { data: { data: Record<string, string | number>[]; metadata: { row_count: number; truncated: boolean } } };
+type Rows = { data: { data: Record<string, string | number | null>[]; metadata: { row_count: number; truncated: boolean }; warnings?: string[] } };
 const query = async (body: unknown) => {
   const a = await h.api('POST', '/analytics/query', { key: h.mk, body });
   expect(a.status).toBe(200);
   return (a.body as Rows).data;
+};
+const header = (a: Answer, name: string) => {
+  const v = a.headers[name];
+  return Array.isArray(v) ? v[0] : v;
 };
 const today = () => new Date(h.emu.clock.now()).toISOString().slice(0, 10);
 const range = { start: new Date(NOW - 2 * 86_400_000).toISOString(), end: new Date(NOW + 3_600_000).toISOString() };
@@ -40,24 +44,49 @@ describe('GET /analytics/meta', () => {
 });
 
 describe('POST /analytics/query', () => {
-  it('groups spend and requests by key and model per day; keys show their names', async () => {
+  it('groups spend and requests by key and model per day as OpenRouter answers: names, permaslugs, counts as strings', async () => {
     const a = await h.createKey({ name: 'alice-key' });
     const b = await h.createKey({ name: 'bob-key' });
     for (const [key, model] of [[a.key, 'openai/gpt-4o-mini'], [a.key, 'openai/gpt-4o-mini'], [a.key, 'openai/gpt-4.1'], [b.key, 'openai/gpt-4.1']] as const) expect((await chat(key, model)).status).toBe(200);
     const d = await query({ metrics: ['total_usage', 'request_count'], dimensions: ['api_key_id', 'model'], granularity: 'day', time_range: range, order_by: { field: 'total_usage', direction: 'desc' } });
     expect(d.metadata).toMatchObject({ row_count: 3, truncated: false });
     const row = (key: string, model: string) => d.data.find((r) => r['api_key_id'] === key && r['model'] === model);
-    expect(row('alice-key', 'openai/gpt-4o-mini')).toMatchObject({ request_count: 2, date__day: `${today()}T00:00:00.000Z` });
-    expect(row('alice-key', 'openai/gpt-4.1')?.['request_count']).toBe(1);
-    expect(row('bob-key', 'openai/gpt-4.1')?.['request_count']).toBe(1);
+    // the model is its permaslug (dated id); counts are strings, costs numbers
+    expect(row('alice-key', 'openai/gpt-4o-mini-2024-07-18')).toMatchObject({ request_count: '2', date__day: `${today()}T00:00:00.000Z` });
+    expect(typeof row('alice-key', 'openai/gpt-4o-mini-2024-07-18')?.['total_usage']).toBe('number');
+    expect(row('alice-key', 'openai/gpt-4.1-2025-04-14')?.['request_count']).toBe('1');
+    expect(row('bob-key', 'openai/gpt-4.1-2025-04-14')?.['request_count']).toBe('1');
     const usd = d.data.map((r) => Number(r['total_usage']));
     expect(usd).toEqual(usd.toSorted((x, y) => y - x));
     // the totals equal what the key list reports
     const listed = (await h.api('GET', '/keys/{hash}', { key: h.mk, params: { hash: a.hash } })).body as { data: { usage: number } };
-    expect(Number(row('alice-key', 'openai/gpt-4o-mini')?.['total_usage']) + Number(row('alice-key', 'openai/gpt-4.1')?.['total_usage'])).toBeCloseTo(listed.data.usage, 9);
+    expect(Number(row('alice-key', 'openai/gpt-4o-mini-2024-07-18')?.['total_usage']) + Number(row('alice-key', 'openai/gpt-4.1-2025-04-14')?.['total_usage'])).toBeCloseTo(listed.data.usage, 9);
   });
 
-  it('filters by key hash (eq, in, not_in) and keeps the name of a deleted key', async () => {
+  it('counts BYOK inference in total_usage, shows it as byok_usage, and answers null for a metric with nothing to count', async () => {
+    const a = await h.createKey({ name: 'byok-key' });
+    await h.control('POST', `/keys/${a.hash}/spend`, { usd: 2, model: 'openai/gpt-4.1' });
+    await h.control('POST', `/keys/${a.hash}/spend`, { usd: 3, byok: true, model: 'openai/gpt-4.1' });
+    await h.control('POST', `/keys/${a.hash}/spend`, { usd: 1, model: 'openai/gpt-4o-mini' });
+    const d = await query({ metrics: ['total_usage', 'byok_usage', 'request_count', 'tokens_prompt'], dimensions: ['model'], time_range: range, order_by: { field: 'total_usage', direction: 'desc' } });
+    expect(d.data).toEqual([
+      { model: 'openai/gpt-4.1-2025-04-14', total_usage: 5, byok_usage: 3, request_count: '2', tokens_prompt: null },
+      { model: 'openai/gpt-4o-mini-2024-07-18', total_usage: 1, byok_usage: null, request_count: '1', tokens_prompt: null },
+    ]);
+    // the switches: numbers and zeros instead, and the other time column
+    await h.control('PUT', '/analytics', { counts: 'number', nulls: false, timeColumn: 'created_at' });
+    const n = await query({ metrics: ['byok_usage', 'request_count'], granularity: 'day', time_range: range, order_by: { field: 'date', direction: 'asc' } });
+    expect(n.data).toEqual([{ created_at__day: `${today()}T00:00:00.000Z`, byok_usage: 3, request_count: 3 }]);
+  });
+
+  it('starts weeks on Sunday', async () => {
+    const a = await h.createKey({ name: 'w' });
+    await chat(a.key, 'openai/gpt-4o-mini'); // 2027-03-10 is a Wednesday
+    const d = await query({ metrics: ['request_count'], granularity: 'week', time_range: range });
+    expect(d.data).toEqual([{ date__week: '2027-03-07T00:00:00.000Z', request_count: '1' }]);
+  });
+
+  it('filters by key hash (eq, in, not_in); a deleted key no longer resolves: no rows, a warning, no name', async () => {
     const a = await h.createKey({ name: 'a' });
     const b = await h.createKey({ name: 'b' });
     await chat(a.key, 'openai/gpt-4o-mini');
@@ -67,7 +96,47 @@ describe('POST /analytics/query', () => {
     expect(await by('in', [a.hash, b.hash])).toEqual(['a', 'b']);
     expect(await by('not_in', [a.hash])).toEqual(['b']);
     await h.api('DELETE', '/keys/{hash}', { key: h.mk, params: { hash: a.hash } });
-    expect(await by('eq', a.hash)).toEqual(['a']);
+    expect(await by('eq', a.hash)).toEqual([]);
+    const warned = await query({ metrics: ['request_count'], dimensions: ['api_key_id'], filters: [{ field: 'api_key_id', operator: 'in', value: [a.hash, b.hash] }], time_range: range });
+    expect(warned.data.map((r) => r['api_key_id'])).toEqual(['b']);
+    expect(warned.warnings).toEqual([expect.stringContaining(a.hash)]);
+    // unfiltered, its spend is still counted, under no key
+    const all = await query({ metrics: ['request_count'], dimensions: ['api_key_id'], time_range: range, order_by: { field: 'api_key_id', direction: 'asc' } });
+    expect(all.data).toEqual([{ api_key_id: null, request_count: '1' }, { api_key_id: 'b', request_count: '1' }]);
+  });
+
+  it('allows 64 queries a minute for the account, with X-RateLimit headers on every answer and a 429 beyond', async () => {
+    await h.control('PUT', '/analytics', { perMinute: 3, windowSeconds: 2 });
+    const heads: (string | undefined)[][] = [];
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await h.raw('POST', '/api/v1/analytics/query', { key: h.mk, body: { metrics: ['request_count'] } });
+      statuses.push(res.status);
+      heads.push(['x-ratelimit-limit', 'x-ratelimit-remaining', 'retry-after'].map((n) => header(res, n)));
+      const reset = Number(header(res, 'x-ratelimit-reset'));
+      // the reset is an epoch in milliseconds on the emulator's clock, within the window
+      expect(reset - Date.parse(header(res, 'date') ?? '')).toBeGreaterThan(-1000);
+      expect(reset - NOW).toBeLessThanOrEqual(2_000 + 60_000);
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(heads).toEqual([['3', '2', undefined], ['3', '1', undefined], ['3', '0', undefined], ['3', '0', undefined]]);
+    // Retry-After only when asked for
+    await h.control('PUT', '/analytics', { perMinute: 1, windowSeconds: 60, retryAfter: true });
+    await h.raw('POST', '/api/v1/analytics/query', { key: h.mk, body: { metrics: ['request_count'] } });
+    const limited = await h.raw('POST', '/api/v1/analytics/query', { key: h.mk, body: { metrics: ['request_count'] } });
+    expect(limited.status).toBe(429);
+    expect(Number(header(limited, 'retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('answers 408 for a range wider than a slow query allows, and rows that carry a count that is no number when asked', async () => {
+    await h.control('PUT', '/analytics', { timeoutAboveDays: 2 });
+    const slow = await h.api('POST', '/analytics/query', { key: h.mk, body: { metrics: ['request_count'], time_range: range } });
+    expect(slow.status).toBe(408);
+    expect(errorOf(slow).message).toMatch(/timed out/);
+    await h.control('PUT', '/analytics', { badRows: 1 });
+    const a = await h.createKey({ name: 'bad' });
+    await chat(a.key, 'openai/gpt-4o-mini');
+    expect((await query({ metrics: ['request_count'], time_range: range })).data).toEqual([{ request_count: 'n/a' }]);
   });
 
   it('reports truncation when rows exceed the limit, and sums without dimensions', async () => {
@@ -76,7 +145,7 @@ describe('POST /analytics/query', () => {
     const cut = await query({ metrics: ['request_count'], dimensions: ['api_key_id'], limit: 2, time_range: range });
     expect(cut.metadata).toEqual(expect.objectContaining({ row_count: 2, truncated: true }));
     const total = await query({ metrics: ['request_count'], time_range: range });
-    expect(total.data).toEqual([{ request_count: 3 }]);
+    expect(total.data).toEqual([{ request_count: '3' }]);
     const monthly = await query({ metrics: ['request_count'], granularity: 'month', time_range: range });
     expect(String(monthly.data[0]?.['date__month'])).toMatch(/^\d{4}-\d{2}-01T00:00:00.000Z$/);
   });

@@ -54,7 +54,14 @@ export async function startEmulator(opts: Partial<EmulatorOptions> = {}) {
     return { hash: b.data.hash, key: b.key, data: b.data };
   }
 
-  return { emu, base, mk, logs, raw, api, createKey };
+  /** A test control of the emulator (under /_emulator), asserted to succeed. */
+  async function control(method: string, path: string, body?: unknown): Promise<unknown> {
+    const a = await raw(method, `/_emulator${path}`, { body });
+    expect(a.status, JSON.stringify(a.body)).toBe(200);
+    return a.body;
+  }
+
+  return { emu, base, mk, logs, raw, api, createKey, control };
 }
 
 export type Harness = Awaited<ReturnType<typeof startEmulator>>;

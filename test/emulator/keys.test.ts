@@ -80,6 +80,22 @@ describe('GET /keys', () => {
     expect(await names(0, { workspace_id: 'default' })).toHaveLength(100);
   });
 
+  it('serves a later page as if keys were deleted since the page before (listShift): a listing misses a key', async () => {
+    for (let i = 0; i < 150; i++) h.emu.store.createKey({ name: `k${i}` });
+    await h.control('PUT', '/faults', { rules: [{ route: 'GET /api/v1/keys', kind: 'listShift', times: 1, shift: 2 }] });
+    const page = async (offset: number) => ((await h.api('GET', '/keys', { key: h.mk, query: { offset: String(offset) } })).body as { data: { name: string }[] }).data.map((k) => k.name);
+    const first = await page(0);
+    const second = await page(100);
+    // k49 and k48 (the first two of page two) are in neither page, though they exist
+    expect(first.at(-1)).toBe('k50');
+    expect(second.slice(0, 2)).toEqual(['k47', 'k46']);
+    expect(second).toHaveLength(48);
+    expect([...first, ...second]).not.toContain('k49');
+    // once only: the next listing is complete
+    expect(await page(0)).toHaveLength(100);
+    expect((await page(100))[0]).toBe('k49');
+  });
+
   it.each([
     [{ offset: '-1' }, /offset/],
     [{ offset: 'ten' }, /offset/],

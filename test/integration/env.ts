@@ -27,6 +27,11 @@ export interface EnvOptions {
   maxConcurrentRotations?: number;
   /** the operator's rate-limit ceiling and burst (default: high enough never to matter) */
   rateLimit?: { perSecond: number; burst: number };
+  /**
+   * OpenRouter's analytics quota (64 a minute) and the operator's analytics lane at its default (32 a minute).
+   * Off by default: tests drive a sync whenever they move the clock, far more often than an operator syncs.
+   */
+  analyticsQuota?: boolean;
   /** what the management-key Secret holds at start */
   initialKey?: 'management' | 'standard' | 'missing';
   /** leave --cluster-id unset: the operator derives its id (src/controller/identity.ts), as in production */
@@ -48,6 +53,7 @@ export async function startEnv(o: EnvOptions = {}) {
   const issued = o.account?.issued ?? new IssuedKeys();
   const emu = o.account?.emu ?? new Emulator({ managementKeys: [mk], clock: openRouterClock, onIssued: issued.collect });
   const emuUrl = o.account?.emuUrl ?? (await emu.start());
+  if (!o.account && !o.analyticsQuota) emu.analytics = { ...emu.analytics, perMinute: null };
   const clusterId = o.clusterId ?? `c${randomBytes(3).toString('hex')}`;
   // every test file runs its own operator on the shared control plane; each manages only its own namespaces
   const scope = { 'teamkeys.dev/test-env': clusterId };
@@ -70,6 +76,7 @@ export async function startEnv(o: EnvOptions = {}) {
     TEAMKEYS_MAX_CONCURRENT_ROTATIONS: String(o.maxConcurrentRotations ?? 10),
     TEAMKEYS_RATE_LIMIT_PER_SECOND: String(o.rateLimit?.perSecond ?? 200),
     TEAMKEYS_RATE_LIMIT_BURST: String(o.rateLimit?.burst ?? 200),
+    ...(o.analyticsQuota ? {} : { TEAMKEYS_ANALYTICS_PER_MINUTE: '60000' }),
     POD_NAME: 'test-operator',
     TEAMKEYS_NAMESPACE_SELECTOR: `teamkeys.dev/test-env=${clusterId}`,
   });

@@ -14,7 +14,8 @@ let env: Env;
 let ns = '';
 let policy = '';
 beforeAll(async () => {
-  env = await startEnv();
+  // OpenRouter's analytics quota and the operator's lane as in production: this file syncs a few times only
+  env = await startEnv({ analyticsQuota: true });
   // ten days into a month: the monthly window and the days kept hold everything the test spends
   env.clock.set(nextReset('monthly', env.clock.now()) + 10 * DAY + 3_600_000);
   ns = await env.newNamespace('usage');
@@ -49,7 +50,8 @@ it('shows each member its top models, requests and days from one analytics query
   }, 10_000, 'ada shows 4 requests');
   const today = new Date(env.clock.now()).toISOString().slice(0, 10);
   const u = a.status?.usage;
-  expect(u?.models?.map((m) => [m.model, m.requests])).toEqual([['openai/gpt-4.1', 1], ['openai/gpt-4o-mini', 3]]);
+  // OpenRouter names models by permaslug (their dated ids), sends counts as strings: read as numbers
+  expect(u?.models?.map((m) => [m.model, m.requests])).toEqual([['openai/gpt-4.1-2025-04-14', 1], ['openai/gpt-4o-mini-2024-07-18', 3]]);
   expect(u?.models?.reduce((s, m) => s + m.usd, 0)).toBeCloseTo(u?.windowUSD ?? -1, 6);
   expect(u?.days).toEqual([{ date: today, usd: u?.windowUSD, requests: 4 }]);
   expect(u?.analyzedAt).toBeDefined();
@@ -58,9 +60,9 @@ it('shows each member its top models, requests and days from one analytics query
     const v = await getPolicy();
     return v.status?.requestsThisWindow === 5 ? v : undefined;
   }, 10_000, 'policy counts 5 requests');
-  expect(p.status?.spendByModel?.map((m) => m.model)).toEqual(['anthropic/claude-sonnet-4', 'openai/gpt-4.1', 'openai/gpt-4o-mini']);
+  expect(p.status?.spendByModel?.map((m) => m.model)).toEqual(['anthropic/claude-4-sonnet-20250522', 'openai/gpt-4.1-2025-04-14', 'openai/gpt-4o-mini-2024-07-18']);
   const metrics = await env.op.metrics.registry.metrics();
-  expect(metrics).toMatch(new RegExp(`teamkeys_model_requests\\{policy="${policy}",model="openai/gpt-4o-mini"\\} 3`));
+  expect(metrics).toMatch(new RegExp(`teamkeys_model_requests\\{policy="${policy}",model="openai/gpt-4o-mini-2024-07-18"\\} 3`));
 });
 
 it('forecasts the budget running out before the reset, in status, kubectl and metrics', async () => {
@@ -94,13 +96,40 @@ it("keeps counting a rotated-away key's requests for its member, and an idle syn
     const m = await env.member(ns, 'ada');
     return m.status?.usage?.requests === 5 ? m : undefined;
   }, 10_000, 'ada counts both keys');
-  expect(ada.status?.usage?.models?.find((m) => m.model === 'openai/gpt-4o-mini')?.requests).toBe(4);
+  expect(ada.status?.usage?.models?.find((m) => m.model === 'openai/gpt-4o-mini-2024-07-18')?.requests).toBe(4);
+
+  // the rotated-away key is deleted: OpenRouter no longer resolves it, and a fresh operator reads every day again
+  const gone = ada.status?.previousKeys?.find((k) => k.hash === before)?.hash ?? before ?? '';
+  env.emu.store.deleteKey(gone);
+  await env.startOperator();
+  await sync();
+  await env.settled();
+  const kept = await env.member(ns, 'ada');
+  expect(kept.status?.usage?.requests).toBe(5);
+  expect(kept.status?.usage?.days?.at(-1)?.requests).toBe(5);
 
   const rv = async () => Promise.all(['ada', 'bob'].map(async (n) => (await env.member(ns, n)).metadata.resourceVersion));
   await sync();
   const settled = await rv();
   await sync();
   expect(await rv()).toEqual(settled);
+});
+
+it('reads usage whatever form the counts come in: numbers, nulls, the created_at__ column; skips a bad row and says so', async () => {
+  const before = (await env.member(ns, 'bob')).status?.usage?.requests ?? -1;
+  expect((await env.chat(await keyOf('bob'), 'openai/gpt-4.1')).status).toBe(200);
+  env.emu.analytics = { ...env.emu.analytics, counts: 'number', nulls: false, timeColumn: 'created_at' };
+  await sync();
+  await eventually(async () => ((await env.member(ns, 'bob')).status?.usage?.requests === before + 1) || undefined, 10_000, 'bob counts one more request');
+  env.emu.analytics = { ...env.emu.analytics, badRows: 1 };
+  expect((await env.chat(await keyOf('bob'), 'openai/gpt-4.1')).status).toBe(200);
+  await sync();
+  const events = await eventually(async () => {
+    const list = await env.core.listEventForAllNamespaces({ fieldSelector: 'reason=AnalyticsRowsSkipped' });
+    return list.items.length > 0 ? list.items : undefined;
+  }, 10_000, 'an AnalyticsRowsSkipped event');
+  expect(events[0]?.message).toMatch(/skipped 1 row\(s\).*request_count/);
+  expect(await env.op.metrics.registry.metrics()).toMatch(/teamkeys_analytics_rows_skipped_total 1/);
 });
 
 it('leaks no key string into logs, Events or statuses', async () => {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { nextReset } from '../../src/util/windows.ts';
 import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
+import { missInListings } from './listing.ts';
 import { statusErrors } from '../crdschema.ts';
 
 const HOUR = 3_600_000;
@@ -33,6 +34,15 @@ const memberOf = (name: string, spec: string) => `apiVersion: teamkeys.dev/v1alp
 const settle = async () => {
   await env.op.sync();
   await env.settled();
+};
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+/** Asks for a rotation and waits until it is done. */
+const rotated = async (name: string) => {
+  const ask = randomUUID();
+  await env.kubectl(['annotate', 'tm', name, '-n', ns, '--overwrite', `teamkeys.dev/rotate=${ask}`]);
+  await eventually(async () => (await env.member(ns, name)).status?.rotation?.lastRequest === ask || undefined, 15_000, `${name} rotated`);
+  await env.settled();
+  return ask;
 };
 
 it('suspends a member whose own limit is above a lowered memberMaxUSD, and honours its expiry too', async () => {
@@ -181,4 +191,122 @@ it("keeps the fresh spend of a replaced key when the create after SecretLost fai
     return s?.key && s.key.hash !== hash && !s.pendingKey ? s.key : undefined;
   }, 20_000, 'a new key after the Secret was lost');
   expect(emuKey(next.hash)?.limit).toBeCloseTo(0.6, 6);
+});
+
+// OpenRouter lists keys 100 a page, newest first, by offset: a key deleted (by anyone) between two page requests
+// makes the next page skip a key that exists. Absence from a listing is never taken as a deletion alone.
+
+it('adopts the key a rotation cut short left in its Secret though listings miss it: the previous key keeps its overlap', async () => {
+  const policy = `adopt-${ns}`;
+  await env.apply(policyOf(policy, '{budget: {limitUSD: 1}, rotation: {overlap: 2h}}'));
+  await env.apply(memberOf('ado', `{policy: ${policy}}`));
+  const before = (await env.ready(ns, 'ado')).status;
+  const ask = await rotated('ado');
+  const after = (await env.member(ns, 'ado')).status;
+  const [old, next] = [before?.key, after?.key];
+  if (!old || !next || !after) throw new Error('no rotation');
+  // as a SIGKILL between the Secret write and the status write leaves it: the new key in the Secret, the intent in status
+  await env.stopOperator();
+  const m = await env.member(ns, 'ado');
+  const intent = { ...after, key: old, pendingKey: { name: next.name, since: next.issuedAt ?? next.createdAt, rotation: { trigger: 'Requested' as const, request: ask, from: old.hash } }, rotation: before?.rotation };
+  await env.custom.replaceNamespacedCustomObjectStatus({ ...api, namespace: ns, plural: 'teammembers', name: 'ado', body: { ...m, status: intent } });
+  const undo = missInListings(env.emu, next.hash);
+  try {
+    await env.startOperator();
+    await settle();
+    const s = (await env.member(ns, 'ado')).status;
+    expect(s?.key?.hash).toBe(next.hash);
+    expect(s?.pendingKey).toBeUndefined();
+    expect(s?.previousKeys?.find((p) => p.hash === old.hash)?.state).toBe('Draining');
+    expect(emuKey(old.hash)?.disabled, 'the previous key works through its overlap').toBe(false);
+    expect(keysOf('ado').map((k) => k.hash).toSorted()).toEqual([old.hash, next.hash].toSorted());
+    expect(await reasons('ado')).not.toContain('KeyReplaced');
+  } finally {
+    undo();
+  }
+});
+
+it("counts a draining key that listings miss in the member's spend: no second BudgetWarning", async () => {
+  const policy = `spent-${ns}`;
+  await env.apply(policyOf(policy, '{budget: {limitUSD: 1}, rotation: {overlap: 2h}}'));
+  await env.apply(memberOf('dru', `{policy: ${policy}}`));
+  const old = (await env.ready(ns, 'dru')).status?.key?.hash ?? '';
+  env.emu.store.spend(env.emu.store.getKey(old), { usd: 0.85 });
+  await settle();
+  await rotated('dru');
+  expect((await env.member(ns, 'dru')).status?.usage?.windowUSD).toBeCloseTo(0.85, 6);
+  const undo = missInListings(env.emu, old);
+  try {
+    await settle();
+    expect((await env.member(ns, 'dru')).status?.usage?.windowUSD, 'spend while the listing misses the draining key').toBeCloseTo(0.85, 6);
+  } finally {
+    undo();
+  }
+  await settle();
+  expect((await reasons('dru')).filter((r) => r === 'BudgetWarning')).toHaveLength(1);
+});
+
+it('holds a draining key that listings miss to its allowance when the window turns inside its overlap', async () => {
+  const policy = `turn-${ns}`;
+  await env.apply(policyOf(policy, '{budget: {limitUSD: 1, reset: daily}, rotation: {overlap: 2h}}'));
+  // half an hour before a daily reset
+  env.clock.set(nextReset('daily', env.clock.now() + HOUR) - 30 * 60_000);
+  await env.apply(memberOf('tur', `{policy: ${policy}}`));
+  const old = (await env.ready(ns, 'tur')).status?.key?.hash ?? '';
+  env.emu.store.spend(env.emu.store.getKey(old), { usd: 0.5 });
+  await settle();
+  await rotated('tur');
+  // its spend so far and the 5% allowance
+  expect(emuKey(old)?.limit).toBeCloseTo(0.55, 6);
+  const undo = missInListings(env.emu, old);
+  try {
+    await settle();
+    env.clock.advance(HOUR);
+    await settle();
+    // a new window: 0.55 more would be a second budget next to the new key's
+    expect(emuKey(old)?.limit).toBeCloseTo(0.05, 6);
+    expect(emuKey(old)?.disabled).toBe(false);
+  } finally {
+    undo();
+  }
+});
+
+it('disables the key of a member its policy no longer admits, though listings miss the key', async () => {
+  const policy = `admit-${ns}`;
+  const label = 'worst.teamkeys.dev/admitted';
+  await env.core.patchNamespace({ name: ns, body: { metadata: { labels: { [label]: 'yes' } } } }, MERGE);
+  await env.apply(policyOf(policy, `{budget: {limitUSD: 1}, namespaceSelector: {matchLabels: {${label}: 'yes'}}}`));
+  await env.apply(memberOf('adm', `{policy: ${policy}}`));
+  const hash = (await env.ready(ns, 'adm')).status?.key?.hash ?? '';
+  // the namespace leaves the policy while the operator restarts: it learns its keys from listings that miss this one
+  await env.stopOperator();
+  await env.core.patchNamespace({ name: ns, body: { metadata: { labels: { [label]: null } } } }, MERGE);
+  const undo = missInListings(env.emu, hash);
+  try {
+    await env.startOperator();
+    await eventually(async () => (await ready('adm'))?.reason === 'PolicyNotAllowed' || undefined, 15_000, 'adm PolicyNotAllowed');
+    await settle();
+    expect(emuKey(hash)?.disabled).toBe(true);
+  } finally {
+    undo();
+  }
+});
+
+it('disables at once the key of a member whose expiresAt is set to the past, though listings miss the key', async () => {
+  const policy = `gone-${ns}`;
+  await env.apply(policyOf(policy, '{budget: {limitUSD: 1}}'));
+  await env.apply(memberOf('eve', `{policy: ${policy}}`));
+  const hash = (await env.ready(ns, 'eve')).status?.key?.hash ?? '';
+  // set while the operator restarts: it learns its keys from listings that miss this one
+  await env.stopOperator();
+  await patchMember('eve', { spec: { expiresAt: iso(env.clock.now() - 60_000) } });
+  const undo = missInListings(env.emu, hash);
+  try {
+    await env.startOperator();
+    await eventually(async () => (await ready('eve'))?.reason === 'Expired' || undefined, 15_000, 'eve Expired');
+    await settle();
+    expect(emuKey(hash)?.disabled).toBe(true);
+  } finally {
+    undo();
+  }
 });

@@ -8,7 +8,7 @@ import type { UsageRow } from '../../src/domain/usage.ts';
 import { aKey } from './keys.ts';
 
 const now = Date.parse('2026-03-11T12:00:00Z'); // a Wednesday
-const row = (date: string, model: string, usd: number, requests = 1): UsageRow => ({ key: 'k', model, date, usd, requests });
+const row = (date: string, model: string, usd: number, requests = 1): UsageRow => ({ key: 'k', model, date, usd, byokUsd: 0, requests });
 
 describe('analyticsView keeps what OpenRouter answers within the CRD bounds', () => {
   it('cuts a model id longer than 200 characters, rounds counts to whole non-negative numbers, skips days that are no calendar day', () => {

@@ -22,6 +22,19 @@ describe('fault rules', () => {
     expect(f.after('GET /x').kind).toBe('none');
   });
 
+  it('shift only pages after the first (listShift), and only for listing', () => {
+    const f = new Faults();
+    f.set([rule({ route: 'GET /api/v1/keys', kind: 'listShift', times: 2 })]);
+    expect(f.before('GET /api/v1/keys').kind).toBe('none');
+    expect(f.after('GET /api/v1/keys').kind).toBe('none');
+    expect(f.shift('GET /api/v1/keys', 0)).toBe(0);
+    expect(f.shift('GET /api/v1/keys', 100)).toBe(1);
+    expect(f.shift('GET /api/v1/keys/{hash}', 100)).toBe(0);
+    f.set([rule({ kind: 'listShift', shift: 3 })]);
+    expect(f.shift('GET /api/v1/keys', 200)).toBe(3);
+    expect(f.list()).toHaveLength(1);
+  });
+
   it('replay the same schedule for the same seed', () => {
     const schedule = (seed: number) => {
       const f = new Faults();

@@ -51,7 +51,7 @@ const previous = (seq: number, state: PreviousKey['state']): PreviousKey => ({
   window: at(Date.parse('2026-03-01T00:00:00Z')), spentUSD: 1.25, allowanceUSD: 2.5,
 });
 const retired = (i: number): RetiredKey => ({ hash: `retired-${i}`, retiredAt: at(NOW - i * HOUR), usage: spend(0.5), byok: spend(0) });
-const row = (day: number, model: string, usd: number, requests: number): UsageRow => ({ key: nameOf(1), model, date: at(NOW - day * DAY).slice(0, 10), usd, requests });
+const row = (day: number, model: string, usd: number, requests: number): UsageRow => ({ key: nameOf(1), model, date: at(NOW - day * DAY).slice(0, 10), usd, byokUsd: 0, requests });
 
 /** Analytics at both bounds: more models than kept and more days than kept, every day with requests. */
 function busyAnalytics(reset: 'daily' | 'weekly' | 'monthly' | 'never' = 'monthly') {
@@ -196,7 +196,7 @@ describe('computeStatus writes only statuses the CRD admits', () => {
       const now = Date.parse('2026-03-01T00:00:00Z') + step * 12 * HOUR;
       const seq = step + 1;
       if (step > 0) prevKeys = withPrevious(prevKeys, { ...previous(step, 'Draining'), rotatedAt: at(now), retireAt: at(now + HOUR) });
-      rows.push(...Array.from({ length: 3 }, (_, i) => ({ key: nameOf(seq), model: `openai/model-${(step + i) % 9}`, date: at(now).slice(0, 10), usd: 0.25, requests: 3 })));
+      rows.push(...Array.from({ length: 3 }, (_, i) => ({ key: nameOf(seq), model: `openai/model-${(step + i) % 9}`, date: at(now).slice(0, 10), usd: 0.25, byokUsd: 0, requests: 3 })));
       const k = observed(seq, 0.75 * (step % 4), { createdAt: at(now) });
       const { status } = computeStatus(base({
         now: at(now), prev: { ...prev, previousKeys: prevKeys, rotation: { count: step, lastRotatedAt: at(now), lastTrigger: 'Scheduled' } },

@@ -24,27 +24,56 @@ function realDay(date: string): boolean {
   return !Number.isNaN(t) && utcDay(t) === date;
 }
 
-export function analyticsView(rows: readonly UsageRow[], reset: ResetPeriod, now: number): AnalyticsView {
+/** What the last status showed, kept where a new read has less: a deleted key's rows leave OpenRouter's analytics. */
+export interface KeptAnalytics {
+  requests?: number | undefined;
+  models?: readonly ModelSpend[] | undefined;
+  days?: readonly DaySpend[] | undefined;
+  analyzedAt?: string | undefined;
+}
+
+/**
+ * `includeByok`: whether the member's limit counts BYOK spend; OpenRouter's total_usage always includes it, so it
+ * is taken out when the limit does not count it. Spend within a day or window only grows, so a value the last
+ * status showed and this read lacks (the rows of a key deleted since) is kept, as the larger of the two.
+ */
+export function analyticsView(rows: readonly UsageRow[], reset: ResetPeriod, now: number, includeByok = true, kept?: KeptAnalytics): AnalyticsView {
   const firstDay = utcDay(now - (USAGE_DAYS_MAX - 1) * DAY_MS);
   const windowDay = reset === 'never' ? firstDay : utcDay(windowStart(reset, now));
   const today = utcDay(now);
   const days = new Map<string, { usd: number; requests: number }>();
   const models = new Map<string, { usd: number; requests: number }>();
   let requests = 0;
+  const inRange = (date: string) => date >= firstDay && date <= today && realDay(date);
   for (const r of rows) {
     // a day that is no calendar day (2026-02-30) would sort among real ones and stretch the list past its bound
-    if (r.date < firstDay || r.date > today || !realDay(r.date)) continue;
+    if (!inRange(r.date)) continue;
+    const usd = includeByok ? r.usd : Math.max(0, r.usd - r.byokUsd);
     const d = days.get(r.date) ?? { usd: 0, requests: 0 };
-    d.usd += r.usd;
+    d.usd += usd;
     d.requests += count(r.requests);
     days.set(r.date, d);
     if (r.date < windowDay) continue;
     requests += count(r.requests);
-    const model = r.model.slice(0, MODEL_ID_MAX);
+    const model = (r.model ?? 'unknown').slice(0, MODEL_ID_MAX);
     const m = models.get(model) ?? { usd: 0, requests: 0 };
-    m.usd += r.usd;
+    m.usd += usd;
     m.requests += count(r.requests);
     models.set(model, m);
+  }
+  const larger = (into: Map<string, { usd: number; requests: number }>, id: string, v: { usd: number; requests: number }) => {
+    const n = into.get(id);
+    into.set(id, { usd: Math.max(n?.usd ?? 0, v.usd), requests: Math.max(n?.requests ?? 0, count(v.requests)) });
+  };
+  for (const d of kept?.days ?? []) if (inRange(d.date)) larger(days, d.date, d);
+  const analyzed = kept?.analyzedAt === undefined ? Number.NaN : Date.parse(kept.analyzedAt);
+  const sameWindow = !Number.isNaN(analyzed) && analyzed <= now && (reset === 'never'
+    // "never" shows the days kept, a range that moves daily: what the last status showed holds for its day only
+    ? utcDay(analyzed) === today
+    : windowStart(reset, analyzed) === windowStart(reset, now));
+  if (sameWindow) {
+    for (const m of kept?.models ?? []) larger(models, m.model, m);
+    requests = Math.max(requests, count(kept?.requests ?? 0));
   }
   return {
     requests,

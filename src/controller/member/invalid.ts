@@ -10,6 +10,7 @@ import { isOpenRouter } from '../../openrouter/errors.ts';
 import { toJson } from '../../util/json.ts';
 import { setCondition } from '../conditions.ts';
 import { mergePatch } from '../mergepatch.ts';
+import { confirmedKey } from './confirm.ts';
 import type { MemberDeps, Result } from './deps.ts';
 import { finalizeMember } from './finalize.ts';
 
@@ -22,9 +23,10 @@ export async function reconcileInvalid(m: Offboardee, raw: { metadata: { generat
   // recorded first, as the operator's own doing (like a create intent): once the spec reads again the key is
   // re-enabled as usual, never judged leaked because the status did not say who disabled it
   if (!m.key.disabled) rv = await patchVersion(d.cluster.patchMemberStatusGuarded(m.metadata.namespace ?? '', m.metadata.name, rv, { key: { disabled: true } }));
-  // a previous key still draining stops working too (its status catches up once the spec reads again)
+  // a previous key still draining stops working too (its status catches up once the spec reads again); one the
+  // listing missed is read, not taken for gone
   for (const p of m.previous) {
-    const seen = d.book.get(p.hash);
+    const seen = await confirmedKey(d, p.hash);
     if (seen && !seen.disabled) d.book.put(await d.keys.update(p.hash, { disabled: true }));
   }
   if (d.book.get(m.key.hash)?.disabled) return {};

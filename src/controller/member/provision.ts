@@ -11,6 +11,7 @@ import { OpenRouterError, isOpenRouter } from '../../openrouter/errors.ts';
 import { keyName } from '../keyname.ts';
 import type { Key } from '../../domain/key.ts';
 import { carriedSpend, retiredFromKey, retiredFromObserved, withRetired } from './carry.ts';
+import { confirmedKey } from './confirm.ts';
 import { GuardrailPending, type MemberContext, type SecretState } from './context.ts';
 import { keyExpiry, type DesiredBudget } from './desired.ts';
 import type { KeyPlan } from './plan.ts';
@@ -32,7 +33,15 @@ export async function recover(c: MemberContext, secret: SecretState, policy: Key
   const apiKey = c.storedKey(own, policy);
   // strict here: only the HMAC proves which of several same-named keys reached the Secret
   const intact = own !== undefined && hmacMatches(d.hmacKey, apiKey ?? '', own.metadata?.annotations?.[ANNOTATION_KEY_HMAC]);
-  const { adopt, revoke } = recoverPending(d.book.byName(pending.name), own?.metadata?.annotations?.[ANNOTATION_KEY_HASH], intact);
+  const held = own?.metadata?.annotations?.[ANNOTATION_KEY_HASH];
+  const candidates = d.book.byName(pending.name);
+  // the key the Secret holds may be one the listing missed (confirm.ts): read it, or the create that reached the
+  // Secret would be undone, its key swept, and the key it rotated away from revoked at once as if the Secret were lost
+  if (intact && held && held !== c.status.key?.hash && !candidates.some((k) => k.hash === held)) {
+    const k = await confirmedKey(d, held);
+    if (k?.name === pending.name) candidates.push(k);
+  }
+  const { adopt, revoke } = recoverPending(candidates, held, intact);
   for (const hash of revoke) {
     await d.keys.delete(hash);
     d.book.remove(hash);

@@ -18,7 +18,8 @@ import type { MemberDeps, Result } from './deps.ts';
 import { effectiveBudget, keyDrift, keyOutlivesAllowance, windowId, windowSpend, type DesiredBudget } from './desired.ts';
 import { expiredAt, standing, type Standing } from './standing.ts';
 import { replaceNotBefore } from './throttle.ts';
-import { rotate, tendPrevious } from './rotate.ts';
+import { confirmDraining, rotate, tendPrevious } from './rotate.ts';
+import { confirmedKey } from './confirm.ts';
 import { nextPreviousKeyStep, rotating, rotationAsked, scheduledRotation } from './rotation.ts';
 import { finalizeMember } from './finalize.ts';
 import { inactiveMessage, tendInactivity } from './idle.ts';
@@ -112,6 +113,7 @@ async function run(c: MemberContext): Promise<Result> {
     c.status = { ...c.status, key: { ...c.status.key, disabledOutside: true } };
   }
 
+  await confirmDraining(c);
   const observed = await converge(c, policy, budget, expired, secret);
   // a suspended, expired or inactive member's previous key stops working too
   await tendPrevious(c, policy, budget, expired || c.m.spec.suspended || c.status.inactive !== undefined);
@@ -231,7 +233,8 @@ function planInput(c: MemberContext, secret: SecretState, wantKey: boolean, poli
 /** The key's parameters and the Secret's template, brought to what the member should have. */
 async function converge(c: MemberContext, policy: KeyPolicy, budget: DesiredBudget, expired: boolean, secret: SecretState): Promise<Key | undefined> {
   const key = c.status.key;
-  let observed = key ? c.d.book.get(key.hash) : undefined;
+  // (a key the listing missed is read: an expired member's key is disabled and a new limit applied all the same)
+  let observed = key ? await confirmedKey(c.d, key.hash) : undefined;
   // an expired member's key is disabled as well: its expires_at may be later than a shortened spec.expiresAt;
   // a key disabled outside stays disabled whatever the spec says (never switched back on)
   const disabled = c.m.spec.suspended || expired || c.status.inactive !== undefined || disabledOutside(key, observed);
@@ -285,6 +288,8 @@ function requeue(c: MemberContext, expired: boolean, policy?: KeyPolicy): Result
 /** A member that cannot be served as asked: report why, disable its key unless told not to, create nothing. */
 async function blocked(c: MemberContext, why: Outcome, policy: KeyPolicy | undefined, disable = true): Promise<Result> {
   if (c.d.credentialsValid()) {
+    // a key the listing missed is read before it is judged: it is disabled, and reported, all the same
+    if (c.status.key) await confirmedKey(c.d, c.status.key.hash);
     if (disable) await disableKey(c, why.message);
     await tendPrevious(c, policy, undefined, disable);
   }
@@ -325,7 +330,7 @@ async function report(c: MemberContext, out: Outcome, observed: Key | undefined,
     expired: out.reason === 'Expired',
     nextRotationAt: nextRotation === undefined ? undefined : new Date(nextRotation).toISOString(),
     inactivity: inactivityCondition(c, policy),
-    analytics: usage && budget ? { ...analyticsView(usage.rows, budget.reset, c.now()), at: usage.at } : undefined,
+    analytics: usage && budget ? { ...analyticsView(usage.rows, budget.reset, c.now(), budget.includeByok, c.status.usage), at: usage.at } : undefined,
     drainingUSD: budget ? (c.status.previousKeys ?? []).filter((p) => p.state === 'Draining').reduce((sum, p) => {
       const k = c.d.book.get(p.hash);
       return sum + (k && p.window === c.carried.window ? windowSpend(k, budget.reset, budget.includeByok) : 0);

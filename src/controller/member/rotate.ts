@@ -13,6 +13,7 @@ import { RELEASED_PREFIX, parseKeyName } from '../keyname.ts';
 import { rolledOut, startedAfter } from '../workloads.ts';
 import { spendIn, type Key } from '../../domain/key.ts';
 import { carriedSpend, retiredFromDraining, withRetired } from './carry.ts';
+import { confirmedKey } from './confirm.ts';
 import type { MemberContext, SecretState } from './context.ts';
 import { sameLimit, windowSpend, type DesiredBudget } from './desired.ts';
 import { createKey, requireGuardrail } from './provision.ts';
@@ -43,6 +44,15 @@ export async function rotate(c: MemberContext, policy: KeyPolicy, budget: Desire
   const until = overlapMs > 0 ? `works until ${entry.retireAt}` : 'is disabled now';
   await d.recorder.normal(c.m, 'KeyRotated', `rotated ${TRIGGER_WORDS[ask.trigger]}: ${created.label} is in Secret ${c.secretName}; the previous key ${old.label} ${until}`);
   return created.secret;
+}
+
+/**
+ * Reads a Draining key the listing missed (confirm.ts) into the book before anything is judged from it: it still
+ * spends (its reserve comes off the active key's limit) and its own limit still drops to the allowance when the
+ * window turns. No call when every draining key was listed.
+ */
+export async function confirmDraining(c: MemberContext): Promise<void> {
+  for (const p of c.status.previousKeys ?? []) if (p.state === 'Draining') await confirmedKey(c.d, p.hash);
 }
 
 /** What a draining key spent since it was rotated away from (at most its reserve when that was not recorded). */

@@ -4,6 +4,7 @@ import { findModel } from '../catalog.ts';
 import { HttpError } from '../errors.ts';
 import { FaultRuleSchema, type Faults } from '../faults.ts';
 import { RateLimitSchema, type ManagementRateLimit } from '../ratelimit.ts';
+import { AnalyticsSettingsSchema, type AnalyticsSettings } from './analytics.ts';
 import { ok, parse, type Route } from '../router.ts';
 import type { Store } from '../store.ts';
 import { guardrailView, keyView } from '../views.ts';
@@ -15,6 +16,7 @@ export interface ControlDeps {
   store: Store;
   faults: Faults;
   rateLimit: ManagementRateLimit;
+  analytics: { get(): AnalyticsSettings; set(a: AnalyticsSettings): void };
   clock: OffsetClock;
   counters(): Record<string, Record<string, number>>;
   reset(): void;
@@ -38,6 +40,7 @@ export function controlRoutes(d: ControlDeps): Route[] {
       guardrails: d.store.state.guardrails.map(guardrailView),
       faults: d.faults.list(),
       rate_limit: d.rateLimit.current ?? null,
+      analytics: d.analytics.get(),
       counters: d.counters(),
     };
   };
@@ -83,6 +86,12 @@ export function controlRoutes(d: ControlDeps): Route[] {
     route('DELETE', '/rate-limit', () => {
       d.rateLimit.set(undefined);
       return ok({ rate_limit: null });
+    }),
+    // how analytics answers: fields left out of the body return to the real service's defaults
+    route('GET', '/analytics', () => ok(d.analytics.get())),
+    route('PUT', '/analytics', async ({ json }) => {
+      d.analytics.set(parse(AnalyticsSettingsSchema, await json()));
+      return ok(d.analytics.get());
     }),
     route('POST', '/reset', () => {
       d.reset();

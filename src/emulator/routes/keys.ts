@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Faults } from '../faults.ts';
 import { ok, parse, type Route } from '../router.ts';
 import type { Store } from '../store.ts';
 import { keyView } from '../views.ts';
@@ -33,7 +34,8 @@ const UpdateKeyBody = z.object({
 const toIso = (s: string | null | undefined): string | null | undefined =>
   s === null || s === undefined ? s : new Date(Date.parse(s)).toISOString().replace(/\.000Z$/, 'Z');
 
-export function keyRoutes(store: Store): Route[] {
+/** `faults`: for listShift, which serves a later page as if keys were deleted since the page before it. */
+export function keyRoutes(store: Store, faults?: Pick<Faults, 'shift'>): Route[] {
   return [
     {
       method: 'GET',
@@ -46,7 +48,8 @@ export function keyRoutes(store: Store): Route[] {
           includeDisabled: boolParam(url, 'include_disabled'),
         });
         const now = store.now();
-        return ok({ data: pageOf(keys, offset, 100).map((k) => keyView(k, now)) });
+        const skipped = faults?.shift('GET /api/v1/keys', offset) ?? 0;
+        return ok({ data: pageOf(keys, offset + skipped, 100).map((k) => keyView(k, now)) });
       },
     },
     {
