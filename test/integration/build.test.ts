@@ -18,7 +18,7 @@ it('compiles to dist/ and runs from the compiled JavaScript', async () => {
   await run(process.execPath, [join(out, 'dist/main.js'), 'crds', crds]);
   expect(await readFile(join(crds, 'teamkeys.dev_teammembers.yaml'), 'utf8')).toBe(await readFile(join(ROOT, 'crds/teamkeys.dev_teammembers.yaml'), 'utf8'));
   const usage = await run(process.execPath, [join(out, 'dist/main.js')]).catch((e: { stderr: string; code: number }) => e);
-  expect(usage).toMatchObject({ code: 2, stderr: expect.stringMatching(/usage: teamkeys <emulator\|crds\|operator\|report>/) });
+  expect(usage).toMatchObject({ code: 2, stderr: expect.stringMatching(/usage: teamkeys <emulator\|crds\|operator\|report\|doctor>/) });
   const badFlag = await run(process.execPath, [join(out, 'dist/main.js'), 'operator', '--bogus']).catch((e: { stderr: string; code: number }) => e);
   expect(badFlag).toMatchObject({ code: 2, stderr: "teamkeys operator: Unknown option '--bogus'\n" });
   await rm(out, { recursive: true, force: true });
