@@ -136,10 +136,24 @@ for (let i = 0; i < 120; i++) {
   if ((a.status?.usage?.windowUSD ?? 0) > 60) break;
   await sleep(500);
 }
+// the emulator answers analytics as OpenRouter does (counts as JSON strings, models by permaslug): the operator's
+// next usage read fills requests and top models
+say('waiting for the usage analytics (requests per member, top models)...');
+const usageOf = async () => (JSON.parse(await kubectl(['-n', 'ml-team', 'get', 'tm', 'alice', '-o', 'json'])) as { status?: { usage?: { requests?: number } } }).status?.usage?.requests ?? 0;
+for (let i = 0; i < 120 && (await usageOf()) === 0; i++) await sleep(500);
 await sleep(1_500);
+/** `teamkeys <args>` from this checkout; its output whatever its exit status (doctor exits 1 on a problem) */
+const teamkeys = async (args: string[]) => {
+  const r = await run(process.execPath, [join(ROOT, 'src/main.ts'), ...args], { maxBuffer: 1 << 24 }).catch((e: { stdout?: string; stderr?: string }) => ({ stdout: `${e.stdout ?? ''}${e.stderr ?? ''}` }));
+  return r.stdout;
+};
 
 process.stdout.write(`\n$ kubectl get keypolicies\n${await kubectl(['get', 'keypolicies'])}`);
 process.stdout.write(`\n$ kubectl get teammembers -A\n${await kubectl(['get', 'teammembers', '-A'])}`);
+const jsonpath = '{.status.usage.requests} requests this window; top models: {range .status.usage.models[*]}{.model} ({.requests} requests, {.usd} USD)  {end}';
+process.stdout.write(`\n$ kubectl get tm alice -n ml-team -o jsonpath='${jsonpath}'\n${await kubectl(['get', 'tm', 'alice', '-n', 'ml-team', '-o', `jsonpath=${jsonpath}`])}\n`);
+process.stdout.write(`\n$ kubectl teamkeys report -n ml-team --since 1d\n${await teamkeys(['report', '--kubeconfig', cp.kubeconfigPath, '-n', 'ml-team', '--since', '1d'])}`);
+process.stdout.write(`\n$ kubectl teamkeys doctor -n teamkeys-system --cluster-id demo\n${await teamkeys(['doctor', '--kubeconfig', cp.kubeconfigPath, '-n', 'teamkeys-system', '--cluster-id', 'demo', '--openrouter-url', `${emulator}/api/v1`])}`);
 process.stdout.write(`
 The demo is running (${((Date.now() - started) / 1000).toFixed(0)} s). Poke around:
   export KUBECONFIG=${cp.kubeconfigPath}
