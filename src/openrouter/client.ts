@@ -115,8 +115,10 @@ export class OpenRouterClient {
     this.o.observe?.(route, res.statusCode, performance.now() - started);
     const rate = parseRateHeaders(res.headers, this.o.clock.now());
     if (rate) this.rateHeaders.set(route, rate);
-    // Retry-After comes only sometimes; X-RateLimit-Reset says when the window opens again
-    const retryAfter = parseRetryAfter(res.headers['retry-after'], this.o.clock.now()) ?? (res.statusCode === 429 ? rate?.resetInMs : undefined);
+    // Retry-After comes only sometimes, and as a date it is on OpenRouter's clock (its Date header), not ours;
+    // X-RateLimit-Reset says when the window opens again
+    const theirNow = Date.parse(String(res.headers['date'] ?? ''));
+    const retryAfter = parseRetryAfter(res.headers['retry-after'], Number.isNaN(theirNow) ? this.o.clock.now() : theirNow) ?? (res.statusCode === 429 ? rate?.resetInMs : undefined);
     // every answer tells its lane's limiter something: a 429 lowers the rate, anything else lets it grow
     if (res.statusCode === 429) limiter.throttled(retryAfter ?? 1_000);
     else limiter.succeeded();

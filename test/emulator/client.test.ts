@@ -1,4 +1,6 @@
 /** The OpenRouter client against the emulator: typed errors, retries, Retry-After, pagination, no blind POST retry. */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { OpenRouterClient } from '../../src/openrouter/client.ts';
 import { OpenRouterError } from '../../src/openrouter/errors.ts';
@@ -86,6 +88,32 @@ describe('OpenRouterClient', () => {
     await client.listKeysPage(0);
     expect(Date.now() - t).toBeGreaterThanOrEqual(900);
     expect(h.emu.counters()['GET /api/v1/keys']).toEqual({ '200': 1, '429': 1, '503': 1 });
+  });
+
+  it("reads a Retry-After date and an X-RateLimit-Reset epoch on OpenRouter's clock (its Date header), not ours", async () => {
+    // OpenRouter's clock 10 minutes behind ours: measured against our clock, both waits would be 0
+    const theirs = Date.now() - 600_000;
+    let headers: Record<string, string> = {};
+    const server = createServer((_req, res) => {
+      res.writeHead(429, { 'content-type': 'application/json', date: new Date(theirs).toUTCString(), ...headers });
+      res.end(JSON.stringify({ error: { code: 429, message: 'Rate limit exceeded' } }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    // a client per answer: each 429 pauses its limiter for the wait it read
+    const odd = () => new OpenRouterClient({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`, apiKey: () => h.mk, limiter: new RateLimiter(1000, 1000, systemClock), clock: systemClock, retries: 0 });
+    const [a, b] = [odd(), odd()];
+    try {
+      headers = { 'retry-after': new Date(theirs + 30_000).toUTCString() };
+      expect((await failure(a.getKey('x'))).retryAfterMs).toBeGreaterThanOrEqual(29_000);
+      headers = { 'x-ratelimit-limit': '64', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(theirs + 30_000) };
+      const e = await failure(b.getKey('x'));
+      expect(e.retryAfterMs).toBeGreaterThanOrEqual(29_000);
+      expect(e.retryAfterMs).toBeLessThanOrEqual(31_000);
+      expect(b.rateHeaders.get('GET /keys/{hash}')).toMatchObject({ limit: 64, remaining: 0 });
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+      server.close();
+    }
   });
 
   it('gives up after its retries with a transient error', async () => {
