@@ -60,6 +60,8 @@ export async function gather(s: DoctorSettings, env: NodeJS.ProcessEnv, now: num
     clock: systemClock,
     // one retry: a blip should not read as a problem, an unreachable URL should not take long to say so
     retries: 1,
+    // read-only by construction: a write would be refused before it left (the analytics query is a read)
+    mayWrite: () => false,
     observe: (route, status) => {
       if (status === 429) throttled.set(route, (throttled.get(route) ?? 0) + 1);
     },
@@ -81,7 +83,7 @@ export async function gather(s: DoctorSettings, env: NodeJS.ProcessEnv, now: num
     // itself does; without an id the first page's, so that a cut answer still shows (as more than one query)
     const ours = id?.ok ? keys.keys.filter((k) => k.name.startsWith(clusterPrefix(id.id))) : keys.keys.slice(0, KEYS_PAGE_SIZE);
     const analytics = await attempt(async () => {
-      const answer = await new OpenRouterAnalytics(client).usageByKeyModelDay(new Date(now - DAY_MS), new Date(now), ours.map((k) => k.hash));
+      const answer = await new OpenRouterAnalytics(client, undefined, { retries: 1, waitMaxMs: 5_000 }).usageByKeyModelDay(new Date(now - DAY_MS), new Date(now), ours.map((k) => k.hash));
       return { answer, throttled: [...throttled].filter(([route]) => route.includes('/analytics/')).reduce((n, [, c]) => n + c, 0) };
     });
     const rates = { keys: client.rateHeaders.get('GET /keys'), analytics: client.rateHeaders.get('POST /analytics/query') ?? client.rateHeaders.get('GET /analytics/meta') };

@@ -1,6 +1,8 @@
 import type { Key, KeyPort } from '../domain/key.ts';
 import type { Clock } from '../util/clock.ts';
 
+const GONE_MAX = 10_000;
+
 /**
  * What the operator knows about OpenRouter's keys: refreshed by listing every key (ceil(N/100) calls, never one
  * GET per key) and written through by the operator's own creates, updates and deletes, so a reconcile reads it
@@ -10,6 +12,8 @@ export class KeyBook {
   private byHash = new Map<string, Key>();
   private touched = new Map<string, number>();
   private removed = new Map<string, number>();
+  /** hashes OpenRouter answered 404 for: a deleted key never comes back, so they are not asked about again */
+  private readonly gone = new Set<string>();
   /** when the last complete refresh started; undefined before the first one */
   refreshedFrom: number | undefined;
   private inflight: Promise<void> | undefined;
@@ -36,6 +40,7 @@ export class KeyBook {
   }
 
   put(key: Key): void {
+    this.gone.delete(key.hash);
     this.byHash.set(key.hash, key);
     this.touched.set(key.hash, this.clock.now());
     this.removed.delete(key.hash);
@@ -44,6 +49,17 @@ export class KeyBook {
   remove(hash: string): void {
     this.byHash.delete(hash);
     this.removed.set(hash, this.clock.now());
+  }
+
+  /** A key OpenRouter said it does not have (404). Bounded: the oldest are forgotten first. */
+  markGone(hash: string): void {
+    this.remove(hash);
+    this.gone.add(hash);
+    if (this.gone.size > GONE_MAX) this.gone.delete(this.gone.values().next().value ?? '');
+  }
+
+  isGone(hash: string): boolean {
+    return this.gone.has(hash);
   }
 
   /** True when a complete list started after `ms`: a key written before then and absent now is really gone. */

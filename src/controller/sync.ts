@@ -57,7 +57,7 @@ export class KeySync {
   private readonly workspaceIds = new Map<string, string>();
   private last = 0;
   private firstRun: Promise<void> | undefined;
-  private usageRun: Promise<void> | undefined;
+  private usageRun: Promise<boolean> | undefined;
   private skippedNoted: string | undefined;
   count = 0;
 
@@ -105,20 +105,22 @@ export class KeySync {
     // per-model usage is a report: budgets and offboarding never wait on it for long
     const usage = this.readUsage();
     let timer: NodeJS.Timeout | undefined;
-    const inTime = await Promise.race([usage.then(() => true), new Promise<boolean>((resolve) => {
+    const inTime = await Promise.race([usage.then(() => true as const), new Promise<false>((resolve) => {
       timer = setTimeout(() => resolve(false), USAGE_WAIT_MS);
       timer.unref();
     })]);
     clearTimeout(timer);
     d.listed();
-    if (!inTime) void usage.then(() => d.listed());
+    // a read that outlasted the wait: the members compare again only if it changed what they show
+    if (!inTime) void usage.then((changed) => changed && d.listed());
   }
 
-  /** One usage read at a time: a sync that finds one still running shares it. */
-  private readUsage(): Promise<void> {
+  /** One usage read at a time: a sync that finds one still running shares it. Resolves to whether it changed rows. */
+  private readUsage(): Promise<boolean> {
     this.usageRun ??= this.refreshUsage().catch((e: unknown) => {
       // the last read stays shown
       this.d.log.warn({ err: errorMessage(e) }, 'could not read usage analytics');
+      return false;
     }).finally(() => {
       this.usageRun = undefined;
     });
@@ -126,7 +128,7 @@ export class KeySync {
   }
 
   /** One analytics read for every member: spend and requests per key, model and day over the days status keeps. */
-  async refreshUsage(): Promise<void> {
+  async refreshUsage(): Promise<boolean> {
     const d = this.d;
     const cluster = d.clusterId();
     const byHash = new Map<string, string>();
@@ -145,7 +147,7 @@ export class KeySync {
       byHash.set(k.hash, uid);
       byLabel.set(k.label, uid);
     }
-    await d.usageBook.refresh(d.analytics, USAGE_DAYS_MAX, [...byHash.keys()], (key) => ours(key) ?? byHash.get(key) ?? byLabel.get(key));
+    const changed = await d.usageBook.refresh(d.analytics, USAGE_DAYS_MAX, [...byHash.keys()], (key) => ours(key) ?? byHash.get(key) ?? byLabel.get(key));
     const l = d.usageBook.last;
     d.log.debug({ calls: l.calls, foreignRows: l.unattributed, unresolvedKeys: l.unresolved, full: l.full, truncated: l.truncated }, 'usage analytics read');
     if (l.truncated) d.log.warn('OpenRouter cut the usage analytics answer even for single keys; per-model usage may be incomplete');
@@ -158,6 +160,7 @@ export class KeySync {
       d.log.warn({ skipped: l.skipped, why: l.skippedWhy }, 'skipped unreadable usage analytics rows');
       for (const p of d.caches.allPolicies()) await d.recorder.warn(p, 'AnalyticsRowsSkipped', message);
     }
+    return changed;
   }
 
   /** Lists this cluster's guardrails in every workspace in use, and the keys each holds. */

@@ -35,33 +35,54 @@ export class UsageBook {
   /**
    * Reads `days` UTC days up to now (the last few only, when every day was read within a day). `owner` maps an
    * api_key_id value (a key name, hash or label) to the UID of the member it belongs to, or undefined for keys
-   * that are not this cluster's.
+   * that are not this cluster's. Says whether anything a status shows changed.
    */
-  async refresh(port: AnalyticsPort, days: number, keyHashes: readonly string[], owner: (key: string) => string | undefined): Promise<void> {
+  async refresh(port: AnalyticsPort, days: number, keyHashes: readonly string[], owner: (key: string) => string | undefined): Promise<boolean> {
     const now = this.clock.now();
     const first = Math.floor(now / DAY_MS) * DAY_MS - (days - 1) * DAY_MS;
     const full = this.fullAt === undefined || Math.abs(now - this.fullAt) >= FULL_EVERY_MS;
     const since = full ? first : Math.max(first, Math.floor(now / DAY_MS) * DAY_MS - (RECENT_DAYS - 1) * DAY_MS);
-    const answer = await port.usageByKeyModelDay(new Date(since), new Date(now), keyHashes);
+    const answer = await port.usageByKeyModelDay(new Date(since), new Date(now), keyHashes, full);
     const next = new Map<string, UsageRow[]>();
     const file = (uid: string, r: UsageRow) => {
       const list = next.get(uid) ?? [];
       list.push(r);
       next.set(uid, list);
     };
-    if (!full) {
-      const [from, upTo] = [utcDay(first), utcDay(since)];
-      for (const [uid, rows] of this.byMember) for (const r of rows) if (r.date >= from && r.date < upTo) file(uid, r);
-    }
     let unattributed = 0;
+    const answered = new Set<string>();
     for (const r of answer.rows) {
       const uid = r.key === null ? undefined : owner(r.key);
       if (uid === undefined) unattributed++;
       else file(uid, r);
+      answered.add(rowId(r));
     }
+    // a day not asked again is kept as read; a row of a day asked again that the answer no longer has is a deleted
+    // key's (OpenRouter stops resolving it): kept as last read, as the spend it stands for happened
+    const [from, asked] = [utcDay(first), utcDay(since)];
+    for (const [uid, rows] of this.byMember) for (const r of rows) if (r.date >= from && (r.date < asked || !answered.has(rowId(r)))) file(uid, r);
+    const changed = signature(next) !== signature(this.byMember);
     this.byMember = next;
     this.at = new Date(now).toISOString();
     if (full) this.fullAt = now;
     this.last = { calls: answer.calls, unattributed, skipped: answer.skipped, skippedWhy: answer.skippedWhy, unresolved: answer.unresolved.length, truncated: answer.truncated, full };
+    return changed;
   }
+}
+
+const rowId = (r: UsageRow) => `${r.key ?? ''}\u0000${r.model ?? ''}\u0000${r.date}`;
+
+/** Cheap and order-free: whether a read changed anything a member's status shows. */
+function signature(book: ReadonlyMap<string, readonly UsageRow[]>): string {
+  let rows = 0;
+  let usd = 0;
+  let requests = 0;
+  for (const list of book.values()) {
+    rows += list.length;
+    for (const r of list) {
+      usd += r.usd + r.byokUsd;
+      requests += r.requests;
+    }
+  }
+  return `${book.size}/${rows}/${usd.toFixed(6)}/${requests}`;
 }

@@ -33,7 +33,8 @@ export interface AnalyticsPort {
    * Spend and requests per key, model and day from `since` to `until`. One query for the whole account when it
    * fits OpenRouter's row limit; otherwise one per 100 of `keyHashes` (the keys whose rows matter), split further
    * while an answer is still cut, and split by time while OpenRouter answers 408. Fails with an OpenRouterError
-   * when the analytics API is missing or refuses.
+   * when the analytics API is missing or refuses. `full`: every kept day is asked again, so what past answers
+   * taught (hashes that no longer resolve, a time range that timed out) is tried afresh.
    */
-  usageByKeyModelDay(since: Date, until: Date, keyHashes: readonly string[]): Promise<UsageAnswer>;
+  usageByKeyModelDay(since: Date, until: Date, keyHashes: readonly string[], full?: boolean): Promise<UsageAnswer>;
 }

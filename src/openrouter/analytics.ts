@@ -42,13 +42,25 @@ export class OpenRouterAnalytics implements AnalyticsPort {
   private batch = ANALYTICS_KEY_BATCH;
   private batchMax = ANALYTICS_KEY_BATCH_MAX;
 
-  constructor(client: OpenRouterClient, perMinute = ANALYTICS_PER_MINUTE) {
+  private readonly patience: { retries: number; waitMaxMs: number };
+
+  /**
+   * `patience`: how often a query refused for a transient reason is tried again in the call, and the longest wait
+   * for it (the operator waits out a window's reset; a one-off check need not).
+   */
+  constructor(client: OpenRouterClient, perMinute = ANALYTICS_PER_MINUTE, patience = { retries: 3, waitMaxMs: 65_000 }) {
     this.client = client;
     this.lane = new RateLimiter(perMinute / 60, 2, monotonicClock);
+    this.patience = patience;
   }
 
-  async usageByKeyModelDay(since: Date, until: Date, keyHashes: readonly string[]): Promise<UsageAnswer> {
+  async usageByKeyModelDay(since: Date, until: Date, keyHashes: readonly string[], full = false): Promise<UsageAnswer> {
     const tally = empty();
+    if (full) {
+      // a full read tries afresh what past answers taught: a warning or a 408 may have been passing
+      this.unresolvable.clear();
+      this.spanDays = Number.POSITIVE_INFINITY;
+    }
     if (!this.checked) await this.checkMeta(tally);
     const asked = new Set(keyHashes);
     for (const h of this.unresolvable) if (!asked.has(h)) this.unresolvable.delete(h);
@@ -125,7 +137,8 @@ export class OpenRouterAnalytics implements AnalyticsPort {
     const step = Number.isFinite(this.spanDays) ? this.spanDays * DAY_MS : Number.POSITIVE_INFINITY;
     for (let from = since.getTime(); from <= until.getTime(); from = startOfDay(from) + step) {
       await narrowing(from, Math.min(until.getTime(), startOfDay(from) + step - 1));
-      if (!Number.isFinite(step)) break;
+      // a cut whole-account answer sends the caller to batches of keys: the other pieces would be asked for nothing
+      if (!Number.isFinite(step) || (hashes === undefined && out.truncated)) break;
     }
     return out;
   }
@@ -143,8 +156,8 @@ export class OpenRouterAnalytics implements AnalyticsPort {
   }
 
   private callOptions() {
-    // a read in its own lane: retried after the window's reset (at most a minute and a bit), three times
-    return { limiter: this.lane, read: true, retries: 3, waitMaxMs: 65_000 };
+    // a read in its own lane, retried after the window's reset
+    return { limiter: this.lane, read: true, ...this.patience };
   }
 
   private async query(tally: UsageAnswer, from: number, to: number, hashes: readonly string[] | undefined): Promise<Part> {

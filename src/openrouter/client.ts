@@ -39,6 +39,9 @@ export interface CallOptions {
   waitMaxMs?: number;
 }
 
+/** The shortest wait after a 429, whatever its headers say. */
+const MIN_429_WAIT_MS = 1_000;
+
 /** The page size of GET /keys, fixed by OpenRouter. */
 export const KEYS_PAGE_SIZE = 100;
 
@@ -113,14 +116,16 @@ export class OpenRouterClient {
     }
     const text = await res.body.text().catch(() => '');
     this.o.observe?.(route, res.statusCode, performance.now() - started);
-    const rate = parseRateHeaders(res.headers, this.o.clock.now());
+    const rate = parseRateHeaders(res.headers);
     if (rate) this.rateHeaders.set(route, rate);
     // Retry-After comes only sometimes, and as a date it is on OpenRouter's clock (its Date header), not ours;
     // X-RateLimit-Reset says when the window opens again
     const theirNow = Date.parse(String(res.headers['date'] ?? ''));
-    const retryAfter = parseRetryAfter(res.headers['retry-after'], Number.isNaN(theirNow) ? this.o.clock.now() : theirNow) ?? (res.statusCode === 429 ? rate?.resetInMs : undefined);
+    const told = parseRetryAfter(res.headers['retry-after'], Number.isNaN(theirNow) ? this.o.clock.now() : theirNow) ?? (res.statusCode === 429 ? rate?.resetInMs : undefined);
+    // a 429 always waits a little: a reset already past (or rounded to the second) must not retry at once
+    const retryAfter = res.statusCode === 429 ? Math.max(MIN_429_WAIT_MS, told ?? 0) : told;
     // every answer tells its lane's limiter something: a 429 lowers the rate, anything else lets it grow
-    if (res.statusCode === 429) limiter.throttled(retryAfter ?? 1_000);
+    if (res.statusCode === 429) limiter.throttled(retryAfter ?? MIN_429_WAIT_MS);
     else limiter.succeeded();
     if (res.statusCode >= 400) {
       const parsed = ErrorBody.safeParse(safeJson(text));

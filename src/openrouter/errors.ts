@@ -67,13 +67,15 @@ export interface RateHeaders {
 }
 
 const WINDOW_MAX_MS = 3_600_000;
+const WINDOW_ASSUMED_MS = 60_000;
 
 /**
  * X-RateLimit-Reset may be an epoch in milliseconds or seconds, or seconds from now. An epoch is compared with the
  * answer's own Date header (OpenRouter's clock), never with ours: a skewed clock here must not turn a one-minute
- * window into an hour's wait or no wait at all. Without a Date header an epoch is trusted for at most an hour.
+ * window into an hour's wait or no wait at all. Without a Date header an epoch cannot be read: a window's length
+ * (a minute) is assumed.
  */
-export function parseRateHeaders(h: Record<string, string | string[] | undefined>, now: number): RateHeaders | undefined {
+export function parseRateHeaders(h: Record<string, string | string[] | undefined>): RateHeaders | undefined {
   const one = (name: string) => {
     const v = h[name];
     const s = Array.isArray(v) ? v[0] : v;
@@ -89,7 +91,7 @@ export function parseRateHeaders(h: Record<string, string | string[] | undefined
     else {
       const at = reset < 1e11 ? reset * 1000 : reset;
       const dated = Date.parse(String(Array.isArray(h['date']) ? h['date'][0] : (h['date'] ?? '')));
-      resetInMs = at - (Number.isNaN(dated) ? now : dated);
+      resetInMs = Number.isNaN(dated) ? WINDOW_ASSUMED_MS : at - dated;
     }
     resetInMs = Math.min(WINDOW_MAX_MS, Math.max(0, Math.round(resetInMs)));
   }

@@ -98,15 +98,19 @@ it("keeps counting a rotated-away key's requests for its member, and an idle syn
   }, 10_000, 'ada counts both keys');
   expect(ada.status?.usage?.models?.find((m) => m.model === 'openai/gpt-4o-mini-2024-07-18')?.requests).toBe(4);
 
-  // the rotated-away key is deleted: OpenRouter no longer resolves it, and a fresh operator reads every day again
-  const gone = ada.status?.previousKeys?.find((k) => k.hash === before)?.hash ?? before ?? '';
-  env.emu.store.deleteKey(gone);
+  // the rotated-away key is deleted: OpenRouter no longer resolves it; its rows are kept as last read, beside
+  // the new key's, which made one more request
+  env.emu.store.deleteKey(before ?? '');
+  expect((await env.chat(await keyOf('ada'), 'openai/gpt-4o-mini')).status).toBe(200);
+  await sync();
+  await eventually(async () => ((await env.member(ns, 'ada')).status?.usage?.requests === 6) || undefined, 10_000, 'ada counts the deleted key and the new request');
+  // a fresh operator reads every day again without the deleted key's rows: status keeps what it showed
   await env.startOperator();
   await sync();
   await env.settled();
   const kept = await env.member(ns, 'ada');
-  expect(kept.status?.usage?.requests).toBe(5);
-  expect(kept.status?.usage?.days?.at(-1)?.requests).toBe(5);
+  expect(kept.status?.usage?.requests).toBe(6);
+  expect(kept.status?.usage?.days?.at(-1)?.requests).toBe(6);
 
   const rv = async () => Promise.all(['ada', 'bob'].map(async (n) => (await env.member(ns, n)).metadata.resourceVersion));
   await sync();

@@ -4,7 +4,8 @@
  * client to the same numbers; and how the operator keeps what an answer no longer has.
  */
 import { describe, expect, it } from 'vitest';
-import { analyticsView } from '../../src/controller/member/analytics.ts';
+import { analyticsView, keptAnalytics } from '../../src/controller/member/analytics.ts';
+import type { TeamMemberStatus } from '../../src/api/schema.ts';
 import { UsageBook } from '../../src/controller/usagebook.ts';
 import type { AnalyticsPort, UsageAnswer, UsageRow } from '../../src/domain/usage.ts';
 import { parseRateHeaders } from '../../src/openrouter/errors.ts';
@@ -62,14 +63,15 @@ describe("X-RateLimit headers are read on OpenRouter's clock", () => {
     ['seconds from now', { 'x-ratelimit-reset': '42', date }, 42_000],
     ['a reset already past', { 'x-ratelimit-reset': String(at - 5_000), date }, 0],
   ])('%s', (_name, headers, ms) => {
-    // our own clock is 10 minutes ahead: it must not matter
-    expect(parseRateHeaders({ 'x-ratelimit-limit': '64', 'x-ratelimit-remaining': '0', ...headers }, at + 600_000)).toEqual({ limit: 64, remaining: 0, resetInMs: ms });
+    // our own clock plays no part: only the answer's own Date
+    expect(parseRateHeaders({ 'x-ratelimit-limit': '64', 'x-ratelimit-remaining': '0', ...headers })).toEqual({ limit: 64, remaining: 0, resetInMs: ms });
   });
 
-  it('without a Date header an epoch is measured on our clock, for at most an hour', () => {
-    expect(parseRateHeaders({ 'x-ratelimit-reset': String(at + 42_000) }, at)?.resetInMs).toBe(42_000);
-    expect(parseRateHeaders({ 'x-ratelimit-reset': String(at + 86_400_000) }, at)?.resetInMs).toBe(3_600_000);
-    expect(parseRateHeaders({}, at)).toBeUndefined();
+  it('without a Date header an epoch cannot be read on their clock: a window (a minute) is assumed; seconds from now stay', () => {
+    expect(parseRateHeaders({ 'x-ratelimit-reset': String(at + 42_000) })?.resetInMs).toBe(60_000);
+    expect(parseRateHeaders({ 'x-ratelimit-reset': '42' })?.resetInMs).toBe(42_000);
+    expect(parseRateHeaders({ 'x-ratelimit-reset': String(at + 86_400_000), date })?.resetInMs).toBe(3_600_000);
+    expect(parseRateHeaders({})).toBeUndefined();
   });
 });
 
@@ -84,19 +86,27 @@ describe('analyticsView counts what the limit counts, and keeps what a deleted k
     expect(analyticsView(rows, 'monthly', now, false).models).toEqual([{ model: 'm', usd: 3, requests: 2 }]);
   });
 
-  it('keeps the days, models and requests the last status showed when the rows of a deleted key are gone', () => {
+  it("after a restart keeps the days and models the last status showed that a read no longer has; the window's requests are its days", () => {
     const before = analyticsView([row('2027-03-08', 2, 0, 4, 'a'), row('2027-03-10', 1, 0, 1, 'b')], 'monthly', now);
-    // the key that spent on the 8th was deleted: OpenRouter no longer resolves it
+    // the key that spent on the 8th was deleted, and the operator restarted: no row of it is read again
     const after = analyticsView([row('2027-03-10', 1.5, 0, 2, 'b')], 'monthly', now + 60_000, true, { ...before, analyzedAt: new Date(now).toISOString() });
     expect(after.days).toEqual([{ date: '2027-03-08', usd: 2, requests: 4 }, { date: '2027-03-10', usd: 1.5, requests: 2 }]);
     expect(after.models).toEqual([{ model: 'a', usd: 2, requests: 4 }, { model: 'b', usd: 1.5, requests: 2 }]);
-    expect(after.requests).toBe(5);
-    // a new window: the models and requests of the last one do not carry, the days do
+    expect(after.requests).toBe(6);
+    // a new window: the models of the last one do not carry, the days do (and none of them is in the window)
     const april = Date.parse('2027-04-01T01:00:00Z');
     const next = analyticsView([], 'monthly', april, true, { ...after, analyzedAt: new Date(now).toISOString() });
     expect(next.models).toEqual([]);
     expect(next.requests).toBe(0);
     expect(next.days.map((d) => d.date)).toEqual(['2027-03-08', '2027-03-10']);
+  });
+
+  it('keeps nothing the last status showed on another basis: a changed reset or BYOK setting', () => {
+    const prev: TeamMemberStatus = { budget: { limitUSD: 5, remainingUSD: 5, reset: 'monthly' }, key: { hash: 'h', name: 'n', label: 'l', createdAt: '', disabled: false, reset: 'monthly', includeByok: true }, usage: { windowUSD: 1, dailyUSD: 1, weeklyUSD: 1, monthlyUSD: 1, byokUSD: 0, lifetimeUSD: 1, observedAt: '', requests: 55, days: [{ date: '2027-03-01', usd: 9, requests: 50 }], models: [{ model: 'm', usd: 9, requests: 55 }], analyzedAt: new Date(now).toISOString() } };
+    expect(keptAnalytics(prev, { reset: 'monthly', includeByok: true })?.days).toHaveLength(1);
+    expect(keptAnalytics(prev, { reset: 'daily', includeByok: true })).toBeUndefined();
+    expect(keptAnalytics(prev, { reset: 'monthly', includeByok: false })).toBeUndefined();
+    expect(keptAnalytics({ ...prev, key: undefined }, { reset: 'monthly', includeByok: true })).toBeUndefined();
   });
 });
 
@@ -119,10 +129,29 @@ describe('UsageBook reads every kept day once a day, and the last three days at 
     t += 3_600_000;
     await book.refresh(port, 31, [], () => 'uid');
     expect(asked).toEqual([['2027-02-08', '2027-03-10'], ['2027-03-08', '2027-03-10']]);
-    expect(book.rows('uid').map((r) => [r.date, r.usd])).toEqual([['2027-03-01', 1], ['2027-03-10', 3]]);
+    expect(book.rows('uid').map((r) => [r.date, r.usd]).toSorted()).toEqual([['2027-03-01', 1], ['2027-03-10', 3]]);
     t += 86_400_000;
     await book.refresh(port, 31, [], () => 'uid');
     expect(book.last.full).toBe(true);
-    expect(book.rows('uid').map((r) => r.date)).toEqual(['2027-03-10']);
+    // the row of the 1st is a deleted key's that OpenRouter no longer resolves: kept as last read, while in range
+    expect(book.rows('uid').map((r) => [r.date, r.usd]).toSorted()).toEqual([['2027-03-01', 1], ['2027-03-10', 3]]);
+    // a month on, both days are out of the range kept
+    t += 30 * 86_400_000;
+    await book.refresh(port, 31, [], () => 'uid');
+    expect(book.rows('uid')).toEqual([]);
+  });
+
+  it("keeps a deleted key's rows of the days asked again, beside the live key's, and says when nothing changed", async () => {
+    const t = now;
+    const keyRow = (key: string, requests: number): UsageRow => ({ key, model: 'm', date: '2027-03-10', usd: requests / 10, byokUsd: 0, requests });
+    let rows = [keyRow('old', 4), keyRow('new', 1)];
+    const port: AnalyticsPort = { usageByKeyModelDay: () => Promise.resolve({ rows, truncated: false, calls: 1, skipped: 0, skippedWhy: undefined, unresolved: [] }) };
+    const book = new UsageBook({ now: () => t });
+    expect(await book.refresh(port, 31, [], () => 'uid')).toBe(true);
+    // the old key is deleted: its rows leave the answer; the new key made one more request
+    rows = [keyRow('new', 2)];
+    expect(await book.refresh(port, 31, [], () => 'uid')).toBe(true);
+    expect(analyticsView(book.rows('uid'), 'daily', now).requests).toBe(6);
+    expect(await book.refresh(port, 31, [], () => 'uid')).toBe(false);
   });
 });

@@ -53,11 +53,15 @@ describe('a key the listing did not show', () => {
     expect(gets).toEqual([]);
   });
 
-  it('is gone only on a 404', async () => {
-    const { keys } = port([a], [a]);
+  it('is gone only on a 404, and is not asked about again (an idle pass stays quiet)', async () => {
+    const { keys, gets } = port([a], [a]);
     const book = new KeyBook(clock);
     await book.refresh(keys, [undefined]);
     expect(await confirmedKey({ book, keys }, 'b')).toBeUndefined();
+    expect(await confirmedKey({ book, keys }, 'b')).toBeUndefined();
+    await book.refresh(keys, [undefined]);
+    expect(await confirmedKey({ book, keys }, 'b')).toBeUndefined();
+    expect(gets).toEqual(['b']);
   });
 
   it('fails closed on any other failure: it throws, and nothing is taken for gone', async () => {

@@ -1,5 +1,5 @@
 /** Pure: what a member's analytics rows (every key it had, per model and UTC day) show in its status. */
-import { TOP_MODELS_MAX, USAGE_DAYS_MAX, type DaySpend, type ModelSpend, type ResetPeriod } from '../../api/schema.ts';
+import { TOP_MODELS_MAX, USAGE_DAYS_MAX, type DaySpend, type ModelSpend, type ResetPeriod, type TeamMemberStatus } from '../../api/schema.ts';
 import type { UsageRow } from '../../domain/usage.ts';
 import { usdShown } from '../../util/money.ts';
 import { utcDay, windowStart } from '../../util/windows.ts';
@@ -24,18 +24,28 @@ function realDay(date: string): boolean {
   return !Number.isNaN(t) && utcDay(t) === date;
 }
 
-/** What the last status showed, kept where a new read has less: a deleted key's rows leave OpenRouter's analytics. */
+/**
+ * What the last status showed, for days a read after an operator restart no longer has: OpenRouter stops
+ * resolving a deleted key, and the operator keeps a vanished key's rows only while it runs (usagebook.ts). The
+ * caller passes it only when the status was computed on the same basis (reset, includeByok).
+ */
 export interface KeptAnalytics {
-  requests?: number | undefined;
   models?: readonly ModelSpend[] | undefined;
   days?: readonly DaySpend[] | undefined;
   analyzedAt?: string | undefined;
 }
 
+/** The last status's analytics, when they were computed on the basis this pass uses (else nothing is kept). */
+export function keptAnalytics(prev: TeamMemberStatus | undefined, basis: { reset: ResetPeriod; includeByok: boolean }): KeptAnalytics | undefined {
+  if (prev?.budget?.reset !== basis.reset || prev.key?.includeByok !== basis.includeByok) return undefined;
+  return prev.usage;
+}
+
 /**
  * `includeByok`: whether the member's limit counts BYOK spend; OpenRouter's total_usage always includes it, so it
- * is taken out when the limit does not count it. Spend within a day or window only grows, so a value the last
- * status showed and this read lacks (the rows of a key deleted since) is kept, as the larger of the two.
+ * is taken out when the limit does not count it. A day's spend only grows, so a day the last status showed larger
+ * than this read keeps the larger value; the window's requests are the sum of its days. The top models of the
+ * same window keep the larger of the two per model (a restart can lose a deleted key's share of a model).
  */
 export function analyticsView(rows: readonly UsageRow[], reset: ResetPeriod, now: number, includeByok = true, kept?: KeptAnalytics): AnalyticsView {
   const firstDay = utcDay(now - (USAGE_DAYS_MAX - 1) * DAY_MS);
@@ -43,7 +53,6 @@ export function analyticsView(rows: readonly UsageRow[], reset: ResetPeriod, now
   const today = utcDay(now);
   const days = new Map<string, { usd: number; requests: number }>();
   const models = new Map<string, { usd: number; requests: number }>();
-  let requests = 0;
   const inRange = (date: string) => date >= firstDay && date <= today && realDay(date);
   for (const r of rows) {
     // a day that is no calendar day (2026-02-30) would sort among real ones and stretch the list past its bound
@@ -54,7 +63,6 @@ export function analyticsView(rows: readonly UsageRow[], reset: ResetPeriod, now
     d.requests += count(r.requests);
     days.set(r.date, d);
     if (r.date < windowDay) continue;
-    requests += count(r.requests);
     const model = (r.model ?? 'unknown').slice(0, MODEL_ID_MAX);
     const m = models.get(model) ?? { usd: 0, requests: 0 };
     m.usd += usd;
@@ -71,10 +79,9 @@ export function analyticsView(rows: readonly UsageRow[], reset: ResetPeriod, now
     // "never" shows the days kept, a range that moves daily: what the last status showed holds for its day only
     ? utcDay(analyzed) === today
     : windowStart(reset, analyzed) === windowStart(reset, now));
-  if (sameWindow) {
-    for (const m of kept?.models ?? []) larger(models, m.model, m);
-    requests = Math.max(requests, count(kept?.requests ?? 0));
-  }
+  if (sameWindow) for (const m of kept?.models ?? []) larger(models, m.model, m);
+  let requests = 0;
+  for (const [date, d] of days) if (date >= windowDay) requests += d.requests;
   return {
     requests,
     models: rankModels(models, TOP_MODELS_MAX),

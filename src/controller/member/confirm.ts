@@ -10,15 +10,16 @@ import type { MemberDeps } from './deps.ts';
 /** The key as the book has it, else as one GET finds it (and the book learns it); undefined when it is gone. */
 export async function confirmedKey(d: Pick<MemberDeps, 'book' | 'keys'>, hash: string): Promise<Key | undefined> {
   const known = d.book.get(hash);
-  // before a first listing nothing is known absent: no read per key while OpenRouter cannot even be listed
-  if (known || d.book.refreshedFrom === undefined) return known;
+  // before a first listing nothing is known absent: no read per key while OpenRouter cannot even be listed; a key
+  // it answered 404 for is not asked about at every pass (an idle pass stays quiet)
+  if (known || d.book.refreshedFrom === undefined || d.book.isGone(hash)) return known;
   try {
     const k = await d.keys.get(hash);
     d.book.put(k);
     return k;
   } catch (e) {
     if (!isOpenRouter(e, 'notFound')) throw e;
-    d.book.remove(hash);
+    d.book.markGone(hash);
     return undefined;
   }
 }

@@ -27,7 +27,7 @@ import { idleState, nextIdleStep } from './inactivity.ts';
 import { disabledOutside, planKey, type KeyPlan } from './plan.ts';
 import { provision, recover } from './provision.ts';
 import { computeStatus, type Outcome } from './status.ts';
-import { analyticsView } from './analytics.ts';
+import { analyticsView, keptAnalytics } from './analytics.ts';
 import { nextActivity } from './inactivity.ts';
 
 export type { MemberDeps, Result } from './deps.ts';
@@ -330,7 +330,7 @@ async function report(c: MemberContext, out: Outcome, observed: Key | undefined,
     expired: out.reason === 'Expired',
     nextRotationAt: nextRotation === undefined ? undefined : new Date(nextRotation).toISOString(),
     inactivity: inactivityCondition(c, policy),
-    analytics: usage && budget ? { ...analyticsView(usage.rows, budget.reset, c.now(), budget.includeByok, c.status.usage), at: usage.at } : undefined,
+    analytics: usage && budget ? { ...analyticsView(usage.rows, budget.reset, c.now(), budget.includeByok, keptAnalytics(c.m.status, budget)), at: usage.at } : undefined,
     drainingUSD: budget ? (c.status.previousKeys ?? []).filter((p) => p.state === 'Draining').reduce((sum, p) => {
       const k = c.d.book.get(p.hash);
       return sum + (k && p.window === c.carried.window ? windowSpend(k, budget.reset, budget.includeByok) : 0);
