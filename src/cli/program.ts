@@ -4,6 +4,7 @@
  * check found a problem), 2 a usage mistake (unknown flag, bad value), with the reason on stderr.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { redactKeys } from '../util/redact.ts';
 import { runDoctor, runReport, runRotate, runStatus, type Io } from './commands.ts';
 import { doctorOptions, type DoctorFlags } from './doctor-settings.ts';
 import { CliError } from './kube.ts';
@@ -36,7 +37,7 @@ function build(name: string, io: Io, env: NodeJS.ProcessEnv, exit: (code: number
     .description('teamkeys: usage reports, rotations and status of TeamMembers, read from Kubernetes only; doctor checks the OpenRouter account')
     .exitOverride()
     // commander echoes a mistyped option whole: a key string given by mistake must not reach the terminal's scrollback
-    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s.replace(/sk-or-v1-[0-9a-zA-Z]+/g, 'sk-or-v1-[redacted]')) })
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(redactKeys(s)) })
     .showHelpAfterError('(add --help for usage)');
 
   connection(program.command('report'))

@@ -20,6 +20,8 @@ export class UsageBook {
   at: string | undefined;
   /** when every kept day was last read */
   private fullAt: number | undefined;
+  /** the book's signature, to tell whether a read changed anything */
+  private signed = signature(new Map());
   /** the last read: queries made, rows no member could be found for, rows skipped as unreadable, and whether OpenRouter cut the answer */
   last = { calls: 0, unattributed: 0, skipped: 0, skippedWhy: undefined as string | undefined, unresolved: 0, truncated: false, full: false };
   private readonly clock: Clock;
@@ -61,7 +63,9 @@ export class UsageBook {
     // key's (OpenRouter stops resolving it): kept as last read, as the spend it stands for happened
     const [from, asked] = [utcDay(first), utcDay(since)];
     for (const [uid, rows] of this.byMember) for (const r of rows) if (r.date >= from && (r.date < asked || !answered.has(rowId(r)))) file(uid, r);
-    const changed = signature(next) !== signature(this.byMember);
+    const signed = signature(next);
+    const changed = signed !== this.signed;
+    this.signed = signed;
     this.byMember = next;
     this.at = new Date(now).toISOString();
     if (full) this.fullAt = now;
