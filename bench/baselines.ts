@@ -9,6 +9,7 @@
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CustomObjectsApi } from '@kubernetes/client-node';
 import { request } from 'undici';
 import { GROUP, VERSION } from '../src/api/schema.ts';
+import { aMember } from '../test/kit/objects.ts';
 
 const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
@@ -41,7 +42,7 @@ const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
 /** The members (b) writes to are created first, untimed, as the operator's members were before it saw them. */
 export async function ceiling(core: CoreV1Api, custom: CustomObjectsApi, namespace: string, policy: string, n: number, inFlight = 32): Promise<number> {
   const member = { group: GROUP, version: VERSION, namespace, plural: 'teammembers' };
-  await inParallel(n, inFlight, (i) => custom.createNamespacedCustomObject({ ...member, body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'TeamMember', metadata: { name: `m${i}` }, spec: { policy } } }));
+  await inParallel(n, inFlight, (i) => custom.createNamespacedCustomObject({ ...member, body: aMember(namespace, `m${i}`, policy) }));
   const started = performance.now();
   await inParallel(n, inFlight, async (i) => {
     const name = `m${i}`;

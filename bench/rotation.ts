@@ -7,6 +7,7 @@
 import { AppsV1Api } from '@kubernetes/client-node';
 import { apiClient } from '../src/kube/pool.ts';
 import { callsBetween, pause, percentile, withBench } from './setup.ts';
+import { aMember, aPolicy, toYaml } from '../test/kit/objects.ts';
 
 const N = Number(process.env['BENCH_ROTATIONS'] ?? 10);
 
@@ -17,9 +18,9 @@ await withBench(async ({ kc, custom, emu, kubectl }) => {
   const read = async (name: string) => ((await custom.getNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: 'bench', plural: 'teammembers', name })) as { status?: Status }).status ?? {};
   const lines: string[] = [];
   for (const c of [{ name: 'plain', overlap: '0s', deployment: false }, { name: 'deploy', overlap: '1h', deployment: true }]) {
-    await kubectl(['apply', '-f', '-'], `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${c.name}}\nspec:\n  budget: {limitUSD: 5}\n  rotation: {overlap: ${c.overlap}}\n`);
+    await kubectl(['apply', '-f', '-'], toYaml(aPolicy(c.name, { budget: { limitUSD: 5 }, rotation: { overlap: c.overlap } })));
     const members = Array.from({ length: N }, (_, i) => `${c.name}${i}`);
-    await kubectl(['apply', '-f', '-'], members.map((m) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${m}, namespace: bench}\nspec: {policy: ${c.name}}`).join('\n---\n'));
+    await kubectl(['apply', '-f', '-'], toYaml(members.map((m) => aMember('bench', m, c.name))));
     for (const m of members) while (!(await read(m)).key) await pause(50);
     if (c.deployment) {
       for (const m of members) {

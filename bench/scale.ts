@@ -22,6 +22,7 @@ import { ceiling, inParallel, seedScript } from './baselines.ts';
 import { metricSum, procStats, readyClock, type ReadyClock } from './measure.ts';
 import { benchCluster, callsBetween, percentile } from './setup.ts';
 import { save, table, type IdleResult, type RestartResult, type ScenarioResult } from './report.ts';
+import { aMember, aPolicy, toYaml } from '../test/kit/objects.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const list = (v: string | undefined, d: number[]) => (v ? v.split(',').map(Number) : d);
@@ -80,7 +81,7 @@ try {
   operator = o.op;
   // warm up (caches, JIT, the first key listing): the first scenario must not measure the operator's start
   await core.createNamespace({ body: { metadata: { name: 'warmup', labels: MANAGED } } });
-  await kubectl(['apply', '-f', '-'], 'apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: warmup}\nspec: {usage: {syncInterval: 30s}}\n---\napiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: warmup, namespace: warmup}\nspec: {policy: warmup}');
+  await kubectl(['apply', '-f', '-'], toYaml(aPolicy('warmup', { usage: { syncInterval: '30s' } }), aMember('warmup', 'warmup', 'warmup')));
   while ((await readyClock(custom, 'warmup').collect()) < 1) await pause(100);
   const results: ScenarioResult[] = [];
   let partial: string[] | undefined;
@@ -94,7 +95,7 @@ try {
         // the ceiling's namespace is left out of the operator's selector: (b) writes its members itself
         for (const name of [ns, `seed-${ns}`]) await core.createNamespace({ body: { metadata: { name, labels: MANAGED } } });
         await core.createNamespace({ body: { metadata: { name: `ceil-${ns}` } } });
-        await kubectl(['apply', '-f', '-'], `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: p-${ns}}\nspec: {budget: {limitUSD: 5}}`);
+        await kubectl(['apply', '-f', '-'], toYaml(aPolicy(`p-${ns}`, { budget: { limitUSD: 5 } })));
         emu.faults.set(latencyMs > 0 ? [{ kind: 'latency', latencyMs, probability: 1, status: 500, retryAfterSeconds: 1 }] : []);
         emu.rateLimit.set(limit ? { perSecond: limit } : undefined);
         const m0 = await o.metrics();
@@ -104,7 +105,7 @@ try {
         // operator's throughput must not be capped by how fast the members arrive
         const created = performance.now();
         await inParallel(n, 32, async (k) => {
-          await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: 'teammembers', body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'TeamMember', metadata: { name: `m${k}` }, spec: { policy: `p-${ns}` } } });
+          await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: 'teammembers', body: aMember(ns, `m${k}`, `p-${ns}`) });
           clock.created(`m${k}`);
         });
         const createdPerSecond = (n / (performance.now() - created)) * 1000;

@@ -64,7 +64,7 @@ const reason = { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?
 const message = { name: 'Message', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].message', priority: 1 };
 const age = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
 
-export function keyPolicyCrd(): Json {
+function keyPolicyCrd(): Json {
   return crd('KeyPolicy', 'keypolicies', 'kp', 'Cluster', KeyPolicySpec, KeyPolicyStatus, [
     ready,
     reason,
@@ -81,7 +81,7 @@ export function keyPolicyCrd(): Json {
   ]);
 }
 
-export function teamMemberCrd(): Json {
+function teamMemberCrd(): Json {
   return crd('TeamMember', 'teammembers', 'tm', 'Namespaced', TeamMemberSpec, TeamMemberStatus, [
     ready,
     reason,

@@ -3,7 +3,7 @@
  * separately so an invalid one becomes a condition instead of an exception.
  */
 import { z } from 'zod';
-import { KeyPolicySpec, KeyPolicyStatus, TeamMemberSpec, TeamMemberStatus, type KeyPolicy, type ObjectMeta, type TeamMember } from './schema.ts';
+import { KeyPolicySpec, memberSecretName, KeyPolicyStatus, TeamMemberSpec, TeamMemberStatus, type KeyPolicy, type ObjectMeta, type TeamMember } from './schema.ts';
 
 const Time = z.union([z.string(), z.date()]);
 
@@ -91,7 +91,7 @@ export function offboardee(o: unknown): Offboardee | undefined {
     metadata,
     policy: spec?.policy,
     suspended: spec?.suspended === true,
-    secretName: spec?.secretName ?? `${metadata.name}-openrouter`,
+    secretName: memberSecretName(metadata.name, spec?.secretName),
     key: key ? { hash: key.hash, name: key.name, disabled: key.disabled } : undefined,
     pendingName: status?.pendingKey?.name,
     previous: (status?.previousKeys ?? []).filter((p) => p.state !== 'Deleted').map((p) => ({ hash: p.hash, name: p.name })),

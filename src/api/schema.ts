@@ -40,7 +40,7 @@ export type DeletionPolicy = z.infer<typeof DeletionPolicy>;
 export const DisabledOutsidePolicy = z.enum(['Replace', 'Respect']);
 export type DisabledOutsidePolicy = z.infer<typeof DisabledOutsidePolicy>;
 
-const Budget = z
+export const Budget = z
   .object({
     limitUSD: usd('Spending cap per reset window for each member key; omitted means no cap').optional(),
     reset: ResetPeriod.default('monthly').meta({ description: 'When the cap resets: daily, weekly (Monday), monthly (1st) at 00:00 UTC, or never.' }),
@@ -52,7 +52,7 @@ const Budget = z
     ...cel({ rule: '!has(self.limitUSD) || !has(self.memberMaxUSD) || self.memberMaxUSD >= self.limitUSD', message: 'memberMaxUSD must be at least limitUSD', fieldPath: '.memberMaxUSD' }),
   });
 
-const SecretKeys = z
+export const SecretKeys = z
   .object({
     apiKey: z.string().regex(/^[-._a-zA-Z0-9]+$/).max(253).default('OPENROUTER_API_KEY').meta({ description: 'Secret data key holding the API key.' }),
     baseURL: z.string().regex(/^[-._a-zA-Z0-9]+$/).max(253).default('OPENROUTER_BASE_URL').meta({ description: 'Secret data key holding the OpenRouter base URL.' }),
@@ -89,7 +89,7 @@ const SecretTemplate = z
   })
   .meta({ description: 'Shape of the Secret each member gets.' });
 
-const UsageSettings = z
+export const UsageSettings = z
   .object({
     syncInterval: duration('usage.syncInterval').default('5m').meta({
       description: 'How often spend is read from OpenRouter (one list call per 100 keys). At least 30s.',
@@ -99,7 +99,7 @@ const UsageSettings = z
   })
   .meta({ description: 'Usage reporting.' });
 
-const Rotation = z
+export const Rotation = z
   .object({
     every: duration('rotation.every').optional().meta({
       description: 'Rotate each member key this long after it was issued (e.g. 2160h for 90 days), spread over the last tenth of the period (at most 24h) per member. Omitted: rotate only on demand (annotation teamkeys.dev/rotate). 1h to 8760h.',
@@ -483,3 +483,8 @@ export const ANNOTATION_ROTATE = 'teamkeys.dev/rotate';
 /** On a TeamMember: any new value brings back a key disabled for inactivity. */
 export const ANNOTATION_REACTIVATE = 'teamkeys.dev/reactivate';
 export const MANAGER = 'teamkeys';
+
+/** The Secret a member's key is written to: spec.secretName, else `<member>-openrouter`. */
+export function memberSecretName(member: string, secretName: string | undefined): string {
+  return secretName ?? `${member}-openrouter`;
+}

@@ -27,7 +27,7 @@ const DAY_MS = 86_400_000;
 /** Guardrails whose key assignments are counted (one paged call each); beyond that only their names are listed. */
 const COUNTED_GUARDRAILS = 20;
 
-export function failure(e: unknown): Failure {
+function failure(e: unknown): Failure {
   return { ok: false, message: errorMessage(e), kind: e instanceof OpenRouterError ? e.kind : undefined };
 }
 

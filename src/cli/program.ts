@@ -7,6 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { redactKeys } from '../util/redact.ts';
 import { runDoctor, runReport, runRotate, runStatus, type Io } from './commands.ts';
 import { doctorOptions, type DoctorFlags } from './doctor-settings.ts';
+import type { Flags, ReportFlags, RotateFlags } from './flags.ts';
 import { CliError } from './kube.ts';
 import { parseSince } from './period.ts';
 import { OUTPUTS } from './render.ts';
@@ -72,23 +73,6 @@ function connection(cmd: Command): Command {
     .option('--kubeconfig <path>', 'the kubeconfig (default: KUBECONFIG, then ~/.kube/config)')
     .option('--context <name>', 'the kubeconfig context to use')
     .option('--as <user>', 'impersonate this user or ServiceAccount (system:serviceaccount:NS:NAME)');
-}
-
-export interface Flags {
-  namespace?: string;
-  allNamespaces?: boolean;
-  kubeconfig?: string;
-  context?: string;
-  as?: string;
-}
-export interface ReportFlags extends Flags {
-  policy?: string;
-  since: string;
-  sort: (typeof SORT_KEYS)[number];
-  output: (typeof OUTPUTS)[number];
-}
-export interface RotateFlags extends Flags {
-  reason?: string;
 }
 
 function since(v: string): string {

@@ -65,7 +65,7 @@ const CSV_COLUMNS: readonly [string, (r: ReportRow) => string | number | null][]
 ];
 
 /** One line per member, no total line (a CSV is data to sum); unknown figures are empty fields. */
-export function csvOf(rows: readonly ReportRow[]): string {
+function csvOf(rows: readonly ReportRow[]): string {
   return csv(CSV_COLUMNS.map(([h]) => h), rows.map((r) => CSV_COLUMNS.map(([, pick]) => {
     const v = pick(r);
     return typeof v === 'string' ? cell.printableField(v) : v;
@@ -100,7 +100,7 @@ const COLUMNS: readonly Column[] = [
 ];
 
 /** kubectl's look: no borders, columns three spaces apart; figures right-aligned; a total row; the period below. */
-export function tableOf(r: Report, wide: boolean): string {
+function tableOf(r: Report, wide: boolean): string {
   const columns = COLUMNS.filter((c) => wide || !c.wide);
   const rows = r.rows.map((row) => columns.map((c) => cell.printable(c.cell(row))));
   if (r.rows.length > 0) rows.push(columns.map((c) => c.total?.(r.totals) ?? ''));

@@ -1,6 +1,7 @@
 /**
- * The operator's read side: four informer caches, and the typed views the reconcilers decide on. Members are
- * parsed once per resourceVersion: policy reconciles, sweeps and scrapes read all of them.
+ * The operator's read side: four informer caches, and the typed views the reconcilers decide on. Members and
+ * policies are parsed once per resourceVersion: policy reconciles, sweeps and scrapes read all of them, and a
+ * policy is resolved once per object it is parsed to (api/policy.ts).
  */
 import type { KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -20,6 +21,7 @@ export class Caches {
   /** workloads that opted in to restarts; undefined with --restart-workloads=false */
   readonly workloads: WorkloadInformers | undefined;
   private readonly parsed = new Map<string, { rv: string; value: Parsed<TeamMember> }>();
+  private readonly parsedPolicies = new Map<string, { rv: string; value: Parsed<KeyPolicy> }>();
   private readonly selector: Record<string, string> | undefined;
 
   constructor(cluster: Cluster, namespaceSelector: Record<string, string> | undefined, log: Logger, restartWorkloads: boolean) {
@@ -31,6 +33,7 @@ export class Caches {
     this.secrets = cluster.secretInformer(`${LABEL_MANAGED_BY}=${MANAGER},${LABEL_MEMBER}`, { onError: onError('secrets') });
     this.workloads = restartWorkloads ? cluster.workloadInformers(`${LABEL_RESTART}=true`, { onError: onError('workloads') }) : undefined;
     this.members.on('delete', (o) => this.parsed.delete(idOf(o)));
+    this.policies.on('delete', (o) => this.parsedPolicies.delete(o.metadata?.name ?? ''));
   }
 
   async start(): Promise<void> {
@@ -57,7 +60,7 @@ export class Caches {
     ];
   }
 
-  workload(kind: string, namespace: string, name: string): KindedWorkload | undefined {
+  workload(kind: KindedWorkload['kind'], namespace: string, name: string): KindedWorkload | undefined {
     const w = this.workloads;
     if (!w) return undefined;
     switch (kind) {
@@ -73,8 +76,6 @@ export class Caches {
         const obj = w.DaemonSet.get(name, namespace);
         return obj && { kind, obj };
       }
-      default:
-        return undefined;
     }
   }
 
@@ -132,14 +133,25 @@ export class Caches {
 
   allPolicies(): KeyPolicy[] {
     return this.policies.list().flatMap((o) => {
-      const p = parsePolicy(o);
+      const p = this.parsedPolicy(o);
       return p?.ok ? [p.value] : [];
     });
   }
 
   policy(name: string): KeyPolicy | undefined {
-    const p = parsePolicy(this.policies.get(name));
+    const p = this.parsedPolicy(this.policies.get(name));
     return p?.ok ? p.value : undefined;
+  }
+
+  private parsedPolicy(o: KubernetesObject | undefined): Parsed<KeyPolicy> {
+    if (!o) return undefined;
+    const name = o.metadata?.name ?? '';
+    const rv = o.metadata?.resourceVersion ?? '';
+    const hit = this.parsedPolicies.get(name);
+    if (hit && hit.rv === rv) return hit.value;
+    const value = parsePolicy(o);
+    this.parsedPolicies.set(name, { rv, value });
+    return value;
   }
 }
 

@@ -1,9 +1,17 @@
 import type { Clock } from '../util/clock.ts';
+import { requeue, type Ended, type Result } from './failure.ts';
 
-export interface QueueOptions {
+/** How the queue tells items apart: items with one key are one item (dedup, backoff, schedules). */
+export interface Codec<T> {
+  encode: (item: T) => string;
+  decode: (key: string) => T;
+}
+
+export interface QueueOptions<T> {
   workers: number;
   /** the time its timers run on: real elapsed time (monotonicClock), not the domain clock */
   clock: Clock;
+  codec: Codec<T>;
   /** per-key exponential backoff for retries */
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -11,14 +19,15 @@ export interface QueueOptions {
 
 const MAX_DELAY_MS = 12 * 3_600_000;
 
-export type Handler = (key: string) => Promise<{ requeueAfterMs?: number | undefined; retry?: boolean }>;
+/** A reconcile: its Result, or a throw (logged by onError, retried with backoff); see failure.ts requeue. */
+export type Handler<T> = (item: T) => Promise<Result>;
 
 /**
- * A keyed work queue with client-go's semantics: a key waits in the queue at most once; it never runs on two
- * workers at once; a key added while it runs is marked dirty and runs again afterwards; retries back off
- * exponentially per key until forgotten; addAfter schedules a later run.
+ * A keyed work queue with client-go's semantics: an item waits in the queue at most once; it never runs on two
+ * workers at once; an item added while it runs is marked dirty and runs again afterwards; retries back off
+ * exponentially per item until forgotten; addAfter schedules a later run. Items are kept as their keys (the codec).
  */
-export class WorkQueue {
+export class WorkQueue<T> {
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
   private readonly running = new Set<string>();
@@ -26,12 +35,18 @@ export class WorkQueue {
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly failures = new Map<string, number>();
   private readonly backoffUntil = new Map<string, number>();
-  private readonly o: Required<QueueOptions>;
+  private readonly o: Required<QueueOptions<T>>;
+  /** what a finished reconcile leads to, on keys (failure.ts requeue decides which) */
+  private readonly keyed = {
+    forget: (key: string) => this.forgetKey(key),
+    addAfter: (key: string, ms: number) => this.addAfterKey(key, ms),
+    addRateLimited: (key: string) => this.addRateLimitedKey(key),
+  };
   private waiters: (() => void)[] = [];
   private stopping = false;
   private workers: Promise<void>[] = [];
 
-  constructor(opts: QueueOptions) {
+  constructor(opts: QueueOptions<T>) {
     this.o = { baseDelayMs: 500, maxDelayMs: 300_000, ...opts };
   }
 
@@ -50,10 +65,65 @@ export class WorkQueue {
   }
 
   /**
-   * Queues the key. An urgent key (a deletion, a spec change: what a person asked for) skips its backoff and
+   * Queues the item. An urgent one (a deletion, a spec change: what a person asked for) skips its backoff and
    * goes to the front of the queue; its failure count stays, so failing again backs off further.
    */
-  add(key: string, urgent = false): void {
+  add(item: T, urgent = false): void {
+    this.addKey(this.o.codec.encode(item), urgent);
+  }
+
+  /**
+   * Ends an item's backoff now and queues it, behind what people asked for. Its failure count stays, so an item
+   * that fails again backs off further.
+   */
+  release(item: T): void {
+    const key = this.o.codec.encode(item);
+    if (this.backoffUntil.delete(key)) {
+      const t = this.timers.get(key);
+      if (t) clearTimeout(t.timer);
+      this.timers.delete(key);
+    }
+    this.addKey(key);
+  }
+
+  /** Milliseconds until the item's failure backoff ends (0: not backing off). */
+  backoffLeft(item: T): number {
+    return Math.max(0, (this.backoffUntil.get(this.o.codec.encode(item)) ?? 0) - this.o.clock.now());
+  }
+
+  /**
+   * Runs the item after a delay; an earlier pending schedule wins. Delays are capped at 12 h: Node's timers
+   * overflow past 24.8 days and would fire at once, turning a far-away expiry into a hot loop.
+   */
+  addAfter(item: T, requestedMs: number): void {
+    this.addAfterKey(this.o.codec.encode(item), requestedMs);
+  }
+
+  /** Runs the item after its backoff, which doubles with each failure until forgotten; returns the delay. */
+  addRateLimited(item: T): number {
+    return this.addRateLimitedKey(this.o.codec.encode(item));
+  }
+
+  forget(item: T): void {
+    this.forgetKey(this.o.codec.encode(item));
+  }
+
+  start(handler: Handler<T>, onError: (item: T, err: unknown) => void): void {
+    this.stopping = false;
+    for (let i = 0; i < this.o.workers; i++) this.workers.push(this.work(handler, onError));
+  }
+
+  /** Stops taking work and waits for running handlers, up to the deadline. */
+  async shutdown(deadlineMs: number): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers.values()) clearTimeout(t.timer);
+    this.timers.clear();
+    for (const w of this.waiters.splice(0)) w();
+    await Promise.race([Promise.all(this.workers), new Promise((r) => setTimeout(r, deadlineMs).unref())]);
+    this.workers = [];
+  }
+
+  private addKey(key: string, urgent = false): void {
     if (this.stopping) return;
     if (urgent && this.backoffUntil.delete(key)) {
       const t = this.timers.get(key);
@@ -77,32 +147,10 @@ export class WorkQueue {
     this.waiters.shift()?.();
   }
 
-  /**
-   * Ends a key's backoff now and queues it, behind what people asked for. Its failure count stays, so a key that
-   * fails again backs off further.
-   */
-  release(key: string): void {
-    if (this.backoffUntil.delete(key)) {
-      const t = this.timers.get(key);
-      if (t) clearTimeout(t.timer);
-      this.timers.delete(key);
-    }
-    this.add(key);
-  }
-
-  /** Milliseconds until the key's failure backoff ends (0: not backing off). */
-  backoffLeft(key: string): number {
-    return Math.max(0, (this.backoffUntil.get(key) ?? 0) - this.o.clock.now());
-  }
-
-  /**
-   * Runs the key after a delay; an earlier pending schedule wins. Delays are capped at 12 h: Node's timers
-   * overflow past 24.8 days and would fire at once, turning a far-away expiry into a hot loop.
-   */
-  addAfter(key: string, requestedMs: number): void {
+  private addAfterKey(key: string, requestedMs: number): void {
     if (this.stopping) return;
     const ms = Math.min(requestedMs, MAX_DELAY_MS);
-    if (ms <= 0) return this.add(key);
+    if (ms <= 0) return this.addKey(key);
     const at = this.o.clock.now() + ms;
     const existing = this.timers.get(key);
     if (existing && existing.at <= at) return;
@@ -110,39 +158,24 @@ export class WorkQueue {
     const timer = setTimeout(() => {
       this.timers.delete(key);
       this.backoffUntil.delete(key);
-      this.add(key);
+      this.addKey(key);
     }, ms);
     timer.unref();
     this.timers.set(key, { at, timer });
   }
 
-  addRateLimited(key: string): number {
+  private addRateLimitedKey(key: string): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
     const delay = Math.min(this.o.maxDelayMs, this.o.baseDelayMs * 2 ** n);
-    this.addAfter(key, delay);
+    this.addAfterKey(key, delay);
     this.backoffUntil.set(key, this.o.clock.now() + delay);
     return delay;
   }
 
-  forget(key: string): void {
+  private forgetKey(key: string): void {
     this.failures.delete(key);
     this.backoffUntil.delete(key);
-  }
-
-  start(handler: Handler, onError: (key: string, err: unknown) => void): void {
-    this.stopping = false;
-    for (let i = 0; i < this.o.workers; i++) this.workers.push(this.work(handler, onError));
-  }
-
-  /** Stops taking work and waits for running handlers, up to the deadline. */
-  async shutdown(deadlineMs: number): Promise<void> {
-    this.stopping = true;
-    for (const t of this.timers.values()) clearTimeout(t.timer);
-    this.timers.clear();
-    for (const w of this.waiters.splice(0)) w();
-    await Promise.race([Promise.all(this.workers), new Promise((r) => setTimeout(r, deadlineMs).unref())]);
-    this.workers = [];
   }
 
   private async next(): Promise<string | undefined> {
@@ -160,24 +193,26 @@ export class WorkQueue {
     return undefined;
   }
 
-  private async work(handler: Handler, onError: (key: string, err: unknown) => void): Promise<void> {
+  private async work(handler: Handler<T>, onError: (item: T, err: unknown) => void): Promise<void> {
     for (;;) {
       const key = await this.next();
       if (key === undefined) return;
       try {
-        const r = await handler(key);
-        if (r.retry) this.addRateLimited(key);
-        else {
-          this.forget(key);
-          if (r.requeueAfterMs !== undefined) this.addAfter(key, r.requeueAfterMs);
-        }
-      } catch (err) {
-        onError(key, err);
-        this.addRateLimited(key);
+        requeue(this.keyed, key, await this.run(key, handler, onError));
       } finally {
         this.running.delete(key);
-        if (this.dirty.delete(key)) this.add(key);
+        if (this.dirty.delete(key)) this.addKey(key);
       }
+    }
+  }
+
+  private async run(key: string, handler: Handler<T>, onError: (item: T, err: unknown) => void): Promise<Ended> {
+    const item = this.o.codec.decode(key);
+    try {
+      return { result: await handler(item) };
+    } catch (error) {
+      onError(item, error);
+      return { error };
     }
   }
 }

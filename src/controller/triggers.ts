@@ -1,31 +1,19 @@
 /**
- * What wakes which reconcile. Informer callbacks only enqueue keys (tm/<ns>/<name>, kp/<name>); workers read the
- * latest object from the cache.
+ * What wakes which reconcile. Informer callbacks only enqueue work items (workitem.ts); workers read the latest
+ * object from the cache.
  */
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { policyNameOf } from '../api/objects.ts';
-import { ANNOTATION_REACTIVATE, ANNOTATION_ROTATE, LABEL_MEMBER } from '../api/schema.ts';
+import { ANNOTATION_REACTIVATE, ANNOTATION_ROTATE, FINALIZER, LABEL_MEMBER } from '../api/schema.ts';
 import type { Caches } from './caches.ts';
 import type { WorkQueue } from './queue.ts';
 import { secretsUsed } from './workloads.ts';
 import type { KindedWorkload } from '../kube/cluster.ts';
+import { STRAY_GUARDRAILS, memberItem, policyItem, workItemKey, workloadItem, type WorkItem } from './workitem.ts';
 
-export const MEMBER = 'tm/';
-export const POLICY = 'kp/';
-export const WORKLOAD = 'wl/';
-/** This operator's guardrails whose policy is gone (after each listing): see policy/guardrail.ts deleteStrayGuardrails. */
-export const STRAY_GUARDRAILS = 'gr/stray';
 /** A key change waits this long before workloads are rolled: members rotated together roll a workload once. */
 const RESTART_DEBOUNCE_MS = 2_000;
-
-function workloadKey(w: KindedWorkload): string {
-  return `${WORKLOAD}${w.kind}/${w.obj.metadata?.namespace ?? ''}/${w.obj.metadata?.name ?? ''}`;
-}
-
-export function memberKey(o: { metadata?: { namespace?: string | undefined; name?: string | undefined } | undefined }): string {
-  return `${MEMBER}${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
-}
 
 /** The Secret a member object names, read leniently. */
 function secretNameOf(o: KubernetesObject & { spec?: unknown }): string {
@@ -48,35 +36,36 @@ export function guardrailOf(o: KubernetesObject & { status?: unknown }, operator
 }
 
 /** `operator`: this operator's id (controller/identity.ts), known once it has started. */
-export function wireTriggers(caches: Caches, queue: WorkQueue, operator: () => string): void {
+export function wireTriggers(caches: Caches, queue: WorkQueue<WorkItem>, operator: () => string): void {
   const { members, policies, namespaces, secrets } = caches;
   // each member as last seen: the policy it named (moving re-evaluates the one it left) and what a person last
   // asked of it (a new generation, a deletion, a rotation or reactivation request jumps the queue and any backoff: offboarding
   // never waits)
   const seen = new Map<string, { policy: string | undefined; generation: number | undefined; deleting: boolean; rotate: string | undefined; reactivate: string | undefined }>();
   const onMember = (o: KubernetesObject) => {
-    const key = memberKey(o);
+    const item = memberItem(o);
+    const key = workItemKey(item);
     const now = { policy: policyNameOf(o), generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined, rotate: o.metadata?.annotations?.[ANNOTATION_ROTATE], reactivate: o.metadata?.annotations?.[ANNOTATION_REACTIVATE] };
     const before = seen.get(key);
     seen.set(key, now);
-    queue.add(key, before !== undefined && (now.generation !== before.generation || (now.deleting && !before.deleting) || now.rotate !== before.rotate || now.reactivate !== before.reactivate));
-    if (before?.policy !== undefined && before.policy !== now.policy) queue.add(POLICY + before.policy);
-    if (now.policy) queue.add(POLICY + now.policy);
+    queue.add(item, before !== undefined && (now.generation !== before.generation || (now.deleting && !before.deleting) || now.rotate !== before.rotate || now.reactivate !== before.reactivate));
+    if (before?.policy !== undefined && before.policy !== now.policy) queue.add(policyItem(before.policy));
+    if (now.policy) queue.add(policyItem(now.policy));
   };
   for (const verb of ['add', 'update', 'delete'] as const) members.on(verb, onMember);
   // a member's key may have changed: the workloads using its Secret look again, a little later
   members.on('update', (o) => {
     const ns = o.metadata?.namespace ?? '';
     const secret = secretNameOf(o);
-    for (const w of caches.workloadsUsing(ns, secret)) queue.addAfter(workloadKey(w), RESTART_DEBOUNCE_MS);
+    for (const w of caches.workloadsUsing(ns, secret)) queue.addAfter(workloadItem(w), RESTART_DEBOUNCE_MS);
   });
   // an opted-in workload appeared or progressed: record it, and let members waiting for its rollout look again
   const onWorkload = (w: KindedWorkload) => {
-    queue.add(workloadKey(w));
+    queue.add(workloadItem(w));
     const ns = w.obj.metadata?.namespace ?? '';
     for (const secret of secretsUsed(w.obj)) {
       const m = caches.memberBySecret(ns, secret);
-      if (m) queue.add(memberKey(m));
+      if (m) queue.add(memberItem(m));
     }
   };
   const wl = caches.workloads;
@@ -87,7 +76,7 @@ export function wireTriggers(caches: Caches, queue: WorkQueue, operator: () => s
       wl.DaemonSet.on(verb, (obj) => onWorkload({ kind: 'DaemonSet', obj }));
     }
   }
-  members.on('delete', (o) => seen.delete(memberKey(o)));
+  members.on('delete', (o) => seen.delete(workItemKey(memberItem(o))));
   // a policy change re-evaluates its members, and so does this operator's guardrail becoming ready or changing
   // (members wait for it); its other status writes do not: at 10,000 members every one re-queued all of them, and
   // with several operators serving a policy each would wake the others' members. A namespace's labels decide which
@@ -95,25 +84,38 @@ export function wireTriggers(caches: Caches, queue: WorkQueue, operator: () => s
   const policySeen = new Map<string, { generation: number | undefined; deleting: boolean; guardrail: string }>();
   const onPolicy = (verb: 'add' | 'update' | 'delete') => (o: KubernetesObject) => {
     const name = o.metadata?.name ?? '';
-    queue.add(POLICY + name);
+    queue.add(policyItem(name));
     const now = { generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined, guardrail: guardrailOf(o, operator()) };
     const before = policySeen.get(name);
     if (verb === 'delete') policySeen.delete(name);
     else policySeen.set(name, now);
     if (verb === 'update' && before && before.generation === now.generation && before.deleting === now.deleting && before.guardrail === now.guardrail) return;
-    for (const m of caches.allMembers()) if (m.spec.policy === name) queue.add(memberKey(m));
+    for (const m of caches.allMembers()) if (m.spec.policy === name) queue.add(memberItem(m));
   };
   for (const verb of ['add', 'update', 'delete'] as const) policies.on(verb, onPolicy(verb));
   for (const verb of ['add', 'update'] as const) {
     namespaces.on(verb, (ns) => {
-      for (const o of members.list(ns.metadata?.name)) queue.add(memberKey(o));
+      for (const o of members.list(ns.metadata?.name)) queue.add(memberItem(o));
     });
   }
   // a Secret edited or deleted by someone else: its member puts it back
   for (const verb of ['update', 'delete'] as const) {
     secrets.on(verb, (s) => {
       const member = s.metadata?.labels?.[LABEL_MEMBER];
-      if (member) queue.add(`${MEMBER}${s.metadata?.namespace ?? ''}/${member}`);
+      if (member) queue.add({ kind: 'member', namespace: s.metadata?.namespace ?? '', name: member });
     });
   }
+}
+
+/**
+ * Everything again (after a sync, or the management key works again): offboarding that waited goes first, also
+ * of members whose namespace this operator no longer manages (member/entry.ts decides which are its own).
+ */
+export function enqueueAll(caches: Caches, queue: WorkQueue<WorkItem>): void {
+  for (const m of caches.allMembers()) queue.add(memberItem(m), m.metadata.deletionTimestamp !== undefined);
+  for (const o of caches.members.list()) {
+    if (o.metadata?.deletionTimestamp !== undefined && o.metadata.finalizers?.includes(FINALIZER) && !caches.manages(o.metadata.namespace)) queue.add(memberItem(o), true);
+  }
+  for (const p of caches.policies.list()) queue.add(policyItem(p.metadata?.name ?? ''));
+  queue.add(STRAY_GUARDRAILS);
 }

@@ -31,10 +31,11 @@ export interface UsageAnswer {
 export interface AnalyticsPort {
   /**
    * Spend and requests per key, model and day from `since` to `until`. One query for the whole account when it
-   * fits OpenRouter's row limit; otherwise one per 100 of `keyHashes` (the keys whose rows matter), split further
-   * while an answer is still cut, and split by time while OpenRouter answers 408. Fails with an OpenRouterError
-   * when the analytics API is missing or refuses. `full`: every kept day is asked again, so what past answers
-   * taught (hashes that no longer resolve, a time range that timed out) is tried afresh.
+   * fits OpenRouter's row limit; otherwise batches of `keyHashes` (the keys whose rows matter: 100 at first, grown
+   * to fill half an answer), split further while an answer is still cut, and split by time while OpenRouter
+   * answers 408. Fails with an OpenRouterError when the analytics API is missing or refuses. `full`: every kept
+   * day is asked again, so what past answers taught (hashes that no longer resolve, a time range that timed out) is
+   * tried afresh.
    */
   usageByKeyModelDay(since: Date, until: Date, keyHashes: readonly string[], full?: boolean): Promise<UsageAnswer>;
 }

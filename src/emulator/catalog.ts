@@ -14,7 +14,7 @@ export interface ModelEntry {
   completionPerM: number;
 }
 
-export const MODELS: readonly ModelEntry[] = [
+const MODELS: readonly ModelEntry[] = [
   { slug: 'openai/gpt-4o-mini', canonical: 'openai/gpt-4o-mini-2024-07-18', provider: 'OpenAI', providerSlug: 'openai', zdr: false, promptPerM: 0.15, completionPerM: 0.6 },
   { slug: 'openai/gpt-4.1', canonical: 'openai/gpt-4.1-2025-04-14', provider: 'OpenAI', providerSlug: 'openai', zdr: false, promptPerM: 2, completionPerM: 8 },
   { slug: 'anthropic/claude-3.5-sonnet', canonical: 'anthropic/claude-3.5-sonnet-20241022', provider: 'Anthropic', providerSlug: 'anthropic', zdr: true, promptPerM: 3, completionPerM: 15 },

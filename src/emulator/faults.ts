@@ -16,7 +16,7 @@ import { z } from 'zod';
  * How a malformed answer is broken: not JSON at all (an HTML page), cut off half way, empty, every number and
  * boolean turned into a string, every object in `data` emptied, or `data` null.
  */
-export const MALFORMED = ['notJson', 'truncated', 'empty', 'wrongTypes', 'missingFields', 'nullData'] as const;
+const MALFORMED = ['notJson', 'truncated', 'empty', 'wrongTypes', 'missingFields', 'nullData'] as const;
 export type Malformed = (typeof MALFORMED)[number];
 export const FaultRuleSchema = z.object({
   route: z.string().optional(),

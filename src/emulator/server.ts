@@ -230,7 +230,7 @@ function toReply(e: unknown): Reply {
 }
 
 /** The committed answer's body, broken the way a faulty proxy or a changed API would break it. */
-export function malform(body: unknown, how: Malformed): string {
+function malform(body: unknown, how: Malformed): string {
   const json = JSON.stringify(body);
   switch (how) {
     case 'notJson':

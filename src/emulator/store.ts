@@ -38,7 +38,7 @@ export interface SpendInput {
 }
 
 /** OpenRouter's fee on BYOK inference, deducted from the account's credits. */
-export const BYOK_FEE = 0.05;
+const BYOK_FEE = 0.05;
 
 /** The emulator's account: keys, guardrails, assignments and activity, mutated only through these methods. */
 export class Store {

@@ -39,7 +39,7 @@ export function windowsOf(key: KeyRecord, now: number): Windows {
 }
 
 /** Spend that counts against the key's limit in the current reset window (lifetime when it never resets). */
-export function spendAgainstLimit(key: KeyRecord, now: number): number {
+function spendAgainstLimit(key: KeyRecord, now: number): number {
   const w = windowsOf(key, now);
   const byPeriod: Record<Window, [number, number]> = {
     daily: [w.daily, w.byokDaily],

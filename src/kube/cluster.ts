@@ -1,6 +1,14 @@
 /**
- * The only module that talks to the Kubernetes API for the controller: informers, status and finalizer patches,
- * Secrets, Events. Reconcilers see plain objects and KubeError, never client-node's types or exceptions.
+ * The controller's one way to the Kubernetes API, the leader's Lease aside (kube/leader.ts): the informers (members,
+ * policies, namespaces, the Secrets it manages, workloads that opted in to restarts; each lean, kube/lean.ts, and
+ * restarting, kube/informer.ts), patches of member and policy statuses and finalizers (a member's status and any
+ * finalizers only at the resourceVersion read), Secret reads and writes, workload patches, Events, and the uid of
+ * a namespace. It answers with client-node's plain objects (KubernetesObject, V1Secret); a failed call reaches its
+ * caller as a KubeError (kube/errors.ts), never as client-node's ApiException.
+ * Every write to a member, a policy, a Secret or a workload passes the leader's fence (fence(): once it says no, the
+ * write throws Deposed); Events and the operator's own HMAC Secret are not fenced. Every write but that Secret is
+ * counted in `writes` (the write metrics). A member write is remembered for a few seconds, so that a reconcile does
+ * not decide on a cache still behind it (behindOwnWrite).
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -16,7 +24,6 @@ import { apiClient } from './pool.ts';
 import { Deposed } from '../util/errors.ts';
 
 export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
-export const WORKLOAD_KINDS: readonly WorkloadKind[] = ['Deployment', 'StatefulSet', 'DaemonSet'];
 export type Workload = V1Deployment | V1StatefulSet | V1DaemonSet;
 /** A workload with its kind: list items carry none. */
 export type KindedWorkload = { kind: 'Deployment'; obj: V1Deployment } | { kind: 'StatefulSet'; obj: V1StatefulSet } | { kind: 'DaemonSet'; obj: V1DaemonSet };

@@ -14,7 +14,7 @@ export class KubeError extends Error {
   }
 }
 
-export function toKubeError(e: unknown): unknown {
+function toKubeError(e: unknown): unknown {
   if (!(e instanceof ApiException)) return e;
   const code = typeof e.code === 'number' ? e.code : 0;
   let message = `HTTP ${code}`;

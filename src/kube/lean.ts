@@ -7,7 +7,7 @@ import { ListWatch, Watch, type Informer, type KubeConfig, type KubernetesListOb
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** Drops what no decision reads, in place. */
-export function lean<T>(obj: T): T {
+function lean<T>(obj: T): T {
   if (typeof obj !== 'object' || obj === null || !('metadata' in obj)) return obj;
   const meta = (obj as KubernetesObject).metadata;
   if (!meta) return obj;

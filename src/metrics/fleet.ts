@@ -5,7 +5,7 @@
 import type { KeyPolicy, TeamMember } from '../api/schema.ts';
 import { isTrue } from '../controller/conditions.ts';
 import { addModels } from '../controller/member/analytics.ts';
-import { budgetLevel } from '../controller/member/desired.ts';
+import { budgetLevel } from '../controller/member/budget.ts';
 import { usdShown } from '../util/money.ts';
 
 export type Labels = Record<string, string>;

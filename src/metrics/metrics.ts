@@ -5,7 +5,7 @@ import type { MemberDeps } from '../controller/member/deps.ts';
 import { fleet, type Fleet, type Sample } from './fleet.ts';
 
 /** Why a previous key was disabled (teamkeys_rotation_overlaps_ended_total{ended}). */
-export const OVERLAP_ENDS = ['rolled_out', 'overlap', 'stalled', 'forced'] as const satisfies readonly Parameters<MemberDeps['observe']['overlapEnded']>[0][];
+const OVERLAP_ENDS = ['rolled_out', 'overlap', 'stalled', 'forced'] as const satisfies readonly Parameters<MemberDeps['observe']['overlapEnded']>[0][];
 
 export interface MetricSources {
   queueDepth(): number;

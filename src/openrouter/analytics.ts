@@ -11,13 +11,13 @@ import { RateLimiter } from './limiter.ts';
 import { AnalyticsAnswer, AnalyticsMeta, UsageQueryRow } from './schemas.ts';
 
 /** What one query asks OpenRouter for at most; OpenRouter's default is 1000. */
-export const ANALYTICS_ROW_LIMIT = 10_000;
+const ANALYTICS_ROW_LIMIT = 10_000;
 /** Key hashes per filtered query when the whole account does not fit one answer: to start with, and at least. */
 export const ANALYTICS_KEY_BATCH = 100;
 /** Batches grow to fill half an answer (a short range has few rows per key), up to this many hashes. */
-export const ANALYTICS_KEY_BATCH_MAX = 1000;
+const ANALYTICS_KEY_BATCH_MAX = 1000;
 /** The lane's default budget: half of OpenRouter's 64 a minute, leaving room for other tools and operators. */
-export const ANALYTICS_PER_MINUTE = 32;
+const ANALYTICS_PER_MINUTE = 32;
 
 const DAY_MS = 86_400_000;
 const NEEDED = { metrics: ['total_usage', 'byok_usage', 'request_count'], dimensions: ['api_key_id', 'model'], granularities: ['day'] } as const;

@@ -45,7 +45,7 @@ const MIN_429_WAIT_MS = 1_000;
 /** The page size of GET /keys, fixed by OpenRouter. */
 export const KEYS_PAGE_SIZE = 100;
 
-export function defaultDispatcher(): Agent {
+function defaultDispatcher(): Agent {
   // undici's defaults are 300 s timeouts and an unbounded pool; neither is acceptable for a controller
   return new Agent({ connections: 16, headersTimeout: 30_000, bodyTimeout: 30_000, connectTimeout: 10_000, keepAliveTimeout: 10_000 });
 }

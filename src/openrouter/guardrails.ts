@@ -9,11 +9,11 @@ import { OpenRouterError } from './errors.ts';
 const ZDR_FLAGS = ['enforce_zdr_anthropic', 'enforce_zdr_openai', 'enforce_zdr_google', 'enforce_zdr_xai', 'enforce_zdr_other'] as const;
 
 /** The most hashes one assignment call carries. */
-export const ASSIGN_BATCH = 100;
+const ASSIGN_BATCH = 100;
 
 const list = (v: string[] | null | undefined): string[] | undefined => (v && v.length > 0 ? v : undefined);
 
-export function toGuardrail(g: ApiGuardrail): Guardrail {
+function toGuardrail(g: ApiGuardrail): Guardrail {
   return {
     id: g.id,
     name: g.name,
@@ -28,7 +28,7 @@ export function toGuardrail(g: ApiGuardrail): Guardrail {
 }
 
 /** The full rule set, so a PATCH replaces every collection (absent lists are sent as null: no restriction). */
-export function toWire(r: GuardrailRules): Record<string, unknown> {
+function toWire(r: GuardrailRules): Record<string, unknown> {
   return {
     allowed_models: r.allowedModels ?? null,
     ignored_models: r.deniedModels ?? null,

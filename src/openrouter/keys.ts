@@ -4,12 +4,12 @@ import type { ResetPeriod } from '../util/windows.ts';
 import type { OpenRouterClient } from './client.ts';
 import type { ApiKey, LimitReset, UpdateKeyRequest } from './schemas.ts';
 
-export function toLimitReset(reset: ResetPeriod): LimitReset {
+function toLimitReset(reset: ResetPeriod): LimitReset {
   return reset === 'never' ? null : reset;
 }
 
 /** OpenRouter reports no reset as null; anything it might add later reads as "never" rather than a guess. */
-export function fromLimitReset(reset: string | null): ResetPeriod {
+function fromLimitReset(reset: string | null): ResetPeriod {
   return reset === 'daily' || reset === 'weekly' || reset === 'monthly' ? reset : 'never';
 }
 

@@ -14,13 +14,13 @@ export function startOfUtcDay(ms: number): number {
   return Math.floor(ms / DAY_MS) * DAY_MS;
 }
 
-export function startOfUtcWeek(ms: number): number {
+function startOfUtcWeek(ms: number): number {
   const day = startOfUtcDay(ms);
   const weekday = (new Date(day).getUTCDay() + 6) % 7; // Monday = 0
   return day - weekday * DAY_MS;
 }
 
-export function startOfUtcMonth(ms: number): number {
+function startOfUtcMonth(ms: number): number {
   const d = new Date(ms);
   return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
 }

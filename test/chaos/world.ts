@@ -20,6 +20,7 @@ import { loadKubeConfig } from '../../src/kube/cluster.ts';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { startOperatorProcess, type OperatorProcess } from '../integration/process.ts';
 import { IssuedKeys } from '../integration/scan.ts';
+import { aMember, aPolicy, toYaml } from '../kit/objects.ts';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '../..');
@@ -101,7 +102,7 @@ export class World {
     await this.core.createNamespace({ body: { metadata: { name: NS, labels: { 'teamkeys.dev/chaos': 'true' } } } });
     await this.core.createNamespacedSecret({ namespace: SYSTEM, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: this.mk } } });
     // a short overlap, so rotations are in flight all through a scenario and over by the audit
-    await this.kubectl(['apply', '-f', '-'], `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${POLICY}}\nspec: {budget: {limitUSD: 5}, rotation: {overlap: 15s}, usage: {syncInterval: 30s}}\n`);
+    await this.kubectl(['apply', '-f', '-'], toYaml(aPolicy(POLICY, { budget: { limitUSD: 5 }, rotation: { overlap: '15s' }, usage: { syncInterval: '30s' } })));
   }
 
   async kubectl(args: string[], input?: string): Promise<string> {
@@ -182,7 +183,7 @@ export class World {
   }
 
   async createMember(name: string): Promise<void> {
-    await this.custom.createNamespacedCustomObject({ ...TM, body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name }, spec: { policy: POLICY } } });
+    await this.custom.createNamespacedCustomObject({ ...TM, body: aMember(NS, name, POLICY) });
     this.created.add(name);
   }
 

@@ -7,20 +7,22 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MERGE, eventually, isGone } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
+import type { WorkItem } from '../../src/controller/workitem.ts';
+import { aMember, aPolicy, type MemberSpec } from '../kit/objects.ts';
 
 let env: Env;
 let ns = '';
 beforeAll(async () => {
   env = await startEnv();
   ns = await env.newNamespace('backoff');
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: backoff-${ns}}\nspec: {budget: {limitUSD: 3}}`);
+  await env.apply(aPolicy(`backoff-${ns}`, { budget: { limitUSD: 3 } }));
 });
 afterAll(() => env.stop());
 afterEach(() => env.emu.faults.clear());
 
-const apply = (name: string, extra = '') => env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${ns}}\nspec: {policy: backoff-${ns}${extra}}`);
+const apply = (name: string, spec: Omit<MemberSpec, 'policy'> = {}) => env.apply(aMember(ns, name, { policy: `backoff-${ns}`, ...spec }));
 const calls = (route: string, code: string) => env.emu.counters()[route]?.[code] ?? 0;
-const key = (name: string) => `tm/${ns}/${name}`;
+const key = (name: string): WorkItem => ({ kind: 'member', namespace: ns, name });
 /** Waits until the member's failure backoff has grown to at least `ms`, and returns when it will end. */
 const backingOff = async (name: string, ms: number) => {
   await eventually(() => env.op.queue.backoffLeft(key(name)) >= ms || undefined, 30_000, `${name} backing off ${ms} ms`);
@@ -50,7 +52,7 @@ describe('what a person asks for jumps the backoff', () => {
     const hash = (await env.ready(ns, 'gus')).status?.key?.hash ?? '';
     // its limit change fails at OpenRouter four reconciles running (each tries the PATCH 3 times): it backs off
     env.emu.faults.set([{ route: 'PATCH /api/v1/keys/{hash}', kind: 'error', times: 12, probability: 1, status: 500, latencyMs: 0, retryAfterSeconds: 0 }]);
-    await apply('gus', ', limitUSD: 2');
+    await apply('gus', { limitUSD: 2 });
     // all twelve refusals used up (each reconcile tries the PATCH 3 times; a stale-cache conflict may add a failure)
     await eventually(() => calls('PATCH /api/v1/keys/{hash}', '500') === 12 || undefined, 30_000, 'the refusals used up');
     const until = await backingOff('gus', 2_000);
@@ -63,7 +65,7 @@ describe('what a person asks for jumps the backoff', () => {
     await apply('hal');
     const hash = (await env.ready(ns, 'hal')).status?.key?.hash ?? '';
     env.emu.faults.set([{ route: 'PATCH /api/v1/keys/{hash}', kind: 'error', probability: 1, status: 500, latencyMs: 0, retryAfterSeconds: 1 }]);
-    await apply('hal', ', limitUSD: 2');
+    await apply('hal', { limitUSD: 2 });
     const until = await backingOff('hal', 3_500);
     await env.kubectl(['delete', 'tm', 'hal', '-n', ns, '--wait=false']);
     await eventually(() => isGone(() => env.member(ns, 'hal')), 10_000, 'member gone');

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { nextReset } from '../../src/util/windows.ts';
 import { eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 let env: Env;
 let ns = '';
@@ -15,12 +16,12 @@ beforeAll(async () => {
   // date, before the test moves the clock across the weekly reset on purpose
   env.clock.set(Date.parse('2027-03-10T12:00:00Z'));
   ns = await env.newNamespace('clock');
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: clock-${ns}}\nspec: {budget: {limitUSD: 4, reset: weekly}}`);
+  await env.apply(aPolicy(`clock-${ns}`, { budget: { limitUSD: 4, reset: 'weekly' } }));
 });
 afterAll(() => env.stop());
 
 it('gives a replacement key its full limit back when the week resets, and forgets the carried spend', async () => {
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: max, namespace: ${ns}}\nspec: {policy: clock-${ns}}`);
+  await env.apply(aMember(ns, 'max', `clock-${ns}`));
   const hash = (await env.ready(ns, 'max')).status?.key?.hash ?? '';
   env.emu.store.spend(env.emu.store.getKey(hash), { usd: 3 });
   await env.op.sync();

@@ -13,6 +13,7 @@ import { newSecret } from '../../src/emulator/state.ts';
 import { MERGE, eventually, freshNamespace, kubeConfig, memberCondition } from './kube.ts';
 import { startOperatorProcess } from './process.ts';
 import { clusterHaystack, expectNoLeaks, IssuedKeys } from './scan.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 const run = promisify(execFile);
 const kc = kubeConfig();
@@ -56,7 +57,7 @@ beforeAll(async () => {
   ns = await freshNamespace(kc, 'crash');
   await run(join(inject('controlPlaneBinDir'), 'kubectl'), ['--kubeconfig', inject('kubeconfigPath'), 'label', 'namespace', ns, 'teamkeys.dev/test-env=crashtest']);
   await core.createNamespacedSecret({ namespace: system, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: mk } } });
-  await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'KeyPolicy', metadata: { name: `crash-${ns}` }, spec: { budget: { limitUSD: 3 } } } });
+  await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: aPolicy(`crash-${ns}`, { budget: { limitUSD: 3 } }) });
 });
 afterAll(async () => {
   for (const c of children) c.kill('SIGKILL');
@@ -73,7 +74,7 @@ describe('crash between the create call and the Secret write', () => {
     emu.faults.set([{ route: 'POST /api/v1/keys', kind: 'commitThenError', times: members.length, probability: 1, status: 500, latencyMs: 60_000, retryAfterSeconds: 1 }]);
     const first = startOperator();
     for (const name of members) {
-      await custom.createNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name }, spec: { policy: `crash-${ns}` } } });
+      await custom.createNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', body: aMember(ns, name, `crash-${ns}`) });
     }
     await eventually(() => members.every((m) => liveKeys(m).length === 1) || undefined, 30_000, 'keys created at OpenRouter');
     first.kill('SIGKILL');
@@ -109,7 +110,7 @@ describe('crash between the create call and the Secret write', () => {
 
   it('recovers without a restart from a create whose answer was lost on the wire', async () => {
     emu.faults.set([{ route: 'POST /api/v1/keys', kind: 'commitThenCut', times: 1, probability: 1, status: 500, latencyMs: 0, retryAfterSeconds: 1 }]);
-    await custom.createNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name: 'dan' }, spec: { policy: `crash-${ns}` } } });
+    await custom.createNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', body: aMember(ns, 'dan', `crash-${ns}`) });
     await memberCondition(kc, ns, 'dan');
     expect(liveKeys('dan').map((k) => k.hash)).toEqual([(await get('dan')).status?.key?.hash]);
     expect(emu.counters()['POST /api/v1/keys']).toMatchObject({ '0': 1 });

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { MERGE, eventually, isGone } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 const envs: Env[] = [];
 afterAll(async () => {
@@ -13,7 +14,7 @@ describe('the management key', () => {
     const env = await startEnv({ initialKey: 'standard' });
     envs.push(env);
     const n = await env.newNamespace('creds');
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: creds-${n}}\nspec: {}\n---\napiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: a, namespace: ${n}}\nspec: {policy: creds-${n}}`);
+    await env.apply([aPolicy(`creds-${n}`), aMember(n, 'a', `creds-${n}`)]);
     await eventually(() => env.op.credentials.current.state === 'invalid' || undefined, 10_000, 'invalid credentials');
     expect(env.op.credentials.current).toMatchObject({ state: 'invalid', reason: 'NotManagementKey', message: expect.stringMatching(/standard API key, not a management key/) });
     expect(env.op.ready).toBe(false);
@@ -31,10 +32,10 @@ describe('the management key', () => {
     const env = await startEnv();
     envs.push(env);
     const n = await env.newNamespace('revoked');
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: rv-${n}}\nspec: {}`);
+    await env.apply(aPolicy(`rv-${n}`));
     const saved = env.emu.store.state.keys.filter((k) => k.management);
     env.emu.store.replace({ ...env.emu.store.state, keys: env.emu.store.state.keys.filter((k) => !k.management) });
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: a, namespace: ${n}}\nspec: {policy: rv-${n}}`);
+    await env.apply(aMember(n, 'a', `rv-${n}`));
     await eventually(() => (env.op.credentials.current.state === 'invalid' && env.op.credentials.current.reason === 'Rejected') || undefined, 20_000, 'Rejected');
     expect(env.op.ready).toBe(false);
     env.emu.store.replace({ ...env.emu.store.state, keys: [...saved, ...env.emu.store.state.keys] });
@@ -45,8 +46,8 @@ describe('the management key', () => {
     const env = await startEnv();
     envs.push(env);
     const n = await env.newNamespace('transient');
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: tr-${n}}\nspec: {}`);
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: gone, namespace: ${n}}\nspec: {policy: tr-${n}}`);
+    await env.apply(aPolicy(`tr-${n}`));
+    await env.apply(aMember(n, 'gone', `tr-${n}`));
     const hash = (await env.ready(n, 'gone')).status?.key?.hash ?? '';
     // OpenRouter refuses the management key for a while (an outage on its side, a key briefly disabled)
     const saved = env.emu.store.state.keys.filter((k) => k.management);

@@ -17,6 +17,7 @@ import { buildImage, podman, startContainer, type Container } from './container.
 import { MERGE, eventually, isGone, kubeConfig, memberCondition } from './kube.ts';
 import { startOperatorProcess, type OperatorProcess } from './process.ts';
 import { kubectl, serviceAccountKubeconfig, serviceAccountToken } from './serviceaccount.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const run = promisify(execFile);
@@ -56,8 +57,8 @@ const tm = { group: 'teamkeys.dev', version: 'v1alpha1', plural: 'teammembers' }
 async function readyMember(name: string): Promise<{ ns: string; hash: string }> {
   const ns = `deploy-team-${Date.now().toString(36)}`;
   await core.createNamespace({ body: { metadata: { name: ns, labels: { 'teamkeys.dev/test-env': 'deploy' } } } });
-  await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'KeyPolicy', metadata: { name: `deploy-${ns}` }, spec: { budget: { limitUSD: 2 } } } });
-  await custom.createNamespacedCustomObject({ ...tm, namespace: ns, body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name }, spec: { policy: `deploy-${ns}` } } });
+  await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: aPolicy(`deploy-${ns}`, { budget: { limitUSD: 2 } }) });
+  await custom.createNamespacedCustomObject({ ...tm, namespace: ns, body: aMember(ns, name, `deploy-${ns}`) });
   const m = (await memberCondition(kc, ns, name)) as { status?: { key?: { hash?: string } } };
   await core.readNamespacedSecret({ namespace: ns, name: `${name}-openrouter` });
   return { ns, hash: m.status?.key?.hash ?? '' };

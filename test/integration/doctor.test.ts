@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { keyName } from '../../src/controller/keyname.ts';
 import { startEnv, type Env } from './env.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '../..');
@@ -26,8 +27,8 @@ beforeAll(async () => {
   env = await startEnv({ derivedId: true });
   ns = await env.newNamespace('doctor');
   policy = `doc-${ns}`;
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${policy}}\nspec: {budget: {limitUSD: 5}, models: {allow: [openai/gpt-4o-mini]}}`);
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: alice, namespace: ${ns}}\nspec: {policy: ${policy}}`);
+  await env.apply(aPolicy(policy, { budget: { limitUSD: 5 }, models: { allow: ['openai/gpt-4o-mini'] } }));
+  await env.apply(aMember(ns, 'alice', policy));
   await env.ready(ns, 'alice');
   await env.settled();
 

@@ -2,6 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 let env: Env;
 let n = '';
@@ -11,19 +12,24 @@ beforeAll(async () => {
   // not reset while the test runs, whatever the date
   env.clock.set(Date.parse('2027-03-10T12:00:00Z'));
   n = await env.newNamespace('drift');
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: drift-${n}}\nspec:\n  budget: {limitUSD: 4, reset: weekly}`);
+  await env.apply(aPolicy(`drift-${n}`, { budget: { limitUSD: 4, reset: 'weekly' } }));
   // a policy naming a workspace that does not exist: every sync below must still work for everyone else
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: drift-badws-${n}}\nspec: {workspace: no-such-workspace}`);
+  await env.apply(aPolicy(`drift-badws-${n}`, { workspace: 'no-such-workspace' }));
 });
 afterAll(() => env.stop());
 afterEach(() => env.emu.faults.clear());
 
 const member = async (name: string) => {
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${n}}\nspec: {policy: drift-${n}}`);
+  await env.apply(aMember(n, name, `drift-${n}`));
   return env.ready(n, name);
 };
 const reasons = async () => (await env.events(n)).map((e) => e.reason);
 const live = (name: string) => env.emu.store.state.keys.filter((k) => k.name.includes(`/${n}/${name}/`));
+/** The member's status once it holds a key other than `hash`. */
+const rekeyed = (name: string, hash: string | undefined, what: string) => eventually(async () => {
+  const st = (await env.member(n, name)).status;
+  return st?.key?.hash && st.key.hash !== hash ? st : undefined;
+}, 10_000, what);
 
 describe('changes made outside Kubernetes are seen on the next sync', () => {
   it('replaces a key deleted in the dashboard: new key, Secret updated, Event KeyReplaced', async () => {
@@ -31,10 +37,7 @@ describe('changes made outside Kubernetes are seen on the next sync', () => {
     const oldKey = (await env.secretData(n, 'del-openrouter'))['OPENROUTER_API_KEY'];
     env.emu.store.deleteKey(m.status?.key?.hash ?? '');
     await env.op.sync();
-    const s = await eventually(async () => {
-      const st = (await env.member(n, 'del')).status;
-      return st?.key?.hash && st.key.hash !== m.status?.key?.hash ? st : undefined;
-    }, 10_000, 'new key');
+    const s = await rekeyed('del', m.status?.key?.hash, 'new key');
     expect(s.keySeq).toBe(2);
     const data = await env.secretData(n, 'del-openrouter');
     expect(data['OPENROUTER_API_KEY']).not.toBe(oldKey);
@@ -89,8 +92,8 @@ describe('changes made outside Kubernetes are seen on the next sync', () => {
   });
 
   it('with onDisabledOutside: Respect leaves it off and says so, across suspend and resume, until someone re-enables it', async () => {
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: drift-respect-${n}}\nspec: {budget: {limitUSD: 4, reset: weekly}, onDisabledOutside: Respect}`);
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: resp, namespace: ${n}}\nspec: {policy: drift-respect-${n}}`);
+    await env.apply(aPolicy(`drift-respect-${n}`, { budget: { limitUSD: 4, reset: 'weekly' }, onDisabledOutside: 'Respect' }));
+    await env.apply(aMember(n, 'resp', `drift-respect-${n}`));
     const m = await env.ready(n, 'resp');
     const hash = m.status?.key?.hash ?? '';
     env.emu.store.updateKey(hash, { disabled: true });
@@ -132,10 +135,7 @@ describe('changes made outside Kubernetes are seen on the next sync', () => {
   it('issues a new key when its Secret is deleted, and revokes the old one', async () => {
     const m = await member('lost');
     await env.core.deleteNamespacedSecret({ namespace: n, name: 'lost-openrouter' });
-    const s = await eventually(async () => {
-      const st = (await env.member(n, 'lost')).status;
-      return st?.key?.hash && st.key.hash !== m.status?.key?.hash ? st : undefined;
-    }, 10_000, 'replacement key');
+    const s = await rekeyed('lost', m.status?.key?.hash, 'replacement key');
     expect(live('lost').map((k) => k.hash)).toEqual([s.key?.hash]);
     expect((await env.chat((await env.secretData(n, 'lost-openrouter'))['OPENROUTER_API_KEY'] ?? '')).status).toBe(200);
   });
@@ -170,10 +170,7 @@ describe('money across replacements (invariant 3)', () => {
     await eventually(async () => ((await env.member(n, 'money')).status?.usage?.windowUSD === 3) || undefined, 10_000, 'spend observed');
     env.emu.store.deleteKey(m.status?.key?.hash ?? '');
     await env.op.sync();
-    const s = await eventually(async () => {
-      const st = (await env.member(n, 'money')).status;
-      return st?.key?.hash && st.key.hash !== m.status?.key?.hash ? st : undefined;
-    }, 10_000, 'replacement');
+    const s = await rekeyed('money', m.status?.key?.hash, 'replacement');
     const replacement = env.emu.store.getKey(s.key?.hash ?? '');
     expect(replacement.limit).toBe(1); // 4 USD a week, 3 already spent by the deleted key
     expect(s.budget).toMatchObject({ limitUSD: 4, remainingUSD: 1, carriedUSD: 3 });
@@ -222,8 +219,8 @@ describe('money across replacements (invariant 3)', () => {
   });
 
   it('keeps counting a replaced key when the reset period changes in the same window', async () => {
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: money-reset-${n}}\nspec: {budget: {limitUSD: 4, reset: monthly}}`);
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: money-reset, namespace: ${n}}\nspec: {policy: money-reset-${n}}`);
+    await env.apply(aPolicy(`money-reset-${n}`, { budget: { limitUSD: 4, reset: 'monthly' } }));
+    await env.apply(aMember(n, 'money-reset', `money-reset-${n}`));
     const hash = (await env.ready(n, 'money-reset')).status?.key?.hash ?? '';
     env.emu.store.spend(env.emu.store.getKey(hash), { usd: 1.5 });
     await env.core.deleteNamespacedSecret({ namespace: n, name: 'money-reset-openrouter' });

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { expect, inject } from 'vitest';
 import type { TeamMember } from '../../src/api/schema.ts';
 import { loadConfig } from '../../src/config.ts';
+import { toYaml, type Manifest } from '../kit/objects.ts';
 import { clusterHaystack, IssuedKeys, keyLeaks } from './scan.ts';
 import { Emulator } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
@@ -117,7 +118,8 @@ export async function startEnv(o: EnvOptions = {}) {
     }
     return child;
   };
-  const apply = async (yaml: string) => (await kubectl(['apply', '-f', '-'], yaml)).stdout;
+  /** kubectl apply -f - of a YAML stream, or of manifests the kit built (test/kit/objects.ts). */
+  const apply = async (what: string | Manifest | readonly Manifest[]) => (await kubectl(['apply', '-f', '-'], typeof what === 'string' ? what : toYaml(what))).stdout;
 
   const member = async (ns: string, name: string) =>
     (await custom.getNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', name })) as TeamMember;

@@ -5,18 +5,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 let env: Env;
 let ns = '';
 beforeAll(async () => {
   env = await startEnv({ orphanGrace: '1s' });
   ns = await env.newNamespace('fence');
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: fence-${ns}}\nspec: {budget: {limitUSD: 3}}`);
+  await env.apply(aPolicy(`fence-${ns}`, { budget: { limitUSD: 3 } }));
 });
 afterAll(() => env.stop());
 
 const count = (route: string) => Object.values(env.emu.counters()[route] ?? {}).reduce((a, b) => a + b, 0);
-const apply = (names: string[]) => env.apply(names.map((m) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${m}, namespace: ${ns}}\nspec: {policy: fence-${ns}}`).join('\n---\n'));
+const apply = (names: string[]) => env.apply(names.map((m) => aMember(ns, m, `fence-${ns}`)));
 
 describe('a deposed leader', () => {
   it('writes nothing more, even from a reconcile already in flight', async () => {

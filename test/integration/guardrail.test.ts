@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, stringify } from 'yaml';
 import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
+import { aMember, aPolicy, type Manifest, type PolicySpec } from '../kit/objects.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 let env: Env;
@@ -36,7 +37,7 @@ const getPolicy = async (name: string) => (await env.custom.getClusterCustomObje
 /** The guardrail this operator owns for a policy, as OpenRouter (the emulator) has it. */
 const ownedId = (policy: string) => env.emu.store.state.guardrails.find((g) => g.name === `teamkeys/${env.clusterId}/${policy}`)?.id ?? 'no guardrail';
 const guardrailOf = (hash: string | undefined) => env.emu.store.state.keyAssignments.find((a) => a.target === hash)?.guardrailId;
-const member = (name: string, policy: string, namespace = ns) => env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${namespace}}\nspec: {policy: ${policy}}`);
+const member = (name: string, policy: string, namespace = ns) => env.apply(aMember(namespace, name, policy));
 const movePolicy = (name: string, policy: string, namespace = ns) =>
   env.custom.patchNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace, plural: 'teammembers', name, body: { spec: { policy } } }, MERGE);
 const policyEvents = async (reason: string) => (await env.events('default')).filter((e) => e.reason === reason && e.regarding?.kind === 'KeyPolicy');
@@ -116,11 +117,11 @@ describe('the example tiers', () => {
 });
 
 describe('the policy guardrail', () => {
-  const policy = (name: string, spec: string) => env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${name}}\nspec: ${spec}`);
+  const policy = (name: string, spec: PolicySpec) => env.apply(aPolicy(name, spec));
 
   it('is corrected after outside edits, deletion, unassignment and reassignment', async () => {
     const name = `drift-${ns}`;
-    await policy(name, '{models: {allow: [openai/gpt-4o-mini], deny: [openai/gpt-4.1]}, providers: {deny: [deepinfra]}, zeroDataRetention: false}');
+    await policy(name, { models: { allow: ['openai/gpt-4o-mini'], deny: ['openai/gpt-4.1'] }, providers: { deny: ['deepinfra'] }, zeroDataRetention: false });
     for (const m of ['dee', 'dom']) await member(m, name);
     const hashes = [(await env.ready(ns, 'dee')).status?.key?.hash ?? '', (await env.ready(ns, 'dom')).status?.key?.hash ?? ''];
     const id = (await eventually(async () => (await getPolicy(name)).status?.guardrail, 10_000, 'guardrail in status')).id;
@@ -162,7 +163,7 @@ describe('the policy guardrail', () => {
 
   it('never lets a key reach its Secret unassigned: a failed or interrupted assignment leaves no usable key', async () => {
     const name = `crash-${ns}`;
-    await policy(name, '{models: {allow: [openai/gpt-4o-mini]}}');
+    await policy(name, { models: { allow: ['openai/gpt-4o-mini'] } });
     const route = 'POST /api/v1/guardrails/{id}/assignments/keys';
     const named = (m: string) => env.emu.store.state.keys.filter((k) => k.name.includes(`/${ns}/${m}/`));
 
@@ -189,14 +190,14 @@ describe('the policy guardrail', () => {
   it('holds new members until it exists, assigns a rotated key before publishing it, and goes with its policy', async () => {
     const name = `life-${ns}`;
     // OpenRouter refuses an unknown model: the policy says so, and no member key is issued without the guardrail
-    await policy(name, '{models: {allow: [nobody/unknown-model]}}');
+    await policy(name, { models: { allow: ['nobody/unknown-model'] } });
     await member('ivy', name);
     const refused = await eventually(async () => (await getPolicy(name)).status?.conditions?.find((c) => c.type === 'GuardrailSynced' && c.status === 'False'), 15_000, 'GuardrailRejected');
     expect(refused).toMatchObject({ reason: 'GuardrailRejected', message: expect.stringMatching(/unknown model nobody\/unknown-model/) });
     await eventually(async () => (await env.member(ns, 'ivy')).status?.conditions?.find((c) => c.type === 'Ready' && c.reason === 'GuardrailPending'), 15_000, 'member waits');
     expect(env.emu.store.state.keys.filter((k) => k.name.includes(`/${ns}/ivy/`))).toHaveLength(0);
 
-    await policy(name, '{models: {allow: [openai/gpt-4o-mini]}}');
+    await policy(name, { models: { allow: ['openai/gpt-4o-mini'] } });
     const ivy = await env.ready(ns, 'ivy', 30_000);
     const id = ownedId(name);
     expect(guardrailOf(ivy.status?.key?.hash)).toBe(id);
@@ -210,10 +211,10 @@ describe('the policy guardrail', () => {
     expect(guardrailOf(ivy.status?.key?.hash)).toBe(id); // the draining key keeps its restrictions
 
     // the policy stops restricting: its guardrail goes
-    await policy(name, '{budget: {limitUSD: 5}}');
+    await policy(name, { budget: { limitUSD: 5 } });
     await eventually(() => env.emu.store.state.guardrails.every((g) => g.id !== id) || undefined, 15_000, 'guardrail deleted');
     await eventually(async () => (await getPolicy(name)).status?.models === 'all' || undefined, 10_000, 'MODELS all');
-    await policy(name, '{models: {allow: [openai/gpt-4o-mini]}}');
+    await policy(name, { models: { allow: ['openai/gpt-4o-mini'] } });
     const back = await eventually(async () => {
       const g = (await getPolicy(name)).status?.guardrail;
       return g && g.assignedKeys === g.keys && g.keys > 0 ? g : undefined;
@@ -226,10 +227,10 @@ describe('the policy guardrail', () => {
 
   it('makes no guardrail write when idle: 100 members in 3 policies, two syncs', async () => {
     const names = [0, 1, 2].map((i) => `idle${i}-${ns}`);
-    const docs = names.map((p, i) => `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${p}}\nspec: {models: {allow: [openai/gpt-4o-mini${i === 2 ? ', google/gemini-2.5-flash' : ''}]}, providers: {deny: [deepinfra]}, zeroDataRetention: ${i === 1}}`);
-    for (let i = 0; i < 100; i++) docs.push(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: idle${i}, namespace: ${ns}}\nspec: {policy: ${names[i % 3]}}`);
+    const docs: Manifest[] = names.map((p, i) => aPolicy(p, { models: { allow: ['openai/gpt-4o-mini', ...(i === 2 ? ['google/gemini-2.5-flash'] : [])] }, providers: { deny: ['deepinfra'] }, zeroDataRetention: i === 1 }));
+    for (let i = 0; i < 100; i++) docs.push(aMember(ns, `idle${i}`, names[i % 3] ?? ''));
     const [creates0, assigns0, guardrails0] = [exactly('POST /api/v1/keys'), exactly('POST /api/v1/guardrails/{id}/assignments/keys'), exactly('POST /api/v1/guardrails')];
-    await env.apply(docs.join('\n---\n'));
+    await env.apply(docs);
     for (let i = 0; i < 100; i++) await env.ready(ns, `idle${i}`, 60_000);
     // provisioning with a guardrail: one create and one assignment per member, one guardrail per policy
     expect(exactly('POST /api/v1/keys') - creates0).toBe(100);

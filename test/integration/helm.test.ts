@@ -21,6 +21,7 @@ import { podEnv } from './container.ts';
 import { eventually, isGone, kubeConfig, memberCondition } from './kube.ts';
 import { startOperatorProcess, type OperatorProcess } from './process.ts';
 import { kubectl, serviceAccountKubeconfig } from './serviceaccount.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '../..');
@@ -280,9 +281,9 @@ describe('helm install', () => {
 
     await core.createNamespace({ body: { metadata: { name: TEAM_NS, labels: SELECTOR } } });
     const policy = `helm-${id}`;
-    await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'KeyPolicy', metadata: { name: policy }, spec: { budget: { limitUSD: 3 } } } });
+    await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: aPolicy(policy, { budget: { limitUSD: 3 } }) });
     const tm = { group: 'teamkeys.dev', version: 'v1alpha1', plural: 'teammembers', namespace: TEAM_NS };
-    await custom.createNamespacedCustomObject({ ...tm, body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name: 'ada' }, spec: { policy } } });
+    await custom.createNamespacedCustomObject({ ...tm, body: aMember(TEAM_NS, 'ada', policy) });
     const m = (await memberCondition(kc, TEAM_NS, 'ada')) as { status?: { key?: { hash?: string } } };
     const hash = m.status?.key?.hash ?? '';
     const record = emu.store.state.keys.find((k) => k.hash === hash);

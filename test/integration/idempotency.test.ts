@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startEnv, type Env } from './env.ts';
 import { eventually } from './kube.ts';
 import { expectNoKeyStrings } from './scan.ts';
+import { aMember, aPolicy, type Manifest } from '../kit/objects.ts';
 
 let env: Env;
 let n = '';
@@ -13,11 +14,11 @@ beforeAll(async () => {
   env.clock.set(Date.parse('2027-03-10T12:00:00Z'));
   n = await env.newNamespace('idle');
   // far-away expiries and a long key TTL: idle must stay idle however distant the next deadline
-  const docs = [`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: idle-${n}}\nspec:\n  budget: {limitUSD: 2}\n  keyTTL: 2200h\n  secretTemplate: {attribution: {title: "idle:{{member}}"}}`];
+  const docs: Manifest[] = [aPolicy(`idle-${n}`, { budget: { limitUSD: 2 }, keyTTL: '2200h', secretTemplate: { attribution: { title: 'idle:{{member}}' } } })];
   // a second policy naming the default workspace explicitly: still one listing of it per sync
-  docs.push(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: idle-ws-${n}}\nspec: {workspace: default}`);
-  for (let i = 0; i < MEMBERS; i++) docs.push(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: m${i}, namespace: ${n}}\nspec: {policy: idle-${n}${i % 2 ? ', expiresAt: "2030-01-01T00:00:00Z"' : ''}}`);
-  await env.apply(docs.join('\n---\n'));
+  docs.push(aPolicy(`idle-ws-${n}`, { workspace: 'default' }));
+  for (let i = 0; i < MEMBERS; i++) docs.push(aMember(n, `m${i}`, { policy: `idle-${n}`, ...(i % 2 ? { expiresAt: '2030-01-01T00:00:00Z' } : {}) }));
+  await env.apply(docs);
   for (let i = 0; i < MEMBERS; i++) await env.ready(n, `m${i}`, 60_000);
   // converged: the policy has counted every member, and no watch event has arrived for a while
   await eventually(async () => {

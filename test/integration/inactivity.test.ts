@@ -8,6 +8,7 @@ import { nextReset } from '../../src/util/windows.ts';
 import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 const HOUR = 3_600_000;
 let env: Env;
@@ -19,8 +20,8 @@ beforeAll(async () => {
   env.clock.set(nextReset('monthly', env.clock.now()) + 10 * 24 * HOUR);
   ns = await env.newNamespace('idle');
   policy = `idle-${ns}`;
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${policy}}\nspec:\n  budget: {limitUSD: 10}\n  inactivity: {disableAfter: 2h, deleteAfter: 5h}`);
-  await env.apply(['ada', 'bob'].map((m) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${m}, namespace: ${ns}}\nspec: {policy: ${policy}}`).join('\n---\n'));
+  await env.apply(aPolicy(policy, { budget: { limitUSD: 10 }, inactivity: { disableAfter: '2h', deleteAfter: '5h' } }));
+  await env.apply(['ada', 'bob'].map((m) => aMember(ns, m, policy)));
 }, 60_000);
 afterAll(() => env.stop());
 

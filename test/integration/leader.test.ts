@@ -6,6 +6,7 @@ import { newSecret } from '../../src/emulator/state.ts';
 import { MERGE, eventually, freshNamespace, kubeConfig, memberCondition } from './kube.ts';
 import { startOperatorProcess, type OperatorProcess } from './process.ts';
 import { clusterHaystack, expectNoLeaks, IssuedKeys } from './scan.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(CoreV1Api);
@@ -22,7 +23,7 @@ const probe = async (p: OperatorProcess, path: string) => {
   const r = await fetch(`http://127.0.0.1:${port(p)}${path}`);
   return { status: r.status, text: await r.text() };
 };
-const member = (name: string) => custom.createNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name }, spec: { policy: `le-${ns}` } } });
+const member = (name: string) => custom.createNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', body: aMember(ns, name, `le-${ns}`) });
 const ready = (name: string) => memberCondition(kc, ns, name);
 
 beforeAll(async () => {
@@ -31,7 +32,7 @@ beforeAll(async () => {
   ns = await freshNamespace(kc, 'le');
   for (const n of [system, ns]) await core.patchNamespace({ name: n, body: { metadata: { labels: { 'teamkeys.dev/test-env': 'leader' } } } }, MERGE);
   await core.createNamespacedSecret({ namespace: system, body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: mk } } });
-  await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'KeyPolicy', metadata: { name: `le-${ns}` }, spec: {} } });
+  await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: aPolicy(`le-${ns}`) });
   for (const id of ['replica-a', 'replica-b']) {
     procs.push(startOperatorProcess(id, {
       KUBECONFIG: inject('kubeconfigPath'),
@@ -66,7 +67,7 @@ describe('leader election', () => {
 
     for (const name of ['m1', 'm2', 'm3']) await member(name);
     // a member naming no policy: its Warning Event says which replica reconciled it
-    await custom.createNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name: 'lost' }, spec: { policy: `missing-${ns}` } } });
+    await custom.createNamespacedCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', namespace: ns, plural: 'teammembers', body: aMember(ns, 'lost', `missing-${ns}`) });
     for (const name of ['m1', 'm2', 'm3']) await ready(name);
     const events = await eventually(async () => {
       const items = (await kc.makeApiClient(EventsV1Api).listNamespacedEvent({ namespace: ns })).items;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
+import { aMember, aPolicy, type MemberSpec, type PolicySpec } from '../kit/objects.ts';
 
 let env: Env;
 const namespaces: string[] = [];
@@ -17,10 +18,15 @@ const ns = async (prefix: string, labels?: Record<string, string>) => {
   namespaces.push(n);
   return n;
 };
-const policy = (name: string, spec: string) => env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${name}}\nspec:\n${spec}`);
-const member = (n: string, name: string, spec: string) => env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${n}}\nspec:\n${spec}`);
+const policy = (name: string, spec: PolicySpec) => env.apply(aPolicy(name, spec));
+const member = (n: string, name: string, spec: MemberSpec | string) => env.apply(aMember(n, name, spec));
 const emuKey = (hash: string | undefined) => env.emu.store.state.keys.find((k) => k.hash === hash);
 const reasons = async (n: string) => (await env.events(n)).map((e) => e.reason);
+/** The member's status once its Ready condition gives this reason. */
+const readyBecause = (n: string, name: string, reason: string) => eventually(async () => {
+  const st = (await env.member(n, name)).status;
+  return st?.conditions?.find((c) => c.type === 'Ready' && c.reason === reason) ? st : undefined;
+}, 10_000, reason);
 const writes = () => {
   const c = env.emu.counters();
   const sum = (r: string) => Object.values(c[r] ?? {}).reduce((a, b) => a + b, 0);
@@ -30,8 +36,8 @@ const writes = () => {
 describe('spend and budget', () => {
   it('follows spend into status, conditions and Events at the warning threshold and at 100%', async () => {
     const n = await ns('spend');
-    await policy(`spend-${n}`, '  budget: {limitUSD: 10, reset: daily}\n  usage: {warnAtPercent: 50}');
-    await member(n, 'bob', `  policy: spend-${n}`);
+    await policy(`spend-${n}`, { budget: { limitUSD: 10, reset: 'daily' }, usage: { warnAtPercent: 50 } });
+    await member(n, 'bob', `spend-${n}`);
     const m = await env.ready(n, 'bob');
     const hash = m.status?.key?.hash ?? '';
     env.emu.store.spend(env.emu.store.getKey(hash), { usd: 6 });
@@ -62,11 +68,11 @@ describe('spend and budget', () => {
 describe('suspend and resume', () => {
   it('disables the key at OpenRouter and re-enables it', async () => {
     const n = await ns('suspend');
-    await policy(`susp-${n}`, '  budget: {limitUSD: 3}');
-    await member(n, 'carol', `  policy: susp-${n}`);
+    await policy(`susp-${n}`, { budget: { limitUSD: 3 } });
+    await member(n, 'carol', `susp-${n}`);
     const m = await env.ready(n, 'carol');
     const key = (await env.secretData(n, 'carol-openrouter'))['OPENROUTER_API_KEY'] ?? '';
-    await member(n, 'carol', `  policy: susp-${n}\n  suspended: true`);
+    await member(n, 'carol', { policy: `susp-${n}`, suspended: true });
     await eventually(() => emuKey(m.status?.key?.hash)?.disabled || undefined, 10_000, 'key disabled');
     expect((await env.chat(key)).status).toBe(401);
     const suspended = await eventually(async () => {
@@ -74,7 +80,7 @@ describe('suspend and resume', () => {
       return s?.conditions?.find((c) => c.type === 'Suspended' && c.status === 'True') ? s : undefined;
     }, 10_000, 'Suspended condition');
     expect(suspended.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Suspended' });
-    await member(n, 'carol', `  policy: susp-${n}\n  suspended: false`);
+    await member(n, 'carol', { policy: `susp-${n}`, suspended: false });
     await env.ready(n, 'carol');
     expect(emuKey(m.status?.key?.hash)?.disabled).toBe(false);
     expect((await env.chat(key)).status).toBe(200);
@@ -84,13 +90,13 @@ describe('suspend and resume', () => {
 
 describe('deletion policies', () => {
   it.each([
-    ['Delete', (k: ReturnType<typeof emuKey>) => expect(k).toBeUndefined()],
-    ['Disable', (k: ReturnType<typeof emuKey>) => expect(k).toMatchObject({ disabled: true, name: expect.stringMatching(/^released:/) })],
-    ['Retain', (k: ReturnType<typeof emuKey>) => expect(k).toMatchObject({ disabled: false, name: expect.stringMatching(/^released:/) })],
+    ['Delete' as const, (k: ReturnType<typeof emuKey>) => expect(k).toBeUndefined()],
+    ['Disable' as const, (k: ReturnType<typeof emuKey>) => expect(k).toMatchObject({ disabled: true, name: expect.stringMatching(/^released:/) })],
+    ['Retain' as const, (k: ReturnType<typeof emuKey>) => expect(k).toMatchObject({ disabled: false, name: expect.stringMatching(/^released:/) })],
   ])('%s: the key is handled before the finalizer lets go, and the Secret is removed', async (deletionPolicy, check) => {
     const n = await ns(`del-${deletionPolicy.toLowerCase()}`);
-    await policy(`del-${n}`, `  deletionPolicy: ${deletionPolicy}`);
-    await member(n, 'dave', `  policy: del-${n}`);
+    await policy(`del-${n}`, { deletionPolicy });
+    await member(n, 'dave', `del-${n}`);
     const m = await env.ready(n, 'dave');
     expect(m.metadata.finalizers).toContain('teamkeys.dev/revoke-key');
     await env.kubectl(['delete', 'tm', 'dave', '-n', n, '--wait=true', '--timeout=30s']);
@@ -105,14 +111,14 @@ describe('deletion policies', () => {
 describe('policy changes', () => {
   it('updates every member key with a PATCH, not a new key', async () => {
     const n = await ns('policychange');
-    await policy(`pc-${n}`, '  budget: {limitUSD: 5, reset: monthly}');
-    await member(n, 'erin', `  policy: pc-${n}`);
-    await member(n, 'frank', `  policy: pc-${n}`);
+    await policy(`pc-${n}`, { budget: { limitUSD: 5, reset: 'monthly' } });
+    await member(n, 'erin', `pc-${n}`);
+    await member(n, 'frank', `pc-${n}`);
     const erin = await env.ready(n, 'erin');
     const frank = await env.ready(n, 'frank');
     await env.settled();
     const before = writes();
-    await policy(`pc-${n}`, '  budget: {limitUSD: 8, reset: weekly, includeByok: true}');
+    await policy(`pc-${n}`, { budget: { limitUSD: 8, reset: 'weekly', includeByok: true } });
     await eventually(() => emuKey(erin.status?.key?.hash)?.limit === 8 && emuKey(frank.status?.key?.hash)?.limit === 8 || undefined, 10_000, 'limits patched');
     await env.settled();
     expect(emuKey(erin.status?.key?.hash)).toMatchObject({ limit: 8, limitReset: 'weekly', includeByokInLimit: true });
@@ -126,15 +132,12 @@ describe('policy changes', () => {
 
   it('rejects a member limit above the policy maximum without touching the key', async () => {
     const n = await ns('limitmax');
-    await policy(`lm-${n}`, '  budget: {limitUSD: 5, memberMaxUSD: 20}');
-    await member(n, 'gus', `  policy: lm-${n}\n  limitUSD: 15`);
+    await policy(`lm-${n}`, { budget: { limitUSD: 5, memberMaxUSD: 20 } });
+    await member(n, 'gus', { policy: `lm-${n}`, limitUSD: 15 });
     const m = await env.ready(n, 'gus');
     expect(emuKey(m.status?.key?.hash)?.limit).toBe(15);
-    await member(n, 'gus', `  policy: lm-${n}\n  limitUSD: 25`);
-    const s = await eventually(async () => {
-      const st = (await env.member(n, 'gus')).status;
-      return st?.conditions?.find((c) => c.type === 'Ready' && c.reason === 'LimitAboveMax') ? st : undefined;
-    }, 10_000, 'LimitAboveMax');
+    await member(n, 'gus', { policy: `lm-${n}`, limitUSD: 25 });
+    const s = await readyBecause(n, 'gus', 'LimitAboveMax');
     expect(s.conditions?.find((c) => c.type === 'Ready')?.message).toMatch(/above the policy's maximum of 20/);
     expect(emuKey(m.status?.key?.hash)).toMatchObject({ limit: 15, disabled: false });
   });
@@ -143,12 +146,9 @@ describe('policy changes', () => {
 describe('tenancy', () => {
   it('refuses a policy in a namespace it does not allow, and provisions once the namespace is labelled', async () => {
     const n = await ns('tenant');
-    await policy(`tn-${n}`, '  namespaceSelector:\n    matchLabels: {teamkeys.dev/tier: pro}');
-    await member(n, 'hank', `  policy: tn-${n}`);
-    const s = await eventually(async () => {
-      const st = (await env.member(n, 'hank')).status;
-      return st?.conditions?.find((c) => c.type === 'Ready' && c.reason === 'PolicyNotAllowed') ? st : undefined;
-    }, 10_000, 'PolicyNotAllowed');
+    await policy(`tn-${n}`, { namespaceSelector: { matchLabels: { 'teamkeys.dev/tier': 'pro' } } });
+    await member(n, 'hank', `tn-${n}`);
+    const s = await readyBecause(n, 'hank', 'PolicyNotAllowed');
     expect(s.key).toBeUndefined();
     await expect(env.core.readNamespacedSecret({ namespace: n, name: 'hank-openrouter' })).rejects.toThrow();
     expect(await reasons(n)).toContain('PolicyNotAllowed');
@@ -158,19 +158,16 @@ describe('tenancy', () => {
 
   it('reports a missing policy', async () => {
     const n = await ns('nopolicy');
-    await member(n, 'ivy', '  policy: does-not-exist');
+    await member(n, 'ivy', 'does-not-exist');
     await eventually(async () => (await env.member(n, 'ivy')).status?.conditions?.find((c) => c.reason === 'PolicyNotFound'), 10_000, 'PolicyNotFound');
   });
 
   it('refuses to take over a Secret it does not own', async () => {
     const n = await ns('conflict');
-    await policy(`cf-${n}`, '  budget: {limitUSD: 1}');
+    await policy(`cf-${n}`, { budget: { limitUSD: 1 } });
     await env.core.createNamespacedSecret({ namespace: n, body: { metadata: { name: 'jill-openrouter' }, stringData: { mine: 'yes' } } });
-    await member(n, 'jill', `  policy: cf-${n}`);
-    const s = await eventually(async () => {
-      const st = (await env.member(n, 'jill')).status;
-      return st?.conditions?.find((c) => c.type === 'Ready' && c.reason === 'SecretConflict') ? st : undefined;
-    }, 10_000, 'SecretConflict');
+    await member(n, 'jill', `cf-${n}`);
+    const s = await readyBecause(n, 'jill', 'SecretConflict');
     expect(s.key).toBeUndefined();
     const secret = await env.core.readNamespacedSecret({ namespace: n, name: 'jill-openrouter' });
     expect(Object.keys(secret.data ?? {})).toEqual(['mine']);
@@ -179,9 +176,9 @@ describe('tenancy', () => {
 
   it('gives a workshop key the member expiry and reports it as expired afterwards', async () => {
     const n = await ns('workshop');
-    await policy(`ws-${n}`, '  budget: {limitUSD: 2, reset: never}\n  keyTTL: 720h');
+    await policy(`ws-${n}`, { budget: { limitUSD: 2, reset: 'never' }, keyTTL: '720h' });
     const end = new Date(env.clock.now() + 4_000).toISOString().replace(/\.\d+Z$/, 'Z');
-    await member(n, 'kim', `  policy: ws-${n}\n  expiresAt: "${end}"`);
+    await member(n, 'kim', { policy: `ws-${n}`, expiresAt: end });
     const m = await env.ready(n, 'kim');
     expect(emuKey(m.status?.key?.hash)?.expiresAt).toBe(end);
     await eventually(async () => (await env.member(n, 'kim')).status?.conditions?.find((c) => c.type === 'Expired' && c.status === 'True'), 15_000, 'Expired');
@@ -193,12 +190,12 @@ describe('tenancy', () => {
 describe('offboarding by expiry', () => {
   it('reads an expiresAt with any RFC 3339 offset as the API server does: key expiry, suspension and deletion all work', async () => {
     const n = await ns('offset');
-    await policy(`offset-${n}`, '  budget: {limitUSD: 2}');
-    await member(n, 'ola', `  policy: offset-${n}\n  expiresAt: "2027-06-30T18:00:00+02:00"`);
+    await policy(`offset-${n}`, { budget: { limitUSD: 2 } });
+    await member(n, 'ola', { policy: `offset-${n}`, expiresAt: '2027-06-30T18:00:00+02:00' });
     const m = await env.ready(n, 'ola');
     const hash = m.status?.key?.hash;
     expect(emuKey(hash)?.expiresAt).toBe('2027-06-30T16:00:00Z');
-    await member(n, 'ola', `  policy: offset-${n}\n  expiresAt: "2027-06-30T18:00:00+02:00"\n  suspended: true`);
+    await member(n, 'ola', { policy: `offset-${n}`, expiresAt: '2027-06-30T18:00:00+02:00', suspended: true });
     await eventually(() => emuKey(hash)?.disabled || undefined, 10_000, 'key disabled');
     await env.kubectl(['delete', 'tm', 'ola', '-n', n, '--timeout=20s']);
     expect(emuKey(hash)).toBeUndefined();
@@ -206,11 +203,11 @@ describe('offboarding by expiry', () => {
 
   it('disables the key at once when expiresAt is moved into the past', async () => {
     const n = await ns('offboard');
-    await policy(`off-${n}`, '  budget: {limitUSD: 2}');
-    await member(n, 'leo', `  policy: off-${n}`);
+    await policy(`off-${n}`, { budget: { limitUSD: 2 } });
+    await member(n, 'leo', `off-${n}`);
     const m = await env.ready(n, 'leo');
     expect(emuKey(m.status?.key?.hash)?.expiresAt).toBeNull();
-    await member(n, 'leo', `  policy: off-${n}\n  expiresAt: "2020-01-01T00:00:00Z"`);
+    await member(n, 'leo', { policy: `off-${n}`, expiresAt: '2020-01-01T00:00:00Z' });
     await eventually(() => emuKey(m.status?.key?.hash)?.disabled || undefined, 10_000, 'key disabled');
     const key = (await env.secretData(n, 'leo-openrouter'))['OPENROUTER_API_KEY'] ?? '';
     expect((await env.chat(key)).status).toBe(401);

@@ -39,6 +39,7 @@ import { startEnv, type Env } from './env.ts';
 import { missInListings } from './listing.ts';
 import { expectNoKeyStrings } from './scan.ts';
 import { statusErrors } from '../crdschema.ts';
+import { aMember, aPolicy, type PolicyManifest } from '../kit/objects.ts';
 
 const SEED = Number(process.env['MODEL_SEED'] ?? 20261126);
 const RUNS = Number(process.env['MODEL_RUNS'] ?? 4);
@@ -52,8 +53,8 @@ type Name = (typeof NAMES)[number];
  * open only to namespaces labelled TIER_LABEL=pro. An edit toggles a tier's limit between these two.
  */
 const POLICIES = [
-  { limitUSD: 0.25, editedUSD: 0.15, maxUSD: 0.35, editedMaxUSD: 0.25, reset: 'daily', deletion: 'Delete', rotation: '{overlap: 1h, overlapAllowancePercent: 10, retainDisabled: 1h}' },
-  { limitUSD: 0.4, editedUSD: 0.2, maxUSD: 0.5, editedMaxUSD: 0.4, reset: 'weekly', deletion: 'Disable', rotation: '{every: 30h, overlap: 2h}' },
+  { limitUSD: 0.25, editedUSD: 0.15, maxUSD: 0.35, editedMaxUSD: 0.25, reset: 'daily', deletion: 'Delete', rotation: { overlap: '1h', overlapAllowancePercent: 10, retainDisabled: '1h' } },
+  { limitUSD: 0.4, editedUSD: 0.2, maxUSD: 0.5, editedMaxUSD: 0.4, reset: 'weekly', deletion: 'Disable', rotation: { every: '30h', overlap: '2h' } },
 ] as const;
 /**
  * The limits a member may set for itself: under every maximum, above policy 0's edited maximum, above policy 0's
@@ -115,11 +116,13 @@ const writes = () => {
 };
 const status = async (r: Real, name: Name) => (await r.env.member(r.ns, name)).status;
 
-function policyYaml(r: Real, i: 0 | 1, pm: PolicyModel): string {
+function policyOf(r: Real, i: 0 | 1, pm: PolicyModel): PolicyManifest {
   const p = POLICIES[i];
-  const selector = i === 1 ? `, namespaceSelector: {matchLabels: {${TIER_LABEL}: pro}}` : '';
-  const models = pm.models ? `, models: {allow: [${ALLOWED.join(', ')}]}` : '';
-  return `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${r.policy(i)}}\nspec: {budget: {limitUSD: ${pm.limitUSD}, memberMaxUSD: ${pm.maxUSD}, reset: ${p.reset}}, deletionPolicy: ${p.deletion}, rotation: ${p.rotation}${selector}${models}}`;
+  return aPolicy(r.policy(i), {
+    budget: { limitUSD: pm.limitUSD, memberMaxUSD: pm.maxUSD, reset: p.reset }, deletionPolicy: p.deletion, rotation: p.rotation,
+    ...(i === 1 ? { namespaceSelector: { matchLabels: { [TIER_LABEL]: 'pro' } } } : {}),
+    ...(pm.models ? { models: { allow: ALLOWED } } : {}),
+  });
 }
 
 /** Whether the member should have a working key: not suspended, its policy exists and admits the namespace. */
@@ -169,8 +172,7 @@ async function releasePolicies(m: Model, r: Real): Promise<void> {
 const readPolicy = (r: Real, i: 0 | 1) => r.env.custom.getClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name: r.policy(i) }) as Promise<{ metadata: { deletionTimestamp?: string } }>;
 
 async function applyMember(r: Real, name: Name, m: MemberModel): Promise<void> {
-  const own = m.limitUSD === undefined ? '' : `, limitUSD: ${m.limitUSD}`;
-  await r.env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${r.ns}}\nspec: {policy: ${r.policy(m.policy)}, suspended: ${m.suspended}${own}}`);
+  await r.env.apply(aMember(r.ns, name, { policy: r.policy(m.policy), suspended: m.suspended, ...(m.limitUSD === undefined ? {} : { limitUSD: m.limitUSD }) }));
 }
 
 const newMember = (policy: 0 | 1): MemberModel => ({ policy, suspended: false, limitUSD: undefined, spent: new Map(), limits: new Map(), applied: undefined, keys: [] });
@@ -485,12 +487,12 @@ const commands = [
   fc.constantFrom<0 | 1>(0, 1).map((i) => cmd(`edit policy ${i}'s limit`, (m) => m.policies[i].state !== 'gone', async (m, r) => {
     const pm = m.policies[i];
     pm.limitUSD = pm.limitUSD === POLICIES[i].limitUSD ? POLICIES[i].editedUSD : POLICIES[i].limitUSD;
-    await r.env.apply(policyYaml(r, i, pm));
+    await r.env.apply(policyOf(r, i, pm));
   })),
   fc.constantFrom<0 | 1>(0, 1).map((i) => cmd(`edit policy ${i}'s memberMaxUSD`, (m) => m.policies[i].state !== 'gone', async (m, r) => {
     const pm = m.policies[i];
     pm.maxUSD = pm.maxUSD === POLICIES[i].maxUSD ? POLICIES[i].editedMaxUSD : POLICIES[i].maxUSD;
-    await r.env.apply(policyYaml(r, i, pm));
+    await r.env.apply(policyOf(r, i, pm));
   })),
   fc.constantFrom<0 | 1>(0, 1).map((i) => cmd(`delete policy ${i}`, (m) => m.policies[i].state === 'live', async (m, r) => {
     m.policies[i].state = 'deleting';
@@ -499,12 +501,12 @@ const commands = [
   })),
   fc.constantFrom<0 | 1>(0, 1).map((i) => cmd(`restore policy ${i}`, (m) => m.policies[i].state === 'gone', async (m, r) => {
     m.policies[i].state = 'live';
-    await r.env.apply(policyYaml(r, i, m.policies[i]));
+    await r.env.apply(policyOf(r, i, m.policies[i]));
   })),
   fc.constantFrom<0 | 1>(0, 1).map((i) => cmd(`toggle policy ${i}'s model list`, (m) => m.policies[i].state !== 'gone', async (m, r) => {
     const pm = m.policies[i];
     pm.models = !pm.models;
-    await r.env.apply(policyYaml(r, i, pm));
+    await r.env.apply(policyOf(r, i, pm));
   })),
   // someone edits, deletes or unassigns a guardrail in the dashboard
   fc.tuple(fc.constantFrom<0 | 1>(0, 1), fc.constantFrom('edit', 'delete', 'unassign')).map(([i, what]) => cmd(`${what} policy ${i}'s guardrail outside`, () => true, async (_m, r) => {
@@ -529,7 +531,7 @@ const commands = [
   })),
   fc.constantFrom<0 | 1>(0, 1).map((i) => cmd(`the other operator's member uses policy ${i}`, (m) => m.policies[i].state === 'live', async (m, r) => {
     m.other = { policy: i, live: true };
-    await r.other.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: zed, namespace: ${r.otherNs}}\nspec: {policy: ${r.policy(i)}}`);
+    await r.other.apply(aMember(r.otherNs, 'zed', r.policy(i)));
     await r.other.ready(r.otherNs, 'zed', 60_000).catch(() => undefined);
     // it may have left a policy being deleted: that one goes now
     await releasePolicies(m, r);
@@ -559,7 +561,7 @@ it('keeps every invariant on generated sequences of lifecycle steps', async () =
     namespaces.push(ns, otherNs);
     const real: Real = { env, ns, policy: (i) => `${ns}-p${i}`, other, otherNs };
     const policies: [PolicyModel, PolicyModel] = [{ limitUSD: POLICIES[0].limitUSD, maxUSD: POLICIES[0].maxUSD, state: 'live', models: true }, { limitUSD: POLICIES[1].limitUSD, maxUSD: POLICIES[1].maxUSD, state: 'live', models: false }];
-    await env.apply(`${policyYaml(real, 0, policies[0])}\n---\n${policyYaml(real, 1, policies[1])}`);
+    await env.apply([policyOf(real, 0, policies[0]), policyOf(real, 1, policies[1])]);
     try {
       await fc.asyncModelRun(() => ({ model: { members: new Map<Name, MemberModel>(), deleted: new Set<Name>(), policies, labelled: true, other: { policy: 0 as const, live: false } }, real }), cmds);
       await expectNoKeyStrings(env, [ns]);

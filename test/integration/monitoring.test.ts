@@ -21,6 +21,7 @@ import { JOB, MONITORING_DIR, ruleSpec, startPrometheus, type Alert, type Promet
 import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -40,7 +41,6 @@ let ttlPolicy = '';
 /** what dan spent, and when on the shared clock: the dashboard's expectations are computed from them */
 let dan = { usd: 0, at: 0, windowEnd: 0 };
 
-const tm = (ns: string, name: string, extra = '') => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${ns}}\nspec: {policy: ${policy}${extra}}\n---\n`;
 const hashOf = async (ns: string, name: string) => (await env.member(ns, name)).status?.key?.hash ?? '';
 const spend = async (ns: string, name: string, usd: number, model: string) => {
   env.emu.store.spend(env.emu.store.getKey(await hashOf(ns, name)), { usd, model: findModel(model) });
@@ -141,11 +141,11 @@ describe('the ServiceMonitor and PrometheusRule', () => {
 describe('a real Prometheus scraping the operator', () => {
   it('sees members spend, rotate and hit 429s, and the member series keep their own namespace', async () => {
     // $10 a month, warned at half
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${policy}}\nspec:\n  budget: {limitUSD: 10, reset: monthly}\n  usage: {warnAtPercent: 50}\n  rotation: {overlap: 0s}`);
+    await env.apply(aPolicy(policy, { budget: { limitUSD: 10, reset: 'monthly' }, usage: { warnAtPercent: 50 }, rotation: { overlap: '0s' } }));
     // keys that live 3 days: eli's key ends before eli does; cat's ends with cat (a workshop's last day)
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${ttlPolicy}}\nspec:\n  keyTTL: 72h`);
+    await env.apply(aPolicy(ttlPolicy, { keyTTL: '72h' }));
     const expiresAt = new Date(env.clock.now() + 3 * DAY).toISOString().replace(/\.\d+Z$/, 'Z');
-    await env.apply(tm(a, 'ann') + tm(a, 'bob') + tm(b, 'cat', `, expiresAt: '${expiresAt}'`) + tm(b, 'dan') + tm(b, 'eli').replace(`policy: ${policy}`, `policy: ${ttlPolicy}`));
+    await env.apply([aMember(a, 'ann', policy), aMember(a, 'bob', policy), aMember(b, 'cat', { policy, expiresAt }), aMember(b, 'dan', policy), aMember(b, 'eli', ttlPolicy)]);
     for (const [ns, n] of [[a, 'ann'], [a, 'bob'], [b, 'cat'], [b, 'dan'], [b, 'eli']] as const) await env.ready(ns, n);
 
     // traffic through the emulator's chat endpoint with the keys from the Secrets, on two models

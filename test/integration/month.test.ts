@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { windowStart } from '../../src/util/windows.ts';
 import { startEnv, type Env } from './env.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 let env: Env;
 let n = '';
@@ -24,8 +25,8 @@ beforeAll(async () => {
   env.clock.set(Date.parse('2027-03-01T00:00:00Z'));
   n = await env.newNamespace('month');
   for (const m of MEMBERS) {
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: month-${m.name}-${n}}\nspec:\n  budget: {limitUSD: ${m.limitUSD}, reset: ${m.reset}}\n  rotation: {every: 72h, overlap: 6h, overlapAllowancePercent: 10, retainDisabled: 1h}`);
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${m.name}, namespace: ${n}}\nspec: {policy: month-${m.name}-${n}}`);
+    await env.apply(aPolicy(`month-${m.name}-${n}`, { budget: { limitUSD: m.limitUSD, reset: m.reset }, rotation: { every: '72h', overlap: '6h', overlapAllowancePercent: 10, retainDisabled: '1h' } }));
+    await env.apply(aMember(n, m.name, `month-${m.name}-${n}`));
     await env.ready(n, m.name);
   }
 });
@@ -108,8 +109,8 @@ it("a month with OpenRouter's clock 10 minutes ahead, each overlap ending betwee
   env.skew(10 * 60_000);
   try {
     for (const m of members) {
-      await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: month-${m.name}-${n}}\nspec:\n  budget: {limitUSD: ${m.limitUSD}, reset: ${m.reset}}\n  rotation: {overlap: 4h, overlapAllowancePercent: 10, retainDisabled: 1h}`);
-      await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${m.name}, namespace: ${n}}\nspec: {policy: month-${m.name}-${n}}`);
+      await env.apply(aPolicy(`month-${m.name}-${n}`, { budget: { limitUSD: m.limitUSD, reset: m.reset }, rotation: { overlap: '4h', overlapAllowancePercent: 10, retainDisabled: '1h' } }));
+      await env.apply(aMember(n, m.name, `month-${m.name}-${n}`));
       await env.ready(n, m.name);
     }
     const u = users(members, 11);

@@ -5,6 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
+import type { DeletionPolicy } from '../../src/api/schema.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 let env: Env;
 beforeAll(async () => {
@@ -16,10 +18,10 @@ const MEMBERS = ['ana', 'ben', 'cai', 'dee', 'eli'];
 const posts = () => Object.values(env.emu.counters()['POST /api/v1/keys'] ?? {}).reduce((a, b) => a + b, 0);
 
 /** A namespace with five Ready members under a policy with this deletionPolicy; returns their key hashes. */
-async function team(deletionPolicy: string): Promise<{ ns: string; hashes: string[] }> {
+async function team(deletionPolicy: DeletionPolicy): Promise<{ ns: string; hashes: string[] }> {
   const ns = await env.newNamespace(`nsdel-${deletionPolicy.toLowerCase()}`);
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${ns}}\nspec: {budget: {limitUSD: 3}, deletionPolicy: ${deletionPolicy}}`);
-  await env.apply(MEMBERS.map((m) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${m}, namespace: ${ns}}\nspec: {policy: ${ns}}`).join('\n---\n'));
+  await env.apply(aPolicy(ns, { budget: { limitUSD: 3 }, deletionPolicy }));
+  await env.apply(MEMBERS.map((m) => aMember(ns, m, ns)));
   const hashes = [];
   for (const m of MEMBERS) hashes.push((await env.ready(ns, m)).status?.key?.hash ?? '');
   return { ns, hashes };
@@ -38,11 +40,11 @@ const keys = (hashes: string[]) => hashes.map((h) => env.emu.store.state.keys.fi
 
 describe('kubectl delete namespace', () => {
   it.each([
-    ['Delete', 'every key is deleted at OpenRouter', (ks: ReturnType<typeof keys>) => expect(ks).toEqual(ks.map(() => undefined))],
-    ['Disable', 'every key is kept, disabled and released', (ks: ReturnType<typeof keys>) => {
+    ['Delete' as const, 'every key is deleted at OpenRouter', (ks: ReturnType<typeof keys>) => expect(ks).toEqual(ks.map(() => undefined))],
+    ['Disable' as const, 'every key is kept, disabled and released', (ks: ReturnType<typeof keys>) => {
       for (const k of ks) expect(k).toMatchObject({ disabled: true, name: expect.stringMatching(/^released:teamkeys\//) });
     }],
-    ['Retain', 'every key is kept working and released', (ks: ReturnType<typeof keys>) => {
+    ['Retain' as const, 'every key is kept working and released', (ks: ReturnType<typeof keys>) => {
       for (const k of ks) expect(k).toMatchObject({ disabled: false, name: expect.stringMatching(/^released:teamkeys\//) });
     }],
   ])('with 5 live members under deletionPolicy %s: the namespace goes and %s', async (policy, _promise, check) => {

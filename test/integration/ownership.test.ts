@@ -5,6 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
+import type { DeletionPolicy } from '../../src/api/schema.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 let env: Env;
 const namespaces: string[] = [];
@@ -14,11 +16,11 @@ beforeAll(async () => {
 afterAll(() => env.stop());
 
 /** A namespace and a Ready member `m` under a policy with this deletionPolicy. */
-async function member(deletionPolicy: string) {
+async function member(deletionPolicy: DeletionPolicy) {
   const ns = await env.newNamespace(`own-${deletionPolicy.toLowerCase()}`);
   namespaces.push(ns);
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${ns}}\nspec: {budget: {limitUSD: 3}, deletionPolicy: ${deletionPolicy}}`);
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: m, namespace: ${ns}}\nspec: {policy: ${ns}}`);
+  await env.apply(aPolicy(ns, { budget: { limitUSD: 3 }, deletionPolicy }));
+  await env.apply(aMember(ns, 'm', ns));
   const m = await env.ready(ns, 'm');
   const apiKey = (await env.secretData(ns, 'm-openrouter'))['OPENROUTER_API_KEY'] ?? '';
   expect((await env.chat(apiKey)).status).toBe(200);
@@ -68,7 +70,7 @@ describe('deleting a TeamMember', () => {
 
   it('a kept Secret is never taken over by a new member of the same name', async () => {
     const ns = namespaces.find((n) => n.includes('own-retain')) ?? '';
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: m, namespace: ${ns}}\nspec: {policy: ${ns}}`);
+    await env.apply(aMember(ns, 'm', ns));
     const ready = await eventually(async () => (await env.member(ns, 'm')).status?.conditions?.find((c) => c.type === 'Ready'), 30_000, 'a Ready condition');
     expect(ready).toMatchObject({ status: 'False', reason: 'SecretConflict' });
   });

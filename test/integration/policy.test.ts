@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 let env: Env;
 let ns = '';
@@ -18,13 +19,13 @@ afterAll(() => env.stop());
 interface PolicyView { metadata: { finalizers?: string[] }; status?: { conditions?: { type: string; status: string; reason: string; message: string }[] } }
 const getPolicy = async (name: string) => (await env.custom.getClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name })) as PolicyView;
 const policyGone = (name: string) => eventually(async () => getPolicy(name).then(() => undefined, (e: { code?: number }) => e.code === 404 || undefined), 30_000, `KeyPolicy ${name} deleted`);
-const members = (policy: string, names: string[]) => env.apply(names.map((m) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${m}, namespace: ${ns}}\nspec: {policy: ${policy}}`).join('\n---\n'));
+const members = (policy: string, names: string[]) => env.apply(names.map((m) => aMember(ns, m, policy)));
 const emuKey = (hash: string | undefined) => env.emu.store.state.keys.find((k) => k.hash === hash);
 
 describe('deleting a KeyPolicy', () => {
   it('waits while members use it, names them, keeps their keys working, and completes when the last one goes', async () => {
     const policy = `inuse-${ns}`;
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${policy}}\nspec: {budget: {limitUSD: 3}, deletionPolicy: Retain}`);
+    await env.apply(aPolicy(policy, { budget: { limitUSD: 3 }, deletionPolicy: 'Retain' }));
     await members(policy, ['ann', 'bo', 'cy']);
     const hashes = [];
     for (const m of ['ann', 'bo', 'cy']) hashes.push((await env.ready(ns, m)).status?.key?.hash);
@@ -52,7 +53,7 @@ describe('deleting a KeyPolicy', () => {
 
   it('lets go once the member that used it moves to another policy, which keeps its key', async () => {
     const [from, to] = [`from-${ns}`, `to-${ns}`];
-    await env.apply([from, to].map((p) => `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${p}}\nspec: {budget: {limitUSD: 3}}`).join('\n---\n'));
+    await env.apply([from, to].map((p) => aPolicy(p, { budget: { limitUSD: 3 } })));
     await members(from, ['dan']);
     const hash = (await env.ready(ns, 'dan')).status?.key?.hash;
     await env.kubectl(['delete', 'keypolicy', from, '--wait=false']);
@@ -64,7 +65,7 @@ describe('deleting a KeyPolicy', () => {
 
   it('goes at once when the members that used it are gone', async () => {
     const policy = `unused-${ns}`;
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${policy}}\nspec: {budget: {limitUSD: 3}}`);
+    await env.apply(aPolicy(policy, { budget: { limitUSD: 3 } }));
     await members(policy, ['eve']);
     await env.ready(ns, 'eve');
     expect((await getPolicy(policy)).metadata.finalizers).toContain('teamkeys.dev/in-use');

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEnv, type Env } from './env.ts';
 import { MERGE } from './kube.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 let env: Env;
 beforeAll(async () => {
@@ -14,20 +15,10 @@ afterAll(() => env.stop());
 describe('apply YAML -> Secret with a working key -> status', () => {
   it('provisions a key for a member and reports limit and usage', async () => {
     const ns = await env.newNamespace('team-a');
-    await env.apply(`
-apiVersion: teamkeys.dev/v1alpha1
-kind: KeyPolicy
-metadata: {name: basic-${ns}}
-spec:
-  budget: {limitUSD: 5, reset: monthly}
-  secretTemplate:
-    attribution: {title: "app:{{member}}"}
----
-apiVersion: teamkeys.dev/v1alpha1
-kind: TeamMember
-metadata: {name: alice, namespace: ${ns}}
-spec: {policy: basic-${ns}, displayName: Alice}
-`);
+    await env.apply([
+      aPolicy(`basic-${ns}`, { budget: { limitUSD: 5, reset: 'monthly' }, secretTemplate: { attribution: { title: 'app:{{member}}' } } }),
+      aMember(ns, 'alice', { policy: `basic-${ns}`, displayName: 'Alice' }),
+    ]);
     const m = await env.ready(ns, 'alice');
     expect(m.status).toMatchObject({ secretName: 'alice-openrouter', budget: { limitUSD: 5, reset: 'monthly', remainingUSD: 5 }, key: { limitUSD: 5, reset: 'monthly', disabled: false } });
     const data = await env.secretData(ns, 'alice-openrouter');
@@ -47,7 +38,7 @@ spec: {policy: basic-${ns}, displayName: Alice}
 
   it('the hunt for key strings that ends every test file finds one put where none may be', async () => {
     const ns = await env.newNamespace('leak');
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: leak-${ns}}\nspec: {}\n---\napiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: bob, namespace: ${ns}}\nspec: {policy: leak-${ns}}`);
+    await env.apply([aPolicy(`leak-${ns}`), aMember(ns, 'bob', `leak-${ns}`)]);
     await env.ready(ns, 'bob');
     const key = (await env.secretData(ns, 'bob-openrouter'))['OPENROUTER_API_KEY'] ?? '';
     expect(await env.leaks()).toEqual([]);

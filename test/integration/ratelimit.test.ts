@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
+import { aPolicy, members } from '../kit/objects.ts';
 
 const MEMBERS = 60;
 const LIMIT = 10;
@@ -35,8 +36,7 @@ const metric = async (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm'
 it('provisions a burst of members under OpenRouter\'s limit: one key each, the limit learned from 429s', async () => {
   env.emu.rateLimit.set({ perSecond: LIMIT });
   const before = management();
-  await env.apply([`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: limited-${ns}}\nspec: {budget: {limitUSD: 1}}`,
-    ...Array.from({ length: MEMBERS }, (_, i) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: m${i}, namespace: ${ns}}\nspec: {policy: limited-${ns}}`)].join('\n---\n'));
+  await env.apply([aPolicy(`limited-${ns}`, { budget: { limitUSD: 1 } }), ...members(ns, 'm', MEMBERS, `limited-${ns}`)]);
   for (let i = 0; i < MEMBERS; i++) await env.ready(ns, `m${i}`, 120_000);
 
   const ours = env.emu.store.state.keys.filter((k) => k.name.includes(`/${ns}/`));

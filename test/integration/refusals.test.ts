@@ -3,6 +3,7 @@
  * key is created for it at OpenRouter, and a Secret it does not own is left as it was.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { aMember, aPolicy } from '../kit/objects.ts';
 import { OPERATOR_CASES } from '../refusals/operator.ts';
 import { startEnv, type Env } from './env.ts';
 import { eventually } from './kube.ts';
@@ -16,9 +17,9 @@ afterAll(() => env.stop());
 it.each(OPERATOR_CASES.map((c, i) => [c.what, c, i] as const))('refuses %s', async (_what, c, i) => {
   const ns = await env.newNamespace(`refuse${i}`);
   const policy = `p-${ns}`;
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${policy}}\nspec: ${c.policy}`);
+  await env.apply(aPolicy(policy, c.policy));
   if (c.foreignSecret) await env.core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: c.foreignSecret }, stringData: { theirs: 'yes' } } });
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: m, namespace: ${ns}}\nspec: ${c.member.replace('POLICY', policy)}`);
+  await env.apply(aMember(ns, 'm', c.member(policy)));
   const ready = await eventually(async () => (await env.member(ns, 'm')).status?.conditions?.find((x) => x.type === 'Ready' && x.status === 'False' && x.reason === c.reason), 20_000, c.reason);
   expect(ready.message).toMatch(c.message);
   expect(ready.message).toContain(c.field);

@@ -16,6 +16,7 @@ import type { TeamMemberStatus } from '../../src/api/schema.ts';
 import type { Report } from '../../src/cli/render.ts';
 import { utcDay } from '../../src/util/windows.ts';
 import { MERGE, freshNamespace, kubeConfig } from './kube.ts';
+import { aMember, aPolicy, type MemberSpec } from '../kit/objects.ts';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '../..');
@@ -63,8 +64,8 @@ const EXHAUSTS_SHOWN = EXHAUSTS.slice(0, 16).replace('T', ' ');
 const cond = (type: string, status: 'True' | 'False', reason: string, message: string) => ({ type, status, reason, message, lastTransitionTime: new Date().toISOString() });
 const usage = (windowUSD: number, more: object) => ({ windowUSD, dailyUSD: 0, weeklyUSD: 0, monthlyUSD: windowUSD, byokUSD: 0, lifetimeUSD: windowUSD, observedAt: new Date().toISOString(), ...more });
 
-async function createMember(namespace: string, name: string, spec: object, status: TeamMemberStatus): Promise<void> {
-  await custom.createNamespacedCustomObject({ ...tm, namespace, body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name }, spec } });
+async function createMember(namespace: string, name: string, spec: MemberSpec, status: TeamMemberStatus): Promise<void> {
+  await custom.createNamespacedCustomObject({ ...tm, namespace, body: aMember(namespace, name, spec) });
   await custom.patchNamespacedCustomObjectStatus({ ...tm, namespace, name, body: { status } }, MERGE);
 }
 
@@ -74,7 +75,7 @@ beforeAll(async () => {
   // KeyPolicies are cluster-scoped: the namespace's random suffix keeps this run's apart
   [pro, lite] = [`pro-${ns.slice(3)}`, `lite-${ns.slice(3)}`];
   for (const [name, limitUSD] of [[pro, 50], [lite, 5]] as const) {
-    await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: { apiVersion: 'teamkeys.dev/v1alpha1', kind: 'KeyPolicy', metadata: { name }, spec: { budget: { limitUSD } } } });
+    await custom.createClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', body: aPolicy(name, { budget: { limitUSD } }) });
   }
   await createMember(ns, 'alice', { policy: pro, displayName: 'Alice Liddell', email: 'alice@example.com' }, {
     conditions: [cond('Ready', 'True', 'KeyReady', 'key sk-or-v1-a11...ce0 is in Secret alice-openrouter')],

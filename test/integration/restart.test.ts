@@ -7,6 +7,7 @@ import type { TeamMemberStatus } from '../../src/api/schema.ts';
 import { eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { NEVER_READY, Workload } from './rollout.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 let env: Env;
 let n = '';
@@ -15,12 +16,12 @@ beforeAll(async () => {
   env = await startEnv({ orphanGrace: '1s' });
   env.clock.set(Date.parse('2027-03-10T12:00:00Z'));
   n = await env.newNamespace('restart');
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: restart-${n}}\nspec:\n  budget: {limitUSD: 10}\n  rotation: {overlap: 30m}`);
+  await env.apply(aPolicy(`restart-${n}`, { budget: { limitUSD: 10 }, rotation: { overlap: '30m' } }));
 });
 afterAll(() => env.stop());
 
 const member = async (name: string) => {
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${n}}\nspec: {policy: restart-${n}}`);
+  await env.apply(aMember(n, name, `restart-${n}`));
   return env.ready(n, name);
 };
 const status = async (name: string) => (await env.member(n, name)).status ?? {};

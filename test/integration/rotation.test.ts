@@ -4,6 +4,7 @@ import type { TeamMemberStatus } from '../../src/api/schema.ts';
 import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 let env: Env;
 let n = '';
@@ -14,14 +15,14 @@ beforeAll(async () => {
   env.clock.set(Date.parse('2027-03-10T12:00:00Z'));
   n = await env.newNamespace('rotate');
   // $10 a month; during a 1h overlap the previous key may spend 10% of it ($1) beyond what it had spent
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: rot-${n}}\nspec:\n  budget: {limitUSD: 10, reset: monthly}\n  rotation: {overlap: 1h, overlapAllowancePercent: 10, retainDisabled: 1h}`);
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: sched-${n}}\nspec:\n  budget: {limitUSD: 10, reset: monthly}\n  rotation: {every: 48h, overlap: 10m}`);
+  await env.apply(aPolicy(`rot-${n}`, { budget: { limitUSD: 10, reset: 'monthly' }, rotation: { overlap: '1h', overlapAllowancePercent: 10, retainDisabled: '1h' } }));
+  await env.apply(aPolicy(`sched-${n}`, { budget: { limitUSD: 10, reset: 'monthly' }, rotation: { every: '48h', overlap: '10m' } }));
 });
 afterAll(() => env.stop());
 afterEach(() => env.emu.faults.clear());
 
 const member = async (name: string, policy = `rot-${n}`) => {
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${n}}\nspec: {policy: ${policy}}`);
+  await env.apply(aMember(n, name, policy));
   return env.ready(n, name);
 };
 const status = async (name: string) => (await env.member(n, name)).status ?? {};

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eventually, isGone } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 let a: Env;
 let b: Env;
@@ -19,7 +20,7 @@ afterAll(async () => {
 
 it("leaves another operator's deleted member alone, and that member is offboarded once its own operator is back", async () => {
   const ns = await a.newNamespace('scoped');
-  await a.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: scoped-${ns}}\nspec: {}\n---\napiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: oz, namespace: ${ns}}\nspec: {policy: scoped-${ns}}`);
+  await a.apply([aPolicy(`scoped-${ns}`), aMember(ns, 'oz', `scoped-${ns}`)]);
   const hash = (await a.ready(ns, 'oz')).status?.key?.hash ?? '';
   await a.stopOperator();
   const seen = b.op.stats.reconciles;

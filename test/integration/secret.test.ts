@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 let env: Env;
 const namespaces: string[] = [];
@@ -21,13 +22,13 @@ const ns = async (prefix: string) => {
   return n;
 };
 const posts = () => Object.values(env.emu.counters()['POST /api/v1/keys'] ?? {}).reduce((a, b) => a + b, 0);
-const member = (n: string, name: string, policy: string) => env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${n}}\nspec: {policy: ${policy}}`);
+const member = (n: string, name: string, policy: string) => env.apply(aMember(n, name, policy));
 const readyCondition = async (n: string, name: string) => (await env.member(n, name)).status?.conditions?.find((c) => c.type === 'Ready');
 
 describe('the member Secret', () => {
   it('moves the same key when the policy renames its data key, issuing no new key', async () => {
     const n = await ns('rename');
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: rename-${n}}\nspec: {budget: {limitUSD: 3}}`);
+    await env.apply(aPolicy(`rename-${n}`, { budget: { limitUSD: 3 } }));
     await Promise.all(['ivy', 'jon'].map((m) => member(n, m, `rename-${n}`)));
     const before = new Map<string, { hash: string | undefined; key: string | undefined }>();
     for (const m of ['ivy', 'jon']) before.set(m, { hash: (await env.ready(n, m)).status?.key?.hash, key: (await env.secretData(n, `${m}-openrouter`))['OPENROUTER_API_KEY'] });
@@ -49,7 +50,7 @@ describe('the member Secret', () => {
 
   it('reports a Secret the namespace quota refuses, creates no key while it does, and provisions once it fits', async () => {
     const n = await ns('quota');
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: quota-${n}}\nspec: {budget: {limitUSD: 3}}`);
+    await env.apply(aPolicy(`quota-${n}`, { budget: { limitUSD: 3 } }));
     await env.core.createNamespacedResourceQuota({ namespace: n, body: { metadata: { name: 'no-secrets' }, spec: { hard: { 'count/secrets': '0' } } } });
     // the quota controller must have counted the namespace before the quota admission enforces it
     await eventually(async () => (await env.core.readNamespacedResourceQuota({ namespace: n, name: 'no-secrets' })).status?.used !== undefined || undefined, 30_000, 'quota counted');
@@ -68,7 +69,7 @@ describe('the member Secret', () => {
 
   it('reports a Secret made immutable by hand when a policy change cannot be written, and keeps the key', async () => {
     const n = await ns('immutable');
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: imm-${n}}\nspec: {budget: {limitUSD: 3}}`);
+    await env.apply(aPolicy(`imm-${n}`, { budget: { limitUSD: 3 } }));
     await member(n, 'lou', `imm-${n}`);
     const hash = (await env.ready(n, 'lou')).status?.key?.hash;
     await env.core.patchNamespacedSecret({ namespace: n, name: 'lou-openrouter', body: { immutable: true } }, MERGE);

@@ -14,6 +14,7 @@ import type { KeyPolicy } from '../../src/api/schema.ts';
 import { parseKeyName } from '../../src/controller/keyname.ts';
 import { eventually, isGone } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
+import { aMember, aPolicy, type PolicySpec } from '../kit/objects.ts';
 
 let a: Env;
 let b: Env;
@@ -42,14 +43,13 @@ const kubeWrites = () => [a, b, c].map((e) => Object.fromEntries(e.op.cluster.wr
 const settledAll = async () => {
   for (const e of [a, b, c, a, b]) await e.settled(30_000, 1_000);
 };
-const member = (ns: string, name: string, policy: string) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${ns}}\nspec: {policy: ${policy}}`;
-const policyYaml = (name: string, extra = '') => `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${name}}\nspec: {budget: {limitUSD: 3}${extra}}`;
+const threeDollars = (name: string, spec: PolicySpec = {}) => aPolicy(name, { budget: { limitUSD: 3 }, ...spec });
 
 describe('a namespace taken out of the selector', () => {
   it('its members deleted afterwards are still offboarded by their operator, also after a restart, and its leftover keys swept', async () => {
     const policy = `shard-${randomBytes(3).toString('hex')}`;
     const ns = await a.newNamespace('shard-left');
-    await a.apply(`${policyYaml(policy)}\n---\n${member(ns, 'cy', policy)}\n---\n${member(ns, 'di', policy)}\n---\n${member(ns, 'ed', policy)}`);
+    await a.apply([threeDollars(policy), ...['cy', 'di', 'ed'].map((m) => aMember(ns, m, policy))]);
     const [cy, di, ed] = [await a.ready(ns, 'cy'), await a.ready(ns, 'di'), await a.ready(ns, 'ed')];
     const idA = idOf(cy.status?.key?.name);
     await a.kubectl(['label', 'namespace', ns, 'teamkeys.dev/test-env-']);
@@ -102,7 +102,7 @@ describe('one KeyPolicy served by three operators, two of them on one account', 
     const nsB = await b.newNamespace('shard-b');
     const nsC = await c.newNamespace('shard-c');
     // (unequal shares: each operator counting only its own members made them overwrite each other in a loop)
-    await a.apply([policyYaml(policy, ', models: {allow: [openai/gpt-4o-mini]}'), member(nsA, 'ann', policy), member(nsA, 'amy', policy), member(nsB, 'bob', policy), member(nsC, 'cat', policy)].join('\n---\n'));
+    await a.apply([threeDollars(policy, { models: { allow: ['openai/gpt-4o-mini'] } }), aMember(nsA, 'ann', policy), aMember(nsA, 'amy', policy), aMember(nsB, 'bob', policy), aMember(nsC, 'cat', policy)]);
     const [ann, amy, bob, cat] = [await a.ready(nsA, 'ann'), await a.ready(nsA, 'amy'), await b.ready(nsB, 'bob'), await c.ready(nsC, 'cat')];
     const [idA, idB, idC] = [idOf(ann.status?.key?.name), idOf(bob.status?.key?.name), idOf(cat.status?.key?.name)];
     // three operators, three ids (none was given --cluster-id: they share the cluster's)
@@ -151,7 +151,7 @@ describe("another operator's member", () => {
   it('is never offboarded by this operator, though its key is in the same account, and is once its own is back', async () => {
     const policy = `shard-${randomBytes(3).toString('hex')}`;
     const ns = await b.newNamespace('shard-theirs');
-    await b.apply(`${policyYaml(policy)}\n---\n${member(ns, 'flo', policy)}`);
+    await b.apply([threeDollars(policy), aMember(ns, 'flo', policy)]);
     const hash = (await b.ready(ns, 'flo')).status?.key?.hash ?? '';
     // this operator has listed the account: the key is in its book
     await a.op.sync();

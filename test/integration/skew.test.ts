@@ -14,6 +14,7 @@ import { startControlPlane, type ControlPlane } from '../controlplane/controlpla
 import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '../..');
@@ -44,7 +45,7 @@ beforeAll(async () => {
   await kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']);
   env = await startEnv({ cluster: { kubeconfigPath: cp.kubeconfigPath, binDir: cp.binDir } });
   ns = await env.newNamespace('skew');
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: skew}\nspec: {budget: {limitUSD: 5}}`);
+  await env.apply(aPolicy('skew', { budget: { limitUSD: 5 } }));
 }, 180_000);
 afterAll(async () => {
   await env?.stop();
@@ -57,7 +58,7 @@ const emuKey = (hash: string) => env.emu.store.state.keys.find((k) => k.hash ===
 const ready = async (name: string) => (await env.member(ns, name)).status?.conditions?.find((c) => c.type === 'Ready');
 
 it('suspends and deletes a member whose spec this operator cannot read, and never re-enables its key on a guess', async () => {
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: sam, namespace: ${ns}}\nspec: {policy: skew}`);
+  await env.apply(aMember(ns, 'sam', 'skew'));
   const hash = (await env.ready(ns, 'sam')).status?.key?.hash ?? '';
   await patchSpec('sam', { limitUSD: 2_000_000 });
   await eventually(async () => (await ready('sam'))?.reason === 'InvalidSpec' || undefined, 15_000, 'Ready=False InvalidSpec');
@@ -81,7 +82,7 @@ it('suspends and deletes a member whose spec this operator cannot read, and neve
 });
 
 it('reads a member again once its spec is readable, and resumes it', async () => {
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ria, namespace: ${ns}}\nspec: {policy: skew}`);
+  await env.apply(aMember(ns, 'ria', 'skew'));
   const hash = (await env.ready(ns, 'ria')).status?.key?.hash ?? '';
   await patchSpec('ria', { limitUSD: 2_000_000, suspended: true });
   await eventually(() => emuKey(hash)?.disabled || undefined, 15_000, 'key disabled');
@@ -92,7 +93,7 @@ it('reads a member again once its spec is readable, and resumes it', async () =>
 });
 
 it('says Ready=False StatusRejected instead of a stale Ready=True when the API server refuses a status it computed', async () => {
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: rex, namespace: ${ns}}\nspec: {policy: skew}`);
+  await env.apply(aMember(ns, 'rex', 'skew'));
   await env.ready(ns, 'rex');
   await env.kubectl(['annotate', 'tm', 'rex', '-n', ns, 'teamkeys.dev/rotate=a-request-too-long-to-record']);
   const rejected = await eventually(async () => {

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 let env: Env;
 let n = '';
@@ -11,9 +12,9 @@ beforeAll(async () => {
   env = await startEnv({ maxConcurrentRotations: 1 });
   env.clock.set(Date.parse('2027-03-10T12:00:00Z'));
   n = await env.newNamespace('slots');
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: slots-${n}}\nspec:\n  rotation: {every: 10h, overlap: 1h}`);
+  await env.apply(aPolicy(`slots-${n}`, { rotation: { every: '10h', overlap: '1h' } }));
   for (const m of NAMES) {
-    await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${m}, namespace: ${n}}\nspec: {policy: slots-${n}}`);
+    await env.apply(aMember(n, m, `slots-${n}`));
     await env.ready(n, m);
   }
 });

@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { TENANT_CASES, type Namespaces } from '../refusals/tenant.ts';
 import { eventually } from './kube.ts';
 import { kubectl } from './serviceaccount.ts';
+import { aMember, aPolicy, toYaml } from '../kit/objects.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const TENANT = 'tenant-alice';
@@ -21,14 +22,14 @@ const admin = async (args: string[], stdin?: string) => {
   if (!r.ok) throw new Error(`kubectl ${args.join(' ')}: ${r.out}`);
   return r.out;
 };
-const member = (ns: string) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: m, namespace: ${ns}}\nspec: {policy: ${n.policy}}\n`;
+const member = (ns: string, name = 'm') => toYaml(aMember(ns, name, n.policy));
 
 beforeAll(async () => {
   await admin(['apply', '-f', join(ROOT, 'deploy/aggregated-roles.yaml')]);
   for (const ns of [n.own, n.other, n.system]) await admin(['create', 'namespace', ns]);
   // the operator's namespace as deploy/ makes it (its own name here: other files use teamkeys-system)
   await admin(['create', 'secret', 'generic', 'teamkeys-management-key', '-n', n.system, '--from-literal=apiKey=not-a-key']);
-  await admin(['apply', '-f', '-'], `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${n.policy}}\nspec: {budget: {limitUSD: 5}}\n`);
+  await admin(['apply', '-f', '-'], toYaml(aPolicy(n.policy, { budget: { limitUSD: 5 } })));
   for (const ns of [n.own, n.other]) {
     await admin(['apply', '-f', '-'], member(ns));
     await admin(['create', 'secret', 'generic', 'm-openrouter', '-n', ns, '--from-literal=OPENROUTER_API_KEY=placeholder']);
@@ -50,7 +51,7 @@ describe('a namespace editor', () => {
       const r = await as(TENANT, args);
       expect(r.ok, `${args.join(' ')}: ${r.out}`).toBe(true);
     }
-    const created = await as(TENANT, ['create', '-f', '-', '--dry-run=server'], member(n.own).replace('name: m,', 'name: m2,'));
+    const created = await as(TENANT, ['create', '-f', '-', '--dry-run=server'], member(n.own, 'm2'));
     expect(created.ok, created.out).toBe(true);
   });
 

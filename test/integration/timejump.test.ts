@@ -8,6 +8,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { nextReset } from '../../src/util/windows.ts';
 import { eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 const MEMBERS = ['a', 'b', 'c', 'd', 'e', 'f'];
 let env: Env;
@@ -28,8 +29,8 @@ beforeAll(async () => {
   // midday of a Wednesday mid-month, so a few minutes back stays in the same day, and the jump across midnight
   // crosses the daily reset only (no weekly or monthly one), whatever the date
   env.clock.set(Date.parse('2027-03-10T12:00:00Z'));
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: tj-${ns}}\nspec: {budget: {limitUSD: 2, reset: daily}, rotation: {every: 72h}}`);
-  for (const m of MEMBERS) await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${m}, namespace: ${ns}}\nspec: {policy: tj-${ns}}`);
+  await env.apply(aPolicy(`tj-${ns}`, { budget: { limitUSD: 2, reset: 'daily' }, rotation: { every: '72h' } }));
+  for (const m of MEMBERS) await env.apply(aMember(ns, m, `tj-${ns}`));
   for (const m of MEMBERS) {
     const hash = (await env.ready(ns, m)).status?.key?.hash ?? '';
     env.emu.store.spend(env.emu.store.getKey(hash), { usd: 1.5 });

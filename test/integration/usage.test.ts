@@ -8,6 +8,7 @@ import { nextReset } from '../../src/util/windows.ts';
 import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 const DAY = 86_400_000;
 let env: Env;
@@ -20,8 +21,8 @@ beforeAll(async () => {
   env.clock.set(nextReset('monthly', env.clock.now()) + 10 * DAY + 3_600_000);
   ns = await env.newNamespace('usage');
   policy = `usage-${ns}`;
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${policy}}\nspec:\n  budget: {limitUSD: 5}\n  rotation: {overlap: 1m}`);
-  await env.apply(['ada', 'bob'].map((m) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${m}, namespace: ${ns}}\nspec: {policy: ${policy}}`).join('\n---\n'));
+  await env.apply(aPolicy(policy, { budget: { limitUSD: 5 }, rotation: { overlap: '1m' } }));
+  await env.apply(['ada', 'bob'].map((m) => aMember(ns, m, policy)));
   await env.ready(ns, 'ada');
   await env.ready(ns, 'bob');
 }, 60_000);

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { APPLY_CASES } from '../refusals/apply.ts';
 import { inject } from 'vitest';
+import { aMember, aPolicy, toYaml, type MemberSpec, type PolicySpec } from '../kit/objects.ts';
 
 const run = promisify(execFile);
 let ns = '';
@@ -25,8 +26,8 @@ async function apply(yaml: string, rawPath?: string): Promise<{ ok: boolean; out
   }
 }
 
-const policy = (name: string, spec: string) => `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${name}}\nspec:\n${spec}`;
-const member = (name: string, spec: string) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n${spec}`;
+const policy = (name: string, spec: PolicySpec) => toYaml(aPolicy(name, spec));
+const member = (name: string, spec: MemberSpec) => toYaml(aMember(ns, name, spec));
 
 beforeAll(async () => {
   ns = await freshNamespace(kubeConfig(), 'validation');
@@ -40,12 +41,12 @@ describe('kubectl apply refuses', () => {
   });
 
   it('a change to an immutable field', async () => {
-    expect((await apply(member('imm', '  policy: p\n  secretName: first'))).ok).toBe(true);
-    const r = await apply(member('imm', '  policy: p\n  secretName: second'));
+    expect((await apply(member('imm', { policy: 'p', secretName: 'first' }))).ok).toBe(true);
+    const r = await apply(member('imm', { policy: 'p', secretName: 'second' }));
     expect(r.ok).toBe(false);
     expect(r.out).toMatch(/secretName is immutable/);
-    expect((await apply(policy(`imm-${ns}`, '  workspace: default'))).ok).toBe(true);
-    const w = await apply(policy(`imm-${ns}`, '  workspace: other'));
+    expect((await apply(policy(`imm-${ns}`, { workspace: 'default' }))).ok).toBe(true);
+    const w = await apply(policy(`imm-${ns}`, { workspace: 'other' }));
     expect(w.ok).toBe(false);
     expect(w.out).toMatch(/workspace is immutable/);
   });
@@ -53,13 +54,13 @@ describe('kubectl apply refuses', () => {
   it('but accepts what sits at the limits: a 63-character name, a 200-character displayName in any script', async () => {
     const name = `${'Zoë 山田 '.repeat(28)}Zoë!`; // 200 characters (none outside the BMP), 312 bytes
     expect(name.length).toBe(200);
-    const ok = await apply(member('n'.repeat(63), `  policy: p\n  displayName: "${name}"`));
+    const ok = await apply(member('n'.repeat(63), { policy: 'p', displayName: name }));
     expect(ok.ok, ok.out).toBe(true);
   });
 
   it('but accepts a valid member and policy, with defaults filled in', async () => {
-    expect((await apply(policy(`ok-${ns}`, '  budget: {limitUSD: 5}'))).ok).toBe(true);
-    expect((await apply(member('fine', `  policy: ok-${ns}`))).ok).toBe(true);
+    expect((await apply(policy(`ok-${ns}`, { budget: { limitUSD: 5 } }))).ok).toBe(true);
+    expect((await apply(member('fine', { policy: `ok-${ns}` }))).ok).toBe(true);
     const kc = kubeConfig();
     const p = await eventually(async () => (await kc.makeApiClient(CustomObjectsApi).getClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name: `ok-${ns}` })) as { spec: unknown }, 5_000, 'policy');
     expect(p.spec).toMatchObject({ budget: { limitUSD: 5, reset: 'monthly', includeByok: false }, deletionPolicy: 'Delete' });

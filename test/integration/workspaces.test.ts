@@ -6,6 +6,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
+import { aMember, aPolicy } from '../kit/objects.ts';
 
 let env: Env;
 let ns = '';
@@ -20,11 +21,11 @@ beforeAll(async () => {
   names.a = `ws-a-${ns}`;
   names.b = `ws-b-${ns}`;
   await env.apply([
-    `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${names.a}}\nspec: {workspace: research-${ns}, models: {allow: [openai/gpt-4o-mini]}}`,
-    `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${names.b}}\nspec: {models: {allow: [google/gemini-2.5-flash]}}`,
-    `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: alice, namespace: ${ns}}\nspec: {policy: ${names.a}}`,
-    `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: bruno, namespace: ${ns}}\nspec: {policy: ${names.b}}`,
-  ].join('\n---\n'));
+    aPolicy(names.a, { workspace: `research-${ns}`, models: { allow: ['openai/gpt-4o-mini'] } }),
+    aPolicy(names.b, { models: { allow: ['google/gemini-2.5-flash'] } }),
+    aMember(ns, 'alice', names.a),
+    aMember(ns, 'bruno', names.b),
+  ]);
 }, 60_000);
 afterAll(() => env.stop());
 

@@ -10,6 +10,7 @@ import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { missInListings } from './listing.ts';
 import { statusErrors } from '../crdschema.ts';
+import { aMember, aPolicy, type MemberSpec } from '../kit/objects.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -29,8 +30,7 @@ const emuKey = (hash: string | undefined) => env.emu.store.state.keys.find((k) =
 const keysOf = (member: string) => env.emu.store.state.keys.filter((k) => k.name.includes(`/${ns}/${member}/`));
 const ready = async (name: string) => (await env.member(ns, name)).status?.conditions?.find((c) => c.type === 'Ready');
 const reasons = async (name: string) => (await env.events(ns)).filter((e) => e.regarding?.name === name).map((e) => e.reason ?? '');
-const policyOf = (name: string, spec: string) => `apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: ${name}}\nspec: ${spec}`;
-const memberOf = (name: string, spec: string) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: ${name}, namespace: ${ns}}\nspec: ${spec}`;
+const memberOf = (name: string, spec: MemberSpec | string) => aMember(ns, name, spec);
 const settle = async () => {
   await env.op.sync();
   await env.settled();
@@ -47,12 +47,12 @@ const rotated = async (name: string) => {
 
 it('suspends a member whose own limit is above a lowered memberMaxUSD, and honours its expiry too', async () => {
   const policy = `max-${ns}`;
-  await env.apply(policyOf(policy, '{budget: {limitUSD: 1, memberMaxUSD: 5}}'));
-  await env.apply(memberOf('sue', `{policy: ${policy}, limitUSD: 4}`));
-  await env.apply(memberOf('exp', `{policy: ${policy}, limitUSD: 4}`));
+  await env.apply(aPolicy(policy, { budget: { limitUSD: 1, memberMaxUSD: 5 } }));
+  await env.apply(memberOf('sue', { policy, limitUSD: 4 }));
+  await env.apply(memberOf('exp', { policy, limitUSD: 4 }));
   const sue = (await env.ready(ns, 'sue')).status?.key?.hash;
   const exp = (await env.ready(ns, 'exp')).status?.key?.hash;
-  await env.apply(policyOf(policy, '{budget: {limitUSD: 1, memberMaxUSD: 2}}'));
+  await env.apply(aPolicy(policy, { budget: { limitUSD: 1, memberMaxUSD: 2 } }));
   await eventually(async () => (await ready('sue'))?.reason === 'LimitAboveMax' || undefined, 15_000, 'sue LimitAboveMax');
   // a typo in a limit does not cut anyone off
   expect(emuKey(sue)?.disabled).toBe(false);
@@ -76,8 +76,8 @@ it("replaces no key when OpenRouter's clock is 10 minutes behind (keyTTL)", asyn
   const policy = `ttl-${ns}`;
   env.skew(-10 * 60_000);
   try {
-    await env.apply(policyOf(policy, '{budget: {limitUSD: 1}, keyTTL: 2h}'));
-    await env.apply(memberOf('tia', `{policy: ${policy}}`));
+    await env.apply(aPolicy(policy, { budget: { limitUSD: 1 }, keyTTL: '2h' }));
+    await env.apply(memberOf('tia', policy));
     const first = (await env.ready(ns, 'tia')).status?.key?.hash;
     for (let i = 0; i < 5; i++) {
       env.clock.advance(60_000);
@@ -93,8 +93,8 @@ it("replaces no key when OpenRouter's clock is 10 minutes behind (keyTTL)", asyn
 
 it('replaces keys no faster than a bounded rate when every new key is disabled outside', async () => {
   const policy = `loop-${ns}`;
-  await env.apply(policyOf(policy, '{budget: {limitUSD: 1}}'));
-  await env.apply(memberOf('lou', `{policy: ${policy}}`));
+  await env.apply(aPolicy(policy, { budget: { limitUSD: 1 } }));
+  await env.apply(memberOf('lou', policy));
   await env.ready(ns, 'lou');
   // an admin (or a script) disables every key this member gets, as soon as it exists
   const start = env.clock.now();
@@ -118,8 +118,8 @@ it('replaces keys no faster than a bounded rate when every new key is disabled o
 
 it('acts on the 70th on-demand rotation within a month, with a status the API server accepts', async () => {
   const policy = `many-${ns}`;
-  await env.apply(policyOf(policy, '{budget: {limitUSD: 1}, rotation: {overlap: 0s}}'));
-  await env.apply(memberOf('rot', `{policy: ${policy}}`));
+  await env.apply(aPolicy(policy, { budget: { limitUSD: 1 }, rotation: { overlap: '0s' } }));
+  await env.apply(memberOf('rot', policy));
   await env.ready(ns, 'rot');
   for (let i = 0; i < 70; i++) {
     const ask = randomUUID();
@@ -135,8 +135,8 @@ it('acts on the 70th on-demand rotation within a month, with a status the API se
 
 it('judges no key leaked when a member resumes before the status of its suspension was written', async () => {
   const policy = `sus-${ns}`;
-  await env.apply(policyOf(policy, '{budget: {limitUSD: 1}}'));
-  await env.apply(memberOf('res', `{policy: ${policy}}`));
+  await env.apply(aPolicy(policy, { budget: { limitUSD: 1 } }));
+  await env.apply(memberOf('res', policy));
   const hash = (await env.ready(ns, 'res')).status?.key?.hash;
   // the disabling PATCH lands, and its answer is lost after a while: the status write after it never happens
   env.emu.faults.set([{ route: 'PATCH /api/v1/keys/{hash}', kind: 'commitThenError', times: 1, probability: 1, status: 502, latencyMs: 1_500, retryAfterSeconds: 0 }]);
@@ -154,8 +154,8 @@ it('judges no key leaked when a member resumes before the status of its suspensi
 
 it('keeps the spend of an idle key deleted after a commit-then-error, so the next key gets what is left', async () => {
   const policy = `idle-${ns}`;
-  await env.apply(policyOf(policy, '{budget: {limitUSD: 1, reset: never}, inactivity: {disableAfter: 1h, deleteAfter: 2h}}'));
-  await env.apply(memberOf('ida', `{policy: ${policy}}`));
+  await env.apply(aPolicy(policy, { budget: { limitUSD: 1, reset: 'never' }, inactivity: { disableAfter: '1h', deleteAfter: '2h' } }));
+  await env.apply(memberOf('ida', policy));
   const hash = (await env.ready(ns, 'ida')).status?.key?.hash ?? '';
   env.emu.store.spend(env.emu.store.getKey(hash), { usd: 0.3 });
   await settle();
@@ -178,8 +178,8 @@ it('keeps the spend of an idle key deleted after a commit-then-error, so the nex
 
 it("keeps the fresh spend of a replaced key when the create after SecretLost failed and was retried", async () => {
   const policy = `lost-${ns}`;
-  await env.apply(policyOf(policy, '{budget: {limitUSD: 1}}'));
-  await env.apply(memberOf('los', `{policy: ${policy}}`));
+  await env.apply(aPolicy(policy, { budget: { limitUSD: 1 } }));
+  await env.apply(memberOf('los', policy));
   const hash = (await env.ready(ns, 'los')).status?.key?.hash ?? '';
   await settle(); // status.usage observed at zero spend
   // spent since the last sync: only a fresh read of the key knows it
@@ -198,8 +198,8 @@ it("keeps the fresh spend of a replaced key when the create after SecretLost fai
 
 it('adopts the key a rotation cut short left in its Secret though listings miss it: the previous key keeps its overlap', async () => {
   const policy = `adopt-${ns}`;
-  await env.apply(policyOf(policy, '{budget: {limitUSD: 1}, rotation: {overlap: 2h}}'));
-  await env.apply(memberOf('ado', `{policy: ${policy}}`));
+  await env.apply(aPolicy(policy, { budget: { limitUSD: 1 }, rotation: { overlap: '2h' } }));
+  await env.apply(memberOf('ado', policy));
   const before = (await env.ready(ns, 'ado')).status;
   const ask = await rotated('ado');
   const after = (await env.member(ns, 'ado')).status;
@@ -228,8 +228,8 @@ it('adopts the key a rotation cut short left in its Secret though listings miss 
 
 it("counts a draining key that listings miss in the member's spend: no second BudgetWarning", async () => {
   const policy = `spent-${ns}`;
-  await env.apply(policyOf(policy, '{budget: {limitUSD: 1}, rotation: {overlap: 2h}}'));
-  await env.apply(memberOf('dru', `{policy: ${policy}}`));
+  await env.apply(aPolicy(policy, { budget: { limitUSD: 1 }, rotation: { overlap: '2h' } }));
+  await env.apply(memberOf('dru', policy));
   const old = (await env.ready(ns, 'dru')).status?.key?.hash ?? '';
   env.emu.store.spend(env.emu.store.getKey(old), { usd: 0.85 });
   await settle();
@@ -248,10 +248,10 @@ it("counts a draining key that listings miss in the member's spend: no second Bu
 
 it('holds a draining key that listings miss to its allowance when the window turns inside its overlap', async () => {
   const policy = `turn-${ns}`;
-  await env.apply(policyOf(policy, '{budget: {limitUSD: 1, reset: daily}, rotation: {overlap: 2h}}'));
+  await env.apply(aPolicy(policy, { budget: { limitUSD: 1, reset: 'daily' }, rotation: { overlap: '2h' } }));
   // half an hour before a daily reset
   env.clock.set(nextReset('daily', env.clock.now() + HOUR) - 30 * 60_000);
-  await env.apply(memberOf('tur', `{policy: ${policy}}`));
+  await env.apply(memberOf('tur', policy));
   const old = (await env.ready(ns, 'tur')).status?.key?.hash ?? '';
   env.emu.store.spend(env.emu.store.getKey(old), { usd: 0.5 });
   await settle();
@@ -275,8 +275,8 @@ it('disables the key of a member its policy no longer admits, though listings mi
   const policy = `admit-${ns}`;
   const label = 'worst.teamkeys.dev/admitted';
   await env.core.patchNamespace({ name: ns, body: { metadata: { labels: { [label]: 'yes' } } } }, MERGE);
-  await env.apply(policyOf(policy, `{budget: {limitUSD: 1}, namespaceSelector: {matchLabels: {${label}: 'yes'}}}`));
-  await env.apply(memberOf('adm', `{policy: ${policy}}`));
+  await env.apply(aPolicy(policy, { budget: { limitUSD: 1 }, namespaceSelector: { matchLabels: { [label]: 'yes' } } }));
+  await env.apply(memberOf('adm', policy));
   const hash = (await env.ready(ns, 'adm')).status?.key?.hash ?? '';
   // the namespace leaves the policy while the operator restarts: it learns its keys from listings that miss this one
   await env.stopOperator();
@@ -294,8 +294,8 @@ it('disables the key of a member its policy no longer admits, though listings mi
 
 it('disables at once the key of a member whose expiresAt is set to the past, though listings miss the key', async () => {
   const policy = `gone-${ns}`;
-  await env.apply(policyOf(policy, '{budget: {limitUSD: 1}}'));
-  await env.apply(memberOf('eve', `{policy: ${policy}}`));
+  await env.apply(aPolicy(policy, { budget: { limitUSD: 1 } }));
+  await env.apply(memberOf('eve', policy));
   const hash = (await env.ready(ns, 'eve')).status?.key?.hash ?? '';
   // set while the operator restarts: it learns its keys from listings that miss this one
   await env.stopOperator();

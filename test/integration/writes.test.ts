@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startEnv, type Env } from './env.ts';
+import { aPolicy, members } from '../kit/objects.ts';
 
 const MEMBERS = 20;
 let env: Env;
@@ -15,11 +16,11 @@ beforeAll(async () => {
 afterAll(() => env.stop());
 
 it('provisions a member with at most the writes it needs', async () => {
-  await env.apply(`apiVersion: teamkeys.dev/v1alpha1\nkind: KeyPolicy\nmetadata: {name: writes-${ns}}\nspec: {budget: {limitUSD: 1}}`);
+  await env.apply(aPolicy(`writes-${ns}`, { budget: { limitUSD: 1 } }));
   await env.settled();
   const k0 = new Map(env.op.cluster.writes);
   const c0 = env.emu.counters();
-  await env.apply(Array.from({ length: MEMBERS }, (_, i) => `apiVersion: teamkeys.dev/v1alpha1\nkind: TeamMember\nmetadata: {name: m${i}, namespace: ${ns}}\nspec: {policy: writes-${ns}}`).join('\n---\n'));
+  await env.apply(members(ns, 'm', MEMBERS, `writes-${ns}`));
   for (let i = 0; i < MEMBERS; i++) await env.ready(ns, `m${i}`);
   await env.settled();
   const per: Record<string, number> = {};

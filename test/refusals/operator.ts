@@ -4,6 +4,7 @@
  * them; the management-key rows are scenarios of test/integration/credentials.test.ts. hack/readme/refusals.ts lists
  * both in docs/security.md.
  */
+import type { MemberSpec, PolicySpec } from '../kit/objects.ts';
 
 export interface OperatorCase {
   what: string;
@@ -11,21 +12,21 @@ export interface OperatorCase {
   /** Ready=False with this reason */
   reason: string;
   message: RegExp;
-  /** what is applied before the member (a policy named p-<ns>, a Secret) and the member's spec */
-  policy: string;
-  member: string;
+  /** what is applied before the member (a policy named p-<ns>, a Secret) and the member's spec, given that policy's name */
+  policy: PolicySpec;
+  member: (policy: string) => MemberSpec;
   /** a Secret of someone else's, already in the namespace */
   foreignSecret?: string;
 }
 
-const row = (what: string, field: string, reason: string, message: RegExp, policy: string, member: string, foreignSecret?: string): OperatorCase =>
+const row = (what: string, field: string, reason: string, message: RegExp, policy: PolicySpec, member: OperatorCase['member'], foreignSecret?: string): OperatorCase =>
   ({ what, field, reason, message, policy, member, ...(foreignSecret ? { foreignSecret } : {}) });
 
 export const OPERATOR_CASES: readonly OperatorCase[] = [
-  row('a policy reference to nothing', 'spec.policy', 'PolicyNotFound', /^spec.policy: KeyPolicy "nothing-here" does not exist$/, '{budget: {limitUSD: 5}}', '{policy: nothing-here}'),
-  row('a member limit above the policy\'s memberMaxUSD', 'spec.limitUSD', 'LimitAboveMax', /^spec.limitUSD 50 is above the policy's maximum of 20 USD per member/, '{budget: {limitUSD: 5, memberMaxUSD: 20}}', '{policy: POLICY, limitUSD: 50}'),
-  row('a policy whose namespaceSelector leaves the member\'s namespace out', 'spec.policy', 'PolicyNotAllowed', /^spec.policy: KeyPolicy "p-.*" does not allow namespace/, '{namespaceSelector: {matchLabels: {tier: gold}}}', '{policy: POLICY}'),
-  row('a secretName naming a Secret teamkeys does not own', 'spec.secretName', 'SecretConflict', /Secret .*\/theirs exists and is not managed by teamkeys; delete it or set spec.secretName/, '{}', '{policy: POLICY, secretName: theirs}', 'theirs'),
+  row('a policy reference to nothing', 'spec.policy', 'PolicyNotFound', /^spec.policy: KeyPolicy "nothing-here" does not exist$/, { budget: { limitUSD: 5 } }, () => ({ policy: 'nothing-here' })),
+  row('a member limit above the policy\'s memberMaxUSD', 'spec.limitUSD', 'LimitAboveMax', /^spec.limitUSD 50 is above the policy's maximum of 20 USD per member/, { budget: { limitUSD: 5, memberMaxUSD: 20 } }, (policy) => ({ policy, limitUSD: 50 })),
+  row('a policy whose namespaceSelector leaves the member\'s namespace out', 'spec.policy', 'PolicyNotAllowed', /^spec.policy: KeyPolicy "p-.*" does not allow namespace/, { namespaceSelector: { matchLabels: { tier: 'gold' } } }, (policy) => ({ policy })),
+  row('a secretName naming a Secret teamkeys does not own', 'spec.secretName', 'SecretConflict', /Secret .*\/theirs exists and is not managed by teamkeys; delete it or set spec.secretName/, {}, (policy) => ({ policy, secretName: 'theirs' }), 'theirs'),
 ];
 
 /** The management-key Secret, checked before any call: each a scenario in credentials.test.ts (the test's title). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RETIRED_KEYS_MAX } from '../../src/api/schema.ts';
-import { CLOCK_MARGIN_MS, carriedSpend, retiredFromDraining, retiredFromKey, retiredFromObserved, withRetired, type RetiredKey } from '../../src/controller/member/carry.ts';
+import { CLOCK_MARGIN_MS, carriedSpend, retiredFromDraining, retiredFromKey, retiredFromObserved, withRetired, type RetiredKey } from '../../src/controller/member/budget.ts';
 import type { Spend } from '../../src/domain/key.ts';
 import { aKey } from './keys.ts';
 

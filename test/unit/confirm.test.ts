@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { BookedKeys } from '../../src/controller/booked.ts';
 import { KeyBook } from '../../src/controller/keybook.ts';
-import { confirmedKey } from '../../src/controller/member/confirm.ts';
+import { confirmedKey } from '../../src/controller/member/gather.ts';
 import type { Key, KeyPort } from '../../src/domain/key.ts';
 import { OpenRouterError } from '../../src/openrouter/errors.ts';
 import { aKey } from './keys.ts';
@@ -37,19 +38,19 @@ describe('a key the listing did not show', () => {
     const { keys, gets } = port([a], [a, b]);
     const book = new KeyBook(clock);
     await book.refresh(keys, [undefined]);
-    expect(await confirmedKey({ book, keys }, 'b')).toEqual(b);
+    expect(await confirmedKey({ book, keys: new BookedKeys(keys, book) }, 'b')).toEqual(b);
     expect(book.get('b')).toEqual(b);
     // known now: no second read
-    expect(await confirmedKey({ book, keys }, 'b')).toEqual(b);
+    expect(await confirmedKey({ book, keys: new BookedKeys(keys, book) }, 'b')).toEqual(b);
     expect(gets).toEqual(['b']);
   });
 
   it('costs no call when the key was listed, nor before a first listing (nothing is known absent then)', async () => {
     const { keys, gets } = port([a], [a, b]);
     const book = new KeyBook(clock);
-    expect(await confirmedKey({ book, keys }, 'b')).toBeUndefined();
+    expect(await confirmedKey({ book, keys: new BookedKeys(keys, book) }, 'b')).toBeUndefined();
     await book.refresh(keys, [undefined]);
-    expect(await confirmedKey({ book, keys }, 'a')).toEqual(a);
+    expect(await confirmedKey({ book, keys: new BookedKeys(keys, book) }, 'a')).toEqual(a);
     expect(gets).toEqual([]);
   });
 
@@ -57,10 +58,10 @@ describe('a key the listing did not show', () => {
     const { keys, gets } = port([a], [a]);
     const book = new KeyBook(clock);
     await book.refresh(keys, [undefined]);
-    expect(await confirmedKey({ book, keys }, 'b')).toBeUndefined();
-    expect(await confirmedKey({ book, keys }, 'b')).toBeUndefined();
+    expect(await confirmedKey({ book, keys: new BookedKeys(keys, book) }, 'b')).toBeUndefined();
+    expect(await confirmedKey({ book, keys: new BookedKeys(keys, book) }, 'b')).toBeUndefined();
     await book.refresh(keys, [undefined]);
-    expect(await confirmedKey({ book, keys }, 'b')).toBeUndefined();
+    expect(await confirmedKey({ book, keys: new BookedKeys(keys, book) }, 'b')).toBeUndefined();
     expect(gets).toEqual(['b']);
   });
 
@@ -68,7 +69,7 @@ describe('a key the listing did not show', () => {
     const { keys } = port([a], [a, b], new OpenRouterError('server', 'GET /keys/{hash}', 'Service Unavailable', 503));
     const book = new KeyBook(clock);
     await book.refresh(keys, [undefined]);
-    await expect(confirmedKey({ book, keys }, 'b')).rejects.toMatchObject({ kind: 'server' });
+    await expect(confirmedKey({ book, keys: new BookedKeys(keys, book) }, 'b')).rejects.toMatchObject({ kind: 'server' });
     expect(book.get('a')).toEqual(a);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { idleState, nextActivity, nextIdleStep, reactivationAsked } from '../../src/controller/member/inactivity.ts';
+import { resolved } from '../kit/resolved.ts';
+import { idleState, nextActivity, nextIdleStep, reactivationAsked } from '../../src/controller/member/decide.ts';
 import { aKey } from './keys.ts';
 
 const H = 3_600_000;
@@ -31,7 +32,7 @@ describe('nextActivity', () => {
 });
 
 describe('idleState and nextIdleStep', () => {
-  const policy = { disableAfter: '2h', deleteAfter: '5h' };
+  const policy = resolved({ inactivity: { disableAfter: '2h', deleteAfter: '5h' } }).inactivity;
   const a = { lastSpendAt: iso(T0), keyHash: 'k1', lifetimeUSD: 0 };
   it.each([
     [0, 'active', T0 + 2 * H],
@@ -46,7 +47,7 @@ describe('idleState and nextIdleStep', () => {
   it('never reaps without a policy, or without an activity record yet', () => {
     expect(idleState(undefined, a, T0 + 100 * H)).toBe('active');
     expect(idleState(policy, undefined, T0 + 100 * H)).toBe('active');
-    expect(nextIdleStep({ disableAfter: '2h' }, a, 'disable')).toBeUndefined();
+    expect(nextIdleStep(resolved({ inactivity: { disableAfter: '2h' } }).inactivity, a, 'disable')).toBeUndefined();
   });
 });
 

@@ -3,10 +3,12 @@ import { WorkQueue } from '../../src/controller/queue.ts';
 import { systemClock } from '../../src/util/clock.ts';
 
 const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+/** plain string items: each its own key */
+const codec = { encode: (k: string) => k, decode: (k: string) => k };
 
 /** One worker, a 5 s base backoff; `k` always fails, `busy` holds the worker until gate(). */
 function gated() {
-  const q = new WorkQueue({ workers: 1, clock: systemClock, baseDelayMs: 5_000, maxDelayMs: 60_000 });
+  const q = new WorkQueue({ workers: 1, clock: systemClock, codec, baseDelayMs: 5_000, maxDelayMs: 60_000 });
   const runs: string[] = [];
   let open: () => void = () => {};
   q.start(async (key) => {
@@ -19,7 +21,7 @@ function gated() {
 
 describe('WorkQueue', () => {
   it('dedupes, never runs a key twice at once, and reruns a key that changed while running', async () => {
-    const q = new WorkQueue({ workers: 4, clock: systemClock });
+    const q = new WorkQueue({ workers: 4, clock: systemClock, codec });
     const runs: string[] = [];
     let active = 0;
     let maxActiveForA = 0;
@@ -48,7 +50,7 @@ describe('WorkQueue', () => {
     // timers and the clock faked together: the gaps are the queue's delays, not the machine's load
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     try {
-      const q = new WorkQueue({ workers: 1, clock: systemClock, baseDelayMs: 10, maxDelayMs: 1000 });
+      const q = new WorkQueue({ workers: 1, clock: systemClock, codec, baseDelayMs: 10, maxDelayMs: 1000 });
       const at: number[] = [];
       q.start(async () => {
         at.push(Date.now());
@@ -65,7 +67,7 @@ describe('WorkQueue', () => {
   });
 
   it('requeues after a delay; the earliest schedule wins', async () => {
-    const q = new WorkQueue({ workers: 1, clock: systemClock });
+    const q = new WorkQueue({ workers: 1, clock: systemClock, codec });
     let runs = 0;
     q.start(async () => {
       runs++;
@@ -82,7 +84,7 @@ describe('WorkQueue', () => {
 
 describe('WorkQueue under an add() racing the dequeue', () => {
   it('never hands one key to two workers, even when it is re-added in the same tick it is taken', async () => {
-    const q = new WorkQueue({ workers: 4, clock: systemClock });
+    const q = new WorkQueue({ workers: 4, clock: systemClock, codec });
     let active = 0;
     let overlap = 0;
     q.start(async () => {
@@ -106,7 +108,7 @@ describe('WorkQueue under an add() racing the dequeue', () => {
 
 describe('WorkQueue delays', () => {
   it('does not fire a delay beyond the timer range at once (an expiry months away)', async () => {
-    const q = new WorkQueue({ workers: 1, clock: systemClock });
+    const q = new WorkQueue({ workers: 1, clock: systemClock, codec });
     let runs = 0;
     q.start(async () => {
       runs++;
@@ -122,7 +124,7 @@ describe('WorkQueue delays', () => {
 
 describe('WorkQueue backoff', () => {
   it('is not cut short by adds that arrive while a key backs off (its own writes, say)', async () => {
-    const q = new WorkQueue({ workers: 1, clock: systemClock, baseDelayMs: 200, maxDelayMs: 1000 });
+    const q = new WorkQueue({ workers: 1, clock: systemClock, codec, baseDelayMs: 200, maxDelayMs: 1000 });
     let runs = 0;
     q.start(async () => {
       runs++;

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { KeyPolicySpec, PreviousKey, TeamMember, TeamMemberStatus } from '../../src/api/schema.ts';
-import { drainLimit, drainReserve, nextPreviousKeyStep, overlapAllowance, retiredFromReserve, rotationAsked, scheduledRotation, spreadOf, withPrevious } from '../../src/controller/member/rotation.ts';
+import type { PreviousKey, TeamMember, TeamMemberStatus } from '../../src/api/schema.ts';
+import { resolved } from '../kit/resolved.ts';
+import { drainLimit, drainReserve, overlapAllowance, retiredFromReserve } from '../../src/controller/member/budget.ts';
+import { nextPreviousKeyStep, rotationAsked, scheduledRotation, spreadOf, withPrevious } from '../../src/controller/member/rotation.ts';
 
 const key = { hash: 'h1', name: 'n', label: 'l', createdAt: '2026-03-01T00:00:00Z', disabled: false, reset: 'monthly' as const, includeByok: false };
-const policy: KeyPolicySpec = { deletionPolicy: 'Delete', onDisabledOutside: 'Replace', rotation: { every: '240h', overlap: '1h', overlapAllowancePercent: 5, retainDisabled: '1h' } };
+const policy = resolved({ rotation: { every: '240h', overlap: '1h', overlapAllowancePercent: 5, retainDisabled: '1h' } });
 const member = (status: TeamMemberStatus, annotations?: Record<string, string>): TeamMember => ({
   apiVersion: 'teamkeys.dev/v1alpha1', kind: 'TeamMember', metadata: { name: 'a', namespace: 'n', uid: 'uid-1', ...(annotations ? { annotations } : {}) }, spec: { policy: 'p', suspended: false }, status,
 });
@@ -21,7 +23,7 @@ describe('when a key rotates', () => {
     expect(scheduledRotation({ key }, 'uid-1', policy)).toBe(due);
     const spread = new Set(Array.from({ length: 1000 }, (_, i) => Math.floor(spreadOf(`member-${i}`) * 24)));
     expect(spread.size, '1,000 members land in every hour of the day').toBe(24);
-    expect(scheduledRotation({ key }, 'uid-1', { ...policy, rotation: undefined })).toBeUndefined();
+    expect(scheduledRotation({ key }, 'uid-1', resolved())).toBeUndefined();
   });
 
   it.each([

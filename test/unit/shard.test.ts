@@ -19,7 +19,7 @@ import { fakeGuardrails } from './fake-guardrails.ts';
 import type { Cluster } from '../../src/kube/cluster.ts';
 import type { Recorder } from '../../src/controller/events.ts';
 import type { Json } from '../../src/util/json.ts';
-import { aKey } from './keys.ts';
+import { aKey } from '../kit/keys.ts';
 import { statusErrors } from '../crdschema.ts';
 
 const UID = '2f1c0d6e-0000-4000-8000-000000000000';

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { standing, type StandingInput } from '../../src/controller/member/standing.ts';
-import { replaceNotBefore } from '../../src/controller/member/throttle.ts';
-import { retiredFromKey } from '../../src/controller/member/carry.ts';
+import { replaceNotBefore, standing, type StandingInput } from '../../src/controller/member/decide.ts';
+import { retiredFromKey } from '../../src/controller/member/budget.ts';
 import { aKey } from './keys.ts';
 
 const NOW = Date.parse('2026-03-18T12:00:00Z');

@@ -1,56 +1,64 @@
+/**
+ * What a member reconcile needs from the world, injected once by the operator: the ports it acts through
+ * (members, Secrets, Events, keys and guardrails, each keeping its book in step), the caches it reads, and settings.
+ */
 import type { KeyObject } from 'node:crypto';
-import type { V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { KeyPolicy, RotationTrigger, TeamMember } from '../../api/schema.ts';
-import type { Cluster, KindedWorkload } from '../../kube/cluster.ts';
+import type { ResolvedPolicy } from '../../api/policy.ts';
+import type { KeyPolicy, RotationTrigger } from '../../api/schema.ts';
+import type { KindedWorkload } from '../../kube/cluster.ts';
 import type { Clock } from '../../util/clock.ts';
 import type { Recorder } from '../events.ts';
 import type { KeyBook } from '../keybook.ts';
 import type { KeyPort } from '../../domain/key.ts';
 import type { GuardrailPort } from '../../domain/guardrail.ts';
+import type { MemberStore } from '../../domain/member.ts';
+import type { SecretStore } from '../../domain/secret.ts';
 import type { GuardrailBook } from '../guardrailbook.ts';
 import type { UsageRow } from '../../domain/usage.ts';
+
+export type { Result } from '../failure.ts';
 
 /** The guardrail a policy's keys must hold: none wanted, this one, or not created yet. */
 export type GuardrailFor = { kind: 'none' } | { kind: 'ready'; id: string } | { kind: 'pending' };
 
-/** What a member reconcile needs from the outside world, injected by the operator. */
+/** Events about members: best effort, never a reason to fail a pass. */
+export type EventSink = Pick<Recorder, 'normal' | 'warn'>;
+
 export interface MemberDeps {
-  cluster: Cluster;
+  /** ports: each write-through keeps its book in step (controller/booked.ts) */
+  members: MemberStore;
+  secrets: SecretStore;
+  events: EventSink;
   keys: KeyPort;
-  book: KeyBook;
   guardrails: GuardrailPort;
+  /** what the last listings and this process's own calls know of keys and guardrails */
+  book: KeyBook;
   guardrailBook: GuardrailBook;
   /** the policy's guardrail, from the book (the policy reconcile creates it) */
   guardrailFor: (policy: KeyPolicy) => GuardrailFor;
   /** the member's analytics rows (every key it had) and when they were read; undefined before the first read */
   usage: (memberUid: string) => { rows: readonly UsageRow[]; at: string } | undefined;
-  clock: Clock;
-  log: Logger;
-  recorder: Recorder;
-  clusterId: string;
-  baseUrl: string;
-  hmacKey: KeyObject;
-  credentialsValid: () => boolean;
-  policy: (name: string) => KeyPolicy | undefined;
+  policy: (name: string) => ResolvedPolicy | undefined;
   namespaceLabels: (name: string) => Record<string, string> | undefined;
   /** the namespace is being deleted: its members are about to be deleted too */
   namespaceTerminating: (name: string) => boolean;
-  cachedSecret: (namespace: string, name: string) => V1Secret | undefined;
+  /** opted-in workloads that use this Secret (none with --restart-workloads=false) */
+  workloadsUsing: (namespace: string, secret: string) => KindedWorkload[];
+  credentialsValid: () => boolean;
   workspaceId: (policy: KeyPolicy) => Promise<string | undefined>;
   /** relists every workspace the operator uses: a partial list would make other members' keys look deleted */
   refreshBook: () => Promise<void>;
-  /** a fresh read from the API server: a lagging informer cache must not decide a create or a revoke alone */
-  readMember: (namespace: string, name: string) => Promise<TeamMember | undefined>;
   /** a scheduled rotation may start now (--max-concurrent-rotations); true also when this member already holds a slot */
   rotationSlot: (member: string) => boolean;
-  /** opted-in workloads that use this Secret (none with --restart-workloads=false) */
-  workloadsUsing: (namespace: string, secret: string) => KindedWorkload[];
+  clock: Clock;
+  log: Logger;
+  clusterId: string;
+  baseUrl: string;
+  hmacKey: KeyObject;
   /** for metrics */
   observe: {
     rotated: (trigger: RotationTrigger) => void;
     overlapEnded: (ended: 'rolled_out' | 'overlap' | 'stalled' | 'forced', seconds: number) => void;
   };
 }
-
-export type Result = { requeueAfterMs?: number; retry?: boolean };

@@ -1,6 +1,6 @@
 import type { Offboardee } from '../../api/objects.ts';
-import { FINALIZER } from '../../api/schema.ts';
-import { isKube } from '../../kube/errors.ts';
+import { FINALIZER, type TeamMember } from '../../api/schema.ts';
+import { POLICY_DEFAULTS } from '../../api/policy.ts';
 import { isOpenRouter } from '../../openrouter/errors.ts';
 import { RELEASED_PREFIX } from '../keyname.ts';
 import type { MemberDeps, Result } from './deps.ts';
@@ -8,6 +8,17 @@ import { isOwnedBy } from './secret.ts';
 
 /** The API server adds this finalizer for a delete with propagationPolicy Orphan; the garbage collector removes it. */
 const ORPHAN_FINALIZER = 'orphan';
+
+/**
+ * The claim: the finalizer goes on before anything is issued, so no key outlives its member unseen. The pass
+ * goes on from the version just written (waiting for its watch event would send it to the back of the queue).
+ */
+export async function claim(member: TeamMember, d: MemberDeps): Promise<TeamMember> {
+  if (member.metadata.finalizers?.includes(FINALIZER)) return member;
+  const finalizers = [...(member.metadata.finalizers ?? []), FINALIZER];
+  const resourceVersion = await d.members.setFinalizers(member.metadata.namespace ?? '', member.metadata.name, member.metadata.resourceVersion ?? '', finalizers);
+  return { ...member, metadata: { ...member.metadata, finalizers, resourceVersion } };
+}
 
 /**
  * Offboarding: applies the policy's deletionPolicy to every key the member has (including one from an
@@ -20,8 +31,7 @@ export async function finalizeMember(m: Offboardee, d: MemberDeps): Promise<Resu
   if (!finalizers.includes(FINALIZER)) return {};
   if (!d.credentialsValid()) return { requeueAfterMs: 30_000 }; // hold until OpenRouter can confirm
   const ns = m.metadata.namespace ?? '';
-  const policy = m.policy === undefined ? undefined : d.policy(m.policy);
-  const deletion = policy?.spec.deletionPolicy ?? 'Delete';
+  const deletion = ((m.policy === undefined ? undefined : d.policy(m.policy)) ?? POLICY_DEFAULTS).deletionPolicy;
   const hashes = new Set<string>();
   if (m.key) hashes.add(m.key.hash);
   for (const p of m.previous) hashes.add(p.hash);
@@ -32,30 +42,24 @@ export async function finalizeMember(m: Offboardee, d: MemberDeps): Promise<Resu
   for (const hash of hashes) {
     if (deletion === 'Delete') {
       await d.keys.delete(hash);
-      d.book.remove(hash);
       continue;
     }
     const known = d.book.get(hash)?.name ?? (m.key?.hash === hash ? m.key.name : m.previous.find((p) => p.hash === hash)?.name);
     const name = known && !known.startsWith(RELEASED_PREFIX) ? RELEASED_PREFIX + known : known;
     try {
-      const updated = await d.keys.update(hash, { ...(deletion === 'Disable' ? { disabled: true } : {}), ...(name ? { name } : {}) });
-      d.book.put(updated);
+      await d.keys.update(hash, { ...(deletion === 'Disable' ? { disabled: true } : {}), ...(name ? { name } : {}) });
     } catch (e) {
       if (!isOpenRouter(e, 'notFound')) throw e;
     }
   }
   const verb = { Delete: 'deleted', Disable: 'disabled', Retain: 'kept' }[deletion];
-  await d.recorder.normal(m, `Key${deletion === 'Delete' ? 'Revoked' : deletion === 'Disable' ? 'Disabled' : 'Retained'}`, `${verb} ${hashes.size} OpenRouter key(s) (deletionPolicy ${deletion})`);
+  await d.events.normal(m, `Key${deletion === 'Delete' ? 'Revoked' : deletion === 'Disable' ? 'Disabled' : 'Retained'}`, `${verb} ${hashes.size} OpenRouter key(s) (deletionPolicy ${deletion})`);
   // `kubectl delete --cascade=orphan` asks Kubernetes to keep the dependents: the Secret stays (the garbage
   // collector drops its owner reference), while the key still gets the deletionPolicy
   if (!finalizers.includes(ORPHAN_FINALIZER)) {
-    try {
-      const s = await d.cluster.readSecret(ns, m.secretName);
-      if (isOwnedBy(s, m) && s.metadata?.uid) await d.cluster.deleteSecret(ns, m.secretName, s.metadata.uid);
-    } catch (e) {
-      if (!isKube(e, 'notFound')) throw e;
-    }
+    const s = await d.secrets.read(ns, m.secretName);
+    if (s && isOwnedBy(s, m) && s.uid) await d.secrets.delete(ns, m.secretName, s.uid);
   }
-  await d.cluster.setMemberFinalizers(ns, m.metadata.name, m.metadata.resourceVersion ?? '', finalizers.filter((f) => f !== FINALIZER));
+  await d.members.setFinalizers(ns, m.metadata.name, m.metadata.resourceVersion ?? '', finalizers.filter((f) => f !== FINALIZER));
   return {};
 }

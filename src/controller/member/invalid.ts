@@ -5,12 +5,12 @@
  */
 import type { Offboardee } from '../../api/objects.ts';
 import { TeamMemberStatus } from '../../api/schema.ts';
-import type { Cluster } from '../../kube/cluster.ts';
+import type { MemberStore } from '../../domain/member.ts';
 import { isOpenRouter } from '../../openrouter/errors.ts';
 import { toJson } from '../../util/json.ts';
 import { setCondition } from '../conditions.ts';
 import { mergePatch } from '../mergepatch.ts';
-import { confirmedKey } from './confirm.ts';
+import { confirmedKey } from './gather.ts';
 import type { MemberDeps, Result } from './deps.ts';
 import { finalizeMember } from './finalize.ts';
 
@@ -18,37 +18,33 @@ export async function reconcileInvalid(m: Offboardee, raw: { metadata: { generat
   if (m.metadata.deletionTimestamp) return finalizeMember(m, d);
   const now = new Date(d.clock.now()).toISOString();
   const suspendNote = m.suspended && m.key ? ' (spec.suspended is true: the key is disabled)' : '';
-  let rv = await markInvalid(d.cluster, m, raw, `${message}${suspendNote}`, now);
+  let rv = await markInvalid(d.members, m, raw, `${message}${suspendNote}`, now);
   if (!m.suspended || !m.key || !d.credentialsValid()) return {};
   // recorded first, as the operator's own doing (like a create intent): once the spec reads again the key is
   // re-enabled as usual, never judged leaked because the status did not say who disabled it
-  if (!m.key.disabled) rv = await patchVersion(d.cluster.patchMemberStatusGuarded(m.metadata.namespace ?? '', m.metadata.name, rv, { key: { disabled: true } }));
+  if (!m.key.disabled) rv = await d.members.patchStatus(m.metadata.namespace ?? '', m.metadata.name, rv, { key: { disabled: true } });
   // a previous key still draining stops working too (its status catches up once the spec reads again); one the
   // listing missed is read, not taken for gone
   for (const p of m.previous) {
     const seen = await confirmedKey(d, p.hash);
-    if (seen && !seen.disabled) d.book.put(await d.keys.update(p.hash, { disabled: true }));
+    if (seen && !seen.disabled) await d.keys.update(p.hash, { disabled: true });
   }
   if (d.book.get(m.key.hash)?.disabled) return {};
   try {
-    d.book.put(await d.keys.update(m.key.hash, { disabled: true }));
+    await d.keys.update(m.key.hash, { disabled: true });
   } catch (e) {
     if (isOpenRouter(e, 'notFound')) return {}; // nothing left to disable
     throw e;
   }
-  await d.recorder.warn(m, 'KeyDisabled', 'spec.suspended is true: disabled the key (the rest of the spec cannot be read)');
+  await d.events.warn(m, 'KeyDisabled', 'spec.suspended is true: disabled the key (the rest of the spec cannot be read)');
   return {};
 }
 
-async function patchVersion(write: Promise<{ metadata?: { resourceVersion?: string | undefined } | undefined }>): Promise<string> {
-  return (await write).metadata?.resourceVersion ?? '';
-}
-
 /** Ready=False InvalidSpec with the parser's message; the rest of the status is left as it is. Returns the resourceVersion after. */
-export async function markInvalid(cluster: Cluster, m: Offboardee, raw: { metadata: { generation?: number | undefined }; status?: unknown }, message: string, now: string): Promise<string> {
+export async function markInvalid(members: MemberStore, m: Offboardee, raw: { metadata: { generation?: number | undefined }; status?: unknown }, message: string, now: string): Promise<string> {
   const prev = TeamMemberStatus.safeParse(raw.status ?? {});
   const conditions = setCondition(prev.success ? prev.data.conditions : [], { type: 'Ready', status: 'False', reason: 'InvalidSpec', message }, raw.metadata.generation, now);
   const patch = mergePatch(toJson(prev.success ? { conditions: prev.data.conditions } : {}), toJson({ conditions }));
   if (patch === undefined) return m.metadata.resourceVersion ?? '';
-  return patchVersion(cluster.patchMemberStatusGuarded(m.metadata.namespace ?? '', m.metadata.name, m.metadata.resourceVersion ?? '', patch));
+  return members.patchStatus(m.metadata.namespace ?? '', m.metadata.name, m.metadata.resourceVersion ?? '', patch);
 }

@@ -1,5 +1,8 @@
 /** Pure: what must happen to a member's key, given what the operator can see. */
-import type { TeamMemberStatus } from '../../api/schema.ts';
+import type { KeyRef, TeamMember, TeamMemberStatus } from '../../api/schema.ts';
+import { pendingRequest } from './rotation.ts';
+
+export type PendingRotation = NonNullable<NonNullable<TeamMemberStatus['pendingKey']>['rotation']>;
 import type { Key } from '../../domain/key.ts';
 
 export interface PlanInput {
@@ -57,4 +60,46 @@ export function planKey(i: PlanInput): KeyPlan {
 export function recoverPending(candidates: readonly Key[], secretKeyHash: string | undefined, secretIntact: boolean): { adopt: Key | undefined; revoke: string[] } {
   const adopt = secretIntact ? candidates.find((k) => k.hash === secretKeyHash) : undefined;
   return { adopt, revoke: candidates.filter((k) => k !== adopt).map((k) => k.hash) };
+}
+
+/**
+ * A create that reached no Secret: the intent goes, and a rotation it was part of did not happen — the active key
+ * is no longer draining (what asked for the rotation still does, so it is tried again).
+ */
+export function undone(s: TeamMemberStatus): TeamMemberStatus {
+  return { ...s, pendingKey: undefined, previousKeys: s.previousKeys?.filter((p) => p.hash !== s.key?.hash || p.state === 'Deleted') };
+}
+
+/**
+ * The key as status records it; createdAt and issuedAt are kept across updates of the same key. `issuedAt`:
+ * when the operator asked for a new key, on its own clock.
+ */
+export function keyRef(k: Key, prev: KeyRef | undefined, issuedAt?: string): KeyRef {
+  const same = prev?.hash === k.hash;
+  const at = same ? prev.issuedAt : issuedAt;
+  return {
+    hash: k.hash,
+    name: k.name,
+    label: k.label,
+    createdAt: same ? prev.createdAt : k.createdAt,
+    ...(at ? { issuedAt: at } : {}),
+    ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}),
+    disabled: k.disabled,
+    ...(k.limitUSD === undefined ? {} : { limitUSD: k.limitUSD }),
+    reset: k.reset,
+    includeByok: k.includeByok,
+    // the mark lasts while the key stays disabled; re-enabled at OpenRouter, it is an ordinary key again
+    ...(same && prev.disabledOutside && k.disabled ? { disabledOutside: true } : {}),
+  };
+}
+
+/** The rotation bookkeeping once a key was issued: a rotation counts, and a fresh key satisfies any request. */
+export function issued(member: TeamMember, s: TeamMemberStatus, rotation: PendingRotation | undefined, now: number): TeamMemberStatus['rotation'] {
+  const prev = s.rotation ?? { count: 0 };
+  const request = rotation?.request ?? pendingRequest({ ...member, status: s });
+  return {
+    ...prev,
+    ...(rotation ? { count: prev.count + 1, lastRotatedAt: new Date(now).toISOString(), lastTrigger: rotation.trigger } : {}),
+    ...(request ? { lastRequest: request } : {}),
+  };
 }

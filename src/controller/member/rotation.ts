@@ -1,14 +1,9 @@
 /**
- * Pure: when a member's key rotates, and what the keys of a rotation may spend. During the overlap the previous
- * key (Draining) may spend what it had spent in the window plus a small allowance; the new key gets the member's
- * limit minus that reserve, so the pair never hands out a second budget. When the previous key retires its final
- * spend is carried instead (retiredKeys), which gives the unspent part of the allowance back.
+ * Pure: when a member's key rotates (on schedule, spread per member, or on request), and the history of previous
+ * keys. What the keys of a rotation may spend is in budget.ts.
  */
-import { ANNOTATION_ROTATE, PREVIOUS_KEYS_MAX, type KeyPolicySpec, type PreviousKey, type RotationTrigger, type TeamMember, type TeamMemberStatus } from '../../api/schema.ts';
-import { parseDuration } from '../../util/duration.ts';
-import { roundUsd } from '../../util/money.ts';
-import type { Spend } from '../../domain/key.ts';
-import type { RetiredKey } from './carry.ts';
+import type { ResolvedPolicy } from '../../api/policy.ts';
+import { ANNOTATION_ROTATE, PREVIOUS_KEYS_MAX, type PreviousKey, type RotationTrigger, type TeamMember, type TeamMemberStatus } from '../../api/schema.ts';
 
 export interface RotationAsk {
   trigger: RotationTrigger;
@@ -33,11 +28,10 @@ export function spreadOf(uid: string): number {
  * When the active key is due for a scheduled rotation: `every` after it was issued (on the operator's clock),
  * less the member's spread.
  */
-export function scheduledRotation(status: TeamMemberStatus, uid: string, policy: KeyPolicySpec): number | undefined {
-  const every = policy.rotation?.every;
+export function scheduledRotation(status: TeamMemberStatus, uid: string, policy: ResolvedPolicy): number | undefined {
+  const ms = policy.rotation.everyMs;
   const key = status.key;
-  if (!every || !key) return undefined;
-  const ms = parseDuration(every);
+  if (ms === undefined || !key) return undefined;
   return Date.parse(key.issuedAt ?? key.createdAt) + ms - Math.floor(spreadOf(uid) * Math.min(ms / 10, SPREAD_CAP_MS));
 }
 
@@ -56,46 +50,13 @@ export function rotating(status: TeamMemberStatus): boolean {
  * What asks for a rotation now. Only for a member with a working key and no rotation in flight (one at a time);
  * an on-demand request goes before the schedule.
  */
-export function rotationAsked(m: TeamMember, policy: KeyPolicySpec, now: number): RotationAsk | undefined {
+export function rotationAsked(m: TeamMember, policy: ResolvedPolicy, now: number): RotationAsk | undefined {
   const status = m.status ?? {};
   if (!status.key || status.key.disabled || status.pendingKey || rotating(status)) return undefined;
   const request = pendingRequest(m);
   if (request) return { trigger: 'Requested', request };
   const due = scheduledRotation(status, m.metadata.uid, policy);
   return due !== undefined && now >= due ? { trigger: 'Scheduled' } : undefined;
-}
-
-/** The limit a Draining key has in `window`: its spend at rotation plus the allowance there, the allowance after. */
-export function drainLimit(p: PreviousKey, window: string): number {
-  return roundUsd((p.window === window ? p.spentUSD : 0) + p.allowanceUSD);
-}
-
-/**
- * What the Draining keys may spend in `window`, or have spent there if more: the active key's limit is reduced by
- * it. More is possible right after a reset boundary, before the operator lowered a draining key's limit to the
- * allowance (OpenRouter resets its usage while its limit still allows the old reserve).
- */
-export function drainReserve(previous: readonly PreviousKey[] | undefined, window: string, spentIn: (hash: string) => number | undefined = () => undefined): number {
-  return roundUsd((previous ?? []).filter((p) => p.state === 'Draining').reduce((sum, p) => sum + Math.max(drainLimit(p, window), spentIn(p.hash) ?? 0), 0));
-}
-
-/**
- * The allowance a previous key gets for the overlap: a share of the limit, but never more than is left of it
- * (`leftUSD`): it comes out of the member's budget, not on top of it, so rotating an exhausted key gives nothing.
- */
-export function overlapAllowance(limitUSD: number | undefined, policy: KeyPolicySpec, leftUSD: number): number {
-  if (limitUSD === undefined) return 0;
-  return roundUsd(Math.max(0, Math.min((limitUSD * (policy.rotation?.overlapAllowancePercent ?? 5)) / 100, leftUSD)));
-}
-
-/**
- * A Draining key that can no longer be read (deleted outside) is carried at its full reserve: the most it could
- * have spent in the window it was rotated in.
- */
-export function retiredFromReserve(p: PreviousKey): RetiredKey {
-  const most = drainLimit(p, p.window);
-  const spend: Spend = { daily: most, weekly: most, monthly: most, total: most };
-  return { hash: p.hash, retiredAt: p.rotatedAt, usage: spend, byok: { daily: 0, weekly: 0, monthly: 0, total: 0 }, overlapUSD: most };
 }
 
 /** Adds a previous key, keeping at most PREVIOUS_KEYS_MAX: deleted ones go first, then the oldest. */

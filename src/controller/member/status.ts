@@ -6,7 +6,7 @@ import { usdShown } from '../../util/money.ts';
 import { setCondition, type ConditionInput } from '../conditions.ts';
 import { deepEqual } from '../mergepatch.ts';
 import type { AnalyticsView } from './analytics.ts';
-import { budgetLevel, windowSpend, type DesiredBudget } from './desired.ts';
+import { budgetLevel, windowSpend, type DesiredBudget } from './budget.ts';
 import { windowStart } from '../../util/windows.ts';
 import { forecast } from './forecast.ts';
 

@@ -5,6 +5,7 @@ import { toJson } from '../../util/json.ts';
 import { usdShown } from '../../util/money.ts';
 import { isTrue, setCondition } from '../conditions.ts';
 import type { Recorder } from '../events.ts';
+import type { Result } from '../failure.ts';
 import { mergePatch } from '../mergepatch.ts';
 import { deleteGuardrails, syncGuardrail, type GuardrailDeps } from './guardrail.ts';
 import { ownGuardrail, summary, withEntry } from './operators.ts';
@@ -95,7 +96,7 @@ const CREDENTIALS_WAIT_MS = 30_000;
  * Another operator serving the policy keeps its own guardrail and entry: this one deletes only its own guardrail
  * (the others delete theirs when they see the policy gone, see strayGuardrails).
  */
-export async function reconcilePolicy(p: NonNullable<Parsed<KeyPolicy>>, members: readonly TeamMember[], mine: readonly TeamMember[], users: readonly string[], d: PolicyDeps): Promise<{ requeueAfterMs?: number }> {
+export async function reconcilePolicy(p: NonNullable<Parsed<KeyPolicy>>, members: readonly TeamMember[], mine: readonly TeamMember[], users: readonly string[], d: PolicyDeps): Promise<Result> {
   const obj = p.ok ? p.value : p.raw;
   const meta = obj.metadata;
   const finalizers = meta.finalizers ?? [];

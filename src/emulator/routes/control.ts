@@ -10,7 +10,7 @@ import type { Store } from '../store.ts';
 import { guardrailView, keyView } from '../views.ts';
 
 /** Test controls live under their own prefix and are never mixed into OpenRouter's paths. */
-export const CONTROL_PREFIX = '/_emulator';
+const CONTROL_PREFIX = '/_emulator';
 
 export interface ControlDeps {
   store: Store;

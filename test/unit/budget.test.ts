@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { budgetLevel, effectiveBudget, keyDrift, keyExpiry, keyLimit, keyOutlivesAllowance, windowId, windowSpend } from '../../src/controller/member/desired.ts';
+import { budgetLevel, effectiveBudget, keyDrift, keyExpiry, keyLimit, keyOutlivesAllowance, windowId, windowSpend } from '../../src/controller/member/budget.ts';
 import type { KeyPolicySpec, TeamMemberSpec } from '../../src/api/schema.ts';
+import { resolved } from '../kit/resolved.ts';
 import { aKey } from './keys.ts';
 
 const spec = (s: Partial<TeamMemberSpec> = {}): TeamMemberSpec => ({ policy: 'p', suspended: false, ...s });
-const policy = (p: Partial<KeyPolicySpec> = {}): KeyPolicySpec => ({ deletionPolicy: 'Delete', onDisabledOutside: 'Replace', ...p });
+const policy = (p: Partial<KeyPolicySpec> = {}) => resolved(p);
 
 describe('effectiveBudget', () => {
   it.each<[string, Partial<TeamMemberSpec>, Partial<KeyPolicySpec>, ReturnType<typeof effectiveBudget>]>([
