@@ -115,9 +115,9 @@ describe('status with analytics and forecast', () => {
     const first = computeStatus(input({ analytics })).status;
     const hourLater = new Date(now + 3_600_000).toISOString();
     expect(computeStatus(input({ prev: first, now: hourLater, analytics: { ...analytics, at: hourLater } })).status).toEqual(first);
-    // no more spend: on the 17th the old instant has passed, and the slower rate moves it to the 23rd
+    // no more spend: on the 17th the old instant has passed, and the slower rate moves it to the 23rd (up to the minute)
     const s17 = computeStatus(input({ prev: first, now: '2026-03-17T00:00:00.000Z', analytics })).status;
-    expect(s17.usage?.forecast?.exhaustsAt).toBe('2026-03-23T20:34:00.000Z');
+    expect(s17.usage?.forecast?.exhaustsAt).toBe('2026-03-23T20:35:00.000Z');
     // by the 23rd the rate says the month ends within the limit
     const later = '2026-03-23T00:00:00.000Z';
     const s = computeStatus(input({ prev: s17, now: later, analytics: { ...analytics, at: later } })).status;

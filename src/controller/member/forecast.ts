@@ -30,6 +30,11 @@ export interface ForecastInput {
 
 /** To the minute: a forecast that moves by seconds is not worth a status write. */
 const minute = (ms: number) => new Date(Math.floor(ms / 60_000) * 60_000).toISOString();
+/**
+ * Up to the minute for the instant money runs out: still ahead of now when it is seconds away, so the next pass does
+ * not find it passed and recompute (and rewrite) the forecast at every pass.
+ */
+const minuteUp = (ms: number) => new Date(Math.ceil(ms / 60_000) * 60_000).toISOString();
 
 export function forecast(i: ForecastInput): { forecast: Forecast; condition: ConditionInput } {
   const type = 'BudgetForecast';
@@ -57,7 +62,7 @@ export function forecast(i: ForecastInput): { forecast: Forecast; condition: Con
       condition: { type, status: 'False', reason: 'WithinBudget', message: end === undefined ? `at ${burn} USD a day the limit of ${i.limitUSD} USD lasts beyond a week` : `at ${burn} USD a day the window ends at ${f.projectedUSD} of ${i.limitUSD} USD (reset ${minute(end)})` },
     };
   }
-  const exhaustsAt = minute(at);
+  const exhaustsAt = minuteUp(at);
   return {
     forecast: { ...f, exhaustsAt },
     condition: { type, status: 'True', reason: end === undefined ? 'ExhaustsWithinAWeek' : 'ExhaustsBeforeReset', message: `at ${burn} USD a day the limit of ${i.limitUSD} USD runs out at ${exhaustsAt}${end === undefined ? '' : `, before the reset at ${minute(end)}`}` },

@@ -77,8 +77,8 @@ export async function tendPrevious(p: Pass, s: Progress, retireNow: boolean): Pr
       continue;
     }
     if (prev.state === 'Draining' && budget?.limitUSD !== undefined) {
-      // across a window boundary the reserve shrinks to the allowance
-      const want = drainLimit(prev, progress.carried.window);
+      // across a window boundary the reserve shrinks to the allowance; a limit lowered meanwhile caps it too
+      const want = Math.max(0, Math.min(drainLimit(prev, progress.carried.window), budget.limitUSD - progress.carried.usd));
       const seen = d.book.get(prev.hash);
       if (seen && !sameLimit(seen.limitUSD, want)) await d.keys.update(prev.hash, { limitUSD: want });
     }

@@ -142,6 +142,8 @@ async function createKey(p: Pass, budget: DesiredBudget, s: Progress, o: CreateO
     // only a 4xx proves nothing was created; after anything else (5xx, a cut connection, an unreadable 2xx)
     // the key may exist, so the intent stays and the next attempt starts by recovering it
     if (e instanceof OpenRouterError && e.status !== undefined && e.status >= 400 && e.status < 500 && e.kind !== 'rateLimited') {
+      // the rotation did not happen: the key rotated away from gets its limit back before the intent goes
+      if (o.drain) await d.keys.update(o.drain.hash, { limitUSD: s.status.key?.limitUSD ?? null });
       await journal.save(undone(intent));
       await d.events.warn(member, 'CreateFailed', e.message);
     }
