@@ -1,5 +1,5 @@
 /** The commands: gather (from the cluster; for doctor, from OpenRouter too), decide in the pure modules, print. */
-import { ANNOTATION_ROTATE, type TeamMember } from '../api/schema.ts';
+import { ANNOTATION_ROTATE, memberSecretName, type TeamMember } from '../api/schema.ts';
 import { parseDuration } from '../util/duration.ts';
 import { doctorRows, doctorTable, exitCode } from './doctor.ts';
 import { gather } from './doctor-gather.ts';
@@ -58,7 +58,7 @@ export async function runRotate(name: string, f: RotateFlags, io: Io, now: numbe
   io.out([
     `teammember/${name} in namespace ${ns}: rotation requested (${ANNOTATION_ROTATE}=${value})`,
     ...(unserved ? [`  it replaces the request "${current}", which the operator had not acted on yet: one rotation follows`] : []),
-    `  the operator issues a new key into Secret ${before.status?.secretName ?? `${name}-openrouter`}; the previous key keeps working for the policy's rotation.overlap`,
+    `  the operator issues a new key into Secret ${before.status?.secretName ?? memberSecretName(name, undefined)}; the previous key keeps working for the policy's rotation.overlap`,
     `watch it:`,
     `  kubectl get tm ${name} -n ${ns} -w`,
     `  kubectl teamkeys status ${name} -n ${ns}`,

@@ -12,11 +12,11 @@ import type { OpenRouterErrorKind, RateHeaders } from '../openrouter/errors.ts';
 import { printable } from './cells.ts';
 import { plainTable } from './render.ts';
 
-export type Result = 'ok' | 'warning' | 'problem' | 'skipped';
+export type CheckResult = 'ok' | 'warning' | 'problem' | 'skipped';
 
 export interface Row {
   check: string;
-  result: Result;
+  result: CheckResult;
   detail: string;
 }
 
@@ -83,7 +83,7 @@ export function doctorTable(rows: readonly Row[]): string {
 }
 
 function verdict(rows: readonly Row[]): string {
-  const n = (result: Result) => rows.filter((r) => r.result === result).length;
+  const n = (result: CheckResult) => rows.filter((r) => r.result === result).length;
   const plural = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
   const problems = n('problem');
   const warnings = n('warning');
@@ -175,7 +175,7 @@ function analyticsRow(a: Gathered['analytics']): Row {
   }
   const { answer, throttled } = a;
   const notes: string[] = [];
-  let result: Result = 'ok';
+  let result: CheckResult = 'ok';
   if (answer.skipped > 0) {
     result = 'warning';
     notes.push(`${answer.skipped} skipped as unreadable (${answer.skippedWhy ?? 'invalid'}): per-model usage will miss them`);

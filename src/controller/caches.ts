@@ -6,7 +6,7 @@
 import type { KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { parseMember, parsePolicy, type Parsed } from '../api/objects.ts';
-import { LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, type KeyPolicy, type TeamMember } from '../api/schema.ts';
+import { LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, memberSecretName, type KeyPolicy, type TeamMember } from '../api/schema.ts';
 import { type Cluster, type KindedWorkload, type WorkloadInformers } from '../kube/cluster.ts';
 import type { ResilientInformer } from '../kube/informer.ts';
 import { errorMessage } from '../util/errors.ts';
@@ -88,7 +88,7 @@ export class Caches {
   memberBySecret(namespace: string, secret: string): TeamMember | undefined {
     for (const o of this.members.list(namespace)) {
       const p = this.member(o);
-      if (p?.ok && (p.value.spec.secretName ?? `${p.value.metadata.name}-openrouter`) === secret) return p.value;
+      if (p?.ok && memberSecretName(p.value.metadata.name, p.value.spec.secretName) === secret) return p.value;
     }
     return undefined;
   }

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { API_VERSION, type KeyPolicy, type TeamMember } from '../api/schema.ts';
 import type { Cluster } from '../kube/cluster.ts';
+import type { EventReason } from './reasons.ts';
 import { errorMessage } from '../util/errors.ts';
 
 /**
@@ -22,7 +23,7 @@ export class Recorder {
     this.log = log;
   }
 
-  async emit(obj: Regarding, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+  async emit(obj: Regarding, type: 'Normal' | 'Warning', reason: EventReason, message: string): Promise<void> {
     const ref = { apiVersion: 'apiVersion' in obj ? obj.apiVersion : API_VERSION, kind: obj.kind, name: obj.metadata.name, namespace: obj.metadata.namespace, uid: obj.metadata.uid };
     this.log.info({ object: `${obj.kind}/${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`, type, reason }, message);
     try {
@@ -32,11 +33,11 @@ export class Recorder {
     }
   }
 
-  normal(obj: Regarding, reason: string, message: string): Promise<void> {
+  normal(obj: Regarding, reason: EventReason, message: string): Promise<void> {
     return this.emit(obj, 'Normal', reason, message);
   }
 
-  warn(obj: Regarding, reason: string, message: string): Promise<void> {
+  warn(obj: Regarding, reason: EventReason, message: string): Promise<void> {
     return this.emit(obj, 'Warning', reason, message);
   }
 }

@@ -4,6 +4,7 @@
  * keys of each), and each member and policy is enqueued to compare its status with what was listed (usage, drift,
  * deletion).
  */
+import { POLICY_DEFAULTS, resolvePolicy } from '../api/policy.ts';
 import type { Logger } from 'pino';
 import type { KeyPolicy } from '../api/schema.ts';
 import type { Cluster } from '../kube/cluster.ts';
@@ -23,7 +24,6 @@ import type { UsageBook } from './usagebook.ts';
 import { guardrailPrefix } from './policy/rules.ts';
 import { revokeOrphans } from './sweep.ts';
 
-const DEFAULT_SYNC = '5m';
 /**
  * How long a sync waits for the usage read before letting members compare what was listed: analytics has its own
  * quota and may wait for its window to reset; the rest of the read lands with a second pass when it is done.
@@ -69,8 +69,9 @@ export class KeySync {
   intervalMs(): number {
     const floor = parseDuration(this.d.minSyncInterval);
     let ms = Number.POSITIVE_INFINITY;
-    for (const p of this.d.caches.allPolicies()) ms = Math.min(ms, parseDuration(p.spec.usage?.syncInterval ?? DEFAULT_SYNC));
-    return Math.max(floor, Number.isFinite(ms) ? ms : parseDuration(DEFAULT_SYNC));
+    for (const p of this.d.caches.allPolicies()) ms = Math.min(ms, resolvePolicy(p).syncIntervalMs);
+    // with no policy, as often as a policy that says nothing
+    return Math.max(floor, Number.isFinite(ms) ? ms : POLICY_DEFAULTS.syncIntervalMs);
   }
 
   async maybeSync(): Promise<void> {

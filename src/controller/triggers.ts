@@ -5,7 +5,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { policyNameOf } from '../api/objects.ts';
-import { ANNOTATION_REACTIVATE, ANNOTATION_ROTATE, FINALIZER, LABEL_MEMBER } from '../api/schema.ts';
+import { ANNOTATION_REACTIVATE, ANNOTATION_ROTATE, FINALIZER, LABEL_MEMBER, memberSecretName } from '../api/schema.ts';
 import type { Caches } from './caches.ts';
 import type { WorkQueue } from './queue.ts';
 import { secretsUsed } from './workloads.ts';
@@ -19,7 +19,7 @@ const RESTART_DEBOUNCE_MS = 2_000;
 function secretNameOf(o: KubernetesObject & { spec?: unknown }): string {
   const spec = o.spec;
   const named = typeof spec === 'object' && spec !== null && 'secretName' in spec && typeof spec.secretName === 'string' ? spec.secretName : undefined;
-  return named ?? `${o.metadata?.name ?? ''}-openrouter`;
+  return memberSecretName(o.metadata?.name ?? '', named);
 }
 
 const Operators = z.object({ status: z.object({ operators: z.record(z.string(), z.unknown()) }) });

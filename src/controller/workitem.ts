@@ -34,7 +34,7 @@ export function memberItem(o: { metadata?: { namespace?: string | undefined; nam
   return { kind: 'member', namespace: o.metadata?.namespace ?? '', name: o.metadata?.name ?? '' };
 }
 
-/** A member by its id, namespace/name (MemberContext.id, RotationSlots): a namespace never holds a slash. */
+/** A member by its id, namespace/name (MemberView.id, RotationSlots): a namespace never holds a slash. */
 export function memberItemOf(id: string): WorkItem {
   const slash = id.indexOf('/');
   return slash < 0 ? { kind: 'member', namespace: '', name: id } : { kind: 'member', namespace: id.slice(0, slash), name: id.slice(slash + 1) };

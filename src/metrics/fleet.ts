@@ -2,6 +2,7 @@
  * Pure: what the fleet's statuses say, as metric samples. Members, policies and models are read from the
  * statuses the operator already keeps, so a scrape costs no call to Kubernetes or OpenRouter.
  */
+import { POLICY_DEFAULTS, resolvePolicy } from '../api/policy.ts';
 import type { KeyPolicy, TeamMember } from '../api/schema.ts';
 import { isTrue } from '../controller/conditions.ts';
 import { addModels } from '../controller/member/analytics.ts';
@@ -46,7 +47,6 @@ export interface Fleet {
   oldestRotationIssuingSeconds: number;
 }
 
-const DEFAULT_WARN = 80;
 const seconds = (iso: string | undefined): number | undefined => {
   if (!iso) return undefined;
   const ms = Date.parse(iso);
@@ -55,7 +55,7 @@ const seconds = (iso: string | undefined): number | undefined => {
 
 /** `now` in ms; members terminating are left out of the aggregates (their keys are on the way out). */
 export function fleet(members: readonly TeamMember[], policies: readonly KeyPolicy[], now: number): Fleet {
-  const warnAt = new Map(policies.map((p) => [p.metadata.name, p.spec.usage?.warnAtPercent ?? DEFAULT_WARN]));
+  const warnAt = new Map(policies.map((p) => [p.metadata.name, resolvePolicy(p).warnAtPercent]));
   const per = new Map<string, { members: number; ready: number; spend: number; limit: number; warn: number; exhausted: number; forecast: number; expiry: number | undefined }>();
   const models = new Map<string, Map<string, { usd: number; requests: number }>>();
   const m: Fleet['member'] = { spendUSD: [], limitUSD: [], remainingUSD: [], lifetimeUSD: [], keyExpiry: [], memberExpiry: [], exhaustsAt: [], lastRotation: [], ready: [] };
@@ -85,7 +85,7 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
     agg.spend += spend ?? 0;
     agg.limit += limit ?? 0;
     if (spend !== undefined) {
-      const level = budgetLevel(spend, limit, warnAt.get(policy) ?? DEFAULT_WARN);
+      const level = budgetLevel(spend, limit, warnAt.get(policy) ?? POLICY_DEFAULTS.warnAtPercent);
       if (level === 'exhausted') agg.exhausted++;
       else if (level === 'warn') agg.warn++;
     }
@@ -118,7 +118,7 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
     pol.budgetState.push({ labels: { policy, state: 'warn' }, value: a.warn }, { labels: { policy, state: 'exhausted' }, value: a.exhausted });
     pol.forecastExhausting.push({ labels, value: a.forecast });
     if (a.expiry !== undefined) pol.earliestKeyExpiry.push({ labels, value: a.expiry });
-    pol.warnPercent.push({ labels, value: warnAt.get(policy) ?? DEFAULT_WARN });
+    pol.warnPercent.push({ labels, value: warnAt.get(policy) ?? POLICY_DEFAULTS.warnAtPercent });
   }
   const model: Fleet['model'] = { spendUSD: [], requests: [] };
   for (const [policy, byModel] of models) {

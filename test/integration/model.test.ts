@@ -179,7 +179,7 @@ const newMember = (policy: 0 | 1): MemberModel => ({ policy, suspended: false, l
 
 /**
  * Lets the operator converge: faults off, a sync, past the orphan grace, settled. A member whose key was
- * replaced too often lately waits for its next replacement (throttle.ts): the clock moves on until it is due.
+ * replaced too often lately waits for its next replacement (the throttle in member/decide.ts): the clock moves on until it is due.
  */
 async function converge(r: Real): Promise<void> {
   r.env.emu.faults.clear();

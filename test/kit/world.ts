@@ -12,7 +12,7 @@ import { createHash, createSecretKey, randomBytes, type KeyObject } from 'node:c
 import pino from 'pino';
 import { offboardee } from '../../src/api/objects.ts';
 import type { ResolvedPolicy } from '../../src/api/policy.ts';
-import { ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, FINALIZER, TeamMemberSpec, TeamMemberStatus, memberSecretName, type RotationTrigger, type TeamMember } from '../../src/api/schema.ts';
+import { ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, FINALIZER, TeamMemberSpec, memberSecretName, type RotationTrigger, type TeamMember } from '../../src/api/schema.ts';
 import { BookedGuardrails, BookedKeys } from '../../src/controller/booked.ts';
 import { GuardrailBook } from '../../src/controller/guardrailbook.ts';
 import { KeyBook } from '../../src/controller/keybook.ts';
@@ -23,16 +23,15 @@ import { reconcileMember } from '../../src/controller/member/reconcile.ts';
 import { keyHmac } from '../../src/controller/member/secret.ts';
 import { guardrailFor } from '../../src/controller/policy/guardrail.ts';
 import { guardrailName } from '../../src/controller/policy/rules.ts';
-import { SecretRejected, StatusRejected } from '../../src/domain/errors.ts';
 import type { Guardrail, GuardrailPort, GuardrailRules } from '../../src/domain/guardrail.ts';
 import type { Key, KeyChange, KeyPort, NewKey, Spend } from '../../src/domain/key.ts';
-import type { MemberStore } from '../../src/domain/member.ts';
-import type { SecretObject, SecretStore } from '../../src/domain/secret.ts';
+import type { SecretObject } from '../../src/domain/secret.ts';
+import { MemoryMembers } from '../../src/memory/members.ts';
+import { MemorySecrets } from '../../src/memory/secrets.ts';
 import { KubeError } from '../../src/kube/errors.ts';
 import { OpenRouterError, kindOfStatus } from '../../src/openrouter/errors.ts';
 import type { Clock } from '../../src/util/clock.ts';
 import { errorMessage } from '../../src/util/errors.ts';
-import type { Json } from '../../src/util/json.ts';
 import { windowStart } from '../../src/util/windows.ts';
 import type { MemberSpec } from './objects.ts';
 import { resolved } from './resolved.ts';
@@ -65,23 +64,6 @@ export class ManualClock implements Clock {
   iso(): string {
     return new Date(this.at).toISOString();
   }
-}
-
-// --- JSON merge patch (RFC 7386) --------------------------------------------------------------------------------
-
-function isObject(v: Json | undefined): v is { [k: string]: Json } {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** RFC 7386: objects merge member by member, null removes a member, anything else (arrays too) replaces. */
-export function applyMergePatch(target: Json | undefined, patch: Json): Json {
-  if (!isObject(patch)) return patch;
-  const out: { [k: string]: Json } = isObject(target) ? { ...target } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) Reflect.deleteProperty(out, k);
-    else out[k] = applyMergePatch(out[k], v);
-  }
-  return out;
 }
 
 // --- faults: a crash at any write -------------------------------------------------------------------------------
@@ -139,196 +121,31 @@ function cut(step: WriteStep): Error {
     : new KubeError('unavailable', 503, `${step}: the connection was cut`);
 }
 
-// --- TeamMembers ----------------------------------------------------------------------------------------------
+// --- TeamMembers and Secrets: the in-memory adapters, with every write cut short on demand -------------------
 
-const memberKey = (ns: string, name: string) => `${ns}/${name}`;
-
-/** The TeamMember store: integer resourceVersions, merge-patched status checked like the CRD, a conflict on a stale version. */
-export class FakeMembers implements MemberStore {
-  private readonly objs = new Map<string, TeamMember>();
-  private version = 0;
+export class FakeMembers extends MemoryMembers {
   private readonly faults: Faults;
-  /** status patches and finalizer writes that landed */
-  writes = 0;
-  statusWrites = 0;
-  /** while set, every status patch is refused (StatusRejected) with this message */
-  rejectStatus: string | undefined;
-  /** this many next status patches fail with a conflict (another writer got there first) */
-  conflicts = 0;
 
   constructor(faults: Faults) {
+    super();
     this.faults = faults;
   }
 
-  /** What the API server holds now (a copy). */
-  get(ns: string, name: string): TeamMember | undefined {
-    const m = this.objs.get(memberKey(ns, name));
-    return m && clone(m);
-  }
-
-  all(): TeamMember[] {
-    return [...this.objs.values()].map(clone);
-  }
-
-  /** A user's write (create or update), outside the operator: a new resourceVersion, generation bumped when the spec changed. */
-  put(m: TeamMember): TeamMember {
-    const k = memberKey(m.metadata.namespace ?? '', m.metadata.name);
-    const was = this.objs.get(k);
-    const specChanged = was !== undefined && JSON.stringify(was.spec) !== JSON.stringify(m.spec);
-    const generation = was ? (was.metadata.generation ?? 1) + (specChanged ? 1 : 0) : 1;
-    const next = clone({ ...m, metadata: { ...m.metadata, generation, resourceVersion: this.bump() } });
-    this.objs.set(k, next);
-    return clone(next);
-  }
-
-  remove(ns: string, name: string): void {
-    this.objs.delete(memberKey(ns, name));
-  }
-
-  async read(namespace: string, name: string): Promise<TeamMember | undefined> {
-    return this.get(namespace, name);
-  }
-
-  async patchStatus(namespace: string, name: string, resourceVersion: string, patch: Json): Promise<string> {
-    return this.faults.around('status', () => {
-      const m = this.current(namespace, name, resourceVersion);
-      if (this.conflicts > 0) {
-        this.conflicts--;
-        throw conflict(namespace, name);
-      }
-      if (this.rejectStatus !== undefined) throw new StatusRejected(this.rejectStatus);
-      const merged = applyMergePatch(JSON.parse(JSON.stringify(m.status ?? {})) as Json, patch);
-      // the CRD's schema, as the API server would check it
-      const checked = TeamMemberStatus.safeParse(merged);
-      if (!checked.success) throw new StatusRejected(`status: ${checked.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-      // (what the schema does not know is pruned, as the API server prunes a structural schema's unknown fields)
-      m.status = checked.data;
-      m.metadata.resourceVersion = this.bump();
-      this.writes++;
-      this.statusWrites++;
-      return m.metadata.resourceVersion;
-    });
-  }
-
-  async setFinalizers(namespace: string, name: string, resourceVersion: string, finalizers: string[]): Promise<string> {
-    return this.faults.around('finalizers', () => {
-      const m = this.current(namespace, name, resourceVersion);
-      this.writes++;
-      m.metadata.finalizers = [...finalizers];
-      m.metadata.resourceVersion = this.bump();
-      // the API server lets a deleted object go once its last finalizer is removed
-      if (m.metadata.deletionTimestamp && finalizers.length === 0) this.objs.delete(memberKey(namespace, name));
-      return m.metadata.resourceVersion;
-    });
-  }
-
-  private current(ns: string, name: string, resourceVersion: string): TeamMember {
-    const m = this.objs.get(memberKey(ns, name));
-    if (!m) throw new KubeError('notFound', 404, `teammembers "${name}" not found`);
-    if (resourceVersion !== m.metadata.resourceVersion) throw conflict(ns, name);
-    return m;
-  }
-
-  private bump(): string {
-    return String(++this.version);
+  protected override landing<T>(step: 'status' | 'finalizers', write: () => T): Promise<T> {
+    return this.faults.around(step, write);
   }
 }
 
-function conflict(ns: string, name: string): KubeError {
-  return new KubeError('conflict', 409, `Operation cannot be fulfilled on teammembers "${ns}/${name}": the object has been modified`);
-}
-
-// --- Secrets --------------------------------------------------------------------------------------------------
-
-/** The Secret store: a Map, a cache that can lag, refusals on demand, replace guarded by resourceVersion. */
-export class FakeSecrets implements SecretStore {
-  private readonly store = new Map<string, SecretObject>();
-  /** the informer's view while it lags (undefined: it shows the store) */
-  private frozen: Map<string, SecretObject> | undefined;
-  private version = 0;
-  private uids = 0;
+export class FakeSecrets extends MemorySecrets {
   private readonly faults: Faults;
-  /** real writes (create or replace) that landed, dry runs tried, deletes */
-  writes = 0;
-  dryRuns = 0;
-  deletes = 0;
-  /** while set, every write (dry runs too) is refused as the API server refuses an invalid or over-quota Secret */
-  refuse: string | undefined;
 
   constructor(faults: Faults) {
+    super();
     this.faults = faults;
   }
 
-  /** The informer cache stops seeing changes (until catchUp). */
-  lag(): void {
-    this.frozen = new Map([...this.store].map(([k, v]) => [k, clone(v)]));
-  }
-
-  catchUp(): void {
-    this.frozen = undefined;
-  }
-
-  /** What the API server holds now (a copy). */
-  get(ns: string, name: string): SecretObject | undefined {
-    const s = this.store.get(memberKey(ns, name));
-    return s && clone(s);
-  }
-
-  /** Someone edits the Secret outside the operator. */
-  edit(ns: string, name: string, change: (s: SecretObject) => void): void {
-    const s = this.store.get(memberKey(ns, name));
-    if (!s) throw new Error(`no Secret ${ns}/${name}`);
-    change(s);
-    s.resourceVersion = this.bump();
-  }
-
-  /** Someone deletes the Secret outside the operator. */
-  removeOutside(ns: string, name: string): void {
-    this.store.delete(memberKey(ns, name));
-  }
-
-  cached(namespace: string, name: string): SecretObject | undefined {
-    const s = (this.frozen ?? this.store).get(memberKey(namespace, name));
-    return s && clone(s);
-  }
-
-  async read(namespace: string, name: string): Promise<SecretObject | undefined> {
-    return this.get(namespace, name);
-  }
-
-  async write(secret: SecretObject, replace: boolean, dryRun = false): Promise<SecretObject> {
-    const k = memberKey(secret.namespace, secret.name);
-    const apply = (): SecretObject => {
-      if (dryRun) this.dryRuns++;
-      if (this.refuse !== undefined) throw new SecretRejected(this.refuse);
-      const was = this.store.get(k);
-      if (replace && !was) throw new KubeError('notFound', 404, `secrets "${secret.name}" not found`);
-      if (!replace && was) throw new KubeError('alreadyExists', 409, `secrets "${secret.name}" already exists`);
-      if (replace && was && secret.resourceVersion !== undefined && secret.resourceVersion !== was.resourceVersion) {
-        throw new KubeError('conflict', 409, `Operation cannot be fulfilled on secrets "${secret.name}": the object has been modified`);
-      }
-      const out: SecretObject = { ...clone(secret), uid: was?.uid ?? `secret-uid-${this.uids + 1}`, resourceVersion: dryRun ? was?.resourceVersion : undefined };
-      if (dryRun) return out;
-      if (!was) this.uids++;
-      out.resourceVersion = this.bump();
-      this.store.set(k, out);
-      this.writes++;
-      return clone(out);
-    };
-    return dryRun ? apply() : this.faults.around('secret', apply);
-  }
-
-  async delete(namespace: string, name: string, uid: string): Promise<void> {
-    await this.faults.around('secret-delete', () => {
-      const k = memberKey(namespace, name);
-      if (this.store.get(k)?.uid !== uid) return;
-      this.store.delete(k);
-      this.deletes++;
-    });
-  }
-
-  private bump(): string {
-    return String(++this.version);
+  protected override landing<T>(step: 'secret' | 'secret-delete', write: () => T): Promise<T> {
+    return this.faults.around(step, write);
   }
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { budgetLevel, effectiveBudget, keyDrift, keyExpiry, keyLimit, keyOutlivesAllowance, windowId, windowSpend } from '../../src/controller/member/budget.ts';
+import { budgetLevel, effectiveBudget, keyDrift, keyLimit, windowId, windowSpend } from '../../src/controller/member/budget.ts';
+import { keyExpiry, keyOutlivesAllowance } from '../../src/controller/member/plan.ts';
 import type { KeyPolicySpec, TeamMemberSpec } from '../../src/api/schema.ts';
 import { resolved } from '../kit/resolved.ts';
 import { aKey } from './keys.ts';

@@ -150,7 +150,7 @@ describe('computeStatus writes only statuses the CRD admits', () => {
   const rotatingKeys = [previous(5, 'Deleted'), previous(6, 'Disabled'), previous(7, 'Draining')];
   const cases: [string, StatusInput][] = [
     ['a fresh key', base({ observed: observed(1, 0), key: keyRef(observed(1, 0)) })],
-    ['a first key in flight', base({ key: undefined, observed: undefined, keySeq: 1, pendingKey: { name: nameOf(1), since: at(NOW) }, outcome: { ready: false, reason: 'Issuing', message: 'creating the key' } })],
+    ['a first key in flight', base({ key: undefined, observed: undefined, keySeq: 1, pendingKey: { name: nameOf(1), since: at(NOW) }, outcome: { ready: false, reason: 'GuardrailPending', message: 'waiting for the policy guardrail before the key is created' } })],
     ['budget exhausted', base({ observed: exhausted, key: keyRef(exhausted), prev: computeStatus(base()).status })],
     ['suspended', base({ member: member('alice', { suspended: true }), suspended: true, observed: disabled, key: keyRef(disabled), outcome: { ready: false, reason: 'Suspended', message: 'spec.suspended is true: the key is disabled' } })],
     ['expired', base({ member: member('alice', { expiresAt: '2026-03-30T18:00:00+02:00' }), expired: true, observed: disabled, key: keyRef(disabled), outcome: { ready: false, reason: 'Expired', message: "the member's expiresAt 2026-03-30T18:00:00+02:00 has passed" } })],

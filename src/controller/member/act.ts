@@ -7,11 +7,11 @@
  */
 import { ANNOTATION_REACTIVATE, type KeyRef } from '../../api/schema.ts';
 import type { Key } from '../../domain/key.ts';
-import { freshKey } from './gather.ts';
+import { ignoreNotFound } from './gather.ts';
 import type { Decision, IdleStep } from './decide.ts';
-import { carriedSpend, keyBudget, keyDrift, retiredFromKey, windowSpend, withRetired, type DesiredBudget } from './budget.ts';
+import { carryRetired, keyDrift, type DesiredBudget } from './budget.ts';
 import type { Result } from './deps.ts';
-import { disabledOutside, keyRef } from './plan.ts';
+import { keyRef } from './plan.ts';
 import type { Pass, Progress } from './pass.ts';
 import { tendPrevious } from './previous.ts';
 import { provision, rotate } from './provision.ts';
@@ -69,9 +69,12 @@ async function serve(p: Pass, dec: Served): Promise<Acted> {
   // the key about to go (deleted idle, replaced, rotated away from) is read fresh, once: what it spent since the
   // last list counts too. Gone (a 404), the last observation stands in; any other failure retries the pass
   const going = dec.idle.kind === 'deleteKey' ? dec.idle.key.hash : k.kind === 'create' ? k.plan.revoke : rotating ? dec.status.key?.hash : undefined;
-  const fresh = going === undefined || dec.revoke.length > 0 ? undefined : await freshKey(d, going);
+  const fresh = going === undefined || dec.revoke.length > 0 ? undefined : await d.keys.get(going).catch(ignoreNotFound);
   let s: Progress = { status: dec.status, carried: dec.carried, secret: dec.secret === 'own' && v.secret.kind === 'own' ? v.secret.obj : undefined };
-  s = await tendIdle(p, budget, s, dec.idle, fresh);
+  // record, then act: the spend of a key that goes (deleted idle, replaced) is carried in the status written before
+  // it goes, so the next key gets only what is left (a replaced key deleted outside: its spend as last observed)
+  if (dec.idle.kind === 'deleteKey' || (k.kind === 'create' && k.plan.reason !== 'Initial')) s = { ...s, ...carryRetired(s.status, fresh, budget, s.carried, v.now, k.kind === 'create') };
+  s = await tendIdle(p, s, dec.idle);
   if (dec.revoke.length > 0) {
     // revoking means the last create did not reach its Secret: back off instead of creating again at once
     for (const hash of dec.revoke) {
@@ -86,9 +89,9 @@ async function serve(p: Pass, dec: Served): Promise<Acted> {
   if (k.kind === 'wait') return { ...s, observed: undefined, blocked: undefined, result: { requeueAfterMs: k.ms }, stop: true };
   if (k.kind === 'throttled') d.log.info({ member: v.id, reason: k.plan.reason, until: new Date(k.until).toISOString() }, 'key replacement throttled');
   // (a create that keeps failing keeps its backoff: the pass fails, and a recovery just made goes on into it)
-  if (k.kind === 'create') s = await provision(p, budget, s, k.plan, k.guardrail, fresh);
+  if (k.kind === 'create') s = await provision(p, budget, s, k, fresh);
   if (k.kind === 'rotate' && rotating) s = await rotate(p, budget, s, k.ask, k.guardrail, fresh);
-  return { ...(await converge(p, budget, s, dec.expired)), blocked: undefined };
+  return { ...(await converge(p, dec, s)), blocked: undefined };
 }
 
 /** A member that cannot be served as asked: its key is disabled unless told not to, and nothing is created. */
@@ -100,7 +103,7 @@ async function blocked(p: Pass, b: Extract<Decision, { kind: 'blocked' }>): Prom
   return { ...s, observed: key ? d.book.get(key.hash) : undefined, blocked: b.outcome, result: b.retry ? { retry: true } : b.retryAfterMs === undefined ? {} : { requeueAfterMs: b.retryAfterMs } };
 }
 
-async function tendIdle(p: Pass, budget: DesiredBudget, s: Progress, step: IdleStep, fresh: Key | undefined): Promise<Progress> {
+async function tendIdle(p: Pass, s: Progress, step: IdleStep): Promise<Progress> {
   const { d, v } = p;
   if (step.kind === 'reactivated') {
     await d.events.normal(v.member, 'KeyReactivated', `reactivated (${step.by}): ${step.keyDeleted ? 'a new key is issued' : 'the key is enabled again'}`);
@@ -111,26 +114,21 @@ async function tendIdle(p: Pass, budget: DesiredBudget, s: Progress, step: IdleS
   // after a delete that landed but answered an error (the key is gone: a 404) still counts what it spent
   // against the member's limit when a new key is issued. A crash after it deletes again (a 404 counts as deleted)
   const key = step.key;
-  const retiredKeys = fresh ? withRetired(s.status.budget?.retiredKeys ?? [], retiredFromKey(fresh, v.now), v.now) : s.status.budget?.retiredKeys;
-  const recorded = await p.journal.save({ ...s.status, budget: { ...(s.status.budget ?? { reset: budget.reset }), ...(retiredKeys ? { retiredKeys } : {}) } });
+  const recorded = await p.journal.save(s.status);
   await d.keys.delete(key.hash);
   await d.events.warn(v.member, 'InactiveKeyDeleted', `deleted key ${key.label}: no spend since ${recorded.activity?.lastSpendAt ?? ''} (inactivity.deleteAfter ${p.policy.inactivity?.deleteAfter ?? ''}); annotate ${ANNOTATION_REACTIVATE}=<new value> for a new key`);
-  return { ...s, status: { ...recorded, key: undefined }, carried: { usd: carriedSpend(retiredKeys, budget.reset, budget.includeByok, v.now), window: s.carried.window } };
+  return { ...s, status: { ...recorded, key: undefined } };
 }
 
 /** The key's parameters and the Secret's template, brought to what the member should have. */
-async function converge(p: Pass, budget: DesiredBudget, s: Progress, expired: boolean): Promise<Progress & { observed: Key | undefined }> {
-  const { d, v } = p;
+async function converge(p: Pass, dec: Served, s: Progress): Promise<Progress & { observed: Key | undefined }> {
+  const { d } = p;
   const key = s.status.key;
   let observed = key ? d.book.get(key.hash) : undefined;
-  // an expired member's key is disabled as well: its expires_at may be later than a shortened spec.expiresAt;
-  // a key disabled outside stays disabled whatever the spec says (never switched back on)
-  const disabled = v.member.spec.suspended || expired || s.status.inactive !== undefined || disabledOutside(key, observed);
-  const spentIn = (hash: string) => {
-    const k = d.book.get(hash);
-    return k && windowSpend(k, budget.reset, budget.includeByok);
-  };
-  const want = keyBudget(budget, s.carried, s.status.previousKeys, spentIn);
+  // a key issued in this pass is off only when the member may have no working key; the one decided on may also
+  // have been disabled outside, and stays disabled whatever the spec says (never switched back on)
+  const disabled = key?.hash === dec.status.key?.hash ? dec.keyOff : dec.retireNow;
+  const want = s.issuedWith ?? dec.want;
   let status = s.status;
   if (key && observed && keyDrift(observed, want, disabled)) {
     const changed = await convergeKey(p, status, key, observed, want, disabled);

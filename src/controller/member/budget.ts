@@ -3,7 +3,7 @@
  * spend of replaced keys carried into the window, so a replacement never hands out a second budget (invariant 3).
  */
 import type { ResolvedPolicy } from '../../api/policy.ts';
-import { RETIRED_KEYS_MAX, type PreviousKey, type ResetPeriod, type TeamMemberSpec } from '../../api/schema.ts';
+import { RETIRED_KEYS_MAX, type KeyRef, type PreviousKey, type ResetPeriod, type TeamMemberSpec, type TeamMemberStatus } from '../../api/schema.ts';
 import { spendIn, type Key, type Spend } from '../../domain/key.ts';
 import { roundUsd } from '../../util/money.ts';
 import { startOfUtcDay, utcDay, windowStart } from '../../util/windows.ts';
@@ -28,33 +28,6 @@ export function effectiveBudget(spec: TeamMemberSpec, policy: ResolvedPolicy): B
     return { ok: true, budget: { limitUSD: spec.limitUSD, reset, includeByok } };
   }
   return { ok: true, budget: { limitUSD: b.limitUSD, reset, includeByok } };
-}
-
-/** OpenRouter wants UTC with seconds; milliseconds are dropped so the value round-trips unchanged. */
-export function utcSeconds(ms: number): string {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
-}
-
-/** expires_at for a key created at `createdMs`: the earlier of the member's hard end and the policy's key TTL. */
-export function keyExpiry(createdMs: number, spec: TeamMemberSpec, policy: ResolvedPolicy): string | undefined {
-  const ends: number[] = [];
-  if (spec.expiresAt) ends.push(Date.parse(spec.expiresAt));
-  if (policy.keyTtlMs !== undefined) ends.push(createdMs + policy.keyTtlMs);
-  return ends.length > 0 ? utcSeconds(Math.min(...ends)) : undefined;
-}
-
-/**
- * Whether a key may live longer than the member or the policy now allows (a shortened expiresAt or keyTTL):
- * then it must be replaced. Compares the key's expiry with what the operator asked for, both on its own clock
- * (issuedAt is when it asked): OpenRouter's createdAt is on another clock and never meets them. An extension
- * needs no new key until the current one runs out; a key issued before issuedAt was recorded is judged by
- * spec.expiresAt only (it is replaced when it runs out).
- */
-export function keyOutlivesAllowance(key: { expiresAt?: string | undefined; issuedAt?: string | undefined }, spec: TeamMemberSpec, policy: ResolvedPolicy): boolean {
-  const end = key.expiresAt ? Date.parse(key.expiresAt) : Number.POSITIVE_INFINITY;
-  if (spec.expiresAt && end > Date.parse(spec.expiresAt) + 1_000) return true;
-  if (policy.keyTtlMs === undefined || key.issuedAt === undefined) return false;
-  return end > Date.parse(key.issuedAt) + policy.keyTtlMs + 1_000;
 }
 
 /** Limits compare to a hundredth of a cent: OpenRouter may store them rounded, which must not read as drift. */
@@ -95,9 +68,13 @@ export function budgetLevel(spent: number, limit: number | undefined, warnAtPerc
 
 /**
  * The member's budget as the active key gets it: less what replaced keys spent in this window, and less what a
- * previous key still draining may spend (rotation.ts). `spentIn`: a key's spend in the window, as last seen.
+ * previous key still draining may spend. `seen`: a key as OpenRouter last showed it.
  */
-export function keyBudget(budget: DesiredBudget, carried: { usd: number; window: string }, previous: readonly PreviousKey[] | undefined, spentIn: (hash: string) => number | undefined): DesiredBudget {
+export function keyBudget(budget: DesiredBudget, carried: { usd: number; window: string }, previous: readonly PreviousKey[] | undefined, seen: (hash: string) => Key | undefined): DesiredBudget {
+  const spentIn = (hash: string) => {
+    const k = seen(hash);
+    return k && windowSpend(k, budget.reset, budget.includeByok);
+  };
   return { ...budget, limitUSD: keyLimit(budget.limitUSD, carried.usd + drainReserve(previous, carried.window, spentIn)) };
 }
 
@@ -278,4 +255,41 @@ export function retiredFromReserve(p: PreviousKey): RetiredKey {
   const most = drainLimit(p, p.window);
   const spend: Spend = { daily: most, weekly: most, monthly: most, total: most };
   return { hash: p.hash, retiredAt: p.rotatedAt, usage: spend, byok: { daily: 0, weekly: 0, monthly: 0, total: 0 }, overlapUSD: most };
+}
+
+// --- the money of a key that goes --------------------------------------------------------------------------
+
+type Carried = { usd: number; window: string };
+
+/**
+ * Before a key is replaced or deleted, its spend is recorded in status.budget.retiredKeys (written with the intent),
+ * so a new key's limit is what is left, not a second full budget. `fresh`: the key read just now; without it, with
+ * `estimate`, its spend as status last observed it (a key deleted outside can no longer be read). Recorded by
+ * hash: a retry refreshes the entry instead of adding it again.
+ */
+export function carryRetired(status: TeamMemberStatus, fresh: Key | undefined, budget: DesiredBudget, carried: Carried, now: number, estimate: boolean): { status: TeamMemberStatus; carried: Carried } {
+  const current = status.key;
+  const entry = fresh ? retiredFromKey(fresh, now) : estimate && current && status.usage ? retiredFromObserved(current.hash, status.usage) : undefined;
+  if (!entry) return { status, carried };
+  // an estimate never replaces the spend an earlier attempt read fresh (a retry finds the key already revoked)
+  const retiredKeys = withRetired(status.budget?.retiredKeys ?? [], entry, now, fresh !== undefined);
+  return {
+    status: { ...status, budget: { ...(status.budget ?? { reset: budget.reset }), retiredKeys } },
+    carried: { usd: carriedSpend(retiredKeys, budget.reset, budget.includeByok, now), window: carried.window },
+  };
+}
+
+/**
+ * The Draining entry of a key rotated away from (`fresh`: it, read just now) and the limit it gets for the overlap:
+ * what it spent in the window plus an allowance out of what is left of the member's limit.
+ */
+export function drainingEntry(old: KeyRef, fresh: Key, budget: DesiredBudget, carried: Carried, policy: ResolvedPolicy, now: number): { entry: PreviousKey; drain: { hash: string; limitUSD: number } | undefined } {
+  const spentUSD = windowSpend(fresh, budget.reset, budget.includeByok);
+  const left = budget.limitUSD === undefined ? 0 : budget.limitUSD - carried.usd - spentUSD;
+  const entry: PreviousKey = {
+    hash: old.hash, name: old.name, label: old.label, state: 'Draining',
+    rotatedAt: new Date(now).toISOString(), retireAt: new Date(now + policy.rotation.overlapMs).toISOString(),
+    window: carried.window, spentUSD, totalUSD: spendIn(fresh, 'never', budget.includeByok), allowanceUSD: overlapAllowance(budget.limitUSD, policy, left),
+  };
+  return { entry, drain: budget.limitUSD === undefined ? undefined : { hash: old.hash, limitUSD: drainLimit(entry, carried.window) } };
 }

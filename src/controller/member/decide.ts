@@ -1,16 +1,17 @@
 /**
- * Decide, purely, from one view: what the member may have (the gate chain of standing.ts), what inactivity asks,
- * what an interrupted create left (recover), the key plan (plan.ts), whether a replacement waits (throttle.ts),
+ * Decide, purely, from one view: what the member may have (the gate chain, below), what inactivity asks,
+ * what an interrupted create left (recover), the key plan (plan.ts), whether a replacement waits (the throttle, below),
  * whether a rotation starts, and every status change that needs no answer from outside. The act step performs
  * exactly this; whatever it learns (a key's fresh spend, the new key) is bookkept there with the pure helpers.
  */
 import type { ResolvedPolicy } from '../../api/policy.ts';
 import type { Key } from '../../domain/key.ts';
-import { ANNOTATION_REACTIVATE, type KeyRef, type TeamMemberStatus } from '../../api/schema.ts';
+import { ANNOTATION_REACTIVATE, type KeyRef, type PreviousKey, type TeamMemberStatus } from '../../api/schema.ts';
 import type { MemberView } from './gather.ts';
-import { carriedSpend, effectiveBudget, keyOutlivesAllowance, windowId, type BudgetDecision, type DesiredBudget, type RetiredKey } from './budget.ts';
-import { issued, keyRef, planKey, recoverPending, undone, type KeyPlan, type PendingRotation } from './plan.ts';
-import { rotationAsked, type RotationAsk } from './rotation.ts';
+import { previewMatches } from './secret.ts';
+import { carriedSpend, effectiveBudget, keyBudget, windowId, type BudgetDecision, type DesiredBudget, type RetiredKey } from './budget.ts';
+import { disabledOutside, issued, keyOutlivesAllowance, keyRef, planKey, recoverPending, undone, type KeyPlan, type PendingRotation } from './plan.ts';
+import { rotationAsked, withPrevious, type RotationAsk } from './rotation.ts';
 import type { Outcome } from './status.ts';
 
 export type Create = Extract<KeyPlan, { kind: 'create' }>;
@@ -26,7 +27,8 @@ export type IdleStep =
 export type KeyAction =
   | { kind: 'keep' }
   | { kind: 'hold' }
-  | { kind: 'create'; plan: Create; guardrail: string | undefined }
+  /** (a replacement of a leaked key is recorded as a rotation, the key kept in the history as deleted) */
+  | { kind: 'create'; plan: Create; guardrail: string | undefined; rotation: PendingRotation | undefined }
   | { kind: 'rotate'; ask: RotationAsk; guardrail: string | undefined }
   /** a replacement replaced too often lately: it waits until `until`, the rest of the pass goes on */
   | { kind: 'throttled'; plan: Create; until: number }
@@ -56,6 +58,10 @@ export type Decision =
     secret: 'own' | undefined;
     /** previous keys stop working now (the member may not have a working key) */
     retireNow: boolean;
+    /** the current key must be off: as above, or disabled outside (a leaked key is never switched back on) */
+    keyOff: boolean;
+    /** the budget the current key should have: the member's, less what replaced and draining keys take */
+    want: DesiredBudget;
   };
 
 /** How soon a member waiting for its policy's guardrail looks again (the policy's status write also wakes it). */
@@ -67,7 +73,10 @@ export function decide(v: MemberView): Decision {
   const spec = v.member.spec;
   const policy = v.policy;
   const verdict = policy ? effectiveBudget(spec, policy) : undefined;
-  if (!policy || !v.allowed || !verdict?.ok) {
+  // what replaced keys spent in the window counts against the key (recovery and inactivity leave them as they are)
+  const b = policy?.budget;
+  const carried = b && { usd: carriedSpend(v.status.budget?.retiredKeys, b.reset, b.includeByok, v.now), window: windowId(b.reset, v.now) };
+  if (!policy || !v.allowed || !verdict?.ok || !carried) {
     const s = standingOf(v, v.status, verdict);
     if (s.kind !== 'off' && s.kind !== 'frozen') throw new Error(`member ${v.id}: no standing for a policy that does not admit it`);
     // frozen: the key keeps its last applied limit, so a typo in limitUSD does not cut someone off
@@ -82,11 +91,15 @@ export function decide(v: MemberView): Decision {
   const found = recovery(v, status);
   status = found.status;
   const secret = v.secret.kind === 'own' ? 'own' as const : undefined;
-  const window = windowId(budget.reset, v.now);
-  const carried = { usd: carriedSpend(status.budget?.retiredKeys, budget.reset, budget.includeByok, v.now), window };
-  const plan0 = found.revoke.length > 0 ? { kind: 'recover' as const } : planKey(planInput(v, policy, status, wantKey));
+  const input = planInput(v, policy, status, wantKey);
+  const plan0 = found.revoke.length > 0 ? { kind: 'recover' as const } : planKey(input);
   const confirm = v.source === 'cache' && (v.status.pendingKey !== undefined || plan0.kind !== 'keep');
-  const base = { kind: 'served' as const, confirm, budget, expired, carried, idle: idle.step, revoke: found.revoke, adopted: found.adopted, retireNow: expired || spec.suspended || status.inactive !== undefined };
+  // an expired member's key is disabled as well: its expires_at may be later than a shortened spec.expiresAt
+  const retireNow = expired || spec.suspended || status.inactive !== undefined;
+  const current = status.key;
+  const keyOff = retireNow || disabledOutside(current, current && observedKey(v, current.hash));
+  const want = keyBudget(budget, carried, status.previousKeys, (h) => observedKey(v, h));
+  const base = { kind: 'served' as const, confirm, budget, expired, carried, idle: idle.step, revoke: found.revoke, adopted: found.adopted, retireNow, keyOff, want };
   const plan = plan0;
   if (plan.kind === 'recover') return { ...base, status, plan, key: { kind: 'keep' }, secret };
   const guardrail = v.guardrail?.kind === 'ready' ? v.guardrail.id : undefined;
@@ -103,7 +116,13 @@ export function decide(v: MemberView): Decision {
     if (v.terminating) return { ...base, status, plan, key: { kind: 'wait', ms: TERMINATING_WAIT_MS }, secret };
     if (v.secret.kind === 'foreign') return { kind: 'blocked', outcome: { ready: false, reason: 'SecretConflict', message: `Secret ${v.ns}/${v.secretName} exists and is not managed by teamkeys; delete it or set spec.secretName` }, disable: true, status, confirm };
     if (pending) return { kind: 'blocked', outcome: { ready: false, reason: 'GuardrailPending', message: pending }, disable: false, status, confirm, retryAfterMs: GUARDRAIL_WAIT_MS };
-    return { ...base, status, plan, key: { kind: 'create', plan, guardrail }, secret };
+    const old = status.key;
+    const rotation: PendingRotation | undefined = plan.reason === 'Compromised' && old ? { trigger: 'Compromised', from: old.hash } : undefined;
+    if (!rotation || !old) return { ...base, status, plan, key: { kind: 'create', plan, guardrail, rotation }, secret };
+    // a leaked key is kept in the rotation history, and deleted at once
+    const now = new Date(v.now).toISOString();
+    const leaked: PreviousKey = { hash: old.hash, name: old.name, label: old.label, state: 'Deleted', rotatedAt: now, retireAt: now, window: carried.window, spentUSD: 0, allowanceUSD: 0 };
+    return { ...base, status: { ...status, previousKeys: withPrevious(status.previousKeys, leaked) }, plan, key: { kind: 'create', plan, guardrail, rotation }, secret };
   }
   if (plan.kind === 'hold') {
     const marked = status.key && !status.key.disabledOutside ? { ...status, key: { ...status.key, disabledOutside: true } } : status;
@@ -117,7 +136,7 @@ export function decide(v: MemberView): Decision {
   return { ...base, status, plan, key: { kind: 'keep' }, secret };
 }
 
-/** The member's standing (standing.ts) as this pass sees it. */
+/** The member's standing (the gate chain, below) as this pass sees it. */
 export function standingOf(v: MemberView, status: TeamMemberStatus, verdict = v.policy ? effectiveBudget(v.member.spec, v.policy) : undefined): Standing {
   return standing({
     deleting: v.member.metadata.deletionTimestamp !== undefined,
@@ -177,13 +196,13 @@ function planInput(v: MemberView, policy: ResolvedPolicy, s: TeamMemberStatus, w
   const key = s.key;
   const own = v.secret.kind === 'own' ? v.secret : undefined;
   const created = key ? Date.parse(key.issuedAt ?? key.createdAt) : v.now;
-  const observed = key ? v.keys.get(key.hash) ?? v.candidates.find((k) => k.hash === key.hash) : undefined;
+  const observed = key ? observedKey(v, key.hash) : undefined;
   return {
     status: s,
     wantKey,
     observed,
     listedSinceKeyCreated: v.listedFrom !== undefined && v.listedFrom > created,
-    secret: own ? { keyHash: own.keyHash, intact: intact(v, own, key) } : undefined,
+    secret: own ? { keyHash: own.keyHash, intact: intact(own, key) } : undefined,
     outlivesAllowance: key ? keyOutlivesAllowance(key, v.member.spec, policy) : false,
     wantEnabled: wantKey && !v.member.spec.suspended && !s.inactive,
     onDisabledOutside: policy.onDisabledOutside,
@@ -191,15 +210,20 @@ function planInput(v: MemberView, policy: ResolvedPolicy, s: TeamMemberStatus, w
   };
 }
 
+/** A key as OpenRouter last showed it: one status names, or one of an interrupted create's. */
+function observedKey(v: MemberView, hash: string): Key | undefined {
+  return v.keys.get(hash) ?? v.candidates.find((k) => k.hash === hash);
+}
+
 /**
  * Whether the Secret still holds the key it says. The HMAC decides; if it fails only because the HMAC key itself
  * was lost (a reinstall), a matching hash annotation and key preview are enough, and the next Secret convergence
  * re-stamps the HMAC instead of every member getting a new key.
  */
-function intact(v: MemberView, own: Extract<MemberView['secret'], { kind: 'own' }>, key: KeyRef | undefined): boolean {
+function intact(own: Extract<MemberView['secret'], { kind: 'own' }>, key: KeyRef | undefined): boolean {
   if (own.apiKey === undefined) return false;
   if (own.hmacOk) return true;
-  return key !== undefined && key.hash === v.status.key?.hash && own.keyHash === key.hash && own.previewOk;
+  return key !== undefined && own.keyHash === key.hash && previewMatches(key.label, own.apiKey);
 }
 
 // --- the gate chain -----------------------------------------------------------------------------------------

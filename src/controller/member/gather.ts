@@ -14,7 +14,7 @@ import type { UsageRow } from '../../domain/usage.ts';
 import { matchesSelector } from '../selector.ts';
 import type { KeyBook } from '../keybook.ts';
 import type { GuardrailFor, MemberDeps } from './deps.ts';
-import { hmacMatches, isOwnedBy, previewMatches, storedApiKey } from './secret.ts';
+import { hmacMatches, isOwnedBy, storedApiKey } from './secret.ts';
 
 /** The member's Secret: ours (with what it holds), someone else's (only learned from a fresh read), or none. */
 export type SecretView =
@@ -27,8 +27,7 @@ export type SecretView =
     keyHash: string | undefined;
     /** the key string holds the HMAC its annotation names */
     hmacOk: boolean;
-    /** the key string fits the masked preview of the key status names (when the HMAC key itself was lost) */
-    previewOk: boolean;
+    /** the key string it holds (never logged) */
     apiKey: string | undefined;
   };
 
@@ -85,7 +84,8 @@ export async function gatherFresh(was: MemberView, d: MemberDeps): Promise<Membe
   return view(member, !s ? 'none' : isOwnedBy(s, member) ? 'own' : 'foreign', s, 'fresh', d);
 }
 
-function ignoreNotFound(e: unknown): undefined {
+/** A 404 proves a key gone: undefined; any other failure ends the pass. */
+export function ignoreNotFound(e: unknown): undefined {
   if (!isOpenRouter(e, 'notFound')) throw e;
   return undefined;
 }
@@ -96,7 +96,7 @@ async function view(member: TeamMember, kind: SecretView['kind'], s: SecretObjec
   const policy = d.policy(member.spec.policy);
   const keys = await knownKeys(status, d);
   const pending = status.pendingKey;
-  const secret = secretView(kind, s, policy, status, d);
+  const secret = secretView(kind, s, policy, d);
   const candidates = pending ? await pendingCandidates(pending.name, status, secret, d) : [];
   const current = status.key;
   const secretName = memberSecretName(member.metadata.name, member.spec.secretName);
@@ -123,7 +123,7 @@ async function view(member: TeamMember, kind: SecretView['kind'], s: SecretObjec
 }
 
 /**
- * The current and previous keys as the book shows them. A key the listing missed is read (confirm.ts): it is
+ * The current and previous keys as the book shows them. A key the listing missed is read (confirmedKey): it is
  * judged, disabled and counted all the same. A key whose disabled flag disagrees with status is read fresh: the
  * listing may predate the operator's own PATCH, or OpenRouter's change may be newer than the listing, and a key
  * disabled outside is replaced as leaked.
@@ -144,15 +144,10 @@ async function knownKeys(status: TeamMemberStatus, d: MemberDeps): Promise<Map<s
   return keys;
 }
 
-function secretView(kind: SecretView['kind'], s: SecretObject | undefined, policy: ResolvedPolicy | undefined, status: TeamMemberStatus, d: MemberDeps): SecretView {
+function secretView(kind: SecretView['kind'], s: SecretObject | undefined, policy: ResolvedPolicy | undefined, d: MemberDeps): SecretView {
   if (kind !== 'own' || !s) return kind === 'foreign' ? { kind } : { kind: 'none' };
   const apiKey = policy ? storedApiKey(s, policy, d.hmacKey) : undefined;
-  const label = status.key?.label;
-  return {
-    kind, obj: s, keyHash: s.annotations[ANNOTATION_KEY_HASH], apiKey,
-    hmacOk: apiKey !== undefined && hmacMatches(d.hmacKey, apiKey, s.annotations[ANNOTATION_KEY_HMAC]),
-    previewOk: apiKey !== undefined && label !== undefined && previewMatches(label, apiKey),
-  };
+  return { kind, obj: s, keyHash: s.annotations[ANNOTATION_KEY_HASH], apiKey, hmacOk: apiKey !== undefined && hmacMatches(d.hmacKey, apiKey, s.annotations[ANNOTATION_KEY_HMAC]) };
 }
 
 /**
@@ -183,15 +178,5 @@ export async function confirmedKey(d: { book: KeyBook; keys: KeyPort }, hash: st
   // before a first listing nothing is known absent: no read per key while OpenRouter cannot even be listed; a key
   // it answered 404 for is not asked about at every pass (an idle pass stays quiet)
   if (known || d.book.refreshedFrom === undefined || d.book.isGone(hash)) return known;
-  return freshKey(d, hash);
-}
-
-/** A key read fresh from OpenRouter (its spend up to now); undefined when it is gone (a 404). */
-export async function freshKey(d: { keys: KeyPort }, hash: string): Promise<Key | undefined> {
-  try {
-    return await d.keys.get(hash);
-  } catch (e) {
-    if (isOpenRouter(e, 'notFound')) return undefined;
-    throw e;
-  }
+  return d.keys.get(hash).catch(ignoreNotFound);
 }

@@ -22,4 +22,6 @@ export interface Progress {
   status: TeamMemberStatus;
   carried: { usd: number; window: string };
   secret: SecretObject | undefined;
+  /** what a key issued in this pass was created with (its limit, reset, BYOK) */
+  issuedWith?: DesiredBudget | undefined;
 }

@@ -1,5 +1,6 @@
 /** Pure: what must happen to a member's key, given what the operator can see. */
-import type { KeyRef, TeamMember, TeamMemberStatus } from '../../api/schema.ts';
+import type { ResolvedPolicy } from '../../api/policy.ts';
+import type { KeyRef, TeamMember, TeamMemberSpec, TeamMemberStatus } from '../../api/schema.ts';
 import { pendingRequest } from './rotation.ts';
 
 export type PendingRotation = NonNullable<NonNullable<TeamMemberStatus['pendingKey']>['rotation']>;
@@ -102,4 +103,33 @@ export function issued(member: TeamMember, s: TeamMemberStatus, rotation: Pendin
     ...(rotation ? { count: prev.count + 1, lastRotatedAt: new Date(now).toISOString(), lastTrigger: rotation.trigger } : {}),
     ...(request ? { lastRequest: request } : {}),
   };
+}
+
+// --- the key's lifetime ------------------------------------------------------------------------------------
+
+/** OpenRouter wants UTC with seconds; milliseconds are dropped so the value round-trips unchanged. */
+export function utcSeconds(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+}
+
+/** expires_at for a key created at `createdMs`: the earlier of the member's hard end and the policy's key TTL. */
+export function keyExpiry(createdMs: number, spec: TeamMemberSpec, policy: ResolvedPolicy): string | undefined {
+  const ends: number[] = [];
+  if (spec.expiresAt) ends.push(Date.parse(spec.expiresAt));
+  if (policy.keyTtlMs !== undefined) ends.push(createdMs + policy.keyTtlMs);
+  return ends.length > 0 ? utcSeconds(Math.min(...ends)) : undefined;
+}
+
+/**
+ * Whether a key may live longer than the member or the policy now allows (a shortened expiresAt or keyTTL):
+ * then it must be replaced. Compares the key's expiry with what the operator asked for, both on its own clock
+ * (issuedAt is when it asked): OpenRouter's createdAt is on another clock and never meets them. An extension
+ * needs no new key until the current one runs out; a key issued before issuedAt was recorded is judged by
+ * spec.expiresAt only (it is replaced when it runs out).
+ */
+export function keyOutlivesAllowance(key: { expiresAt?: string | undefined; issuedAt?: string | undefined }, spec: TeamMemberSpec, policy: ResolvedPolicy): boolean {
+  const end = key.expiresAt ? Date.parse(key.expiresAt) : Number.POSITIVE_INFINITY;
+  if (spec.expiresAt && end > Date.parse(spec.expiresAt) + 1_000) return true;
+  if (policy.keyTtlMs === undefined || key.issuedAt === undefined) return false;
+  return end > Date.parse(key.issuedAt) + policy.keyTtlMs + 1_000;
 }

@@ -6,13 +6,13 @@
  * A rotation is the same protocol: the previous key is recorded as Draining with the intent, limited to its
  * reserve, and keeps working for the overlap (previous.ts retires it).
  */
-import type { PreviousKey, TeamMemberStatus } from '../../api/schema.ts';
+import type { TeamMemberStatus } from '../../api/schema.ts';
 import { OpenRouterError } from '../../openrouter/errors.ts';
 import { keyName } from '../keyname.ts';
-import { spendIn, type Key } from '../../domain/key.ts';
-import { carriedSpend, drainLimit, keyBudget, keyExpiry, overlapAllowance, retiredFromKey, retiredFromObserved, windowSpend, withRetired, type DesiredBudget } from './budget.ts';
-import type { Create } from './decide.ts';
-import { issued, keyRef, undone, type PendingRotation } from './plan.ts';
+import type { Key } from '../../domain/key.ts';
+import { drainingEntry, keyBudget, type DesiredBudget } from './budget.ts';
+import type { KeyAction } from './decide.ts';
+import { issued, keyExpiry, keyRef, undone, type PendingRotation } from './plan.ts';
 import type { Pass, Progress } from './pass.ts';
 import { withPrevious, type RotationAsk } from './rotation.ts';
 import { desiredSecret, keyHmac } from './secret.ts';
@@ -33,18 +33,11 @@ const REPLACED_BECAUSE = {
  * Replaces or issues the member's key as planned: carries the retiring key's spend (`retired`, read fresh; undefined
  * when it is gone), creates the new key with what is left of the budget, writes the Secret, and says why in an Event.
  */
-export async function provision(p: Pass, budget: DesiredBudget, s0: Progress, plan: Create, guardrail: string | undefined, retired: Key | undefined): Promise<Progress> {
+export async function provision(p: Pass, budget: DesiredBudget, s: Progress, k: Extract<KeyAction, { kind: 'create' }>, retired: Key | undefined): Promise<Progress> {
+  const plan = k.plan;
   const { d, v } = p;
-  let s = plan.reason === 'Initial' ? s0 : carryRetired(p, budget, s0, retired);
-  const old = s.status.key;
-  const rotation: PendingRotation | undefined = plan.reason === 'Compromised' && old ? { trigger: 'Compromised', from: old.hash } : undefined;
-  if (rotation && old) {
-    // kept in the rotation history; the key is deleted at once, as a leaked key must be
-    const at = new Date(v.now).toISOString();
-    const entry: PreviousKey = { hash: old.hash, name: old.name, label: old.label, state: 'Deleted', rotatedAt: at, retireAt: at, window: s.carried.window, spentUSD: 0, allowanceUSD: 0 };
-    s = { ...s, status: { ...s.status, previousKeys: withPrevious(s.status.previousKeys, entry) } };
-  }
-  const created = await createKey(p, budget, s, { revoke: plan.revoke, rotation, guardrail });
+  const rotation = k.rotation;
+  const created = await createKey(p, budget, s, { revoke: plan.revoke, rotation, guardrail: k.guardrail });
   if (plan.reason === 'Compromised') {
     await d.events.warn(v.member, 'KeyCompromised', `the key was disabled outside teamkeys, which is treated as a leak: issued ${created.label} into Secret ${v.secretName} and deleted the disabled key`);
   } else if (plan.reason !== 'Initial') {
@@ -63,40 +56,12 @@ export async function rotate(p: Pass, budget: DesiredBudget, s: Progress, ask: R
   const old = s.status.key;
   if (!old) return s;
   if (!fresh || fresh.hash !== old.hash) return s;
-  const overlapMs = policy.rotation.overlapMs;
-  const spentUSD = windowSpend(fresh, budget.reset, budget.includeByok);
-  const left = budget.limitUSD === undefined ? 0 : budget.limitUSD - s.carried.usd - spentUSD;
-  const entry: PreviousKey = {
-    hash: old.hash, name: old.name, label: old.label, state: 'Draining',
-    rotatedAt: new Date(v.now).toISOString(), retireAt: new Date(v.now + overlapMs).toISOString(),
-    window: s.carried.window, spentUSD, totalUSD: spendIn(fresh, 'never', budget.includeByok), allowanceUSD: overlapAllowance(budget.limitUSD, policy, left),
-  };
+  const { entry, drain } = drainingEntry(old, fresh, budget, s.carried, policy, v.now);
   const draining = { ...s, status: { ...s.status, previousKeys: withPrevious(s.status.previousKeys, entry) } };
-  const drain = budget.limitUSD === undefined ? undefined : { hash: old.hash, limitUSD: drainLimit(entry, s.carried.window) };
   const created = await createKey(p, budget, draining, { rotation: { trigger: ask.trigger, from: old.hash, ...(ask.request ? { request: ask.request } : {}) }, drain, guardrail });
-  const until = overlapMs > 0 ? `works until ${entry.retireAt}` : 'is disabled now';
+  const until = policy.rotation.overlapMs > 0 ? `works until ${entry.retireAt}` : 'is disabled now';
   await d.events.normal(v.member, 'KeyRotated', `rotated ${TRIGGER_WORDS[ask.trigger]}: ${created.label} is in Secret ${v.secretName}; the previous key ${old.label} ${until}`);
   return created.progress;
-}
-
-/**
- * Before a key is replaced, its spend is recorded in status.budget.retiredKeys (written with the create intent),
- * so the new key's limit is what is left, not a second full budget. Recorded by hash: a retried replacement
- * refreshes the entry instead of adding it again. A key deleted outside can no longer be read: its last
- * observed spend is used.
- */
-function carryRetired(p: Pass, budget: DesiredBudget, s: Progress, retired: Key | undefined): Progress {
-  const now = p.v.now;
-  const current = s.status.key;
-  const entry = retired ? retiredFromKey(retired, now) : current && s.status.usage ? retiredFromObserved(current.hash, s.status.usage) : undefined;
-  if (!entry) return s;
-  // an estimate never replaces the spend an earlier attempt read fresh (a retry finds the key already revoked)
-  const retiredKeys = withRetired(s.status.budget?.retiredKeys ?? [], entry, now, retired !== undefined);
-  return {
-    ...s,
-    status: { ...s.status, budget: { ...(s.status.budget ?? { reset: budget.reset }), retiredKeys } },
-    carried: { usd: carriedSpend(retiredKeys, budget.reset, budget.includeByok, now), window: s.carried.window },
-  };
 }
 
 interface CreateOptions {
@@ -127,17 +92,15 @@ async function createKey(p: Pass, budget: DesiredBudget, s: Progress, o: CreateO
   // the intent: recorded before the create call, so a crash at any instant leaves a findable key. Its instant
   // (the operator's clock) is what the key's expiry is measured from, and becomes the key's issuedAt
   const issuedAt = v.now;
+  // what is left of the budget once replaced and draining keys took theirs
+  const want = keyBudget(budget, s.carried, s.status.previousKeys, (h) => d.book.get(h));
   const intent: TeamMemberStatus = { ...s.status, pendingKey: { name, since: new Date(issuedAt).toISOString(), ...(o.guardrail ? { guardrail: o.guardrail } : {}), ...(o.rotation ? { rotation: o.rotation } : {}) }, keySeq: seq };
   await journal.save(intent);
   if (o.revoke) await d.keys.delete(o.revoke);
   if (o.drain) await d.keys.update(o.drain.hash, { limitUSD: o.drain.limitUSD });
-  const spentIn = (hash: string) => {
-    const k = d.book.get(hash);
-    return k && windowSpend(k, budget.reset, budget.includeByok);
-  };
   let created: { key: Key; secret: string };
   try {
-    created = await d.keys.create({ name, ...keyBudget(budget, s.carried, intent.previousKeys, spentIn), expiresAt: keyExpiry(issuedAt, member.spec, policy), workspaceId });
+    created = await d.keys.create({ name, ...want, expiresAt: keyExpiry(issuedAt, member.spec, policy), workspaceId });
   } catch (e) {
     // only a 4xx proves nothing was created; after anything else (5xx, a cut connection, an unreadable 2xx)
     // the key may exist, so the intent stays and the next attempt starts by recovering it
@@ -159,5 +122,5 @@ async function createKey(p: Pass, budget: DesiredBudget, s: Progress, o: CreateO
   // intent and a Secret holding the key, which recovery adopts by its HMAC
   const status = { ...intent, pendingKey: undefined, key: keyRef(key, undefined, new Date(issuedAt).toISOString()), rotation: issued(member, intent, o.rotation, v.now) };
   if (o.rotation) d.observe.rotated(o.rotation.trigger);
-  return { label: key.label, progress: { status, carried: s.carried, secret: written } };
+  return { label: key.label, progress: { status, carried: s.carried, secret: written, issuedWith: want } };
 }

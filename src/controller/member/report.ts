@@ -57,7 +57,7 @@ export async function report(p: Pass, dec: Decision, a: Acted): Promise<TeamMemb
   for (const n of notes) await (n.type === 'Warning' ? d.events.warn(member, n.reason, n.message) : d.events.normal(member, n.reason, n.message));
   const nowReady = status.conditions?.find((x) => x.type === 'Ready');
   if (nowReady && (prevReady?.status !== nowReady.status || prevReady.reason !== nowReady.reason) && nowReady.status === 'False' && !['Suspended', 'Expired'].includes(nowReady.reason)) {
-    await d.events.warn(member, nowReady.reason, nowReady.message);
+    await d.events.warn(member, out.reason, nowReady.message);
   }
   return written;
 }

@@ -4,6 +4,7 @@ import { toJson } from '../../util/json.ts';
 import type { Key } from '../../domain/key.ts';
 import { usdShown } from '../../util/money.ts';
 import { setCondition, type ConditionInput } from '../conditions.ts';
+import type { EventReason, ReadyReason } from '../reasons.ts';
 import { deepEqual } from '../mergepatch.ts';
 import type { AnalyticsView } from './analytics.ts';
 import { budgetLevel, windowSpend, type DesiredBudget } from './budget.ts';
@@ -12,7 +13,7 @@ import { forecast } from './forecast.ts';
 
 export interface Outcome {
   ready: boolean;
-  reason: string;
+  reason: ReadyReason;
   message: string;
 }
 
@@ -44,7 +45,7 @@ export interface StatusInput {
 
 export interface Note {
   type: 'Normal' | 'Warning';
-  reason: string;
+  reason: EventReason;
   message: string;
 }
 

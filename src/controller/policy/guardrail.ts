@@ -7,6 +7,7 @@ import type { GuardrailStatus, KeyPolicy } from '../../api/schema.ts';
 import { sameRules, type Guardrail, type GuardrailPort } from '../../domain/guardrail.ts';
 import { OpenRouterError, isOpenRouter } from '../../openrouter/errors.ts';
 import type { ConditionInput } from '../conditions.ts';
+import type { EventReason } from '../reasons.ts';
 import type { Recorder } from '../events.ts';
 import type { GuardrailBook } from '../guardrailbook.ts';
 import type { GuardrailFor } from '../member/deps.ts';
@@ -26,7 +27,8 @@ export interface GuardrailDeps {
 
 export interface GuardrailOutcome {
   status: GuardrailStatus | undefined;
-  condition: ConditionInput;
+  /** GuardrailSynced; False only when OpenRouter refused the rules (also a Warning Event of that reason) */
+  condition: ConditionInput & ({ status: 'True'; reason: 'NotNeeded' | 'Synced' } | { status: 'False'; reason: Extract<EventReason, 'GuardrailRejected'> });
 }
 
 const CONDITION = 'GuardrailSynced';
