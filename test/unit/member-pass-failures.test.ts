@@ -6,7 +6,7 @@
  */
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ANNOTATION_ROTATE } from '../../src/api/schema.ts';
+import { ANNOTATION_REACTIVATE, ANNOTATION_ROTATE } from '../../src/api/schema.ts';
 import { classifyFailure } from '../../src/controller/failure.ts';
 import { StatusRejected } from '../../src/domain/errors.ts';
 import { KubeError } from '../../src/kube/errors.ts';
@@ -571,5 +571,95 @@ describe('found by the in-memory world', () => {
     // the new key is cut to 0, and the draining one's reserve of 2.5 (2 spent + 5% of the old limit) to what is left
     const allowed = w.keysOf('alice').filter((k) => !k.disabled).reduce((t, k) => t + (k.limitUSD ?? 0), 0);
     expect(allowed).toBeLessThanOrEqual(2);
+  });
+});
+
+/** Differences from the pass before the restructure that a review found, kept as regressions. */
+describe('as the pass did before', () => {
+  it('an idle key deleted in the pass that revokes a lost create still counts what it spent', async () => {
+    const w = await provisioned({ inactivity: { disableAfter: '2h', deleteAfter: '5h' } });
+    const first = w.keyOf('alice');
+    w.keys.spend(first?.hash ?? '', 4);
+    await w.sync();
+    await w.pass('alice');
+    w.annotate('alice', ANNOTATION_ROTATE, 'r1');
+    w.keys.loseNextCreate = true;
+    await expect(w.pass('alice')).rejects.toBeDefined();
+    w.later(6 * HOUR);
+
+    await w.settle('alice');
+
+    expect(first && w.keys.key(first.hash)).toBeUndefined();
+    expect(w.get('alice').status?.budget?.retiredKeys?.find((r) => r.hash === first?.hash)?.usage.monthly).toBe(4);
+    w.annotate('alice', ANNOTATION_REACTIVATE, 'back');
+    await w.settle('alice');
+    expect(w.keyOf('alice')?.limitUSD).toBe(6);
+  });
+
+  it('a scheduled rotation that finds no slot while the guardrail is missing leaves the member as it is', async () => {
+    const w = new World();
+    w.policy('gold', { budget: { limitUSD: 10 }, models: { allow: ['openai/gpt-4o-mini'] }, rotation: { every: '24h', overlap: '1h' } });
+    const g = w.guardrailFor('gold');
+    w.member('alice', 'gold');
+    await w.pass('alice');
+    w.guardrailBook.remove(g.id);
+    w.deps.rotationSlot = () => false;
+    w.later(DAY);
+
+    const r = await w.pass('alice');
+
+    expect(w.ready('alice')).toEqual({ status: 'True', reason: 'KeyReady' });
+    expect(w.eventReasons('alice')).not.toContain('GuardrailPending');
+    expect(r.requeueAfterMs).toBe(60_000);
+  });
+
+  it('announces a reactivation once, though the pass then waits for the guardrail', async () => {
+    const w = new World();
+    w.policy('gold', { budget: { limitUSD: 10 }, models: { allow: ['openai/gpt-4o-mini'] }, inactivity: { disableAfter: '2h', deleteAfter: '5h' } });
+    const g = w.guardrailFor('gold');
+    w.member('alice', 'gold');
+    await w.settle('alice');
+    w.later(6 * HOUR);
+    await w.settle('alice');
+    expect(w.keyOf('alice')).toBeUndefined();
+    w.guardrailBook.remove(g.id);
+    w.annotate('alice', ANNOTATION_REACTIVATE, 'back');
+
+    for (let i = 0; i < 3; i++) await w.pass('alice');
+
+    expect(w.eventReasons('alice').filter((r) => r === 'KeyReactivated')).toHaveLength(1);
+    expect(w.ready('alice')).toMatchObject({ status: 'False', reason: 'GuardrailPending' });
+    expect(w.get('alice').status?.inactive).toBeUndefined();
+  });
+
+  it('announces a reactivation once while the namespace is being deleted', async () => {
+    const w = await provisioned({ inactivity: { disableAfter: '2h', deleteAfter: '5h' } });
+    w.later(6 * HOUR);
+    await w.settle('alice');
+    w.namespaceTerminating = true;
+    w.annotate('alice', ANNOTATION_REACTIVATE, 'back');
+
+    for (let i = 0; i < 3; i++) expect(await w.pass('alice')).toEqual({ requeueAfterMs: 30_000 });
+
+    expect(w.eventReasons('alice').filter((r) => r === 'KeyReactivated')).toHaveLength(1);
+  });
+
+  it('looks again when the first key could go idle, from the status the pass wrote', async () => {
+    const w = world({ inactivity: { disableAfter: '2h' } });
+
+    expect(await w.pass('alice')).toEqual({ requeueAfterMs: 2 * HOUR + 1_000 });
+  });
+
+  it('reads a key disabled outside once in a replacement pass', async () => {
+    const w = await provisioned();
+    const first = w.keyOf('alice');
+    w.keys.changeOutside(first?.hash ?? '', { disabled: true });
+    await w.sync();
+    w.keys.resetCalls();
+
+    await w.pass('alice');
+
+    expect(w.keys.calls.filter((c) => c.method === 'get' && c.hash === first?.hash)).toHaveLength(1);
+    expect(w.eventReasons('alice')).toContain('KeyCompromised');
   });
 });

@@ -27,40 +27,38 @@ export type Acted = Progress & {
   observed: Key | undefined;
   /** why the member is not served (undefined: it is, and the report says how) */
   blocked: Outcome | undefined;
+  /** previous keys stop working now (the member may not have a working key) */
+  retireNow: boolean;
   /** what the pass returns instead of the usual requeue; with `stop`, it ends without a report */
   result?: Result | undefined;
   stop?: boolean | undefined;
 };
 
+/** Why a member is not served in this pass, what its key gets, and what the pass returns. */
+interface Blocking {
+  outcome: Outcome;
+  disable: boolean;
+  result: Result;
+}
+
 /** Performs the decision; a Secret the API server refuses turns the pass into a blocked one. */
 export async function act(p: Pass, dec: Decision): Promise<Acted> {
-  let block: Extract<Decision, { kind: 'blocked' }> | undefined = dec.kind === 'blocked' ? dec : undefined;
-  let keyed: Acted | undefined;
-  if (dec.kind === 'served') {
-    try {
-      keyed = await serve(p, dec);
-    } catch (e) {
-      if (!(e instanceof SecretRejected)) throw e;
-      // the API server refuses the Secret: say so with its reason, keep the key as it is, back off
-      const message = `the API server refused Secret ${p.v.ns}/${p.v.secretName}: ${redact(e.message)}`;
-      block = { kind: 'blocked', outcome: { ready: false, reason: 'SecretRejected', message }, disable: false, status: p.journal.status, confirm: false, retry: true };
-    }
-  }
-  if (block) keyed = await blocked(p, block);
-  if (!keyed || keyed.stop) return keyed ?? unreachable();
-  const retireNow = block ? block.disable : dec.kind === 'served' && dec.retireNow;
-  // a suspended, expired or inactive member's previous key stops working too
-  // a member not served has no budget to hold a draining key to: its previous keys are only retired
-  const s = p.d.credentialsValid() ? await tendPrevious(block ? { ...p, budget: undefined } : p, keyed, retireNow) : keyed;
+  const done = dec.kind === 'served'
+    ? await serve(p, dec)
+    : { blocking: { outcome: dec.outcome, disable: dec.disable, result: {} }, progress: { status: dec.status, carried: { usd: 0, window: '' }, secret: undefined } };
+  const keyed = 'blocking' in done ? await blocked(p, done.progress, done.blocking) : done;
+  if (keyed.stop) return keyed;
+  // a suspended, expired or inactive member's previous key stops working too; a member not served has no budget
+  // to hold a draining key to: its previous keys are only retired
+  const s = p.d.credentialsValid() ? await tendPrevious(keyed.blocked ? { ...p, budget: undefined } : p, keyed, keyed.retireNow) : keyed;
   return { ...keyed, ...s };
 }
 
-function unreachable(): never {
-  throw new Error('a decision is either served or blocked');
-}
-
-/** A member served by its policy: inactivity, recovery, the key action, convergence. */
-async function serve(p: Pass, dec: Served): Promise<Acted> {
+/**
+ * A member served by its policy: inactivity, what an interrupted create left, the key action, convergence. What
+ * inactivity and recovery changed is written before the key action, as record-then-act asks.
+ */
+async function serve(p: Pass, dec: Served): Promise<Acted | { blocking: Blocking; progress: Progress }> {
   const { d, v } = p;
   const budget = dec.budget;
   const k = dec.key;
@@ -69,45 +67,56 @@ async function serve(p: Pass, dec: Served): Promise<Acted> {
   // the key about to go (deleted idle, replaced, rotated away from) is read fresh, once: what it spent since the
   // last list counts too. Gone (a 404), the last observation stands in; any other failure retries the pass
   const going = dec.idle.kind === 'deleteKey' ? dec.idle.key.hash : k.kind === 'create' ? k.plan.revoke : rotating ? dec.status.key?.hash : undefined;
-  const fresh = going === undefined || dec.revoke.length > 0 ? undefined : await d.keys.get(going).catch(ignoreNotFound);
+  const fresh = going === undefined ? undefined : v.readFresh.has(going) ? v.keys.get(going) : await d.keys.get(going).catch(ignoreNotFound);
   let s: Progress = { status: dec.status, carried: dec.carried, secret: dec.secret === 'own' && v.secret.kind === 'own' ? v.secret.obj : undefined };
   // record, then act: the spend of a key that goes (deleted idle, replaced) is carried in the status written before
   // it goes, so the next key gets only what is left (a replaced key deleted outside: its spend as last observed)
   if (dec.idle.kind === 'deleteKey' || (k.kind === 'create' && k.plan.reason !== 'Initial')) s = { ...s, ...carryRetired(s.status, fresh, budget, s.carried, v.now, k.kind === 'create') };
   s = await tendIdle(p, s, dec.idle);
-  if (dec.revoke.length > 0) {
+  if (v.status.pendingKey) {
     // revoking means the last create did not reach its Secret: back off instead of creating again at once
     for (const hash of dec.revoke) {
       await d.keys.delete(hash);
       d.log.warn({ member: v.id, hash }, 'revoked a key left behind by an interrupted create');
     }
-    await d.events.warn(v.member, 'OrphanRevoked', `revoked ${dec.revoke.length} key(s) left behind by an interrupted create`);
-    await p.journal.save(s.status);
+    if (dec.revoke.length > 0) await d.events.warn(v.member, 'OrphanRevoked', `revoked ${dec.revoke.length} key(s) left behind by an interrupted create`);
+    s = { ...s, status: await p.journal.save(s.status) };
+    if (dec.adopted) d.observe.rotated(dec.adopted.trigger);
+    if (dec.revoke.length > 0) return { ...s, observed: undefined, blocked: undefined, retireNow: false, result: { retry: true }, stop: true };
   }
-  if (dec.adopted) d.observe.rotated(dec.adopted.trigger);
-  if (dec.revoke.length > 0) return { ...s, observed: undefined, blocked: undefined, result: { retry: true }, stop: true };
-  if (k.kind === 'wait') return { ...s, observed: undefined, blocked: undefined, result: { requeueAfterMs: k.ms }, stop: true };
+  if (k.kind === 'wait') return { ...s, observed: undefined, blocked: undefined, retireNow: false, result: { requeueAfterMs: k.ms }, stop: true };
+  if (k.kind === 'block') return { blocking: { outcome: k.outcome, disable: k.disable, result: k.retryAfterMs === undefined ? {} : { requeueAfterMs: k.retryAfterMs } }, progress: s };
   if (k.kind === 'throttled') d.log.info({ member: v.id, reason: k.plan.reason, until: new Date(k.until).toISOString() }, 'key replacement throttled');
-  // (a create that keeps failing keeps its backoff: the pass fails, and a recovery just made goes on into it)
-  if (k.kind === 'create') s = await provision(p, budget, s, k, fresh);
-  if (k.kind === 'rotate' && rotating) s = await rotate(p, budget, s, k.ask, k.guardrail, fresh);
-  return { ...(await converge(p, dec, s)), blocked: undefined };
+  try {
+    // (a create that keeps failing keeps its backoff: the pass fails, and a recovery just made goes on into it)
+    if (k.kind === 'create') s = await provision(p, budget, s, k, fresh);
+    if (k.kind === 'rotate' && rotating) s = await rotate(p, budget, s, k.ask, k.guardrail, fresh);
+    return { ...(await converge(p, dec, s)), blocked: undefined, retireNow: dec.retireNow };
+  } catch (e) {
+    if (!(e instanceof SecretRejected)) throw e;
+    // the API server refuses the Secret: say so with its reason, keep the key as it is (and the status as last
+    // written), back off
+    const message = `the API server refused Secret ${v.ns}/${v.secretName}: ${redact(e.message)}`;
+    return { blocking: { outcome: { ready: false, reason: 'SecretRejected', message }, disable: false, result: { retry: true } }, progress: { ...s, status: p.journal.status } };
+  }
 }
 
 /** A member that cannot be served as asked: its key is disabled unless told not to, and nothing is created. */
-async function blocked(p: Pass, b: Extract<Decision, { kind: 'blocked' }>): Promise<Acted> {
+async function blocked(p: Pass, s0: Progress, b: Blocking): Promise<Acted> {
   const { d } = p;
-  let s: Progress = { status: b.status, carried: { usd: 0, window: '' }, secret: undefined };
+  let s: Progress = { ...s0, carried: { usd: 0, window: '' }, secret: undefined };
   if (b.disable && d.credentialsValid()) s = await disableKey(p, s, b.outcome.message);
   const key = s.status.key;
-  return { ...s, observed: key ? d.book.get(key.hash) : undefined, blocked: b.outcome, result: b.retry ? { retry: true } : b.retryAfterMs === undefined ? {} : { requeueAfterMs: b.retryAfterMs } };
+  return { ...s, observed: key ? d.book.get(key.hash) : undefined, blocked: b.outcome, retireNow: b.disable, result: b.result };
 }
 
 async function tendIdle(p: Pass, s: Progress, step: IdleStep): Promise<Progress> {
   const { d, v } = p;
   if (step.kind === 'reactivated') {
+    // written at once: a pass that ends early (blocked, refused) must not announce it again
+    const recorded = await p.journal.save(s.status);
     await d.events.normal(v.member, 'KeyReactivated', `reactivated (${step.by}): ${step.keyDeleted ? 'a new key is issued' : 'the key is enabled again'}`);
-    return s;
+    return { ...s, status: recorded };
   }
   if (step.kind !== 'deleteKey') return s;
   // record, then act: the intent and the key's spend (read fresh) are written before the delete, so a retry

@@ -33,11 +33,13 @@ export type KeyAction =
   /** a replacement replaced too often lately: it waits until `until`, the rest of the pass goes on */
   | { kind: 'throttled'; plan: Create; until: number }
   /** nothing is done now: look again after `ms` */
-  | { kind: 'wait'; ms: number };
+  | { kind: 'wait'; ms: number }
+  /** the key plan cannot be carried out (someone else's Secret, no guardrail yet): report why, disable unless told not */
+  | { kind: 'block'; outcome: Outcome; disable: boolean; retryAfterMs: number | undefined };
 
 export type Decision =
   /** the member cannot be served as asked: report why, disable its key unless told not to, create nothing */
-  | { kind: 'blocked'; outcome: Outcome; disable: boolean; status: TeamMemberStatus; confirm: boolean; retryAfterMs?: number | undefined; retry?: boolean | undefined }
+  | { kind: 'blocked'; outcome: Outcome; disable: boolean; status: TeamMemberStatus; confirm: boolean }
   | {
     kind: 'served';
     /** decided from the caches, and it would create, revoke or recover: decide again from a fresh view first */
@@ -103,7 +105,7 @@ export function decide(v: MemberView): Decision {
   const plan = plan0;
   if (plan.kind === 'recover') return { ...base, status, plan, key: { kind: 'keep' }, secret };
   const guardrail = v.guardrail?.kind === 'ready' ? v.guardrail.id : undefined;
-  const pending = v.guardrail?.kind === 'pending' ? `KeyPolicy "${policy.name}" restricts models or providers and its guardrail does not exist yet: no key is issued without it` : undefined;
+  const pending = v.guardrail?.kind === 'pending' ? guardrailPending(policy.name) : undefined;
   if (plan.kind === 'create') {
     const at = plan.reason === 'Initial' ? v.now : replaceNotBefore(status.budget?.retiredKeys, status.key?.issuedAt, v.now);
     if (at > v.now) {
@@ -114,8 +116,8 @@ export function decide(v: MemberView): Decision {
     // the namespace controller deletes Secrets and members in no set order: a member of a namespace being
     // deleted that has lost its Secret is about to be deleted itself, and no new key could be written anyway
     if (v.terminating) return { ...base, status, plan, key: { kind: 'wait', ms: TERMINATING_WAIT_MS }, secret };
-    if (v.secret.kind === 'foreign') return { kind: 'blocked', outcome: { ready: false, reason: 'SecretConflict', message: `Secret ${v.ns}/${v.secretName} exists and is not managed by teamkeys; delete it or set spec.secretName` }, disable: true, status, confirm };
-    if (pending) return { kind: 'blocked', outcome: { ready: false, reason: 'GuardrailPending', message: pending }, disable: false, status, confirm, retryAfterMs: GUARDRAIL_WAIT_MS };
+    if (v.secret.kind === 'foreign') return { ...base, status, plan, key: { kind: 'block', outcome: { ready: false, reason: 'SecretConflict', message: `Secret ${v.ns}/${v.secretName} exists and is not managed by teamkeys; delete it or set spec.secretName` }, disable: true, retryAfterMs: undefined }, secret: undefined };
+    if (pending) return { ...base, status, plan, key: pending, secret };
     const old = status.key;
     const rotation: PendingRotation | undefined = plan.reason === 'Compromised' && old ? { trigger: 'Compromised', from: old.hash } : undefined;
     if (!rotation || !old) return { ...base, status, plan, key: { kind: 'create', plan, guardrail, rotation }, secret };
@@ -130,10 +132,16 @@ export function decide(v: MemberView): Decision {
   }
   if (plan.kind === 'keep' && wantKey && !spec.suspended && !status.inactive && v.secret.kind !== 'foreign') {
     const ask = rotationAsked({ ...v.member, status }, policy, v.now);
-    if (ask && pending) return { kind: 'blocked', outcome: { ready: false, reason: 'GuardrailPending', message: pending }, disable: false, status, confirm, retryAfterMs: GUARDRAIL_WAIT_MS };
+    // a rotation asked for waits for the guardrail, reported; a scheduled one simply comes later (its slot untaken)
+    if (ask && pending) return { ...base, status, plan, key: ask.trigger === 'Scheduled' ? { kind: 'keep' } : pending, secret };
     if (ask) return { ...base, status, plan, key: { kind: 'rotate', ask, guardrail }, secret };
   }
   return { ...base, status, plan, key: { kind: 'keep' }, secret };
+}
+
+/** No key is issued without the guardrail its policy wants; the policy's status write wakes the member when it exists. */
+function guardrailPending(policy: string): Extract<KeyAction, { kind: 'block' }> {
+  return { kind: 'block', outcome: { ready: false, reason: 'GuardrailPending', message: `KeyPolicy "${policy}" restricts models or providers and its guardrail does not exist yet: no key is issued without it` }, disable: false, retryAfterMs: GUARDRAIL_WAIT_MS };
 }
 
 /** The member's standing (the gate chain, below) as this pass sees it. */

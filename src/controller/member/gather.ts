@@ -48,6 +48,8 @@ export interface MemberView {
   secret: SecretView;
   /** the keys status names (current, previous) and those of an interrupted create, as OpenRouter last showed them */
   keys: ReadonlyMap<string, Key>;
+  /** keys read from OpenRouter in this pass, not only listed: their spend and state are as of now (a 404: absent from keys) */
+  readFresh: ReadonlySet<string>;
   /** keys carrying the name of an interrupted create (status.pendingKey) */
   candidates: readonly Key[];
   /** when the last complete key list began (undefined: none yet) */
@@ -65,7 +67,7 @@ export async function gather(member: TeamMember, d: MemberDeps): Promise<MemberV
   const secretName = memberSecretName(member.metadata.name, member.spec.secretName);
   const cached = d.secrets.cached(ns, secretName);
   const secret = cached && isOwnedBy(cached, member) ? cached : undefined;
-  return view(member, secret ? 'own' : 'none', secret, 'cache', d);
+  return view(member, secret ? 'own' : 'none', secret, 'cache', new Set(), d);
 }
 
 /** The view again from the API server and, when the listing is older than the key, a fresh listing. Undefined: the member is gone. */
@@ -80,8 +82,12 @@ export async function gatherFresh(was: MemberView, d: MemberDeps): Promise<Membe
   const issued = key?.issuedAt ?? key?.createdAt;
   if (status.pendingKey || !d.book.freshSince(Date.parse(issued ?? '1970-01-01'))) await d.refreshBook();
   // a list can miss a key (offsets shift when keys are deleted mid-list): only a 404 proves it is gone
-  if (key && !d.book.get(key.hash) && !d.book.isGone(key.hash)) await d.keys.get(key.hash).catch(ignoreNotFound);
-  return view(member, !s ? 'none' : isOwnedBy(s, member) ? 'own' : 'foreign', s, 'fresh', d);
+  const read = new Set(was.readFresh);
+  if (key && !d.book.get(key.hash) && !d.book.isGone(key.hash) && !read.has(key.hash)) {
+    await d.keys.get(key.hash).catch(ignoreNotFound);
+    read.add(key.hash);
+  }
+  return view(member, !s ? 'none' : isOwnedBy(s, member) ? 'own' : 'foreign', s, 'fresh', read, d);
 }
 
 /** A 404 proves a key gone: undefined; any other failure ends the pass. */
@@ -90,11 +96,11 @@ export function ignoreNotFound(e: unknown): undefined {
   return undefined;
 }
 
-async function view(member: TeamMember, kind: SecretView['kind'], s: SecretObject | undefined, source: MemberView['source'], d: MemberDeps): Promise<MemberView> {
+async function view(member: TeamMember, kind: SecretView['kind'], s: SecretObject | undefined, source: MemberView['source'], read: Set<string>, d: MemberDeps): Promise<MemberView> {
   const ns = member.metadata.namespace ?? '';
   const status = member.status ?? {};
   const policy = d.policy(member.spec.policy);
-  const keys = await knownKeys(status, d);
+  const keys = await knownKeys(status, read, d);
   const pending = status.pendingKey;
   const secret = secretView(kind, s, policy, d);
   const candidates = pending ? await pendingCandidates(pending.name, status, secret, d) : [];
@@ -113,6 +119,7 @@ async function view(member: TeamMember, kind: SecretView['kind'], s: SecretObjec
     terminating: d.namespaceTerminating(ns),
     secret,
     keys,
+    readFresh: read,
     candidates,
     listedFrom: d.book.refreshedFrom,
     guardrail: policy && d.guardrailFor(policy.object),
@@ -128,17 +135,23 @@ async function view(member: TeamMember, kind: SecretView['kind'], s: SecretObjec
  * listing may predate the operator's own PATCH, or OpenRouter's change may be newer than the listing, and a key
  * disabled outside is replaced as leaked.
  */
-async function knownKeys(status: TeamMemberStatus, d: MemberDeps): Promise<Map<string, Key>> {
+async function knownKeys(status: TeamMemberStatus, read: Set<string>, d: MemberDeps): Promise<Map<string, Key>> {
   const keys = new Map<string, Key>();
+  // (a key read in this pass already is not read again: the book holds that answer)
+  const reading = async (hash: string, why: 'missing' | 'disagrees'): Promise<Key | undefined> => {
+    if (read.has(hash) || (why === 'missing' && (d.book.get(hash) || d.book.refreshedFrom === undefined || d.book.isGone(hash)))) return d.book.get(hash);
+    read.add(hash);
+    return d.keys.get(hash).catch(ignoreNotFound);
+  };
   const current = status.key;
   if (current) {
     const listed = d.book.get(current.hash);
-    const k = listed && listed.disabled !== current.disabled ? await d.keys.get(current.hash).catch(ignoreNotFound) : await confirmedKey(d, current.hash);
+    const k = await reading(current.hash, listed && listed.disabled !== current.disabled ? 'disagrees' : 'missing');
     if (k) keys.set(k.hash, k);
   }
   for (const p of status.previousKeys ?? []) {
     // a draining key still spends (its reserve comes off the active key's limit): one the listing missed is read
-    const k = p.state === 'Draining' ? await confirmedKey(d, p.hash) : d.book.get(p.hash);
+    const k = p.state === 'Draining' ? await reading(p.hash, 'missing') : d.book.get(p.hash);
     if (k) keys.set(k.hash, k);
   }
   return keys;

@@ -28,6 +28,6 @@ export async function reconcileMember(read: TeamMember, d: MemberDeps): Promise<
   const p: Pass = { v, d, journal: new StatusJournal(v.member, d), policy: v.policy ?? POLICY_DEFAULTS, budget: decision.kind === 'served' ? decision.budget : undefined };
   const acted = await act(p, decision);
   if (acted.stop) return acted.result ?? {};
-  await report(p, decision, acted);
-  return acted.result ?? requeue(p, decision, acted);
+  const written = await report(p, decision, acted);
+  return acted.result ?? requeue(p, decision, { ...acted, status: written });
 }
