@@ -1,6 +1,6 @@
 /**
- * The OpenRouter ports as the member reconcile uses them: every answer also updates the book the next pass plans
- * from (keys seen, changed, created or deleted; guardrail assignments), so no step keeps the book by hand.
+ * The OpenRouter ports as the reconciles use them: every answer also updates the book the next pass plans from
+ * (keys and guardrails seen, changed, created or deleted; assignments), so no step keeps a book by hand.
  */
 import type { Guardrail, GuardrailPort, GuardrailRules } from '../domain/guardrail.ts';
 import type { Key, KeyChange, KeyPort, NewKey } from '../domain/key.ts';
@@ -71,19 +71,20 @@ export class BookedGuardrails implements GuardrailPort {
   }
 
   get(id: string): Promise<Guardrail> {
-    return this.port.get(id);
+    return this.learn(this.port.get(id));
   }
 
   create(name: string, description: string, workspaceId: string | undefined, rules: GuardrailRules): Promise<Guardrail> {
-    return this.port.create(name, description, workspaceId, rules);
+    return this.learn(this.port.create(name, description, workspaceId, rules));
   }
 
   update(id: string, rules: GuardrailRules): Promise<Guardrail> {
-    return this.port.update(id, rules);
+    return this.learn(this.port.update(id, rules));
   }
 
-  delete(id: string): Promise<void> {
-    return this.port.delete(id);
+  async delete(id: string): Promise<void> {
+    await this.port.delete(id);
+    this.book.remove(id);
   }
 
   assignedKeys(id: string): AsyncIterable<string> {
@@ -106,5 +107,11 @@ export class BookedGuardrails implements GuardrailPort {
     const n = await this.port.unassign(id, hashes);
     this.book.unassigned(id, hashes);
     return n;
+  }
+
+  private async learn(answer: Promise<Guardrail>): Promise<Guardrail> {
+    const g = await answer;
+    this.book.put(g);
+    return g;
   }
 }

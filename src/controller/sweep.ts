@@ -81,7 +81,6 @@ export async function revokeOrphans(d: SweepDeps): Promise<void> {
     if (owner && owner.uid === o.uid && (owner.keyHash === k.hash || owner.pendingName === k.name || owner.previous.includes(k.hash))) continue;
     const parsed = parseMember(raw);
     await d.keys.delete(k.hash);
-    d.book.remove(k.hash);
     d.log.warn({ hash: k.hash, name: k.name, createdAt: k.createdAt }, 'revoked an orphaned key: no TeamMember owns it');
     if (parsed?.ok) await d.recorder.warn(parsed.value, 'OrphanRevoked', `revoked key ${k.label} (${k.name}): it was not this member's active key`);
   }

@@ -4,6 +4,7 @@
  * keys of each), and each member and policy is enqueued to compare its status with what was listed (usage, drift,
  * deletion).
  */
+import { BookedKeys } from './booked.ts';
 import { POLICY_DEFAULTS, resolvePolicy } from '../api/policy.ts';
 import type { Logger } from 'pino';
 import type { KeyPolicy } from '../api/schema.ts';
@@ -94,7 +95,7 @@ export class KeySync {
     this.count++;
     const d = this.d;
     await revokeOrphans({
-      book: d.book, keys: d.keys, cluster: d.cluster, recorder: d.recorder, log: d.log, clusterId: d.clusterId(),
+      book: d.book, keys: new BookedKeys(d.keys, d.book), cluster: d.cluster, recorder: d.recorder, log: d.log, clusterId: d.clusterId(),
       manages: (ns) => d.caches.manages(ns), cached: (ns, name) => d.caches.members.get(name, ns), now: d.clock.now(), graceMs: parseDuration(d.orphanGrace),
     });
     try {

@@ -1,4 +1,5 @@
 /** The policy guardrail step against an in-memory OpenRouter: what it writes, and what it calls drift. */
+import { BookedGuardrails } from '../../src/controller/booked.ts';
 import { describe, expect, it } from 'vitest';
 import type { KeyPolicy } from '../../src/api/schema.ts';
 import { GuardrailBook } from '../../src/controller/guardrailbook.ts';
@@ -17,7 +18,7 @@ function world() {
   const events: string[] = [];
   const book = new GuardrailBook();
   const d: GuardrailDeps = {
-    guardrails: port, book, clusterId: 'c', workspaceId: async () => undefined,
+    guardrails: new BookedGuardrails(port, book), book, clusterId: 'c', workspaceId: async () => undefined,
     refresh: () => book.refresh(port, [undefined], (name) => name.startsWith('teamkeys/c/')),
     recorder: {
       normal: async (_o, reason) => void events.push(reason),

@@ -2,6 +2,7 @@
  * Operators sharding one cluster (--namespace-selector), maybe on one OpenRouter account: their ids, what each may
  * offboard and sweep, and a KeyPolicy both serve, reconciled in turns against one in-memory account until quiet.
  */
+import { BookedGuardrails } from '../../src/controller/booked.ts';
 import { describe, expect, it } from 'vitest';
 import { parsePolicy, type Offboardee } from '../../src/api/objects.ts';
 import { FINALIZER, POLICY_FINALIZER, POLICY_OPERATORS_MAX, type Condition, type KeyPolicy, type PolicyOperatorStatus, type TeamMember } from '../../src/api/schema.ts';
@@ -199,7 +200,7 @@ function world() {
   const operator = (id: string, ns: string) => {
     const book = new GuardrailBook();
     const d: GuardrailDeps = {
-      guardrails: port, book, clusterId: id, workspaceId: async () => undefined,
+      guardrails: new BookedGuardrails(port, book), book, clusterId: id, workspaceId: async () => undefined,
       refresh: () => book.refresh(port, [undefined], (name) => name.startsWith(guardrailPrefix(id))),
       recorder, now: () => '2026-11-26T00:00:00Z',
     };

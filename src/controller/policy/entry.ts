@@ -2,6 +2,7 @@
  * Which policy reconcile this operator runs: an operator scoped to some namespaces speaks only for the policies
  * its members use (or used), lets go of deleted ones, and deletes the guardrails of policies gone.
  */
+import { BookedGuardrails } from '../booked.ts';
 import type { Logger } from 'pino';
 import { parsePolicy, policyNameOf } from '../../api/objects.ts';
 import { POLICY_FINALIZER } from '../../api/schema.ts';
@@ -45,7 +46,7 @@ export class PolicyEntry {
   constructor(w: PolicyWiring) {
     this.w = w;
     this.guardrailDeps = {
-      guardrails: w.guardrails, book: w.guardrailBook, clusterId: w.clusterId, recorder: w.recorder,
+      guardrails: new BookedGuardrails(w.guardrails, w.guardrailBook), book: w.guardrailBook, clusterId: w.clusterId, recorder: w.recorder,
       workspaceId: (p) => w.keySync.workspaceId(p),
       refresh: () => w.keySync.refreshGuardrails(),
       now: () => new Date(w.clock.now()).toISOString(),

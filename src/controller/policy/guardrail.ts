@@ -70,14 +70,12 @@ export async function syncGuardrail(policy: KeyPolicy, prev: GuardrailStatus | u
       settled = last?.fingerprint === fingerprint;
       if (last?.fingerprint !== fingerprint || outside) {
         g = await d.guardrails.update(g.id, want);
-        d.book.put(g);
         d.book.markApplied(g.id, fingerprint, g);
         if (outside) drift.push(await drifted(regarding, `guardrail ${g.id} was edited outside teamkeys; restored it to the policy`, d));
         else await d.recorder.normal(regarding, 'GuardrailUpdated', `applied the policy to guardrail ${g.id}`);
       }
     } else {
       g = await d.guardrails.create(name, `Managed by teamkeys for KeyPolicy ${policy.metadata.name}; edits are reverted.`, await d.workspaceId(policy), want);
-      d.book.put(g);
       d.book.markApplied(g.id, fingerprint, g);
       if (prev) drift.push(await drifted(regarding, `guardrail ${prev.id} was deleted outside teamkeys; created ${g.id} in its place`, d));
       else await d.recorder.normal(regarding, 'GuardrailCreated', `created guardrail ${g.id}`);
@@ -90,7 +88,6 @@ export async function syncGuardrail(policy: KeyPolicy, prev: GuardrailStatus | u
   for (const twin of d.book.allNamed(name)) {
     if (twin.id === g.id) continue;
     await d.guardrails.delete(twin.id);
-    d.book.remove(twin.id);
   }
   const unassigned = await assign(regarding, g, keys, settled, d);
   if (unassigned) drift.push(unassigned);
@@ -108,9 +105,7 @@ async function find(prev: GuardrailStatus | undefined, name: string, d: Guardrai
   if (known) return known;
   if (prev) {
     try {
-      const g = await d.guardrails.get(prev.id);
-      d.book.put(g);
-      return g;
+      return await d.guardrails.get(prev.id);
     } catch (e) {
       if (!isOpenRouter(e, 'notFound')) throw e;
     }
@@ -129,7 +124,6 @@ async function assign(regarding: Pick<KeyPolicy, 'kind' | 'metadata'>, g: Guardr
     return was !== undefined && d.book.get(was) !== undefined;
   }).length;
   await d.guardrails.assign(g.id, missing);
-  d.book.assigned(g.id, missing);
   if (moved > 0 || !settled) await d.recorder.normal(regarding, 'GuardrailAssigned', `assigned ${missing.length} member key(s) to guardrail ${g.id}${moved > 0 ? ` (${moved} moved from another policy)` : ''}`);
   const outside = missing.length - moved;
   if (!settled || outside === 0) return undefined;
@@ -146,10 +140,7 @@ export async function deleteGuardrails(policy: KeyPolicy, prev: GuardrailStatus 
   if (!d.book.refreshed) await d.refresh();
   const ids = new Set(d.book.allNamed(guardrailName(d.clusterId, policy.metadata.name)).map((g) => g.id));
   if (prev) ids.add(prev.id);
-  for (const id of ids) {
-    await d.guardrails.delete(id);
-    d.book.remove(id);
-  }
+  for (const id of ids) await d.guardrails.delete(id);
   if (prev) await d.recorder.normal({ kind: 'KeyPolicy', metadata: policy.metadata }, 'GuardrailDeleted', `deleted guardrail ${prev.id}`);
 }
 
@@ -168,9 +159,6 @@ export function strayGuardrails(guardrails: readonly Guardrail[], clusterId: str
 export async function deleteStrayGuardrails(policies: readonly string[], d: GuardrailDeps): Promise<string[]> {
   if (!d.book.refreshed) await d.refresh();
   const stray = strayGuardrails(d.book.all(), d.clusterId, policies);
-  for (const g of stray) {
-    await d.guardrails.delete(g.id);
-    d.book.remove(g.id);
-  }
+  for (const g of stray) await d.guardrails.delete(g.id);
   return stray.map((g) => g.name);
 }
