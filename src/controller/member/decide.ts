@@ -94,15 +94,14 @@ export function decide(v: MemberView): Decision {
   status = found.status;
   const secret = v.secret.kind === 'own' ? 'own' as const : undefined;
   const input = planInput(v, policy, status, wantKey);
-  const plan0 = found.revoke.length > 0 ? { kind: 'recover' as const } : planKey(input);
-  const confirm = v.source === 'cache' && (v.status.pendingKey !== undefined || plan0.kind !== 'keep');
+  const plan: KeyPlan = found.revoke.length > 0 ? { kind: 'recover' } : planKey(input);
+  const confirm = v.source === 'cache' && (v.status.pendingKey !== undefined || plan.kind !== 'keep');
   // an expired member's key is disabled as well: its expires_at may be later than a shortened spec.expiresAt
   const retireNow = expired || spec.suspended || status.inactive !== undefined;
   const current = status.key;
   const keyOff = retireNow || disabledOutside(current, current && observedKey(v, current.hash));
   const want = keyBudget(budget, carried, status.previousKeys, (h) => observedKey(v, h));
   const base = { kind: 'served' as const, confirm, budget, expired, carried, idle: idle.step, revoke: found.revoke, adopted: found.adopted, retireNow, keyOff, want };
-  const plan = plan0;
   if (plan.kind === 'recover') return { ...base, status, plan, key: { kind: 'keep' }, secret };
   const guardrail = v.guardrail?.kind === 'ready' ? v.guardrail.id : undefined;
   const pending = v.guardrail?.kind === 'pending' ? guardrailPending(policy.name) : undefined;
