@@ -12,7 +12,11 @@ import { toJson, type Json } from '../util/json.ts';
 
 const id = (ns: string, name: string) => `${ns}/${name}`;
 
+/** Every write goes through this: a test may cut it short before or after it lands. */
+export type Landing<S> = <T>(step: S, write: () => T) => Promise<T>;
+
 export class MemoryMembers implements MemberStore {
+  private readonly landing: Landing<'status' | 'finalizers'>;
   private readonly objs = new Map<string, TeamMember>();
   private version = 0;
   /** status patches and finalizer writes that landed */
@@ -22,6 +26,10 @@ export class MemoryMembers implements MemberStore {
   rejectStatus: string | undefined;
   /** this many next status patches fail with a conflict (another writer got there first) */
   conflicts = 0;
+
+  constructor(landing: Landing<'status' | 'finalizers'> = async (_step, write) => write()) {
+    this.landing = landing;
+  }
 
   /** What the store holds now (a copy). */
   get(ns: string, name: string): TeamMember | undefined {
@@ -84,10 +92,6 @@ export class MemoryMembers implements MemberStore {
     });
   }
 
-  /** Every write goes through here: a test may cut it short before or after it lands. */
-  protected async landing<T>(_step: 'status' | 'finalizers', write: () => T): Promise<T> {
-    return write();
-  }
 
   private current(ns: string, name: string, resourceVersion: string): TeamMember {
     const m = this.objs.get(id(ns, name));

@@ -7,10 +7,12 @@
 import { SecretRejected } from '../domain/errors.ts';
 import type { SecretObject, SecretStore } from '../domain/secret.ts';
 import { KubeError } from '../kube/errors.ts';
+import type { Landing } from './members.ts';
 
 const id = (ns: string, name: string) => `${ns}/${name}`;
 
 export class MemorySecrets implements SecretStore {
+  private readonly landing: Landing<'secret' | 'secret-delete'>;
   private readonly store = new Map<string, SecretObject>();
   /** the informer's view while it lags (undefined: it shows the store) */
   private frozen: Map<string, SecretObject> | undefined;
@@ -30,6 +32,10 @@ export class MemorySecrets implements SecretStore {
 
   catchUp(): void {
     this.frozen = undefined;
+  }
+
+  constructor(landing: Landing<'secret' | 'secret-delete'> = async (_step, write) => write()) {
+    this.landing = landing;
   }
 
   /** What the store holds now (a copy). */
@@ -91,10 +97,6 @@ export class MemorySecrets implements SecretStore {
     });
   }
 
-  /** Every write goes through here: a test may cut it short before or after it lands. */
-  protected async landing<T>(_step: 'secret' | 'secret-delete', write: () => T): Promise<T> {
-    return write();
-  }
 
   private bump(): string {
     return String(++this.version);

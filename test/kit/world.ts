@@ -121,34 +121,6 @@ function cut(step: WriteStep): Error {
     : new KubeError('unavailable', 503, `${step}: the connection was cut`);
 }
 
-// --- TeamMembers and Secrets: the in-memory adapters, with every write cut short on demand -------------------
-
-export class FakeMembers extends MemoryMembers {
-  private readonly faults: Faults;
-
-  constructor(faults: Faults) {
-    super();
-    this.faults = faults;
-  }
-
-  protected override landing<T>(step: 'status' | 'finalizers', write: () => T): Promise<T> {
-    return this.faults.around(step, write);
-  }
-}
-
-export class FakeSecrets extends MemorySecrets {
-  private readonly faults: Faults;
-
-  constructor(faults: Faults) {
-    super();
-    this.faults = faults;
-  }
-
-  protected override landing<T>(step: 'secret' | 'secret-delete', write: () => T): Promise<T> {
-    return this.faults.around(step, write);
-  }
-}
-
 // --- OpenRouter keys ------------------------------------------------------------------------------------------
 
 /** One call the operator made to the keys API. */
@@ -480,8 +452,9 @@ const BACKOFF_MS = 5 * SECOND;
 export class World {
   readonly clock = new ManualClock();
   readonly faults = new Faults();
-  readonly members = new FakeMembers(this.faults);
-  readonly secrets = new FakeSecrets(this.faults);
+  // the in-memory adapters, every write cut short on demand
+  readonly members = new MemoryMembers((step, write) => this.faults.around(step, write));
+  readonly secrets = new MemorySecrets((step, write) => this.faults.around(step, write));
   readonly keys = new FakeKeys(this.clock, this.faults);
   readonly guardrails = new FakeGuardrails(this.faults);
   readonly events: RecordedEvent[] = [];

@@ -138,20 +138,21 @@ async function view(member: TeamMember, kind: SecretView['kind'], s: SecretObjec
 async function knownKeys(status: TeamMemberStatus, read: Set<string>, d: MemberDeps): Promise<Map<string, Key>> {
   const keys = new Map<string, Key>();
   // (a key read in this pass already is not read again: the book holds that answer)
-  const reading = async (hash: string, why: 'missing' | 'disagrees'): Promise<Key | undefined> => {
-    if (read.has(hash) || (why === 'missing' && (d.book.get(hash) || d.book.refreshedFrom === undefined || d.book.isGone(hash)))) return d.book.get(hash);
+  const reading = async (hash: string, disagrees: boolean): Promise<Key | undefined> => {
+    if (read.has(hash)) return d.book.get(hash);
+    if (!disagrees) return confirmedKey(d, hash, read);
     read.add(hash);
     return d.keys.get(hash).catch(ignoreNotFound);
   };
   const current = status.key;
   if (current) {
     const listed = d.book.get(current.hash);
-    const k = await reading(current.hash, listed && listed.disabled !== current.disabled ? 'disagrees' : 'missing');
+    const k = await reading(current.hash, listed !== undefined && listed.disabled !== current.disabled);
     if (k) keys.set(k.hash, k);
   }
   for (const p of status.previousKeys ?? []) {
     // a draining key still spends (its reserve comes off the active key's limit): one the listing missed is read
-    const k = p.state === 'Draining' ? await reading(p.hash, 'missing') : d.book.get(p.hash);
+    const k = p.state === 'Draining' ? await reading(p.hash, false) : d.book.get(p.hash);
     if (k) keys.set(k.hash, k);
   }
   return keys;
@@ -186,10 +187,11 @@ async function pendingCandidates(name: string, status: TeamMemberStatus, secret:
  * The key as the book has it, else as one GET finds it (the port teaches the book either way: the key, or that
  * it is gone); undefined when it is gone.
  */
-export async function confirmedKey(d: { book: KeyBook; keys: KeyPort }, hash: string): Promise<Key | undefined> {
+export async function confirmedKey(d: { book: KeyBook; keys: KeyPort }, hash: string, read?: Set<string>): Promise<Key | undefined> {
   const known = d.book.get(hash);
   // before a first listing nothing is known absent: no read per key while OpenRouter cannot even be listed; a key
   // it answered 404 for is not asked about at every pass (an idle pass stays quiet)
   if (known || d.book.refreshedFrom === undefined || d.book.isGone(hash)) return known;
+  read?.add(hash);
   return d.keys.get(hash).catch(ignoreNotFound);
 }
