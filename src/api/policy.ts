@@ -13,11 +13,13 @@ export interface ResolvedPolicy {
   spec: KeyPolicySpec;
   budget: { limitUSD: number | undefined; reset: ResetPeriod; includeByok: boolean; memberMaxUSD: number | undefined };
   keyTtlMs: number | undefined;
+  /** as written; undefined: a third of the key's lifetime (rotation.ts renewalDue) */
+  renewBeforeMs: number | undefined;
   deletionPolicy: DeletionPolicy;
   onDisabledOutside: DisabledOutsidePolicy;
   warnAtPercent: number;
   syncIntervalMs: number;
-  rotation: { everyMs: number | undefined; overlapMs: number; allowancePercent: number; retainDisabledMs: number };
+  rotation: { everyMs: number | undefined; overlapMs: number; allowancePercent: number; retainDisabledMs: number; historyLimit: number };
   /** as written (for messages) and in ms */
   inactivity: { disableAfter: string; disableAfterMs: number; deleteAfter: string | undefined; deleteAfterMs: number | undefined } | undefined;
   secretKeys: { apiKey: string; baseURL: string; title: string; referer: string };
@@ -47,6 +49,7 @@ function resolve(p: KeyPolicy): ResolvedPolicy {
     spec: s,
     budget: { limitUSD: budget.limitUSD, reset: budget.reset, includeByok: budget.includeByok, memberMaxUSD: budget.memberMaxUSD },
     keyTtlMs: s.keyTTL === undefined ? undefined : parseDuration(s.keyTTL),
+    renewBeforeMs: s.renewBefore === undefined ? undefined : parseDuration(s.renewBefore),
     deletionPolicy: s.deletionPolicy,
     onDisabledOutside: s.onDisabledOutside,
     warnAtPercent: usage.warnAtPercent,
@@ -56,6 +59,7 @@ function resolve(p: KeyPolicy): ResolvedPolicy {
       overlapMs: parseDuration(rotation.overlap),
       allowancePercent: rotation.overlapAllowancePercent,
       retainDisabledMs: parseDuration(rotation.retainDisabled),
+      historyLimit: rotation.historyLimit,
     },
     inactivity: idle && {
       disableAfter: idle.disableAfter,

@@ -99,6 +99,9 @@ export const UsageSettings = z
   })
   .meta({ description: 'Usage reporting.' });
 
+/** The most previous keys status may list (the CRD's bound); a policy's rotation.historyLimit picks up to this. */
+export const PREVIOUS_KEYS_MAX = 20;
+
 export const Rotation = z
   .object({
     every: duration('rotation.every').optional().meta({
@@ -111,6 +114,9 @@ export const Rotation = z
     }),
     overlapAllowancePercent: z.int().min(0).max(50).default(5).meta({
       description: "What the previous key may still spend during the overlap, as a share of the member's limit; the new key's limit is reduced by it until the previous key retires and the unspent part is given back. Too small and requests still in flight on the old key fail.",
+    }),
+    historyLimit: z.int().min(1).max(PREVIOUS_KEYS_MAX).default(5).meta({
+      description: `How many keys rotated away from status.previousKeys lists (1 to ${PREVIOUS_KEYS_MAX}), applied at the next rotation: deleted keys leave the list first, then the oldest. A key dropped from the list that still exists is revoked by the sweep (released keys aside).`,
     }),
     retainDisabled: duration('rotation.retainDisabled').default('1h').meta({
       description: 'How long a retired key is kept disabled before it is deleted (deletionPolicy Delete; with Disable or Retain it is kept disabled). At most 720h.',
@@ -175,8 +181,12 @@ export const KeyPolicySpec = z
   .object({
     budget: Budget.optional(),
     keyTTL: duration('keyTTL').optional().meta({
-      description: 'expires_at of every key, counted from its creation: a safety net for anything the operator loses track of. Omitted: keys do not expire.',
+      description: 'expires_at of every key, counted from its creation: a safety net for anything the operator loses track of. A key is renewed renewBefore ahead of it, so it never expires under a member still valid. Omitted: keys do not expire.',
       ...cel({ rule: "duration(self) >= duration('1h')", message: 'keyTTL must be at least 1h' }),
+    }),
+    renewBefore: duration('renewBefore').optional().meta({
+      description: 'With keyTTL: how long before a key expires it is replaced by the usual rotation (overlap and budget continuity), moved earlier per member by up to a tenth of it (at most 24h) so members do not renew together. Default: a third of keyTTL. At most half of keyTTL, and longer than rotation.overlap.',
+      ...cel({ rule: "duration(self) >= duration('1m')", message: 'renewBefore must be at least 1m' }),
     }),
     namespaceSelector: LabelSelector.optional(),
     secretTemplate: SecretTemplate.optional(),
@@ -194,7 +204,13 @@ export const KeyPolicySpec = z
   })
   .meta({
     description: 'A tier: the budget, lifetime, Secret shape and allowed namespaces for every TeamMember that names it.',
-    ...cel({ rule: '(has(self.workspace) == has(oldSelf.workspace)) && (!has(self.workspace) || self.workspace == oldSelf.workspace)', message: 'workspace is immutable: keys cannot move between workspaces' }),
+    ...cel(
+      { rule: '(has(self.workspace) == has(oldSelf.workspace)) && (!has(self.workspace) || self.workspace == oldSelf.workspace)', message: 'workspace is immutable: keys cannot move between workspaces' },
+      // at most half: a renewal always falls in the key's second half, so keys can never be replaced in a loop
+      { rule: '!has(self.renewBefore) || (has(self.keyTTL) && duration(self.renewBefore) + duration(self.renewBefore) <= duration(self.keyTTL))', message: 'renewBefore needs keyTTL and must be at most half of it', fieldPath: '.renewBefore' },
+      // the previous key must outlive its overlap: renewal starts at least the overlap before the expiry
+      { rule: "!has(self.keyTTL) || !has(self.rotation) || (has(self.renewBefore) ? duration(self.renewBefore) > duration(self.rotation.overlap) : duration(self.rotation.overlap) + duration(self.rotation.overlap) + duration(self.rotation.overlap) < duration(self.keyTTL))", message: 'rotation.overlap must be shorter than renewBefore (default: a third of keyTTL), so a previous key does not expire while it drains', fieldPath: '.rotation.overlap' },
+    ),
   });
 export type KeyPolicySpec = z.infer<typeof KeyPolicySpec>;
 
@@ -264,11 +280,8 @@ const KeyRef = z.object({
 });
 export type KeyRef = z.infer<typeof KeyRef>;
 
-export const RotationTrigger = z.enum(['Scheduled', 'Requested', 'Compromised']);
+export const RotationTrigger = z.enum(['Scheduled', 'Requested', 'Compromised', 'Renewal']);
 export type RotationTrigger = z.infer<typeof RotationTrigger>;
-
-/** How many previous keys status keeps. */
-export const PREVIOUS_KEYS_MAX = 5;
 
 const PreviousKey = z.object({
   hash: z.string(),
@@ -329,7 +342,7 @@ export const TeamMemberStatus = z.object({
     lastRotatedAt: z.string().optional(),
     lastTrigger: RotationTrigger.optional(),
     lastRequest: z.string().optional().meta({ description: 'The teamkeys.dev/rotate annotation value last acted on.' }),
-    nextRotationAt: z.string().optional().meta({ description: 'When the next scheduled rotation is due (policy rotation.every).' }),
+    nextRotationAt: z.string().optional().meta({ description: 'When the key next rotates by time: the schedule (policy rotation.every) or its renewal ahead of expiry (keyTTL, renewBefore), whichever is first.' }),
   }).optional(),
   previousKeys: z.array(PreviousKey).max(PREVIOUS_KEYS_MAX).optional().meta({
     description: 'Keys this member rotated away from, newest last: Draining (still works until retireAt), Disabled, Deleted.',
@@ -482,6 +495,8 @@ export const ANNOTATION_KEY_HMAC = 'teamkeys.dev/key-hmac';
 export const ANNOTATION_ROTATE = 'teamkeys.dev/rotate';
 /** On a TeamMember: any new value brings back a key disabled for inactivity. */
 export const ANNOTATION_REACTIVATE = 'teamkeys.dev/reactivate';
+/** On a TeamMember or a KeyPolicy: "true" pauses its reconcile (a policy's, its members' too); deletion still offboards. */
+export const ANNOTATION_PAUSED = 'teamkeys.dev/paused';
 export const MANAGER = 'teamkeys';
 
 /** The Secret a member's key is written to: spec.secretName, else `<member>-openrouter`. */

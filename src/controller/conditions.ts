@@ -53,3 +53,9 @@ export function setCondition(list: readonly Condition[] | undefined, next: Condi
 export function isTrue(list: readonly Condition[] | undefined, type: string): boolean {
   return list?.some((c) => c.type === type && c.status === 'True') ?? false;
 }
+
+/** The list without a condition of this type (the same list when there is none: no status write). */
+export function withoutCondition(list: readonly Condition[] | undefined, type: string): Condition[] | undefined {
+  if (!list?.some((c) => c.type === type)) return list === undefined ? undefined : [...list];
+  return list.filter((c) => c.type !== type);
+}

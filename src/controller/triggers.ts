@@ -11,6 +11,7 @@ import type { WorkQueue } from './queue.ts';
 import { secretsUsed } from './workloads.ts';
 import type { KindedWorkload } from '../kube/cluster.ts';
 import { STRAY_GUARDRAILS, memberItem, policyItem, workItemKey, workloadItem, type WorkItem } from './workitem.ts';
+import { isPaused } from './pause.ts';
 
 /** A key change waits this long before workloads are rolled: members rotated together roll a workload once. */
 const RESTART_DEBOUNCE_MS = 2_000;
@@ -78,18 +79,18 @@ export function wireTriggers(caches: Caches, queue: WorkQueue<WorkItem>, operato
   }
   members.on('delete', (o) => seen.delete(workItemKey(memberItem(o))));
   // a policy change re-evaluates its members, and so does this operator's guardrail becoming ready or changing
-  // (members wait for it); its other status writes do not: at 10,000 members every one re-queued all of them, and
+  // (members wait for it), and a pause set or lifted; its other status writes do not: at 10,000 members every one re-queued all of them, and
   // with several operators serving a policy each would wake the others' members. A namespace's labels decide which
   // policies admit its members.
-  const policySeen = new Map<string, { generation: number | undefined; deleting: boolean; guardrail: string }>();
+  const policySeen = new Map<string, { generation: number | undefined; deleting: boolean; guardrail: string; paused: boolean }>();
   const onPolicy = (verb: 'add' | 'update' | 'delete') => (o: KubernetesObject) => {
     const name = o.metadata?.name ?? '';
     queue.add(policyItem(name));
-    const now = { generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined, guardrail: guardrailOf(o, operator()) };
+    const now = { generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined, guardrail: guardrailOf(o, operator()), paused: isPaused(o) };
     const before = policySeen.get(name);
     if (verb === 'delete') policySeen.delete(name);
     else policySeen.set(name, now);
-    if (verb === 'update' && before && before.generation === now.generation && before.deleting === now.deleting && before.guardrail === now.guardrail) return;
+    if (verb === 'update' && before && before.generation === now.generation && before.deleting === now.deleting && before.guardrail === now.guardrail && before.paused === now.paused) return;
     for (const m of caches.allMembers()) if (m.spec.policy === name) queue.add(memberItem(m));
   };
   for (const verb of ['add', 'update', 'delete'] as const) policies.on(verb, onPolicy(verb));

@@ -13,6 +13,7 @@ import { controlRoutes } from './routes/control.ts';
 import { guardrailRoutes } from './routes/guardrails.ts';
 import { inferenceRoutes } from './routes/inference.ts';
 import { keyRoutes } from './routes/keys.ts';
+import { workspaceRoutes } from './routes/workspaces.ts';
 import { initialState } from './state.ts';
 import { Store } from './store.ts';
 
@@ -55,6 +56,7 @@ export class Emulator {
       ...keyRoutes(this.store, this.faults),
       ...guardrailRoutes(this.store),
       ...accountRoutes(this.store),
+      ...workspaceRoutes(this.store),
       ...analyticsRoutes({ store: this.store, settings: () => this.analytics, limit: this.analyticsLimit }),
       ...inferenceRoutes(this.store),
       ...controlRoutes({

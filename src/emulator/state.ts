@@ -58,6 +58,16 @@ export interface AssignmentRecord {
   createdAt: string;
 }
 
+/** A workspace budget's window, as its route names it: a UTC window, or `lifetime` (never resets). */
+export type BudgetInterval = Window | 'lifetime';
+
+export interface BudgetRecord {
+  id: string;
+  limitUsd: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
 export interface Workspace {
   id: string;
   slug: string;
@@ -66,6 +76,13 @@ export interface Workspace {
   /** the rules of the workspace's default guardrail (set in OpenRouter's dashboard; here by a control route) */
   defaultGuardrail?: Record<string, unknown> | undefined;
   createdAt: string;
+  /** the fields below are optional so that a state file written before workspaces could change still loads */
+  updatedAt?: string | null;
+  /** the optional settings as last written (description, default models, logging flags), by wire name */
+  settings?: Record<string, unknown>;
+  /** workspace-wide at OpenRouter: one flag for every budget window */
+  includeByokInBudgets?: boolean;
+  budgets?: Partial<Record<BudgetInterval, BudgetRecord>>;
 }
 
 export interface EmulatorState {

@@ -4,9 +4,10 @@ import { utcDay, type Window } from '../util/windows.ts';
 import type { Clock } from '../util/clock.ts';
 import { HttpError, MESSAGES } from './errors.ts';
 import { findModel, type ModelEntry } from './catalog.ts';
+import { orderingError } from './budgets.ts';
 import {
   digestOf, initialState, maskKey, newHash, newSecret,
-  type AssignmentRecord, type EmulatorState, type GuardrailRecord, type KeyRecord,
+  type AssignmentRecord, type BudgetInterval, type BudgetRecord, type EmulatorState, type GuardrailRecord, type KeyRecord, type Workspace,
 } from './state.ts';
 import { isExpired, pruneDays } from './usage.ts';
 
@@ -94,7 +95,8 @@ export class Store {
     return k;
   }
 
-  workspace(idOrSlug: string | undefined): EmulatorState['workspaces'][number] {
+  /** The workspace a `workspace_id` parameter names (the default one when absent); an unknown one is a bad request. */
+  workspace(idOrSlug: string | undefined): Workspace {
     const ws = this.state.workspaces;
     if (idOrSlug === undefined) return ws[0]!;
     const w = ws.find((x) => x.id === idOrSlug || x.slug === idOrSlug);
@@ -102,11 +104,75 @@ export class Store {
     return w;
   }
 
-  createWorkspace(name: string, slug: string): EmulatorState['workspaces'][number] {
-    const w = { id: randomUUID(), slug, name, defaultGuardrailId: randomUUID(), createdAt: this.nowIso() };
+  /** The workspace a /workspaces/{id} path names: there, an unknown one is a missing resource. */
+  findWorkspace(idOrSlug: string): Workspace {
+    const w = this.state.workspaces.find((x) => x.id === idOrSlug || x.slug === idOrSlug);
+    if (!w) throw new HttpError(404, MESSAGES.notFound);
+    return w;
+  }
+
+  createWorkspace(name: string, slug: string, settings: Record<string, unknown> = {}): Workspace {
+    this.slugFree(slug, undefined);
+    const w: Workspace = { id: randomUUID(), slug, name, defaultGuardrailId: randomUUID(), createdAt: this.nowIso(), updatedAt: null, settings };
     this.state.workspaces.push(w);
     this.onChange();
     return w;
+  }
+
+  updateWorkspace(w: Workspace, change: { name?: string | undefined; slug?: string | undefined; settings: Record<string, unknown> }): Workspace {
+    if (change.slug !== undefined) this.slugFree(change.slug, w);
+    if (change.name !== undefined) w.name = change.name;
+    if (change.slug !== undefined) w.slug = change.slug;
+    w.settings = { ...w.settings, ...change.settings };
+    w.updatedAt = this.nowIso();
+    this.onChange();
+    return w;
+  }
+
+  private slugFree(slug: string, self: Workspace | undefined): void {
+    if (this.state.workspaces.some((w) => w.slug === slug && w !== self)) throw new HttpError(400, `Invalid request parameters: slug ${slug} is taken`);
+  }
+
+  /**
+   * Refused for the default workspace (403: the capability is not enabled for every account yet) and while an
+   * enabled key is in it (400, one of the statuses the document declares). Its budgets, guardrails and disabled
+   * keys go with it; its activity stays, as a deleted key's does.
+   */
+  deleteWorkspace(w: Workspace): void {
+    if (w === this.state.workspaces[0]) throw new HttpError(403, 'The default workspace cannot be deleted');
+    const active = this.state.keys.filter((k) => k.workspaceId === w.id && !k.disabled).length;
+    if (active > 0) throw new HttpError(400, `Workspace ${w.slug} has ${active} active API key(s); delete or disable them first`);
+    for (const k of this.state.keys.filter((x) => x.workspaceId === w.id && !x.management)) this.deleteKey(k.hash);
+    for (const g of this.state.guardrails.filter((x) => x.workspaceId === w.id)) this.deleteGuardrail(g.id);
+    this.state.workspaces = this.state.workspaces.filter((x) => x !== w);
+    this.onChange();
+  }
+
+  budget(w: Workspace, interval: BudgetInterval): BudgetRecord {
+    const b = w.budgets?.[interval];
+    if (!b) throw new HttpError(404, MESSAGES.notFound);
+    return b;
+  }
+
+  /** Creates or replaces one window's budget; `includeByok` (workspace-wide) is left as it is when undefined. */
+  putBudget(w: Workspace, interval: BudgetInterval, limitUsd: number, includeByok: boolean | undefined): BudgetRecord {
+    const limits = Object.fromEntries(Object.entries(w.budgets ?? {}).map(([i, b]) => [i, b.limitUsd]));
+    const refused = orderingError({ ...limits, [interval]: limitUsd });
+    if (refused) throw new HttpError(400, `Invalid request parameters: ${refused}`);
+    const now = this.nowIso();
+    const was = w.budgets?.[interval];
+    const b: BudgetRecord = { id: was?.id ?? randomUUID(), limitUsd, createdAt: was?.createdAt ?? now, updatedAt: now };
+    w.budgets = { ...w.budgets, [interval]: b };
+    if (includeByok !== undefined) w.includeByokInBudgets = includeByok;
+    this.onChange();
+    return b;
+  }
+
+  deleteBudget(w: Workspace, interval: BudgetInterval): void {
+    if (!w.budgets?.[interval]) return;
+    const { [interval]: _gone, ...rest } = w.budgets;
+    w.budgets = rest;
+    this.onChange();
   }
 
   private newRecord(input: CreateKeyInput, secret: string): KeyRecord {

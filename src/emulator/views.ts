@@ -1,4 +1,6 @@
-import { DEFAULT_WORKSPACE_ID, type AssignmentRecord, type EmulatorState, type GuardrailRecord, type KeyRecord, type Workspace } from './state.ts';
+import {
+  DEFAULT_WORKSPACE_ID, type AssignmentRecord, type BudgetInterval, type BudgetRecord, type EmulatorState, type GuardrailRecord, type KeyRecord, type Workspace,
+} from './state.ts';
 import { limitRemaining, windowsOf } from './usage.ts';
 
 /** Wire shapes, exactly as OpenRouter's management API returns them (snake_case). */
@@ -109,9 +111,22 @@ export function workspaceView(w: Workspace, createdBy: string): Record<string, u
     is_data_discount_logging_enabled: false,
     io_logging_sampling_rate: 1,
     io_logging_api_key_ids: null,
-    include_byok_in_budgets: false,
+    ...w.settings,
+    include_byok_in_budgets: w.includeByokInBudgets ?? false,
     created_at: w.createdAt,
-    updated_at: null,
+    updated_at: w.updatedAt ?? null,
     created_by: createdBy,
+  };
+}
+
+/** One budget; a lifetime budget's reset_interval is null. */
+export function budgetView(w: Workspace, interval: BudgetInterval, b: BudgetRecord): Record<string, unknown> {
+  return {
+    id: b.id,
+    workspace_id: w.id,
+    limit_usd: b.limitUsd,
+    reset_interval: interval === 'lifetime' ? null : interval,
+    created_at: b.createdAt,
+    updated_at: b.updatedAt,
   };
 }

@@ -25,6 +25,8 @@ export interface Fleet {
     budgetState: Sample[];
     forecastExhausting: Sample[];
     earliestKeyExpiry: Sample[];
+    /** working keys that expire within 7 days, before their member ends, with their renewal over an hour late */
+    renewalsOverdue: Sample[];
     /** usage.warnAtPercent, so a per-member alert can compare against its own policy's threshold */
     warnPercent: Sample[];
   };
@@ -39,6 +41,8 @@ export interface Fleet {
     memberExpiry: Sample[];
     exhaustsAt: Sample[];
     lastRotation: Sample[];
+    /** 1 while a working key's rotation or renewal is over an hour late (on the operator's clock), else 0 */
+    renewalOverdue: Sample[];
     ready: Sample[];
   };
   keysManaged: number;
@@ -53,16 +57,35 @@ const seconds = (iso: string | undefined): number | undefined => {
   return Number.isNaN(ms) ? undefined : ms / 1000;
 };
 
+/** How late a due rotation may be before its key counts as overdue (a full slot queue, a slow OpenRouter). */
+const ROTATION_LATE_S = 3600;
+/** How close an expiry must be for an overdue renewal to count (the alerts' 7 days). */
+const EXPIRY_WARN_S = 7 * 86_400;
+
+interface Aggregate {
+  members: number;
+  ready: number;
+  spend: number;
+  limit: number;
+  warn: number;
+  exhausted: number;
+  forecast: number;
+  expiry: number | undefined;
+  overdue: number;
+}
+
+const emptyAggregate = (): Aggregate => ({ members: 0, ready: 0, spend: 0, limit: 0, warn: 0, exhausted: 0, forecast: 0, expiry: undefined, overdue: 0 });
+
 /** `now` in ms; members terminating are left out of the aggregates (their keys are on the way out). */
 export function fleet(members: readonly TeamMember[], policies: readonly KeyPolicy[], now: number): Fleet {
   const warnAt = new Map(policies.map((p) => [p.metadata.name, resolvePolicy(p).warnAtPercent]));
-  const per = new Map<string, { members: number; ready: number; spend: number; limit: number; warn: number; exhausted: number; forecast: number; expiry: number | undefined }>();
+  const per = new Map<string, Aggregate>();
   const models = new Map<string, Map<string, { usd: number; requests: number }>>();
-  const m: Fleet['member'] = { spendUSD: [], limitUSD: [], remainingUSD: [], lifetimeUSD: [], keyExpiry: [], memberExpiry: [], exhaustsAt: [], lastRotation: [], ready: [] };
+  const m: Fleet['member'] = { spendUSD: [], limitUSD: [], remainingUSD: [], lifetimeUSD: [], keyExpiry: [], memberExpiry: [], exhaustsAt: [], lastRotation: [], renewalOverdue: [], ready: [] };
   let keysManaged = 0;
   let keysDraining = 0;
   let oldestIssuing = 0;
-  for (const p of policies) per.set(p.metadata.name, { members: 0, ready: 0, spend: 0, limit: 0, warn: 0, exhausted: 0, forecast: 0, expiry: undefined });
+  for (const p of policies) per.set(p.metadata.name, emptyAggregate());
 
   for (const tm of members) {
     const s = tm.status;
@@ -78,7 +101,7 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
     const expiry = seconds(s?.key?.expiresAt);
     const exhausts = seconds(s?.usage?.forecast?.exhaustsAt);
 
-    const agg = per.get(policy) ?? { members: 0, ready: 0, spend: 0, limit: 0, warn: 0, exhausted: 0, forecast: 0, expiry: undefined };
+    const agg = per.get(policy) ?? emptyAggregate();
     per.set(policy, agg);
     agg.members++;
     if (ready) agg.ready++;
@@ -91,6 +114,13 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
     }
     if (isTrue(s?.conditions, 'BudgetForecast')) agg.forecast++;
     if (expiry !== undefined && !s?.inactive) agg.expiry = Math.min(agg.expiry ?? expiry, expiry);
+    // a working key's rotation that is late, by the operator's clock (nextRotationAt is on it too); a disabled key
+    // (suspended, idle) is not renewed and does not alert
+    const next = seconds(s?.rotation?.nextRotationAt);
+    const late = s?.key && !s.key.disabled && next !== undefined && now / 1000 - next > ROTATION_LATE_S;
+    if (s?.key && !s.key.disabled) m.renewalOverdue.push({ labels, value: late ? 1 : 0 });
+    const endsWithMember = expiry !== undefined && tm.spec.expiresAt !== undefined && expiry >= Date.parse(tm.spec.expiresAt) / 1000 - 60;
+    if (late && expiry !== undefined && expiry > now / 1000 && expiry - now / 1000 < EXPIRY_WARN_S && !endsWithMember) agg.overdue++;
     const byModel = models.get(policy) ?? new Map<string, { usd: number; requests: number }>();
     models.set(policy, byModel);
     addModels(byModel, s?.usage?.models);
@@ -108,7 +138,7 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
     if (rotated !== undefined) m.lastRotation.push({ labels, value: rotated });
   }
 
-  const pol: Fleet['policy'] = { members: [], readyMembers: [], spendUSD: [], limitUSD: [], budgetState: [], forecastExhausting: [], earliestKeyExpiry: [], warnPercent: [] };
+  const pol: Fleet['policy'] = { members: [], readyMembers: [], spendUSD: [], limitUSD: [], budgetState: [], forecastExhausting: [], earliestKeyExpiry: [], renewalsOverdue: [], warnPercent: [] };
   for (const [policy, a] of per) {
     const labels = { policy };
     pol.members.push({ labels, value: a.members });
@@ -118,6 +148,7 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
     pol.budgetState.push({ labels: { policy, state: 'warn' }, value: a.warn }, { labels: { policy, state: 'exhausted' }, value: a.exhausted });
     pol.forecastExhausting.push({ labels, value: a.forecast });
     if (a.expiry !== undefined) pol.earliestKeyExpiry.push({ labels, value: a.expiry });
+    pol.renewalsOverdue.push({ labels, value: a.overdue });
     pol.warnPercent.push({ labels, value: warnAt.get(policy) ?? POLICY_DEFAULTS.warnAtPercent });
   }
   const model: Fleet['model'] = { spendUSD: [], requests: [] };

@@ -104,6 +104,7 @@ export class Metrics {
       series('teamkeys_policy_budget_warn_percent', "The policy's usage.warnAtPercent: the share of a member's limit at which it is warned.", ['policy'], (f) => f.policy.warnPercent),
       series('teamkeys_policy_members_forecast_exhausting', 'Members whose budget is forecast to run out before their window resets (BudgetForecast=True).', ['policy'], (f) => f.policy.forecastExhausting),
       series('teamkeys_policy_earliest_key_expiry_timestamp_seconds', "The earliest expires_at of the policy's active keys (absent: none expires).", ['policy'], (f) => f.policy.earliestKeyExpiry),
+      series('teamkeys_policy_renewals_overdue', "The policy's working keys that expire within 7 days, before their member ends, while their renewal is over an hour late (on the operator's clock).", ['policy'], (f) => f.policy.renewalsOverdue),
       series('teamkeys_model_spend_usd', "Spend per model of the policy's members in their current windows (each member's top models).", ['policy', 'model'], (f) => f.model.spendUSD),
       series('teamkeys_model_requests', "Requests per model of the policy's members in their current windows (each member's top models).", ['policy', 'model'], (f) => f.model.requests),
     ];
@@ -117,6 +118,7 @@ export class Metrics {
         series('teamkeys_member_expiry_timestamp_seconds', "When the member itself ends (spec.expiresAt; absent: never).", member, (f) => f.member.memberExpiry),
         series('teamkeys_member_budget_exhausts_timestamp_seconds', "When a member's budget runs out at the window's burn rate (absent: not before the reset).", member, (f) => f.member.exhaustsAt),
         series('teamkeys_member_last_rotation_timestamp_seconds', "When a member's key last rotated (absent: never).", member, (f) => f.member.lastRotation),
+        series('teamkeys_member_renewal_overdue', "1 while a member's working key is over an hour past its due rotation or renewal ahead of expiry (on the operator's clock).", member, (f) => f.member.renewalOverdue),
         series('teamkeys_member_ready', "1 while a member's Ready condition is True.", member, (f) => f.member.ready),
         new Counter({
           name: 'teamkeys_member_spend_usd_total', help: "A member's all-time spend on its current key, BYOK included (resets when the key is replaced; rate() handles that).", labelNames: member, registers: [r],

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import type { Clock } from '../util/clock.ts';
-import { OpenRouterError, kindOfStatus, parseRateHeaders, parseRetryAfter, type RateHeaders } from './errors.ts';
+import { OpenRouterError, goneIsDone, kindOfStatus, parseRateHeaders, parseRetryAfter, type RateHeaders } from './errors.ts';
 import type { RateLimiter } from './limiter.ts';
 import { Deposed } from '../util/errors.ts';
 import { redact } from '../util/redact.ts';
@@ -19,9 +19,9 @@ export interface OpenRouterClientOptions {
   limiter: RateLimiter;
   clock: Clock;
   dispatcher?: Dispatcher;
-  /** retries of idempotent calls (GET, PATCH, DELETE) after 429, 5xx or a network error; POST is never retried */
+  /** retries of idempotent calls (GET, PUT, PATCH, DELETE) after 429, 5xx or a network error; POST is never retried */
   retries?: number;
-  /** the leader's fence: writes (POST, PATCH, DELETE) are refused in this process once it returns false */
+  /** the leader's fence: writes (POST, PUT, PATCH, DELETE) are refused in this process once it returns false */
   mayWrite?: () => boolean;
   /** called once per HTTP exchange, for metrics */
   observe?: (route: string, status: number | 'error', ms: number) => void;
@@ -67,11 +67,11 @@ export class OpenRouterClient {
   }
 
   /** A raw call for the adapters in this folder: typed, checked, rate limited and fenced like every other. */
-  request<T extends z.ZodType>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', route: string, path: string, schema: T, body?: unknown, opts: CallOptions = {}): Promise<z.infer<T>> {
+  request<T extends z.ZodType>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', route: string, path: string, schema: T, body?: unknown, opts: CallOptions = {}): Promise<z.infer<T>> {
     return this.call(method, route, path, schema, body, opts);
   }
 
-  private async call<T extends z.ZodType>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', route: string, path: string, schema: T, body?: unknown, opts: CallOptions = {}): Promise<z.infer<T>> {
+  private async call<T extends z.ZodType>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', route: string, path: string, schema: T, body?: unknown, opts: CallOptions = {}): Promise<z.infer<T>> {
     const writes = method !== 'GET' && !opts.read;
     if (writes && this.o.mayWrite && !this.o.mayWrite()) throw new Deposed(route);
     const attempts = method === 'POST' && !opts.read ? 1 : 1 + (opts.retries ?? this.o.retries);
@@ -188,13 +188,8 @@ export class OpenRouterClient {
   }
 
   /** DELETE /keys/{hash}; a key already gone counts as deleted. */
-  async deleteKey(hash: string): Promise<void> {
-    try {
-      await this.call('DELETE', 'DELETE /keys/{hash}', `/keys/${encodeURIComponent(hash)}`, Deleted);
-    } catch (e) {
-      if (e instanceof OpenRouterError && e.kind === 'notFound') return;
-      throw e;
-    }
+  deleteKey(hash: string): Promise<void> {
+    return goneIsDone(this.call('DELETE', 'DELETE /keys/{hash}', `/keys/${encodeURIComponent(hash)}`, Deleted));
   }
 
   /** Resolves a workspace slug or id to its id. */

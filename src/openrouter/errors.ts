@@ -58,6 +58,15 @@ export function isOpenRouter(e: unknown, kind: OpenRouterErrorKind): e is OpenRo
   return e instanceof OpenRouterError && e.kind === kind;
 }
 
+/** A delete whose target is already gone has done its job: its 404 is swallowed, every other failure is not. */
+export async function goneIsDone(deletion: Promise<unknown>): Promise<void> {
+  try {
+    await deletion;
+  } catch (e) {
+    if (!isOpenRouter(e, 'notFound')) throw e;
+  }
+}
+
 /** What OpenRouter's X-RateLimit-* headers said about one answer. */
 export interface RateHeaders {
   limit: number | undefined;

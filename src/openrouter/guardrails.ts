@@ -3,7 +3,7 @@ import type { Guardrail, GuardrailPort, GuardrailRules } from '../domain/guardra
 import { pages, type OpenRouterClient } from './client.ts';
 import * as S from './schemas.ts';
 import type { ApiGuardrail } from './schemas.ts';
-import { OpenRouterError } from './errors.ts';
+import { goneIsDone } from './errors.ts';
 
 /** OpenRouter's provider groups for zero-data-retention enforcement (enforce_zdr itself is deprecated). */
 const ZDR_FLAGS = ['enforce_zdr_anthropic', 'enforce_zdr_openai', 'enforce_zdr_google', 'enforce_zdr_xai', 'enforce_zdr_other'] as const;
@@ -69,13 +69,8 @@ export class OpenRouterGuardrails implements GuardrailPort {
     return toGuardrail((await this.client.request('PATCH', 'PATCH /guardrails/{id}', `/guardrails/${encodeURIComponent(id)}`, S.GuardrailEnvelope, toWire(rules))).data);
   }
 
-  async delete(id: string): Promise<void> {
-    try {
-      await this.client.request('DELETE', 'DELETE /guardrails/{id}', `/guardrails/${encodeURIComponent(id)}`, S.Deleted);
-    } catch (e) {
-      if (e instanceof OpenRouterError && e.kind === 'notFound') return;
-      throw e;
-    }
+  delete(id: string): Promise<void> {
+    return goneIsDone(this.client.request('DELETE', 'DELETE /guardrails/{id}', `/guardrails/${encodeURIComponent(id)}`, S.Deleted));
   }
 
   async *assignedKeys(id: string): AsyncGenerator<string> {

@@ -33,7 +33,12 @@ export const Deleted = z.looseObject({ deleted: z.boolean() });
 export const CurrentKey = z.looseObject({
   data: z.looseObject({ label: z.string(), is_management_key: z.boolean().optional(), is_provisioning_key: z.boolean().optional() }),
 });
-export const Workspace = z.looseObject({ data: z.looseObject({ id: z.string(), slug: z.string() }) });
+export const Workspace = z.looseObject({ data: z.looseObject({ id: z.string(), slug: z.string(), name: z.string() }) });
+/** reset_interval is null for a lifetime budget; the BYOK flag is workspace-wide and optional in the answer */
+const ApiWorkspaceBudget = z.looseObject({ limit_usd: z.number(), reset_interval: z.string().nullable() });
+export type ApiWorkspaceBudget = z.infer<typeof ApiWorkspaceBudget>;
+export const WorkspaceBudgetEnvelope = z.looseObject({ data: ApiWorkspaceBudget, include_byok_in_budgets: z.boolean().optional() });
+export const WorkspaceBudgetList = z.looseObject({ data: z.array(ApiWorkspaceBudget), include_byok_in_budgets: z.boolean().optional() });
 const slugs = z.array(z.string()).nullable().optional();
 export const ApiGuardrail = z.looseObject({
   id: z.string(),

@@ -21,12 +21,9 @@ let h: Harness;
 let client: OpenRouterClient;
 beforeAll(async () => {
   h = await startEmulator();
-  client = new OpenRouterClient({ baseUrl: `${h.base}/api/v1`, apiKey: () => h.mk, limiter: new RateLimiter(1000, 1000, systemClock), clock: systemClock });
+  client = h.client();
 });
-afterAll(async () => {
-  await client.close();
-  await h.emu.stop();
-});
+afterAll(() => h.stop());
 beforeEach(async () => {
   h.emu.reset();
   // these tests measure query counts, not OpenRouter's quota (tested below on its own)

@@ -4,11 +4,9 @@
  * never hands the broken data on; the key string of a created key never reaches the error.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { OpenRouterClient } from '../../src/openrouter/client.ts';
+import type { OpenRouterClient } from '../../src/openrouter/client.ts';
 import { OpenRouterError } from '../../src/openrouter/errors.ts';
 import { OpenRouterGuardrails } from '../../src/openrouter/guardrails.ts';
-import { RateLimiter } from '../../src/openrouter/limiter.ts';
-import { systemClock } from '../../src/util/clock.ts';
 import { ANSWER_CASES, type Call } from '../refusals/openrouter.ts';
 import { startEmulator, type Harness } from './harness.ts';
 
@@ -17,13 +15,10 @@ let client: OpenRouterClient;
 let guardrails: OpenRouterGuardrails;
 beforeAll(async () => {
   h = await startEmulator();
-  client = new OpenRouterClient({ baseUrl: `${h.base}/api/v1`, apiKey: () => h.mk, limiter: new RateLimiter(1000, 1000, systemClock), clock: systemClock });
+  client = h.client();
   guardrails = new OpenRouterGuardrails(client);
 });
-afterAll(async () => {
-  await client.close();
-  await h.emu.stop();
-});
+afterAll(() => h.stop());
 beforeEach(() => h.emu.reset());
 
 const drain = async <T>(items: AsyncIterable<T>) => {

@@ -1,23 +1,15 @@
 /** The guardrail port (openrouter/guardrails.ts) against the emulator: canonical forms, replace semantics, paging. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { OpenRouterClient } from '../../src/openrouter/client.ts';
 import { OpenRouterGuardrails } from '../../src/openrouter/guardrails.ts';
-import { RateLimiter } from '../../src/openrouter/limiter.ts';
-import { systemClock } from '../../src/util/clock.ts';
 import { startEmulator, type Harness } from './harness.ts';
 
 let h: Harness;
-let client: OpenRouterClient;
 let port: OpenRouterGuardrails;
 beforeAll(async () => {
   h = await startEmulator();
-  client = new OpenRouterClient({ baseUrl: `${h.base}/api/v1`, apiKey: () => h.mk, limiter: new RateLimiter(1000, 1000, systemClock), clock: systemClock });
-  port = new OpenRouterGuardrails(client);
+  port = new OpenRouterGuardrails(h.client());
 });
-afterAll(async () => {
-  await client.close();
-  await h.emu.stop();
-});
+afterAll(() => h.stop());
 beforeEach(() => h.emu.reset());
 
 const all = async <T>(items: AsyncIterable<T>) => {

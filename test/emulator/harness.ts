@@ -4,6 +4,9 @@ import { request } from 'undici';
 import { expect } from 'vitest';
 import { Emulator, type EmulatorOptions } from '../../src/emulator/server.ts';
 import { newSecret } from '../../src/emulator/state.ts';
+import { OpenRouterClient } from '../../src/openrouter/client.ts';
+import { RateLimiter } from '../../src/openrouter/limiter.ts';
+import { systemClock } from '../../src/util/clock.ts';
 import { validateResponse } from './openapi.ts';
 
 export interface CallOptions {
@@ -61,7 +64,20 @@ export async function startEmulator(opts: Partial<EmulatorOptions> = {}) {
     return a.body;
   }
 
-  return { emu, base, mk, logs, raw, api, createKey, control };
+  const clients: OpenRouterClient[] = [];
+  /** The project's client with the management key, on a lane wide enough not to pace tests; closed by stop(). */
+  function client(): OpenRouterClient {
+    const c = new OpenRouterClient({ baseUrl: `${base}/api/v1`, apiKey: () => mk, limiter: new RateLimiter(1000, 1000, systemClock), clock: systemClock });
+    clients.push(c);
+    return c;
+  }
+
+  async function stop(): Promise<void> {
+    await Promise.all(clients.map((c) => c.close()));
+    await emu.stop();
+  }
+
+  return { emu, base, mk, logs, raw, api, createKey, control, client, stop };
 }
 
 export type Harness = Awaited<ReturnType<typeof startEmulator>>;

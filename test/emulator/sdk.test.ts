@@ -50,3 +50,17 @@ it('drives keys, current key, credits, guardrails and activity through the offic
   expect(q.data.metadata.truncated).toBe(false);
   expect((await sdk.apiKeys.delete({ hash })).deleted).toBe(true);
 });
+
+it('drives workspaces and their budgets through the official SDK', async () => {
+  const ws = await sdk.workspaces.create({ createWorkspaceRequest: { name: 'Budgeted', slug: 'budgeted', description: 'pooled spend' } });
+  const updated = await sdk.workspaces.update({ id: 'budgeted', updateWorkspaceRequest: { name: 'Budgeted team' } });
+  expect(updated.data).toMatchObject({ id: ws.data.id, name: 'Budgeted team', description: 'pooled spend' });
+  expect((await sdk.workspaces.get({ id: ws.data.id })).data.slug).toBe('budgeted');
+  const set = await sdk.workspaces.setBudget({ workspaceRef: 'budgeted', interval: 'lifetime', upsertWorkspaceBudgetRequest: { limitUsd: 50, includeByokInBudgets: true } });
+  expect(set).toMatchObject({ data: { limitUsd: 50, resetInterval: null, workspaceId: ws.data.id }, includeByokInBudgets: true });
+  await sdk.workspaces.setBudget({ workspaceRef: ws.data.id, interval: 'daily', upsertWorkspaceBudgetRequest: { limitUsd: 5 } });
+  expect((await sdk.workspaces.getBudget({ workspaceRef: 'budgeted', interval: 'daily' })).data.resetInterval).toBe('daily');
+  expect((await sdk.workspaces.listBudgets({ workspaceRef: 'budgeted' })).data.map((b) => b.limitUsd)).toEqual([5, 50]);
+  expect((await sdk.workspaces.deleteBudget({ workspaceRef: 'budgeted', interval: 'daily' })).deleted).toBe(true);
+  expect((await sdk.workspaces.delete({ id: 'budgeted' })).deleted).toBe(true);
+});

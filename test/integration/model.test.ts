@@ -24,6 +24,7 @@
  *     during that window plus one request, and the requests its status reports for the window (one analytics
  *     query per sync, OpenRouter answering as the real service does: counts as strings) are at least those made
  *     with its keys that still exist and at most all it made (a deleted key's last requests may go unseen);
+ *   - a key that expires (policy 0's keyTTL) is renewed ahead: after every pass it outlives the clock's next step;
  *   - an idle pass writes nothing to OpenRouter or Kubernetes;
  *   - no key string in any log line, Event or status.
  * A fixed seed runs in `make test`; `make soak` runs it for longer with a random seed (MODEL_SEED, MODEL_RUNS,
@@ -53,9 +54,12 @@ type Name = (typeof NAMES)[number];
  * open only to namespaces labelled TIER_LABEL=pro. An edit toggles a tier's limit between these two.
  */
 const POLICIES = [
-  { limitUSD: 0.25, editedUSD: 0.15, maxUSD: 0.35, editedMaxUSD: 0.25, reset: 'daily', deletion: 'Delete', rotation: { overlap: '1h', overlapAllowancePercent: 10, retainDisabled: '1h' } },
-  { limitUSD: 0.4, editedUSD: 0.2, maxUSD: 0.5, editedMaxUSD: 0.4, reset: 'weekly', deletion: 'Disable', rotation: { every: '30h', overlap: '2h' } },
+  { limitUSD: 0.25, editedUSD: 0.15, maxUSD: 0.35, editedMaxUSD: 0.25, reset: 'daily', deletion: 'Delete', rotation: { overlap: '1h', overlapAllowancePercent: 10, retainDisabled: '1h' }, keyTTL: '100h' },
+  { limitUSD: 0.4, editedUSD: 0.2, maxUSD: 0.5, editedMaxUSD: 0.4, reset: 'weekly', deletion: 'Disable', rotation: { every: '30h', overlap: '2h' }, keyTTL: undefined },
 ] as const;
+/** Policy 0's keys expire after 100h and are renewed a third ahead: more than the clock moves in one step. */
+const RENEW_AHEAD_MS = (100 / 3) * 3_600_000;
+const MAX_STEP_MS = 30 * 3_600_000;
 /**
  * The limits a member may set for itself: under every maximum, above policy 0's edited maximum, above policy 0's
  * and policy 1's edited one (a maximum is never under its policy's limit: the CRD refuses that).
@@ -120,6 +124,7 @@ function policyOf(r: Real, i: 0 | 1, pm: PolicyModel): PolicyManifest {
   const p = POLICIES[i];
   return aPolicy(r.policy(i), {
     budget: { limitUSD: pm.limitUSD, memberMaxUSD: pm.maxUSD, reset: p.reset }, deletionPolicy: p.deletion, rotation: p.rotation,
+    ...(p.keyTTL ? { keyTTL: p.keyTTL } : {}),
     ...(i === 1 ? { namespaceSelector: { matchLabels: { [TIER_LABEL]: 'pro' } } } : {}),
     ...(pm.models ? { models: { allow: ALLOWED } } : {}),
   });
@@ -273,6 +278,13 @@ async function checkInvariants(m: Model, r: Real): Promise<void> {
     const draining = (s?.previousKeys ?? []).filter((p) => p.state === 'Draining');
     expect(draining.length, `${name}: at most one key draining`).toBeLessThanOrEqual(1);
     for (const p of draining) expect(Date.parse(p.retireAt), `${name}: a draining key is inside its overlap`).toBeGreaterThan(r.env.clock.now());
+    // renewed ahead of expiry: after a pass, every key the member's workloads may use outlives the next step of
+    // the clock (expires_at on OpenRouter's clock, within the skew of ours)
+    for (const k of enabled.filter((x) => x.hash === s?.key?.hash || draining.some((p) => p.hash === x.hash))) {
+      if (!k.expiresAt) continue;
+      const left = Date.parse(k.expiresAt) - r.env.openRouterClock.now();
+      expect(left, `${name}: its key is renewed ahead of its expiry`).toBeGreaterThan(Math.min(RENEW_AHEAD_MS - 11 * 60_000, MAX_STEP_MS));
+    }
     const active = enabled.find((k) => k.hash === s?.key?.hash);
     expect(enabled.filter((k) => k !== active && !draining.some((p) => p.hash === k.hash)).map((k) => k.hash), `${name}: no other enabled key`).toEqual([]);
     expect(active, `${name}: the key in its status is enabled`).toBeDefined();

@@ -4,7 +4,8 @@
  * window may a member's spend, over all its keys, exceed its limit by more than one request per key in use. Run
  * once with the two clocks agreeing, and once with OpenRouter's 10 minutes ahead, a rotation asked for every
  * evening so that each overlap ends just before the operator's midnight and just after OpenRouter's (windows
- * are OpenRouter's: what it enforces). Prints the worst case found.
+ * are OpenRouter's: what it enforces). And a month of keyTTL renewals, OpenRouter's clock ahead again: no key
+ * expires under a member still valid, and the money bound holds across renewals. Prints the worst case found.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { windowStart } from '../../src/util/windows.ts';
@@ -129,6 +130,68 @@ it("a month with OpenRouter's clock 10 minutes ahead, each overlap ending betwee
     for (const m of members) rotations += (await env.member(n, m.name)).status?.rotation?.count ?? 0;
     expect(rotations).toBeGreaterThanOrEqual(2 * 25);
     report('month with skew', u.spent, members, rotations, u.maxRequest);
+  } finally {
+    env.skew(0);
+  }
+}, 600_000);
+
+it("a month of keyTTL renewals, OpenRouter's clock 10 minutes ahead: no key expires under a member still valid", async () => {
+  const start = Date.parse('2027-06-01T00:00:00Z');
+  const workshopEnds = start + 10 * 24 * HOUR + 5 * HOUR;
+  const members = [
+    // keyTTL 72h, renewed a third ahead (24h); keyTTL 30h renewed 8h ahead with a 2h overlap; a workshop member
+    // whose last key ends with the member (no renewal for it)
+    { name: 'ttl', reset: 'weekly' as const, limitUSD: 0.5, policy: { keyTTL: '72h' }, expiresAt: undefined },
+    { name: 'short', reset: 'daily' as const, limitUSD: 0.1, policy: { keyTTL: '30h', renewBefore: '8h', rotation: { overlap: '2h', overlapAllowancePercent: 10 } }, expiresAt: undefined },
+    { name: 'shop', reset: 'weekly' as const, limitUSD: 0.5, policy: { keyTTL: '72h' }, expiresAt: new Date(workshopEnds).toISOString().replace('.000Z', 'Z') },
+  ];
+  env.clock.set(start);
+  env.skew(10 * 60_000);
+  try {
+    for (const m of members) {
+      await env.apply(aPolicy(`month-${m.name}-${n}`, { budget: { limitUSD: m.limitUSD, reset: m.reset }, ...m.policy }));
+      await env.apply(aMember(n, m.name, m.expiresAt ? { policy: `month-${m.name}-${n}`, expiresAt: m.expiresAt } : `month-${m.name}-${n}`));
+      await env.ready(n, m.name);
+    }
+    const u = users(members, 13);
+    let expiredUnderValid = 0;
+    let checked = 0;
+    /** Every key a valid member's workloads may use (the Secret's, and a previous one still draining) works at OpenRouter now. */
+    const check = async () => {
+      for (const m of members) {
+        if (m.expiresAt && Date.parse(m.expiresAt) <= env.openRouterClock.now()) continue;
+        const tm = await env.member(n, m.name);
+        const hashes = [tm.status?.key?.hash, ...(tm.status?.previousKeys ?? []).filter((p) => p.state === 'Draining').map((p) => p.hash)];
+        for (const hash of hashes) {
+          if (!hash) continue;
+          checked++;
+          const ends = env.emu.store.getKey(hash).expiresAt;
+          if (ends && Date.parse(ends) <= env.openRouterClock.now()) expiredUnderValid++;
+        }
+      }
+    };
+    for (let step = 0; step < 30 * 6; step++) {
+      await env.op.sync();
+      await env.settled(30_000, 200, 5_000);
+      env.clock.advance(4 * HOUR);
+      // the worst moment: four hours without a pass, users spending before the next one
+      await check();
+      await u.spend();
+    }
+    const status = await Promise.all(members.map(async (m) => (await env.member(n, m.name)).status));
+    const renewals = status.map((x) => x?.rotation?.count ?? 0);
+    process.stdout.write(`month of renewals: ${renewals.join(' / ')} renewals (ttl / short / shop), ${checked} key checks, ${expiredUnderValid} expired under a valid member\n`);
+    expect(expiredUnderValid).toBe(0);
+    expect(checked).toBeGreaterThan(3 * 30 * 6 * 0.3);
+    // 72h keys renewed 24h ahead (spread up to 2.4h): about every 47h; 30h keys 8h ahead: about every 22h, at the 4-hourly pass after (24h)
+    expect(renewals[0]).toBeGreaterThanOrEqual(14);
+    expect(renewals[1]).toBeGreaterThanOrEqual(28);
+    expect(status.slice(0, 2).every((x) => x?.rotation?.lastTrigger === 'Renewal')).toBe(true);
+    // the workshop renewed until its last key could end with it, and never after: 10 days at about 47h apart
+    expect(renewals[2]).toBeGreaterThanOrEqual(4);
+    expect(renewals[2]).toBeLessThanOrEqual(5);
+    expect(status[2]?.key?.expiresAt).toBe(members[2]?.expiresAt);
+    report('month of renewals', u.spent, members, renewals.reduce((a, b) => a + b, 0), u.maxRequest);
   } finally {
     env.skew(0);
   }

@@ -58,6 +58,13 @@ describe('kubectl apply refuses', () => {
     expect(ok.ok, ok.out).toBe(true);
   });
 
+  it('but accepts renewBefore between the overlap and half of keyTTL, and keyTTL with an overlap under a third of it', async () => {
+    const a = await apply(policy(`renew-${ns}`, { keyTTL: '24h', renewBefore: '12h', rotation: { overlap: '1h' } }));
+    expect(a.ok, a.out).toBe(true);
+    const b = await apply(policy(`renew-default-${ns}`, { keyTTL: '3h', rotation: { overlap: '59m' } }));
+    expect(b.ok, b.out).toBe(true);
+  });
+
   it('but accepts a valid member and policy, with defaults filled in', async () => {
     expect((await apply(policy(`ok-${ns}`, { budget: { limitUSD: 5 } }))).ok).toBe(true);
     expect((await apply(member('fine', { policy: `ok-${ns}` }))).ok).toBe(true);

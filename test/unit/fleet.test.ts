@@ -33,4 +33,22 @@ describe('fleet', () => {
     expect(f.member.memberExpiry).toEqual([{ labels: { namespace: 'ns', member: 'ws', policy: 'p' }, value: Date.parse('2027-03-12T00:00:00Z') / 1000 }]);
     expect(f.member.keyExpiry.map((s) => s.labels['member'])).toEqual(['ws', 'ttl']);
   });
+
+  it('counts a working key as overdue once its rotation is over an hour late on the operator clock, and a policy only for keys expiring within 7 days before their member', () => {
+    const now = Date.parse('2027-03-10T12:00:00Z');
+    const withRotation = (expiresAt: string, nextRotationAt: string, disabled = false): TeamMemberStatus => ({ key: { ...key(expiresAt), disabled }, rotation: { count: 0, nextRotationAt } });
+    const f = fleet(
+      [
+        member('late', 'p', withRotation('2027-03-12T00:00:00Z', '2027-03-10T10:59:00Z')),
+        member('just', 'p', withRotation('2027-03-12T00:00:00Z', '2027-03-10T11:01:00Z')),
+        member('far', 'p', withRotation('2027-03-30T00:00:00Z', '2027-03-01T00:00:00Z')),
+        member('off', 'p', withRotation('2027-03-12T00:00:00Z', '2027-03-01T00:00:00Z', true)),
+        member('ends', 'p', withRotation('2027-03-12T00:00:00Z', '2027-03-01T00:00:00Z'), '2027-03-12T00:00:00Z'),
+      ],
+      [policy('p')],
+      now,
+    );
+    expect(f.member.renewalOverdue.map((s) => [s.labels['member'], s.value])).toEqual([['late', 1], ['just', 0], ['far', 1], ['ends', 1]]);
+    expect(f.policy.renewalsOverdue).toEqual([{ labels: { policy: 'p' }, value: 1 }]);
+  });
 });

@@ -74,7 +74,7 @@ const base = (over: Partial<StatusInput> = {}): StatusInput => {
 function worstMemberInput(): StatusInput {
   let prevKeys: PreviousKey[] = [];
   // more rotations than status keeps, through the function every writer uses
-  for (let seq = 1; seq <= PREVIOUS_KEYS_MAX + 4; seq++) prevKeys = withPrevious(prevKeys, previous(seq, seq % 3 === 0 ? 'Deleted' : seq % 3 === 1 ? 'Disabled' : 'Draining'));
+  for (let seq = 1; seq <= PREVIOUS_KEYS_MAX + 4; seq++) prevKeys = withPrevious(prevKeys, previous(seq, seq % 3 === 0 ? 'Deleted' : seq % 3 === 1 ? 'Disabled' : 'Draining'), PREVIOUS_KEYS_MAX);
   const active = observed(20, 55, { limitRemainingUSD: 0 });
   const prev = computeStatus(base({ key: keyRef(active), observed: active })).status;
   return base({
@@ -195,7 +195,7 @@ describe('computeStatus writes only statuses the CRD admits', () => {
     for (let step = 0; step < 60; step++) {
       const now = Date.parse('2026-03-01T00:00:00Z') + step * 12 * HOUR;
       const seq = step + 1;
-      if (step > 0) prevKeys = withPrevious(prevKeys, { ...previous(step, 'Draining'), rotatedAt: at(now), retireAt: at(now + HOUR) });
+      if (step > 0) prevKeys = withPrevious(prevKeys, { ...previous(step, 'Draining'), rotatedAt: at(now), retireAt: at(now + HOUR) }, PREVIOUS_KEYS_MAX);
       rows.push(...Array.from({ length: 3 }, (_, i) => ({ key: nameOf(seq), model: `openai/model-${(step + i) % 9}`, date: at(now).slice(0, 10), usd: 0.25, byokUsd: 0, requests: 3 })));
       const k = observed(seq, 0.75 * (step % 4), { createdAt: at(now) });
       const { status } = computeStatus(base({

@@ -123,7 +123,7 @@ export function decide(v: MemberView): Decision {
     // a leaked key is kept in the rotation history, and deleted at once
     const now = new Date(v.now).toISOString();
     const leaked: PreviousKey = { hash: old.hash, name: old.name, label: old.label, state: 'Deleted', rotatedAt: now, retireAt: now, window: carried.window, spentUSD: 0, allowanceUSD: 0 };
-    return { ...base, status: { ...status, previousKeys: withPrevious(status.previousKeys, leaked) }, plan, key: { kind: 'create', plan, guardrail, rotation }, secret };
+    return { ...base, status: { ...status, previousKeys: withPrevious(status.previousKeys, leaked, policy.rotation.historyLimit) }, plan, key: { kind: 'create', plan, guardrail, rotation }, secret };
   }
   if (plan.kind === 'hold') {
     const marked = status.key && !status.key.disabledOutside ? { ...status, key: { ...status.key, disabledOutside: true } } : status;

@@ -33,6 +33,8 @@ import type { UsageBook } from '../usagebook.ts';
 import { memberItemOf, type WorkItem } from '../workitem.ts';
 import type { MemberDeps } from './deps.ts';
 import { reconcileInvalid } from './invalid.ts';
+import { holdPaused } from './paused.ts';
+import { pausedBy } from '../pause.ts';
 import { claim, finalizeMember } from './finalize.ts';
 import { reconcileMember } from './reconcile.ts';
 import { rotating } from './rotation.ts';
@@ -108,6 +110,9 @@ export class MemberEntry {
     }
     const member = m.value;
     if (member.metadata.deletionTimestamp) return finalizeMember(offboardee(member) ?? unreadable(member), this.deps);
+    // paused: nothing changes, except what takes a key away (a suspension goes through the pass, fail closed)
+    const paused = pausedBy(member, caches.policies.get(member.spec.policy));
+    if (paused && !member.spec.suspended) return holdPaused(member, paused, this.deps);
     // nothing is claimed or issued while OpenRouter refuses the management key
     if (!credentials.valid) return { requeueAfterMs: CREDENTIALS_WAIT_MS };
     // until a first list succeeds, keys are simply not observed yet: plans keep them, nothing is replaced

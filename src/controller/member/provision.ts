@@ -6,7 +6,7 @@
  * A rotation is the same protocol: the previous key is recorded as Draining with the intent, limited to its
  * reserve, and keeps working for the overlap (previous.ts retires it).
  */
-import type { TeamMemberStatus } from '../../api/schema.ts';
+import type { RotationTrigger, TeamMemberStatus } from '../../api/schema.ts';
 import { OpenRouterError } from '../../openrouter/errors.ts';
 import { keyName } from '../keyname.ts';
 import type { Key } from '../../domain/key.ts';
@@ -20,7 +20,7 @@ import { desiredSecret, keyHmac } from './secret.ts';
 /** What a dry-run Secret write carries instead of a key. */
 const DRY_RUN_KEY = 'teamkeys-dry-run';
 
-const TRIGGER_WORDS = { Scheduled: 'on schedule', Requested: 'as requested (teamkeys.dev/rotate)', Compromised: 'because the key was disabled outside' } as const;
+const TRIGGER_WORDS: Record<RotationTrigger, string> = { Scheduled: 'on schedule', Requested: 'as requested (teamkeys.dev/rotate)', Compromised: 'because the key was disabled outside', Renewal: 'ahead of its expiry (renewBefore)' };
 
 const REPLACED_BECAUSE = {
   Deleted: 'the key was deleted outside Kubernetes',
@@ -57,7 +57,7 @@ export async function rotate(p: Pass, budget: DesiredBudget, s: Progress, ask: R
   if (!old) return s;
   if (!fresh || fresh.hash !== old.hash) return s;
   const { entry, drain } = drainingEntry(old, fresh, budget, s.carried, policy, v.now);
-  const draining = { ...s, status: { ...s.status, previousKeys: withPrevious(s.status.previousKeys, entry) } };
+  const draining = { ...s, status: { ...s.status, previousKeys: withPrevious(s.status.previousKeys, entry, policy.rotation.historyLimit) } };
   const created = await createKey(p, budget, draining, { rotation: { trigger: ask.trigger, from: old.hash, ...(ask.request ? { request: ask.request } : {}) }, drain, guardrail });
   const until = policy.rotation.overlapMs > 0 ? `works until ${entry.retireAt}` : 'is disabled now';
   await d.events.normal(v.member, 'KeyRotated', `rotated ${TRIGGER_WORDS[ask.trigger]}: ${created.label} is in Secret ${v.secretName}; the previous key ${old.label} ${until}`);

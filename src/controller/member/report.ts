@@ -2,16 +2,18 @@
  * Report: the status the pass ends with, computed once (status.ts) and written once, the Events its change calls
  * for, and when to look again without an event.
  */
-import { ANNOTATION_REACTIVATE, type TeamMemberStatus } from '../../api/schema.ts';
+import type { ResolvedPolicy } from '../../api/policy.ts';
+import { ANNOTATION_REACTIVATE, type TeamMember, type TeamMemberStatus } from '../../api/schema.ts';
 import { nextReset } from '../../util/windows.ts';
 import type { ConditionInput } from '../conditions.ts';
+import { pausedBy, pausedCondition } from '../pause.ts';
 import { analyticsView, keptAnalytics } from './analytics.ts';
 import { idleState, nextActivity, nextIdleStep, standingOf, type Decision } from './decide.ts';
 import { windowSpend } from './budget.ts';
 import type { Result } from './deps.ts';
 import type { Acted } from './act.ts';
 import type { Pass } from './pass.ts';
-import { nextPreviousKeyStep, rotating, scheduledRotation } from './rotation.ts';
+import { nextPreviousKeyStep, nextRotation, rotating } from './rotation.ts';
 import { computeStatus, type Outcome } from './status.ts';
 
 /** How long a scheduled rotation waits for a free slot before it asks again. */
@@ -25,7 +27,7 @@ export async function report(p: Pass, dec: Decision, a: Acted): Promise<TeamMemb
   if (!out) throw new Error(`member ${v.id}: a blocked pass without its reason`);
   const member = p.journal.member;
   const prevReady = member.status?.conditions?.find((x) => x.type === 'Ready');
-  const nextRotation = v.policy ? scheduledRotation(a.status, member.metadata.uid, v.policy) : undefined;
+  const next = v.policy ? nextRotation({ status: a.status, spec: member.spec, uid: member.metadata.uid }, v.policy)?.at : undefined;
   const usage = budget ? v.usage : undefined;
   const now = new Date(v.now).toISOString();
   // a key issued in this pass starts its activity record in this same write, not in the next pass's
@@ -45,8 +47,9 @@ export async function report(p: Pass, dec: Decision, a: Acted): Promise<TeamMemb
     outcome: out,
     suspended: member.spec.suspended,
     expired: out.reason === 'Expired',
-    nextRotationAt: nextRotation === undefined ? undefined : new Date(nextRotation).toISOString(),
+    nextRotationAt: next === undefined ? undefined : new Date(next).toISOString(),
     inactivity: inactivityCondition(p, prev),
+    paused: pausedOf(member, v.policy),
     analytics: usage && budget ? { ...analyticsView(usage.rows, budget.reset, v.now, budget.includeByok, keptAnalytics(member.status, budget)), at: usage.at } : undefined,
     drainingUSD: budget ? (prev.previousKeys ?? []).filter((x) => x.state === 'Draining').reduce((sum, x) => {
       const k = d.book.get(x.hash);
@@ -109,7 +112,7 @@ export function requeue(p: Pass, dec: Decision, a: Acted): Result {
   const keyEnd = s.key?.expiresAt;
   if (!expired && keyEnd) ends.push(Date.parse(keyEnd) - now + 1_000);
   // rotation: the next scheduled one, a previous key to retire or delete, and a window boundary while one drains
-  const scheduled = v.policy ? scheduledRotation(s, v.member.metadata.uid, v.policy) : undefined;
+  const scheduled = v.policy ? nextRotation({ status: s, spec, uid: v.member.metadata.uid }, v.policy)?.at : undefined;
   // due but not started: all --max-concurrent-rotations slots were taken; look again later, not every second
   if (scheduled !== undefined && !spec.suspended && !expired && !s.inactive) ends.push(scheduled > now ? scheduled - now + 1_000 : SLOT_WAIT_MS);
   const idle = v.policy?.inactivity;
@@ -124,4 +127,10 @@ export function requeue(p: Pass, dec: Decision, a: Acted): Result {
   // a replacement that waits is looked at again when it is due
   if (throttledUntil !== undefined) ends.push(throttledUntil - now + 1_000);
   return ends.length > 0 ? { requeueAfterMs: Math.max(1_000, Math.min(...ends)) } : {};
+}
+
+/** The Paused condition of a member whose pass runs while paused (a suspension goes through). */
+function pausedOf(member: TeamMember, policy: ResolvedPolicy | undefined): ConditionInput | undefined {
+  const by = pausedBy(member, policy?.object);
+  return by ? pausedCondition(by, member.spec.policy) : undefined;
 }

@@ -1,9 +1,9 @@
 /**
- * Pure: when a member's key rotates (on schedule, spread per member, or on request), and the history of previous
+ * Pure: when a member's key rotates (on schedule or ahead of its expiry, spread per member, or on request), and the history of previous
  * keys. What the keys of a rotation may spend is in budget.ts.
  */
 import type { ResolvedPolicy } from '../../api/policy.ts';
-import { ANNOTATION_ROTATE, PREVIOUS_KEYS_MAX, type PreviousKey, type RotationTrigger, type TeamMember, type TeamMemberStatus } from '../../api/schema.ts';
+import { ANNOTATION_ROTATE, PREVIOUS_KEYS_MAX, type KeyRef, type PreviousKey, type RotationTrigger, type TeamMember, type TeamMemberSpec, type TeamMemberStatus } from '../../api/schema.ts';
 
 export interface RotationAsk {
   trigger: RotationTrigger;
@@ -24,15 +24,53 @@ export function spreadOf(uid: string): number {
   return h / 2 ** 32;
 }
 
+/** When a rotation is due by time alone, and what asks for it. */
+export interface DueRotation {
+  at: number;
+  trigger: 'Scheduled' | 'Renewal';
+}
+
+/** The member's spread over a tenth of `leadMs` (at most a day): how much earlier its rotation falls. */
+function spreadMs(uid: string, leadMs: number): number {
+  return Math.floor(spreadOf(uid) * Math.min(leadMs / 10, SPREAD_CAP_MS));
+}
+
 /**
  * When the active key is due for a scheduled rotation: `every` after it was issued (on the operator's clock),
  * less the member's spread.
  */
-export function scheduledRotation(status: TeamMemberStatus, uid: string, policy: ResolvedPolicy): number | undefined {
+function scheduled(key: KeyRef, uid: string, policy: ResolvedPolicy): number | undefined {
   const ms = policy.rotation.everyMs;
-  const key = status.key;
-  if (ms === undefined || !key) return undefined;
-  return Date.parse(key.issuedAt ?? key.createdAt) + ms - Math.floor(spreadOf(uid) * Math.min(ms / 10, SPREAD_CAP_MS));
+  if (ms === undefined) return undefined;
+  return Date.parse(key.issuedAt ?? key.createdAt) + ms - spreadMs(uid, ms);
+}
+
+/**
+ * When a key that expires must be renewed so it never runs out under a member still valid: renewBefore ahead of
+ * its expiresAt (a third of its lifetime by default, as cert-manager does), less the member's spread. expiresAt
+ * is what the operator asked for on its own clock, so it is compared with our clock only. A key that ends with the
+ * member (its expiresAt) is not renewed.
+ */
+export function renewalDue(key: KeyRef, spec: Pick<TeamMemberSpec, 'expiresAt'>, uid: string, policy: ResolvedPolicy): number | undefined {
+  if (!key.expiresAt) return undefined;
+  const end = Date.parse(key.expiresAt);
+  if (spec.expiresAt && end >= Date.parse(spec.expiresAt) - 1_000) return undefined;
+  const lifetime = key.issuedAt ? end - Date.parse(key.issuedAt) : policy.keyTtlMs;
+  const lead = policy.renewBeforeMs ?? (lifetime === undefined ? DEFAULT_RENEW_BEFORE_MS : lifetime / 3);
+  return end - lead - spreadMs(uid, lead);
+}
+
+/** A key with an expiry but no known lifetime (issued before issuedAt was recorded, no keyTTL now) is renewed a day ahead. */
+const DEFAULT_RENEW_BEFORE_MS = 24 * 3_600_000;
+
+/** The next rotation the clock brings: the schedule's or the renewal's, whichever is first. */
+export function nextRotation(m: { status?: TeamMemberStatus | undefined; spec: Pick<TeamMemberSpec, 'expiresAt'>; uid: string }, policy: ResolvedPolicy): DueRotation | undefined {
+  const key = m.status?.key;
+  if (!key) return undefined;
+  const every = scheduled(key, m.uid, policy);
+  const renew = renewalDue(key, m.spec, m.uid, policy);
+  if (renew !== undefined && (every === undefined || renew <= every)) return { at: renew, trigger: 'Renewal' };
+  return every === undefined ? undefined : { at: every, trigger: 'Scheduled' };
 }
 
 /** The annotation value that asks for a rotation not yet done, if any. */
@@ -55,14 +93,17 @@ export function rotationAsked(m: TeamMember, policy: ResolvedPolicy, now: number
   if (!status.key || status.key.disabled || status.pendingKey || rotating(status)) return undefined;
   const request = pendingRequest(m);
   if (request) return { trigger: 'Requested', request };
-  const due = scheduledRotation(status, m.metadata.uid, policy);
-  return due !== undefined && now >= due ? { trigger: 'Scheduled' } : undefined;
+  const due = nextRotation({ status, spec: m.spec, uid: m.metadata.uid }, policy);
+  return due !== undefined && now >= due.at ? { trigger: due.trigger } : undefined;
 }
 
-/** Adds a previous key, keeping at most PREVIOUS_KEYS_MAX: deleted ones go first, then the oldest. */
-export function withPrevious(list: readonly PreviousKey[] | undefined, entry: PreviousKey): PreviousKey[] {
+/**
+ * Adds a previous key, keeping at most `limit` (the policy's rotation.historyLimit, at most the CRD's bound):
+ * deleted ones go first, then the oldest. The entry added, the newest, always stays (it may be draining).
+ */
+export function withPrevious(list: readonly PreviousKey[] | undefined, entry: PreviousKey, limit: number): PreviousKey[] {
   const all = [...(list ?? []).filter((p) => p.hash !== entry.hash), entry];
-  while (all.length > PREVIOUS_KEYS_MAX) {
+  while (all.length > Math.max(1, Math.min(limit, PREVIOUS_KEYS_MAX))) {
     const gone = all.findIndex((p) => p.state === 'Deleted');
     all.splice(gone >= 0 ? gone : 0, 1);
   }

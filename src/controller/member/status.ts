@@ -3,7 +3,7 @@ import { TeamMemberStatus, type KeyRef, type TeamMember } from '../../api/schema
 import { toJson } from '../../util/json.ts';
 import type { Key } from '../../domain/key.ts';
 import { usdShown } from '../../util/money.ts';
-import { setCondition, type ConditionInput } from '../conditions.ts';
+import { setCondition, withoutCondition, type ConditionInput } from '../conditions.ts';
 import type { EventReason, ReadyReason } from '../reasons.ts';
 import { deepEqual } from '../mergepatch.ts';
 import type { AnalyticsView } from './analytics.ts';
@@ -39,6 +39,8 @@ export interface StatusInput {
   drainingUSD?: number | undefined;
   /** the Inactive condition, when the policy reaps idle keys (or the member is still marked inactive) */
   inactivity?: ConditionInput | undefined;
+  /** the member is paused (its pass runs because it is suspended) */
+  paused?: ConditionInput | undefined;
   /** per-model and per-day usage from the last analytics read (undefined: not read yet) */
   analytics?: (AnalyticsView & { at: string }) | undefined;
 }
@@ -70,6 +72,8 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
       : { type: 'Rotating', status: 'False', reason: 'Idle', message: i.nextRotationAt ? `next scheduled rotation at ${i.nextRotationAt}` : 'no rotation in flight' }, gen, i.now);
 
   if (i.inactivity) conditions = setCondition(conditions, i.inactivity, gen, i.now);
+  // a pass that runs is not paused, unless a suspension made it run anyway
+  conditions = i.paused ? setCondition(conditions, i.paused, gen, i.now) : (withoutCondition(conditions, 'Paused') ?? []);
 
   const rotation = i.prev.rotation ?? (i.key ? { count: 0 } : undefined);
   const status: TeamMemberStatus = {

@@ -3,7 +3,8 @@ import { POLICY_FINALIZER, POLICY_MODELS_MAX, POLICY_SELECTOR_MAX, type Conditio
 import type { Cluster } from '../../kube/cluster.ts';
 import { toJson } from '../../util/json.ts';
 import { usdShown } from '../../util/money.ts';
-import { isTrue, setCondition } from '../conditions.ts';
+import { isTrue, setCondition, withoutCondition } from '../conditions.ts';
+import { POLICY_PAUSED, isPaused } from '../pause.ts';
 import type { Recorder } from '../events.ts';
 import type { Result } from '../failure.ts';
 import { mergePatch } from '../mergepatch.ts';
@@ -33,7 +34,7 @@ export function policyStatus(name: string, generation: number | undefined, prev:
   const using = members.filter((m) => m.spec.policy === name && !m.metadata.deletionTimestamp).toSorted((a, b) => (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
   const ready = using.filter((m) => isTrue(m.status?.conditions, 'Ready'));
   const spend = usdShown(using.reduce((sum, m) => sum + (m.status?.usage?.windowUSD ?? 0), 0));
-  const conditions: Condition[] = setCondition(prev.conditions, deleting
+  const conditions: Condition[] = setCondition(withoutCondition(prev.conditions, 'Paused'), deleting
     ? { type: 'Ready', status: 'False', reason: 'InUse', message: inUseMessage(deleting.users) }
     : invalid === undefined
       ? { type: 'Ready', status: 'True', reason: 'Accepted', message: `${ready.length} of ${using.length} members ready` }
@@ -114,6 +115,13 @@ export async function reconcilePolicy(p: NonNullable<Parsed<KeyPolicy>>, members
       await deleteGuardrails(p.value, ours, d.guardrail);
     }
     if (finalizers.includes(POLICY_FINALIZER)) await d.cluster.setPolicyFinalizers(meta.name, meta.resourceVersion ?? '', finalizers.filter((f) => f !== POLICY_FINALIZER));
+    return {};
+  }
+  // paused: its guardrail and entry stay as they are; the status only says so (deletion above still goes on)
+  if (!deleting && isPaused(obj)) {
+    const paused = { ...prev, conditions: setCondition(prev.conditions, POLICY_PAUSED, meta.generation, d.now) };
+    const patch = mergePatch(toJson(p.ok ? p.value.status : p.raw.status), toJson(paused));
+    if (patch !== undefined) await d.cluster.patchPolicyStatus(meta.name, patch);
     return {};
   }
   let next = policyStatus(meta.name, meta.generation, prev, p.ok ? undefined : p.message, members, deleting ? { users } : undefined, d.now);

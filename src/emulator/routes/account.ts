@@ -5,8 +5,7 @@ import { HttpError, MESSAGES } from '../errors.ts';
 import { endpointId, findModel } from '../catalog.ts';
 import { ok, parse, type Route } from '../router.ts';
 import type { Store } from '../store.ts';
-import { currentKeyView, workspaceView } from '../views.ts';
-import { pageOf, pageParams } from './query.ts';
+import { currentKeyView } from '../views.ts';
 
 const ActivityQuery = z.object({
   date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'must be YYYY-MM-DD').optional(),
@@ -17,8 +16,6 @@ const ActivityQuery = z.object({
 });
 
 const DAY_MS = 86_400_000;
-
-const CreateWorkspace = z.object({ name: z.string().min(1).max(100), slug: z.string().max(50).regex(/^[a-z0-9]+(?:-[a-z0-9]+)*$/) });
 
 export function accountRoutes(store: Store): Route[] {
   return [
@@ -68,30 +65,6 @@ export function accountRoutes(store: Store): Route[] {
           rows.set(id, row);
         }
         return ok({ data: [...rows.values()].toSorted((a, b) => String(b['date']).localeCompare(String(a['date']))) });
-      },
-    },
-    {
-      method: 'GET', path: '/api/v1/workspaces', auth: 'management',
-      handle: ({ url }) => {
-        const { offset, limit } = pageParams(url, 100);
-        const all = store.state.workspaces;
-        return ok({ data: pageOf(all, offset, limit).map((w) => workspaceView(w, store.state.userId)), total_count: all.length });
-      },
-    },
-    {
-      method: 'POST', path: '/api/v1/workspaces', auth: 'management',
-      handle: async ({ json }) => {
-        const b = parse(CreateWorkspace, await json());
-        if (store.state.workspaces.some((w) => w.slug === b.slug)) throw new HttpError(400, `Invalid request parameters: slug ${b.slug} is taken`);
-        return ok({ data: workspaceView(store.createWorkspace(b.name, b.slug), store.state.userId) }, 201);
-      },
-    },
-    {
-      method: 'GET', path: '/api/v1/workspaces/:id', auth: 'management',
-      handle: ({ params }) => {
-        const w = store.state.workspaces.find((x) => x.id === params['id'] || x.slug === params['id']);
-        if (!w) throw new HttpError(404, MESSAGES.notFound);
-        return ok({ data: workspaceView(w, store.state.userId) });
       },
     },
   ];

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { OffsetClock } from '../../util/clock.ts';
+import { workspaceSpend } from '../budgets.ts';
 import { findModel } from '../catalog.ts';
 import { HttpError } from '../errors.ts';
 import { FaultRuleSchema, type Faults } from '../faults.ts';
@@ -38,6 +39,12 @@ export function controlRoutes(d: ControlDeps): Route[] {
       now: new Date(now).toISOString(),
       keys: d.store.state.keys.filter((k) => !k.management).map((k) => ({ ...keyView(k, now), guardrail_id: assignment(k.hash) })),
       guardrails: d.store.state.guardrails.map(guardrailView),
+      // what each workspace's keys spent per budget window: OpenRouter's budget objects carry only the limit
+      workspaces: d.store.state.workspaces.map((w) => ({
+        id: w.id, slug: w.slug, include_byok_in_budgets: w.includeByokInBudgets ?? false,
+        budgets: Object.fromEntries(Object.entries(w.budgets ?? {}).map(([i, b]) => [i, b.limitUsd])),
+        spend: workspaceSpend(w, d.store.state.activity, now),
+      })),
       faults: d.faults.list(),
       rate_limit: d.rateLimit.current ?? null,
       analytics: d.analytics.get(),

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { exhaustedWindow } from '../budgets.ts';
 import { HttpError } from '../errors.ts';
 import { findModel } from '../catalog.ts';
 import { ok, parse, type Route } from '../router.ts';
@@ -23,8 +24,8 @@ function promptTokens(messages: z.infer<typeof ChatBody>['messages']): number {
 }
 
 /**
- * A minimal chat-completions endpoint: authenticates a member key as OpenRouter does, enforces its guardrail
- * allowlist and its limit, charges a deterministic cost and answers a fixed message.
+ * A minimal chat-completions endpoint: authenticates a member key as OpenRouter does, enforces its workspace's
+ * budgets, its guardrail allowlist and its limit, charges a deterministic cost and answers a fixed message.
  */
 export function inferenceRoutes(store: Store): Route[] {
   return [
@@ -35,6 +36,12 @@ export function inferenceRoutes(store: Store): Route[] {
         const body = parse(ChatBody, await json());
         const model = findModel(body.model);
         if (!model) throw new HttpError(400, `${body.model} is not a valid model ID`);
+        // the workspace's shared budget is checked first: when it is spent, no key of the workspace is served
+        const ws = store.workspace(key.workspaceId);
+        const spent = exhaustedWindow(ws, store.state.activity, store.now());
+        if (spent) {
+          throw new HttpError(403, `Workspace budget exceeded (${spent} limit) for workspace ${ws.slug}. Manage it using https://openrouter.ai/workspaces/${ws.slug}/settings`);
+        }
         if (!store.guardrailsAllow(key, model)) {
           throw new HttpError(404, 'No endpoints available matching your guardrail restrictions and data policy. Configure: https://openrouter.ai/settings/privacy');
         }
