@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { DEFAULT_RESTART_BOUNDS } from './controller/restartline.ts';
 import { DURATION, parseDuration } from './util/duration.ts';
 
 /** Operator configuration: flags win over environment variables; everything is checked here, once. */
@@ -29,6 +30,10 @@ export const Config = z.object({
   maxConcurrentRotations: z.coerce.number().int().min(1).max(10_000).default(10),
   /** watch opted-in Deployments, StatefulSets and DaemonSets and restart them when their key changes */
   restartWorkloads: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** workload restarts a minute in one namespace; more wait their turn (controller/restartline.ts) */
+  namespaceRestartsPerMinute: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_RESTART_BOUNDS.perNamespace),
+  /** workload restarts a minute across every namespace this operator manages */
+  restartsPerMinute: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_RESTART_BOUNDS.fleet),
   /** manage only TeamMembers in namespaces with these labels ("k=v,k2=v2"); omitted: every namespace */
   namespaceSelector: z
     .string()
@@ -67,6 +72,8 @@ export const FLAGS = {
   'credentials-interval': 'TEAMKEYS_CREDENTIALS_INTERVAL',
   'max-concurrent-rotations': 'TEAMKEYS_MAX_CONCURRENT_ROTATIONS',
   'restart-workloads': 'TEAMKEYS_RESTART_WORKLOADS',
+  'namespace-restarts-per-minute': 'TEAMKEYS_NAMESPACE_RESTARTS_PER_MINUTE',
+  'restarts-per-minute': 'TEAMKEYS_RESTARTS_PER_MINUTE',
   'namespace-selector': 'TEAMKEYS_NAMESPACE_SELECTOR',
   'leader-elect': 'TEAMKEYS_LEADER_ELECT',
   'lease-name': 'TEAMKEYS_LEASE_NAME',

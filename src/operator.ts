@@ -15,10 +15,13 @@ import { operatorId } from './controller/identity.ts';
 import { KeyBook } from './controller/keybook.ts';
 import { Periodic } from './controller/periodic.ts';
 import { WorkQueue } from './controller/queue.ts';
+import type { RestartLine } from './controller/restartline.ts';
+import { wireRestartTriggers } from './controller/restarttriggers.ts';
 import { KeySync } from './controller/sync.ts';
 import { enqueueAll, wireTriggers } from './controller/triggers.ts';
 import { UsageBook } from './controller/usagebook.ts';
 import { workItems, type WorkItem } from './controller/workitem.ts';
+import { WorkloadEntry, restartLineFor } from './controller/workloadentry.ts';
 import type { GuardrailPort } from './domain/guardrail.ts';
 import type { KeyPort } from './domain/key.ts';
 import { Cluster } from './kube/cluster.ts';
@@ -26,11 +29,17 @@ import { Metrics } from './metrics/metrics.ts';
 import { OpenRouterAnalytics } from './openrouter/analytics.ts';
 import { OpenRouterClient } from './openrouter/client.ts';
 import { OpenRouterGuardrails } from './openrouter/guardrails.ts';
+import { OpenRouterWorkspaces } from './openrouter/workspaces.ts';
 import { OpenRouterKeys } from './openrouter/keys.ts';
 import { RateLimiter } from './openrouter/limiter.ts';
 import { monotonicClock, type Clock } from './util/clock.ts';
 import { parseDuration } from './util/duration.ts';
 import { errorMessage } from './util/errors.ts';
+
+/** how often waiting restarts are looked at: a token of the default fleet bound comes every second */
+const RESTART_PUMP_MS = 1_000;
+/** how often the operator looks whether Argo Rollouts were installed (or removed) */
+const ROLLOUTS_LOOK_MS = 60_000;
 
 export class Operator {
   readonly cluster: Cluster;
@@ -52,6 +61,8 @@ export class Operator {
   /** the queue's handler: routing and the failure policy (controller/dispatch.ts, controller/failure.ts) */
   private readonly dispatch: Dispatcher;
   private readonly periodic: Periodic;
+  /** the bound on workload restarts, and the restarts waiting under it */
+  private readonly restarts: RestartLine;
   private leading = false;
   private lastLoop = Date.now();
   /**
@@ -71,7 +82,7 @@ export class Operator {
     // elapsed time, not the domain clock: a clock moved by a test or stepped by NTP must not starve or flood the bucket
     const limiter = new RateLimiter(cfg.rateLimitPerSecond, cfg.rateLimitBurst, monotonicClock);
     this.metrics = new Metrics({
-      queueDepth: () => this.queue.depth, rateLimitWaitMs: () => limiter.waitedMs, rateLimit: () => ({ perSecond: limiter.rate, cuts: limiter.throttles.cuts }),
+      queueDepth: () => this.queue.depth, restartsQueued: () => this.restarts.size, rateLimitWaitMs: () => limiter.waitedMs, rateLimit: () => ({ perSecond: limiter.rate, cuts: limiter.throttles.cuts }),
       kubernetesWrites: () => this.cluster.writes, leading: () => this.leading, clusterId: () => this.clusterId, managementKeyValid: () => this.credentials.valid,
       members: () => this.caches.allMembers(), policies: () => this.caches.allPolicies(), now: () => clock.now(), memberMetrics: cfg.memberMetrics,
     });
@@ -96,15 +107,23 @@ export class Operator {
     this.book = new KeyBook(clock);
     this.usageBook = new UsageBook(clock);
     this.queue = new WorkQueue({ workers: cfg.workers, clock: monotonicClock, codec: workItems });
+    // the operator's clock, as every window and expiry: a test moves it, and the bound follows
+    this.restarts = restartLineFor({ caches: this.caches, queue: this.queue, clock }, { perNamespace: cfg.namespaceRestartsPerMinute, fleet: cfg.restartsPerMinute });
     this.keySync = new KeySync({
       book: this.book, keys: this.keys, guardrailBook: this.guardrailBook, guardrails: this.guardrails, analytics: new OpenRouterAnalytics(this.client, cfg.analyticsPerMinute), usageBook: this.usageBook,
-      caches: this.caches, cluster: this.cluster, recorder: this.recorder, clock, log, clusterId: () => this.clusterId, minSyncInterval: cfg.minSyncInterval, orphanGrace: cfg.orphanGrace, listed: () => enqueueAll(this.caches, this.queue),
+      caches: this.caches, cluster: this.cluster, recorder: this.recorder, clock, log, clusterId: () => this.clusterId, minSyncInterval: cfg.minSyncInterval, orphanGrace: cfg.orphanGrace,
+      // everything looks again, and so does the restart line (a clock a test moved, or NTP stepped, frees tokens at once)
+      listed: () => {
+        enqueueAll(this.caches, this.queue);
+        this.restarts.pump();
+      },
       metricsSkipped: (rows) => this.metrics.analyticsRowsSkipped.inc(rows),
     });
     this.dispatch = new Dispatcher({
       queue: this.queue, synced: () => this.caches.synced, metrics: this.metrics, log, recheckCredentials: () => this.refreshCredentials(true),
     });
     wireTriggers(this.caches, this.queue, () => this.clusterId);
+    wireRestartTriggers(this.caches, this.queue);
     this.credentials.whenValid(() => enqueueAll(this.caches, this.queue));
   }
 
@@ -149,16 +168,24 @@ export class Operator {
     await this.refreshCredentials();
     await this.caches.start();
     // built once the id and the HMAC key are known, and shared by every reconcile
-    this.dispatch.entries = entriesFor({
+    const wiring = {
       cluster: this.cluster, keys: this.keys, book: this.book, guardrails: this.guardrails, guardrailBook: this.guardrailBook, usageBook: this.usageBook,
-      caches: this.caches, keySync: this.keySync, credentials: this.credentials, queue: this.queue, metrics: this.metrics, recorder: this.recorder,
+      workspaces: new OpenRouterWorkspaces(this.client), caches: this.caches, keySync: this.keySync, credentials: this.credentials, queue: this.queue, metrics: this.metrics, recorder: this.recorder,
       clock: this.clock, log: this.log, clusterId: this.clusterId, hmacKey, baseUrl: this.cfg.secretBaseUrl ?? this.cfg.openrouterUrl,
       maxConcurrentRotations: this.cfg.maxConcurrentRotations, namespaceSelector: this.cfg.namespaceSelector,
-    });
+    };
+    // the workload entry with this operator's restart line (entriesFor does not know it)
+    this.dispatch.entries = { ...entriesFor(wiring), workload: new WorkloadEntry({ ...wiring, restarts: this.restarts }) };
     this.periodic.every(parseDuration(this.cfg.credentialsInterval), async () => {
       this.lastLoop = Date.now();
       await this.refreshCredentials();
     });
+    this.periodic.every(ROLLOUTS_LOOK_MS, () => this.lookForRollouts());
+  }
+
+  /** Looks whether Argo Rollouts are served (also at start and every minute): opted-in Rollouts are watched while they are. */
+  async lookForRollouts(): Promise<void> {
+    await this.caches.rollouts?.look();
   }
 
   /** Starts prepare() and the workers: the single-replica path used by tests and `--leader-elect=false`. */
@@ -174,6 +201,8 @@ export class Operator {
     this.periodic.every(parseDuration(this.cfg.minSyncInterval), async () => {
       if (this.credentials.valid) await this.keySync.maybeSync();
     });
+    // tokens come back with time: waiting restarts whose turn came are called (a clock moved by a test too)
+    this.periodic.every(RESTART_PUMP_MS, async () => this.restarts.pump());
     enqueueAll(this.caches, this.queue);
   }
 

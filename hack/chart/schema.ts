@@ -30,6 +30,7 @@ export function valuesSchema(src: Sources): string {
     managementKey: z.strictObject({ secretName: s.managementKeySecret.unwrap(), secretKey: s.managementKeySecretKey.unwrap() }).partial(),
     openrouterUrl: s.openrouterUrl.unwrap(),
     restartWorkloads: bool,
+    restarts: z.strictObject({ perMinute: s.restartsPerMinute.unwrap(), perNamespacePerMinute: s.namespaceRestartsPerMinute.unwrap() }).partial(),
     leaderElection: z.strictObject({ enabled: bool, leaseName: s.leaseName.unwrap() }).partial(),
     logLevel: s.logLevel.unwrap(),
     metrics: z.strictObject({ port: z.int().min(1).max(65535), memberMetrics: bool }).partial(),

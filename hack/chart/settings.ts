@@ -24,6 +24,8 @@ export const SETTINGS: Setting[] = [
   { path: 'managementKey.secretKey', flag: 'management-key-secret-key', default: d.managementKeySecretKey },
   { path: 'openrouterUrl', flag: 'openrouter-url', default: d.openrouterUrl },
   { path: 'restartWorkloads', flag: 'restart-workloads', default: d.restartWorkloads },
+  { path: 'restarts.perMinute', flag: 'restarts-per-minute', default: d.restartsPerMinute },
+  { path: 'restarts.perNamespacePerMinute', flag: 'namespace-restarts-per-minute', default: d.namespaceRestartsPerMinute },
   { path: 'leaderElection.enabled', flag: 'leader-elect', default: d.leaderElect },
   { path: 'leaderElection.leaseName', flag: 'lease-name', default: d.leaseName },
   { path: 'metrics.port', flag: 'metrics-port', default: d.metricsPort },

@@ -85,8 +85,9 @@ class Chart {
   }
 
   private clusterRole(h: Holes, r: Manifest & { rules: Rule[] }): unknown {
-    // the workload rule serves restarts only (deploy/rbac.yaml says so): it goes with restartWorkloads
-    const rules = r.rules.map((rule) => (rule.resources?.includes('deployments') ? h.itemWhen('.Values.restartWorkloads', rule) : rule));
+    // the workload rules (apps, and Argo's rollouts) serve restarts only (deploy/rbac.yaml says so): they go with
+    // restartWorkloads
+    const rules = r.rules.map((rule) => (rule.resources?.includes('deployments') || rule.resources?.includes('rollouts') ? h.itemWhen('.Values.restartWorkloads', rule) : rule));
     return { ...r, metadata: this.meta(h, r.kind, r.metadata), rules };
   }
 

@@ -4,7 +4,7 @@
  * here) and every duration in milliseconds. Decisions take this and never restate a default or parse a duration.
  */
 import { parseDuration } from '../util/duration.ts';
-import { API_VERSION, Budget, KeyPolicySpec, Rotation, SecretKeys, UsageSettings, type DeletionPolicy, type DisabledOutsidePolicy, type KeyPolicy, type ResetPeriod } from './schema.ts';
+import { API_VERSION, Budget, KeyPolicySpec, POOL_WINDOW_NAMES, Rotation, SecretKeys, UsageSettings, type DeletionPolicy, type DisabledOutsidePolicy, type KeyPolicy, type PoolWindow, type ResetPeriod } from './schema.ts';
 
 export interface ResolvedPolicy {
   name: string;
@@ -23,6 +23,13 @@ export interface ResolvedPolicy {
   /** as written (for messages) and in ms */
   inactivity: { disableAfter: string; disableAfterMs: number; deleteAfter: string | undefined; deleteAfterMs: number | undefined } | undefined;
   secretKeys: { apiKey: string; baseURL: string; title: string; referer: string };
+  /**
+   * The workspace member keys are created in: spec.workspace as written, or with a pool and no spec.workspace the
+   * one the operator owns for the policy; undefined: the default workspace.
+   */
+  workspace: { ref: string; owned: boolean } | undefined;
+  /** spec.pool: the cap per window (absent windows: none) */
+  pool: { limits: Partial<Record<PoolWindow, number>>; includeByok: boolean } | undefined;
 }
 
 const resolved = new WeakMap<KeyPolicy, ResolvedPolicy>();
@@ -68,7 +75,23 @@ function resolve(p: KeyPolicy): ResolvedPolicy {
       deleteAfterMs: idle.deleteAfter === undefined ? undefined : parseDuration(idle.deleteAfter),
     },
     secretKeys: SecretKeys.parse(s.secretTemplate?.keys ?? {}),
+    workspace: s.workspace !== undefined ? { ref: s.workspace, owned: false } : s.pool ? { ref: ownedWorkspaceSlug(p.metadata.name, p.metadata.uid), owned: true } : undefined,
+    pool: s.pool && {
+      limits: Object.fromEntries(POOL_WINDOW_NAMES.flatMap((w) => (s.pool?.[w] === undefined ? [] : [[w, s.pool[w]]]))),
+      includeByok: s.pool.includeByok,
+    },
   };
+}
+
+/**
+ * The slug of the workspace the operator creates for a pooled policy: its name and its UID, so every operator
+ * serving the policy (shards of one cluster) finds the same workspace, and a policy re-created gets a new one.
+ * OpenRouter's slug: lowercase words joined by single hyphens, at most 50 characters.
+ */
+export function ownedWorkspaceSlug(name: string, uid: string): string {
+  const words = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 36).replace(/-+$/, '');
+  const id = uid.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 8) || '0';
+  return `tk-${words ? `${words}-` : ''}${id}`;
 }
 
 /** What a member without a readable policy is handled with (offboarding, retiring previous keys): the schema's defaults. */

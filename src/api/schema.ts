@@ -52,6 +52,30 @@ export const Budget = z
     ...cel({ rule: '!has(self.limitUSD) || !has(self.memberMaxUSD) || self.memberMaxUSD >= self.limitUSD', message: 'memberMaxUSD must be at least limitUSD', fieldPath: '.memberMaxUSD' }),
   });
 
+/** A pooled cap per window, narrower windows lower: OpenRouter refuses a workspace budget otherwise. */
+const POOL_WINDOWS = ['daily', 'weekly', 'monthly', 'lifetime'] as const;
+const poolUsd = (what: string) => z.number().min(0.01).max(1_000_000).meta({ description: `${what}, in USD (0.01 to 1,000,000).` });
+export type PoolWindow = (typeof POOL_WINDOWS)[number];
+const POOL_ORDER: [PoolWindow, PoolWindow][] = [['daily', 'weekly'], ['daily', 'monthly'], ['daily', 'lifetime'], ['weekly', 'monthly'], ['weekly', 'lifetime'], ['monthly', 'lifetime']];
+
+export const Pool = z
+  .object({
+    daily: poolUsd('Pooled cap per UTC day for all member keys of the policy together').optional(),
+    weekly: poolUsd('Pooled cap per week (from Monday, UTC)').optional(),
+    monthly: poolUsd('Pooled cap per calendar month (UTC)').optional(),
+    lifetime: poolUsd('Pooled cap for all time').optional(),
+    includeByok: z.boolean().default(false).meta({ description: 'Count bring-your-own-provider-key spend against the pool.' }),
+  })
+  .meta({
+    description: "A team's pooled budget, enforced by OpenRouter as the budgets of the policy's workspace (checked before each key's own limit; the narrowest window refuses first). Without spec.workspace, the operator creates and owns a workspace for the policy.",
+    ...cel(
+      { rule: 'has(self.daily) || has(self.weekly) || has(self.monthly) || has(self.lifetime)', message: 'pool needs at least one of daily, weekly, monthly, lifetime' },
+      ...POOL_ORDER.map(([narrow, wide]) => ({ rule: `!has(self.${narrow}) || !has(self.${wide}) || self.${narrow} < self.${wide}`, message: `pool.${narrow} must be less than pool.${wide} (OpenRouter's rule: narrower windows lower)`, fieldPath: `.${narrow}` })),
+    ),
+  });
+export type Pool = z.infer<typeof Pool>;
+export const POOL_WINDOW_NAMES = POOL_WINDOWS;
+
 export const SecretKeys = z
   .object({
     apiKey: z.string().regex(/^[-._a-zA-Z0-9]+$/).max(253).default('OPENROUTER_API_KEY').meta({ description: 'Secret data key holding the API key.' }),
@@ -200,12 +224,12 @@ export const KeyPolicySpec = z
     providers: Providers.optional(),
     zeroDataRetention: z.boolean().optional().meta({ description: 'true: route member requests only to endpoints that retain no data (zero data retention), for every provider group. Enforced by OpenRouter through the policy guardrail. Default false.' }),
     inactivity: Inactivity.optional(),
-    workspace: z.string().min(1).max(100).optional().meta({ description: 'OpenRouter workspace (slug or id) the keys are created in. Omitted: the default workspace. Immutable.' }),
+    workspace: z.string().min(1).max(100).optional().meta({ description: "OpenRouter workspace (slug or id) the keys are created in. Omitted: the default workspace, or with a pool a workspace the operator creates and owns for the policy. Changing it moves every member's key there by a rotation (overlap and budget continuity)." }),
+    pool: Pool.optional(),
   })
   .meta({
     description: 'A tier: the budget, lifetime, Secret shape and allowed namespaces for every TeamMember that names it.',
     ...cel(
-      { rule: '(has(self.workspace) == has(oldSelf.workspace)) && (!has(self.workspace) || self.workspace == oldSelf.workspace)', message: 'workspace is immutable: keys cannot move between workspaces' },
       // at most half: a renewal always falls in the key's second half, so keys can never be replaced in a loop
       { rule: '!has(self.renewBefore) || (has(self.keyTTL) && duration(self.renewBefore) + duration(self.renewBefore) <= duration(self.keyTTL))', message: 'renewBefore needs keyTTL and must be at most half of it', fieldPath: '.renewBefore' },
       // the previous key must outlive its overlap: renewal starts at least the overlap before the expiry
@@ -274,13 +298,14 @@ const KeyRef = z.object({
   expiresAt: z.string().optional(),
   disabled: z.boolean(),
   limitUSD: z.number().optional().meta({ description: 'Limit last applied by the operator; omitted = no cap.' }),
+  workspaceId: z.string().optional().meta({ description: 'The workspace OpenRouter created the key in (recorded for keys issued since workspaces can move).' }),
   reset: ResetPeriod.meta({ description: 'Reset last applied by the operator.' }),
   includeByok: z.boolean(),
   disabledOutside: z.boolean().optional().meta({ description: 'The key was disabled outside teamkeys and the policy respects that: the operator never re-enables it.' }),
 });
 export type KeyRef = z.infer<typeof KeyRef>;
 
-export const RotationTrigger = z.enum(['Scheduled', 'Requested', 'Compromised', 'Renewal']);
+export const RotationTrigger = z.enum(['Scheduled', 'Requested', 'Compromised', 'Renewal', 'WorkspaceMoved']);
 export type RotationTrigger = z.infer<typeof RotationTrigger>;
 
 const PreviousKey = z.object({
@@ -432,6 +457,31 @@ export const PolicyOperatorStatus = z.object({
 });
 export type PolicyOperatorStatus = z.infer<typeof PolicyOperatorStatus>;
 
+/** How many workspaces a policy left are kept in view until their keys are gone. */
+export const FORMER_WORKSPACES_MAX = 8;
+
+const PolicyWorkspace = z.object({
+  ref: z.string().meta({ description: 'The workspace as the policy names it (spec.workspace, or the slug of the one the operator owns).' }),
+  id: z.string(),
+  owned: z.boolean().meta({ description: 'true: the operator created it for this policy, and deletes it once it holds no key.' }),
+});
+export type PolicyWorkspace = z.infer<typeof PolicyWorkspace>;
+
+export const PoolWindowStatus = z.object({
+  window: z.enum(POOL_WINDOWS),
+  limitUSD: z.number(),
+  spendUSD: z.number().meta({ description: "The members' spend in the window, as their statuses report it (OpenRouter's own count, which it enforces, also includes keys deleted meanwhile)." }),
+  remainingUSD: z.number(),
+});
+
+export const PoolStatus = z.object({
+  includeByok: z.boolean(),
+  windows: z.array(PoolWindowStatus).max(4),
+  shown: z.string().max(64).meta({ description: 'The tightest window in short (the POOL column), e.g. "12.40/20 monthly".' }),
+  refusesFirst: z.enum(['Pool', 'Members']).meta({ description: "Which layer refuses first: Pool when the members' own remaining limits add up to more than the pool has left (the narrowest window), else Members." }),
+});
+export type PoolStatus = z.infer<typeof PoolStatus>;
+
 export const KeyPolicyStatus = z.object({
   observedGeneration: z.int().min(0).optional(),
   conditions: z.array(Condition).max(CONDITIONS_MAX).optional(),
@@ -452,6 +502,11 @@ export const KeyPolicyStatus = z.object({
     deleted: z.int().min(0).meta({ description: 'Of those, members whose key was also deleted.' }),
     members: z.array(z.string()).max(20).meta({ description: 'The first of them, as namespace/name.' }),
   }).optional().meta({ description: 'What spec.inactivity reaped.' }),
+  pool: PoolStatus.optional().meta({ description: "The pooled budget (spec.pool) as set on the workspace, with the members' spend per window." }),
+  workspace: PolicyWorkspace.optional().meta({ description: 'The workspace member keys are created in (absent: the default workspace).' }),
+  formerWorkspaces: z.array(PolicyWorkspace).max(FORMER_WORKSPACES_MAX).optional().meta({
+    description: "Workspaces the policy's keys were in before spec.workspace or spec.pool moved them: kept in view until they hold no key of this operator (an owned one is then deleted).",
+  }),
 });
 export type KeyPolicyStatus = z.infer<typeof KeyPolicyStatus>;
 

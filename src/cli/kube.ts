@@ -3,6 +3,7 @@
  * rotate annotation, and what `doctor` reads (the management-key Secret, the kube-system UID, who owns which key).
  * Every failure becomes a CliError that says what was refused and what to do.
  */
+import { apiClient } from '../kube/pool.ts';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -82,8 +83,9 @@ export class TeamkeysApi {
   private readonly server: string;
 
   constructor(kc: KubeConfig) {
-    this.custom = kc.makeApiClient(CustomObjectsApi);
-    this.core = kc.makeApiClient(CoreV1Api);
+    // the operator's own client: pooled connections, and writes under the field manager "teamkeys"
+    this.custom = apiClient(kc, CustomObjectsApi);
+    this.core = apiClient(kc, CoreV1Api);
     this.server = kc.getCurrentCluster()?.server ?? '?';
   }
 

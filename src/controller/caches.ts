@@ -1,5 +1,6 @@
 /**
- * The operator's read side: four informer caches, and the typed views the reconcilers decide on. Members and
+ * The operator's read side: four informer caches (and, with restarts on, those of opted-in workloads and of Argo
+ * Rollouts where served), and the typed views the reconcilers decide on. Members and
  * policies are parsed once per resourceVersion: policy reconciles, sweeps and scrapes read all of them, and a
  * policy is resolved once per object it is parsed to (api/policy.ts).
  */
@@ -7,11 +8,12 @@ import type { KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client
 import type { Logger } from 'pino';
 import { parseMember, parsePolicy, type Parsed } from '../api/objects.ts';
 import { LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, memberSecretName, type KeyPolicy, type TeamMember } from '../api/schema.ts';
-import { type Cluster, type KindedWorkload, type WorkloadInformers } from '../kube/cluster.ts';
+import { type Cluster, type KindedWorkload, type RestartTarget, type WorkloadInformers } from '../kube/cluster.ts';
 import type { ResilientInformer } from '../kube/informer.ts';
 import { errorMessage } from '../util/errors.ts';
+import { RolloutWatch } from './rolloutwatch.ts';
 import { matchesSelector } from './selector.ts';
-import { LABEL_RESTART, secretsUsed } from './workloads.ts';
+import { ANNOTATION_RESTARTED_AT, LABEL_RESTART, annotatedTime, secretsUsed } from './workloads.ts';
 
 export class Caches {
   readonly members: ResilientInformer<KubernetesObject>;
@@ -20,6 +22,8 @@ export class Caches {
   readonly secrets: ResilientInformer<V1Secret>;
   /** workloads that opted in to restarts; undefined with --restart-workloads=false */
   readonly workloads: WorkloadInformers | undefined;
+  /** Argo Rollouts that opted in, while the API server serves them; undefined with --restart-workloads=false */
+  readonly rollouts: RolloutWatch | undefined;
   private readonly parsed = new Map<string, { rv: string; value: Parsed<TeamMember> }>();
   private readonly parsedPolicies = new Map<string, { rv: string; value: Parsed<KeyPolicy> }>();
   private readonly selector: Record<string, string> | undefined;
@@ -32,16 +36,17 @@ export class Caches {
     this.namespaces = cluster.namespaceInformer({ onError: onError('namespaces') });
     this.secrets = cluster.secretInformer(`${LABEL_MANAGED_BY}=${MANAGER},${LABEL_MEMBER}`, { onError: onError('secrets') });
     this.workloads = restartWorkloads ? cluster.workloadInformers(`${LABEL_RESTART}=true`, { onError: onError('workloads') }) : undefined;
+    this.rollouts = restartWorkloads ? new RolloutWatch(cluster, `${LABEL_RESTART}=true`, log) : undefined;
     this.members.on('delete', (o) => this.parsed.delete(idOf(o)));
     this.policies.on('delete', (o) => this.parsedPolicies.delete(o.metadata?.name ?? ''));
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.namespaces.start(), this.policies.start(), this.secrets.start(), this.members.start(), ...this.workloadInformers().map((i) => i.start())]);
+    await Promise.all([this.namespaces.start(), this.policies.start(), this.secrets.start(), this.members.start(), ...this.workloadInformers().map((i) => i.start()), this.rollouts?.start()]);
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.members.stop(), this.policies.stop(), this.namespaces.stop(), this.secrets.stop(), ...this.workloadInformers().map((i) => i.stop())]);
+    await Promise.all([this.members.stop(), this.policies.stop(), this.namespaces.stop(), this.secrets.stop(), ...this.workloadInformers().map((i) => i.stop()), this.rollouts?.stop()]);
   }
 
   private workloadInformers(): ResilientInformer<KubernetesObject>[] {
@@ -60,10 +65,19 @@ export class Caches {
     ];
   }
 
-  workload(kind: KindedWorkload['kind'], namespace: string, name: string): KindedWorkload | undefined {
+  /** Everything opted in that the operator may restart (of one namespace, when given): Argo Rollouts too. */
+  restartTargets(namespace?: string): RestartTarget[] {
+    return [...this.workloadList(namespace), ...(this.rollouts?.list(namespace) ?? []).map((obj) => ({ kind: 'Rollout' as const, obj }))];
+  }
+
+  workload(kind: RestartTarget['kind'], namespace: string, name: string): RestartTarget | undefined {
     const w = this.workloads;
     if (!w) return undefined;
     switch (kind) {
+      case 'Rollout': {
+        const obj = this.rollouts?.get(name, namespace);
+        return obj && { kind, obj };
+      }
       case 'Deployment': {
         const obj = w.Deployment.get(name, namespace);
         return obj && { kind, obj };
@@ -79,9 +93,25 @@ export class Caches {
     }
   }
 
-  /** Opted-in workloads that use the Secret. */
+  /** Opted-in workloads that use the Secret (Argo Rollouts aside: rolloutsUsing). */
   workloadsUsing(namespace: string, secret: string): KindedWorkload[] {
     return this.workloadList(namespace).filter((w) => secretsUsed(w.obj).includes(secret));
+  }
+
+  /** Opted-in Argo Rollouts that use the Secret. */
+  rolloutsUsing(namespace: string, secret: string): RestartTarget[] {
+    return (this.rollouts?.list(namespace) ?? []).filter((obj) => secretsUsed(obj).includes(secret)).map((obj) => ({ kind: 'Rollout' as const, obj }));
+  }
+
+  /** When the operator last restarted a workload (of a namespace, or anywhere), as the workloads record it. */
+  lastRestart(namespace?: string): number | undefined {
+    let last: number | undefined;
+    for (const w of this.restartTargets(namespace)) {
+      if (!this.manages(w.obj.metadata?.namespace)) continue;
+      const t = annotatedTime(w.obj, ANNOTATION_RESTARTED_AT);
+      if (t !== undefined && (last === undefined || t > last)) last = t;
+    }
+    return last;
   }
 
   /** The member whose Secret this is. */

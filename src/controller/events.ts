@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { API_VERSION, type KeyPolicy, type TeamMember } from '../api/schema.ts';
-import type { Cluster } from '../kube/cluster.ts';
+import { ARGO_ROLLOUTS, type Cluster, type RestartTarget } from '../kube/cluster.ts';
 import type { EventReason } from './reasons.ts';
 import { errorMessage } from '../util/errors.ts';
 
@@ -12,7 +12,16 @@ import { errorMessage } from '../util/errors.ts';
 type Regarding =
   | (Pick<TeamMember | KeyPolicy, 'kind'> & { metadata: Pick<TeamMember['metadata'], 'name' | 'namespace' | 'uid'> })
   | { apiVersion: 'v1'; kind: 'Secret'; metadata: { name: string; namespace: string; uid: string } }
-  | { apiVersion: 'apps/v1'; kind: 'Deployment' | 'StatefulSet' | 'DaemonSet'; metadata: { name: string; namespace: string; uid: string } };
+  | { apiVersion: 'apps/v1'; kind: 'Deployment' | 'StatefulSet' | 'DaemonSet'; metadata: { name: string; namespace: string; uid: string } }
+  | { apiVersion: 'argoproj.io/v1alpha1'; kind: 'Rollout'; metadata: { name: string; namespace: string; uid: string } };
+
+/** A workload the operator restarts, as an Event is about it. */
+export function regardingWorkload(w: RestartTarget): Regarding {
+  const { name = '', namespace = '', uid = '' } = w.obj.metadata ?? {};
+  return w.kind === 'Rollout'
+    ? { apiVersion: `${ARGO_ROLLOUTS.group}/${ARGO_ROLLOUTS.version}`, kind: 'Rollout', metadata: { name, namespace, uid } }
+    : { apiVersion: 'apps/v1', kind: w.kind, metadata: { name, namespace, uid } };
+}
 
 export class Recorder {
   private readonly cluster: Cluster;

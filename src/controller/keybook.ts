@@ -16,6 +16,8 @@ export class KeyBook {
   private readonly gone = new Set<string>();
   /** when the last complete refresh started; undefined before the first one */
   refreshedFrom: number | undefined;
+  /** the workspaces (by id) the last complete refresh listed */
+  listedWorkspaces: ReadonlySet<string> = new Set();
   private inflight: Promise<void> | undefined;
   private readonly clock: Clock;
 
@@ -25,6 +27,13 @@ export class KeyBook {
 
   get(hash: string): Key | undefined {
     return this.byHash.get(hash);
+  }
+
+  /** Whether the last complete listing saw any key in the workspace; undefined when it did not list it. */
+  holdsKeys(workspaceId: string): boolean | undefined {
+    if (!this.listedWorkspaces.has(workspaceId)) return undefined;
+    for (const k of this.byHash.values()) if (k.workspaceId === workspaceId) return true;
+    return false;
   }
 
   all(): Key[] {
@@ -102,5 +111,6 @@ export class KeyBook {
     }
     this.byHash = next;
     this.refreshedFrom = started;
+    this.listedWorkspaces = listed;
   }
 }

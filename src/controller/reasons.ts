@@ -13,6 +13,7 @@ export type ReadyReason =
   | 'LimitAboveMax'
   | 'Inactive'
   | 'GuardrailPending'
+  | 'WorkspacePending'
   | 'SecretConflict'
   | 'SecretRejected'
   | 'ReplacementThrottled'
@@ -53,8 +54,18 @@ export type EventReason =
   | 'KeysReaped'
   | 'DeletionBlocked'
   | 'AnalyticsRowsSkipped'
+  | 'WorkspaceCreated'
+  | 'WorkspaceDeleted'
+  | 'WorkspaceKept'
+  | 'PoolBudgetSet'
+  | 'PoolConflict'
+  | 'PoolRejected'
+  | 'WorkspaceNotReady'
+  | 'PoolWarning'
+  | 'PoolExhausted'
   // a workload
   | 'RestartedForNewKey'
+  | 'RestartQueued'
   // the operator's management key
   | 'ManagementKeyValid'
   | 'ManagementKeyInvalid';

@@ -24,6 +24,7 @@ import { parseKeyName } from './keyname.ts';
 import type { UsageBook } from './usagebook.ts';
 import { guardrailPrefix } from './policy/rules.ts';
 import { revokeOrphans } from './sweep.ts';
+import { WorkspacePending } from '../domain/errors.ts';
 
 /**
  * How long a sync waits for the usage read before letting members compare what was listed: analytics has its own
@@ -176,26 +177,46 @@ export class KeySync {
     await this.d.book.refresh(this.d.keys, await this.allWorkspaceIds());
   }
 
+  /**
+   * The id of the workspace the policy's keys are created in: undefined for the default one. An owned workspace
+   * (a pool without spec.workspace) is known once the policy's status records it; until then this throws
+   * WorkspacePending (members wait, nothing goes to the default workspace by mistake).
+   */
   async workspaceId(policy: KeyPolicy): Promise<string | undefined> {
-    const ws = policy.spec?.workspace;
+    const ws = resolvePolicy(policy).workspace;
     if (!ws) return undefined;
-    const known = this.workspaceIds.get(ws);
+    if (ws.owned) {
+      const recorded = policy.status?.workspace;
+      if (recorded?.ref === ws.ref) return recorded.id;
+      throw new WorkspacePending(ws.ref);
+    }
+    return this.resolve(ws.ref);
+  }
+
+  /** A workspace slug or id to its id, asked once per process. */
+  async resolve(ref: string): Promise<string> {
+    const known = this.workspaceIds.get(ref);
     if (known) return known;
-    const id = await this.d.keys.workspaceId(ws);
-    this.workspaceIds.set(ws, id);
+    const id = await this.d.keys.workspaceId(ref);
+    this.workspaceIds.set(ref, id);
     return id;
   }
 
   private async allWorkspaceIds(): Promise<(string | undefined)[]> {
     const ids: (string | undefined)[] = [undefined];
     for (const p of this.d.caches.allPolicies()) {
+      // workspaces the policy's keys were moved out of stay listed until they hold none
+      for (const w of p.status?.formerWorkspaces ?? []) ids.push(w.id);
       try {
         ids.push(await this.workspaceId(p));
       } catch (e) {
-        // one policy naming a workspace that does not exist must not stop usage, drift and sweeps for all
+        // an owned workspace not created yet holds no key; one policy naming a workspace that does not exist must
+        // not stop usage, drift and sweeps for all
+        if (e instanceof WorkspacePending) continue;
         this.d.log.warn({ policy: p.metadata.name, workspace: p.spec.workspace, err: errorMessage(e) }, 'cannot resolve the policy workspace; its keys are not listed');
       }
     }
     return [...new Set(ids)];
   }
+
 }

@@ -36,6 +36,14 @@ export function guardrailOf(o: KubernetesObject & { status?: unknown }, operator
   return entry?.success ? entry.data.guardrail.id : '';
 }
 
+const Workspaces = z.object({ status: z.object({ workspace: z.object({ id: z.string() }).optional(), formerWorkspaces: z.array(z.object({ id: z.string() })).optional() }) });
+
+/** The workspaces the policy's status records (where keys go, and those left behind), read leniently: members act on a change. */
+export function workspacesOf(o: KubernetesObject & { status?: unknown }): string {
+  const w = Workspaces.safeParse(o);
+  return w.success ? [w.data.status.workspace?.id ?? '', ...(w.data.status.formerWorkspaces ?? []).map((f) => f.id)].join(',') : '';
+}
+
 /** `operator`: this operator's id (controller/identity.ts), known once it has started. */
 export function wireTriggers(caches: Caches, queue: WorkQueue<WorkItem>, operator: () => string): void {
   const { members, policies, namespaces, secrets } = caches;
@@ -79,18 +87,18 @@ export function wireTriggers(caches: Caches, queue: WorkQueue<WorkItem>, operato
   }
   members.on('delete', (o) => seen.delete(workItemKey(memberItem(o))));
   // a policy change re-evaluates its members, and so does this operator's guardrail becoming ready or changing
-  // (members wait for it), and a pause set or lifted; its other status writes do not: at 10,000 members every one re-queued all of them, and
+  // (members wait for it), a pause set or lifted, and its workspace made or moved (members wait for it, or move); its other status writes do not: at 10,000 members every one re-queued all of them, and
   // with several operators serving a policy each would wake the others' members. A namespace's labels decide which
   // policies admit its members.
-  const policySeen = new Map<string, { generation: number | undefined; deleting: boolean; guardrail: string; paused: boolean }>();
+  const policySeen = new Map<string, { generation: number | undefined; deleting: boolean; guardrail: string; paused: boolean; workspaces: string }>();
   const onPolicy = (verb: 'add' | 'update' | 'delete') => (o: KubernetesObject) => {
     const name = o.metadata?.name ?? '';
     queue.add(policyItem(name));
-    const now = { generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined, guardrail: guardrailOf(o, operator()), paused: isPaused(o) };
+    const now = { generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined, guardrail: guardrailOf(o, operator()), paused: isPaused(o), workspaces: workspacesOf(o) };
     const before = policySeen.get(name);
     if (verb === 'delete') policySeen.delete(name);
     else policySeen.set(name, now);
-    if (verb === 'update' && before && before.generation === now.generation && before.deleting === now.deleting && before.guardrail === now.guardrail && before.paused === now.paused) return;
+    if (verb === 'update' && before && before.generation === now.generation && before.deleting === now.deleting && before.guardrail === now.guardrail && before.paused === now.paused && before.workspaces === now.workspaces) return;
     for (const m of caches.allMembers()) if (m.spec.policy === name) queue.add(memberItem(m));
   };
   for (const verb of ['add', 'update', 'delete'] as const) policies.on(verb, onPolicy(verb));

@@ -2,9 +2,9 @@
  * What the work queue holds: one typed item per thing to reconcile. The queue dedupes and backs off by a string
  * key; this module alone spells items as keys and reads them back (the keys also name the item in logs, as before).
  */
-import type { KindedWorkload } from '../kube/cluster.ts';
+import type { RestartTarget } from '../kube/cluster.ts';
 
-export type WorkloadKind = KindedWorkload['kind'];
+export type WorkloadKind = RestartTarget['kind'];
 
 export type WorkItem =
   | { kind: 'member'; namespace: string; name: string }
@@ -44,7 +44,7 @@ export function policyItem(name: string): WorkItem {
   return { kind: 'policy', name };
 }
 
-export function workloadItem(w: KindedWorkload): WorkItem {
+export function workloadItem(w: RestartTarget): WorkItem {
   return { kind: 'workload', workload: w.kind, namespace: w.obj.metadata?.namespace ?? '', name: w.obj.metadata?.name ?? '' };
 }
 
@@ -52,7 +52,7 @@ const MEMBER = 'tm/';
 const POLICY = 'kp/';
 const WORKLOAD = 'wl/';
 const STRAY = 'gr/stray';
-const WORKLOAD_KINDS: readonly string[] = ['Deployment', 'StatefulSet', 'DaemonSet'] satisfies WorkloadKind[];
+const WORKLOAD_KINDS: readonly string[] = ['Deployment', 'StatefulSet', 'DaemonSet', 'Rollout'] satisfies WorkloadKind[];
 
 /** The item's queue key: equal items, equal keys. */
 export function workItemKey(item: WorkItem): string {

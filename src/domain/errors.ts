@@ -5,3 +5,13 @@ export class SecretRejected extends Error {}
 
 /** The API server refused a status the operator computed (a bug: every status is checked against the CRD in tests). */
 export class StatusRejected extends Error {}
+
+/** The workspace the operator creates for a pooled policy does not exist yet: its members wait, nothing is created elsewhere. */
+export class WorkspacePending extends Error {
+  readonly ref: string;
+
+  constructor(ref: string) {
+    super(`workspace ${ref} (the policy's pool) is not created yet`);
+    this.ref = ref;
+  }
+}

@@ -1,7 +1,7 @@
 /**
  * The controller's one way to the Kubernetes API, the leader's Lease aside (kube/leader.ts): the informers (members,
- * policies, namespaces, the Secrets it manages, workloads that opted in to restarts; each lean, kube/lean.ts, and
- * restarting, kube/informer.ts), patches of member and policy statuses and finalizers (a member's status and any
+ * policies, namespaces, the Secrets it manages, workloads that opted in to restarts, Argo Rollouts among them; each
+ * lean, kube/lean.ts, and restarting, kube/informer.ts), whether Argo Rollouts are served, patches of member and policy statuses and finalizers (a member's status and any
  * finalizers only at the resourceVersion read), Secret reads and writes, workload patches, Events, and the uid of
  * a namespace. It answers with client-node's plain objects (KubernetesObject, V1Secret); a failed call reaches its
  * caller as a KubeError (kube/errors.ts), never as client-node's ApiException.
@@ -13,7 +13,8 @@
 import { randomBytes } from 'node:crypto';
 import {
   AppsV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, PatchStrategy, V1MicroTime, setHeaderOptions,
-  type KubernetesListObject, type KubernetesObject, type V1DaemonSet, type V1Deployment, type V1Namespace, type V1Secret, type V1StatefulSet,
+  type KubernetesListObject, type KubernetesObject, type V1DaemonSet, type V1Deployment, type V1Namespace, type V1PodTemplateSpec, type V1Secret,
+  type V1StatefulSet,
 } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/schema.ts';
 import type { Json } from '../util/json.ts';
@@ -23,10 +24,20 @@ import { leanInformer } from './lean.ts';
 import { apiClient } from './pool.ts';
 import { Deposed } from '../util/errors.ts';
 
-export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'DaemonSet';
-export type Workload = V1Deployment | V1StatefulSet | V1DaemonSet;
 /** A workload with its kind: list items carry none. */
 export type KindedWorkload = { kind: 'Deployment'; obj: V1Deployment } | { kind: 'StatefulSet'; obj: V1StatefulSet } | { kind: 'DaemonSet'; obj: V1DaemonSet };
+
+/** An Argo Rollout (argoproj.io/v1alpha1), as far as the operator reads and writes it. */
+export interface ArgoRollout extends KubernetesObject {
+  /** no template when it borrows a Deployment's (workloadRef): then only the teamkeys.dev/secrets annotation names its Secrets */
+  spec?: { template?: V1PodTemplateSpec; restartAt?: string };
+  status?: { restartedAt?: string };
+}
+
+/** What the operator may restart: a workload of apps/v1, or an Argo Rollout. */
+export type RestartTarget = KindedWorkload | { kind: 'Rollout'; obj: ArgoRollout };
+
+export const ARGO_ROLLOUTS = { group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts' } as const;
 
 export interface WorkloadInformers {
   Deployment: ResilientInformer<V1Deployment>;
@@ -120,12 +131,34 @@ export class Cluster {
     };
   }
 
-  /** Merge-patches a workload (annotations on it and on its pod template: a restart when the template changes). */
-  async patchWorkload(kind: WorkloadKind, namespace: string, name: string, patch: Json): Promise<Workload> {
+  /** Argo Rollouts that opted in to restarts (by label), in every namespace; only where the API server serves them. */
+  rolloutInformer(labelSelector: string, opts?: ResilientInformerOptions): ResilientInformer<ArgoRollout> {
+    const { group, version, plural } = ARGO_ROLLOUTS;
+    return new ResilientInformer(leanInformer(this.kc, `/apis/${group}/${version}/${plural}`, () =>
+      kube(() => this.custom.listClusterCustomObject({ group, version, plural, labelSelector }) as Promise<KubernetesListObject<ArgoRollout>>), labelSelector), opts);
+  }
+
+  /** Whether the API server serves Argo Rollouts (discovery, which every authenticated user may read). */
+  async servesRollouts(): Promise<boolean> {
+    const { group, version, plural } = ARGO_ROLLOUTS;
+    try {
+      const list = await kube(() => this.custom.getAPIResources({ group, version }));
+      return list.resources.some((r) => r.name === plural);
+    } catch (e) {
+      if (e instanceof KubeError && e.kind === 'notFound') return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Merge-patches a workload: annotations on it, and to restart it annotations on its pod template or, for an
+   * Argo Rollout, its spec.restartAt.
+   */
+  async patchWorkload(kind: RestartTarget['kind'], namespace: string, name: string, patch: Json): Promise<KubernetesObject> {
     this.gate(`patch ${kind} ${namespace}/${name}`);
     this.wrote('workload');
     const body = patch as object;
-    return kube((): Promise<Workload> => {
+    return kube((): Promise<KubernetesObject> => {
       switch (kind) {
         case 'Deployment':
           return this.apps.patchNamespacedDeployment({ namespace, name, body }, MERGE);
@@ -133,6 +166,8 @@ export class Cluster {
           return this.apps.patchNamespacedStatefulSet({ namespace, name, body }, MERGE);
         case 'DaemonSet':
           return this.apps.patchNamespacedDaemonSet({ namespace, name, body }, MERGE);
+        case 'Rollout':
+          return this.custom.patchNamespacedCustomObject({ ...ARGO_ROLLOUTS, namespace, name, body }, MERGE) as Promise<KubernetesObject>;
       }
     });
   }

@@ -9,8 +9,11 @@ import {
   ServerConfiguration, createConfiguration, type Configuration, type KubeConfig, type RequestContext, type SecurityAuthentication,
 } from '@kubernetes/client-node';
 import { Agent } from 'undici';
+import { MANAGER } from '../api/schema.ts';
 
 type Material = readonly unknown[];
+
+const USER_AGENT = `${MANAGER}/0.1`;
 
 class PooledAuthentication implements SecurityAuthentication {
   private agent: Agent | undefined;
@@ -29,6 +32,9 @@ class PooledAuthentication implements SecurityAuthentication {
   async applySecurityAuthentication(context: RequestContext): Promise<void> {
     // headers (token, basic auth) as client-node sets them; the Agent it attaches is replaced before it connects
     await this.kc.applySecurityAuthentication(context);
+    // the API server names a write's field manager after the User-Agent (the part before "/"): "teamkeys" says
+    // whose fields they are to a GitOps tool, where client-node's default would say "undici"
+    context.setHeaderParam('User-Agent', USER_AGENT);
     const tls: RequestOptions = {};
     await this.kc.applyToHTTPSOptions(tls);
     const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = tls;

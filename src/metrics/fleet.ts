@@ -27,6 +27,9 @@ export interface Fleet {
     earliestKeyExpiry: Sample[];
     /** working keys that expire within 7 days, before their member ends, with their renewal over an hour late */
     renewalsOverdue: Sample[];
+    /** the pool (spec.pool) per window, as the policy's status shows it */
+    poolLimitUSD: Sample[];
+    poolSpendUSD: Sample[];
     /** usage.warnAtPercent, so a per-member alert can compare against its own policy's threshold */
     warnPercent: Sample[];
   };
@@ -138,7 +141,7 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
     if (rotated !== undefined) m.lastRotation.push({ labels, value: rotated });
   }
 
-  const pol: Fleet['policy'] = { members: [], readyMembers: [], spendUSD: [], limitUSD: [], budgetState: [], forecastExhausting: [], earliestKeyExpiry: [], renewalsOverdue: [], warnPercent: [] };
+  const pol: Fleet['policy'] = { members: [], readyMembers: [], spendUSD: [], limitUSD: [], budgetState: [], forecastExhausting: [], earliestKeyExpiry: [], renewalsOverdue: [], poolLimitUSD: [], poolSpendUSD: [], warnPercent: [] };
   for (const [policy, a] of per) {
     const labels = { policy };
     pol.members.push({ labels, value: a.members });
@@ -150,6 +153,13 @@ export function fleet(members: readonly TeamMember[], policies: readonly KeyPoli
     if (a.expiry !== undefined) pol.earliestKeyExpiry.push({ labels, value: a.expiry });
     pol.renewalsOverdue.push({ labels, value: a.overdue });
     pol.warnPercent.push({ labels, value: warnAt.get(policy) ?? POLICY_DEFAULTS.warnAtPercent });
+  }
+  for (const p of policies) {
+    for (const w of p.status?.pool?.windows ?? []) {
+      const labels = { policy: p.metadata.name, window: w.window };
+      pol.poolLimitUSD.push({ labels, value: w.limitUSD });
+      pol.poolSpendUSD.push({ labels, value: w.spendUSD });
+    }
   }
   const model: Fleet['model'] = { spendUSD: [], requests: [] };
   for (const [policy, byModel] of models) {

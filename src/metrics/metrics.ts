@@ -10,6 +10,8 @@ const OVERLAP_ENDS = ['rolled_out', 'overlap', 'stalled', 'forced'] as const sat
 export interface MetricSources {
   queueDepth(): number;
   rateLimitWaitMs(): number;
+  /** workload restarts waiting for their turn (controller/restartline.ts) */
+  restartsQueued(): number;
   /** writes sent to the Kubernetes API server, by what they were */
   kubernetesWrites(): ReadonlyMap<string, number>;
   /** the calls per second the adaptive limiter allows now, and how often a 429 cut it */
@@ -80,6 +82,7 @@ export class Metrics {
     });
     this.computed = [
       new Gauge({ name: 'teamkeys_queue_depth', help: 'Keys waiting in the work queue.', registers: [r], collect() { this.set(src.queueDepth()); } }),
+      new Gauge({ name: 'teamkeys_workload_restarts_queued', help: 'Workload restarts for a new key waiting for their turn under the restart bounds (--restarts-per-minute, --namespace-restarts-per-minute).', registers: [r], collect() { this.set(src.restartsQueued()); } }),
       new Counter({ name: 'teamkeys_openrouter_rate_limit_wait_seconds_total', help: 'Time calls spent waiting for the shared OpenRouter rate limiter.', registers: [r], collect() { this.reset(); this.inc(src.rateLimitWaitMs() / 1000); } }),
       new Counter({
         name: 'teamkeys_kubernetes_writes_total', help: 'Writes sent to the Kubernetes API server, by what they were (member status, TeamMember finalizers, Secret create, Event, ...; dry runs included).', labelNames: ['write'], registers: [r],
@@ -104,6 +107,8 @@ export class Metrics {
       series('teamkeys_policy_budget_warn_percent', "The policy's usage.warnAtPercent: the share of a member's limit at which it is warned.", ['policy'], (f) => f.policy.warnPercent),
       series('teamkeys_policy_members_forecast_exhausting', 'Members whose budget is forecast to run out before their window resets (BudgetForecast=True).', ['policy'], (f) => f.policy.forecastExhausting),
       series('teamkeys_policy_earliest_key_expiry_timestamp_seconds', "The earliest expires_at of the policy's active keys (absent: none expires).", ['policy'], (f) => f.policy.earliestKeyExpiry),
+      series('teamkeys_policy_pool_limit_usd', "The policy's pooled cap per window (spec.pool), set as its workspace's budget.", ['policy', 'window'], (f) => f.policy.poolLimitUSD),
+      series('teamkeys_policy_pool_spend_usd', "The policy's members' spend in each pool window, as their statuses report it.", ['policy', 'window'], (f) => f.policy.poolSpendUSD),
       series('teamkeys_policy_renewals_overdue', "The policy's working keys that expire within 7 days, before their member ends, while their renewal is over an hour late (on the operator's clock).", ['policy'], (f) => f.policy.renewalsOverdue),
       series('teamkeys_model_spend_usd', "Spend per model of the policy's members in their current windows (each member's top models).", ['policy', 'model'], (f) => f.model.spendUSD),
       series('teamkeys_model_requests', "Requests per model of the policy's members in their current windows (each member's top models).", ['policy', 'model'], (f) => f.model.requests),

@@ -17,10 +17,10 @@ import { aMember, aPolicy, toYaml, type Manifest, type MemberManifest } from '..
 /** Argo CD's field manager for server-side apply; Flux's is kustomize-controller. */
 const GITOPS = 'argocd-controller';
 /**
- * The field manager of every operator write: client-node sends no fieldManager, so the API server takes it from
- * the User-Agent of undici, its HTTP client. docs/gitops.md names it for ignoreDifferences.
+ * The field manager of every operator write: the API server takes it from the User-Agent the operator sends
+ * (kube/pool.ts). docs/gitops.md names it for ignoreDifferences.
  */
-const OPERATOR = 'undici';
+const OPERATOR = 'teamkeys';
 const GENERATIONS = 'teamkeys.dev/key-generations';
 
 let env: Env;

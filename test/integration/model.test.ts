@@ -5,7 +5,8 @@
  * policies, label and unlabel the namespace a policy selects, take the namespace out of the operator's selector
  * while a member there is deleted, have a second operator (another selector, the same OpenRouter account) serve a
  * member of the same policies, rotate keys on demand (also many times in a row, and on schedule as the clock
- * moves), disable, delete or re-limit keys in the dashboard, toggle a policy's model list and edit, delete or
+ * moves), disable, delete or re-limit keys in the dashboard, toggle a policy's model list and its pooled budget
+ * (which moves its keys between its own workspace and the default one by rotation) and edit, delete or
  * unassign its guardrail outside, spend through the inference endpoint with the current or the previous key, move
  * the clock across day boundaries, make OpenRouter fail, make its key listings miss a member's key or draining key
  * (keys deleted between pages), restart the operator or crash it mid-work — with
@@ -25,6 +26,8 @@
  *     query per sync, OpenRouter answering as the real service does: counts as strings) are at least those made
  *     with its keys that still exist and at most all it made (a deleted key's last requests may go unseen);
  *   - a key that expires (policy 0's keyTTL) is renewed ahead: after every pass it outlives the clock's next step;
+ *   - a pooled policy's keys are in its own workspace, whose budgets are the pool, an unpooled one's in the default
+ *     workspace; no workspace's spend in a window exceeds its budget by more than one request per key;
  *   - an idle pass writes nothing to OpenRouter or Kubernetes;
  *   - no key string in any log line, Event or status.
  * A fixed seed runs in `make test`; `make soak` runs it for longer with a random seed (MODEL_SEED, MODEL_RUNS,
@@ -40,6 +43,8 @@ import { startEnv, type Env } from './env.ts';
 import { missInListings } from './listing.ts';
 import { expectNoKeyStrings } from './scan.ts';
 import { statusErrors } from '../crdschema.ts';
+import { workspaceSpend } from '../../src/emulator/budgets.ts';
+import type { KeyPolicyStatus } from '../../src/api/schema.ts';
 import { aMember, aPolicy, type PolicyManifest } from '../kit/objects.ts';
 
 const SEED = Number(process.env['MODEL_SEED'] ?? 20261126);
@@ -54,8 +59,8 @@ type Name = (typeof NAMES)[number];
  * open only to namespaces labelled TIER_LABEL=pro. An edit toggles a tier's limit between these two.
  */
 const POLICIES = [
-  { limitUSD: 0.25, editedUSD: 0.15, maxUSD: 0.35, editedMaxUSD: 0.25, reset: 'daily', deletion: 'Delete', rotation: { overlap: '1h', overlapAllowancePercent: 10, retainDisabled: '1h' }, keyTTL: '100h' },
-  { limitUSD: 0.4, editedUSD: 0.2, maxUSD: 0.5, editedMaxUSD: 0.4, reset: 'weekly', deletion: 'Disable', rotation: { every: '30h', overlap: '2h' }, keyTTL: undefined },
+  { limitUSD: 0.25, editedUSD: 0.15, maxUSD: 0.35, editedMaxUSD: 0.25, reset: 'daily', deletion: 'Delete', rotation: { overlap: '1h', overlapAllowancePercent: 10, retainDisabled: '1h' }, keyTTL: '100h', pool: { daily: 0.3 } },
+  { limitUSD: 0.4, editedUSD: 0.2, maxUSD: 0.5, editedMaxUSD: 0.4, reset: 'weekly', deletion: 'Disable', rotation: { every: '30h', overlap: '2h' }, keyTTL: undefined, pool: { weekly: 0.5 } },
 ] as const;
 /** Policy 0's keys expire after 100h and are renewed a third ahead: more than the clock moves in one step. */
 const RENEW_AHEAD_MS = (100 / 3) * 3_600_000;
@@ -88,7 +93,8 @@ interface MemberModel {
   applied: number | undefined;
   keys: string[];
 }
-interface PolicyModel { limitUSD: number; maxUSD: number; state: 'live' | 'deleting' | 'gone'; models: boolean }
+/** pooled: spec.pool is set (its keys then live in a workspace the operator owns for the policy) */
+interface PolicyModel { limitUSD: number; maxUSD: number; state: 'live' | 'deleting' | 'gone'; models: boolean; pooled: boolean }
 /** The second operator's one member ("zed"), in a namespace only that operator manages. */
 interface OtherModel { policy: 0 | 1; live: boolean }
 interface Model { members: Map<Name, MemberModel>; deleted: Set<Name>; policies: [PolicyModel, PolicyModel]; labelled: boolean; other: OtherModel }
@@ -127,6 +133,7 @@ function policyOf(r: Real, i: 0 | 1, pm: PolicyModel): PolicyManifest {
     ...(p.keyTTL ? { keyTTL: p.keyTTL } : {}),
     ...(i === 1 ? { namespaceSelector: { matchLabels: { [TIER_LABEL]: 'pro' } } } : {}),
     ...(pm.models ? { models: { allow: ALLOWED } } : {}),
+    ...(pm.pooled ? { pool: p.pool } : {}),
   });
 }
 
@@ -316,8 +323,18 @@ async function checkInvariants(m: Model, r: Real): Promise<void> {
   }
   for (const i of [0, 1] as const) {
     if (m.policies[i].state === 'gone') continue;
-    const p = (await readPolicy(r, i)) as { status?: unknown };
+    const p = (await readPolicy(r, i)) as { status?: KeyPolicyStatus };
     expect(statusErrors('KeyPolicy', p.status ?? {}), `policy ${i}: its status is valid against the CRD`).toEqual([]);
+    await checkPool(m, r, i, p.status);
+  }
+  // no pool over its budget by more than one request per key that spent in the window (OpenRouter's count)
+  const store = r.env.emu.store;
+  for (const w of store.state.workspaces) {
+    const spent = workspaceSpend(w, store.state.activity, r.env.openRouterClock.now());
+    for (const [interval, b] of Object.entries(w.budgets ?? {}) as [keyof typeof spent, { limitUsd: number }][]) {
+      const keys = new Set(store.state.activity.filter((a) => a.workspaceId === w.id && a.usage > 0 && inWindow(a.date, interval, r)).map((a) => a.keyHash)).size;
+      expect(spent[interval], `workspace ${w.slug}: ${interval} spend, pool ${b.limitUsd}, ${keys} key(s)`).toBeLessThanOrEqual(b.limitUsd + keys * MAX_REQUEST_USD);
+    }
   }
   // no enabled key of this cluster's members in this namespace without a live member
   const owners = new Set(m.members.keys());
@@ -326,6 +343,36 @@ async function checkInvariants(m: Model, r: Real): Promise<void> {
   // the probes spent: let a sync observe it, as the operator would before anything else happens
   await r.env.op.sync();
   await r.env.settled(60_000, 300, 10_000);
+}
+
+/** Whether an activity row's day falls in OpenRouter's current window of an interval. */
+function inWindow(date: string, interval: 'daily' | 'weekly' | 'monthly' | 'lifetime', r: Real): boolean {
+  if (interval === 'lifetime') return true;
+  return date >= utcDay(windowStart(interval, r.env.openRouterClock.now()));
+}
+
+/**
+ * A pooled policy has its own workspace holding its pool as budgets, and its members' keys are there (one still
+ * draining a rotation may wait to move); an unpooled policy's keys are in the default workspace.
+ */
+async function checkPool(m: Model, r: Real, i: 0 | 1, policyStatus: KeyPolicyStatus | undefined): Promise<void> {
+  const pm = m.policies[i];
+  const store = r.env.emu.store;
+  const ws = policyStatus?.workspace;
+  // (an operator scoped to some namespaces serves a policy only once one of its members uses it)
+  const used = [...m.members.values()].some((mm) => mm.policy === i) || (m.other.live && m.other.policy === i) || policyStatus?.operators !== undefined;
+  if (pm.pooled && used) {
+    expect(ws?.owned, `policy ${i}: pooled in a workspace of its own`).toBe(true);
+    const budgets = store.state.workspaces.find((w) => w.id === ws?.id)?.budgets ?? {};
+    expect(Object.fromEntries(Object.entries(budgets).map(([k, b]) => [k, b.limitUsd])), `policy ${i}: its pool is the workspace's budgets`).toEqual(POLICIES[i].pool);
+  } else if (!pm.pooled) expect(ws, `policy ${i}: keys in the default workspace`).toBeUndefined();
+  const where = pm.pooled ? ws?.id : store.state.workspaces[0]?.id;
+  for (const [name, mm] of m.members) {
+    if (mm.policy !== i || !usable(m, mm) || frozen(m, mm)) continue;
+    const s = await status(r, name);
+    if ((s?.previousKeys ?? []).some((p) => p.state === 'Draining')) continue;
+    expect(store.state.keys.find((k) => k.hash === s?.key?.hash)?.workspaceId, `${name}: its key is in its policy's workspace`).toBe(where);
+  }
 }
 
 /** A charge, in OpenRouter's window of the member's policy as it is now. */
@@ -520,6 +567,12 @@ const commands = [
     pm.models = !pm.models;
     await r.env.apply(policyOf(r, i, pm));
   })),
+  // a pool set or taken off moves the policy's keys between its own workspace and the default one
+  fc.constantFrom<0 | 1>(0, 1).map((i) => cmd(`toggle policy ${i}'s pool`, (m) => m.policies[i].state === 'live', async (m, r) => {
+    const pm = m.policies[i];
+    pm.pooled = !pm.pooled;
+    await r.env.apply(policyOf(r, i, pm));
+  })),
   // someone edits, deletes or unassigns a guardrail in the dashboard
   fc.tuple(fc.constantFrom<0 | 1>(0, 1), fc.constantFrom('edit', 'delete', 'unassign')).map(([i, what]) => cmd(`${what} policy ${i}'s guardrail outside`, () => true, async (_m, r) => {
     const store = r.env.emu.store;
@@ -572,7 +625,7 @@ it('keeps every invariant on generated sequences of lifecycle steps', async () =
     const otherNs = await other.newNamespace('model-other', { [TIER_LABEL]: 'pro' });
     namespaces.push(ns, otherNs);
     const real: Real = { env, ns, policy: (i) => `${ns}-p${i}`, other, otherNs };
-    const policies: [PolicyModel, PolicyModel] = [{ limitUSD: POLICIES[0].limitUSD, maxUSD: POLICIES[0].maxUSD, state: 'live', models: true }, { limitUSD: POLICIES[1].limitUSD, maxUSD: POLICIES[1].maxUSD, state: 'live', models: false }];
+    const policies: [PolicyModel, PolicyModel] = [{ limitUSD: POLICIES[0].limitUSD, maxUSD: POLICIES[0].maxUSD, state: 'live', models: true, pooled: false }, { limitUSD: POLICIES[1].limitUSD, maxUSD: POLICIES[1].maxUSD, state: 'live', models: false, pooled: true }];
     await env.apply([policyOf(real, 0, policies[0]), policyOf(real, 1, policies[1])]);
     try {
       await fc.asyncModelRun(() => ({ model: { members: new Map<Name, MemberModel>(), deleted: new Set<Name>(), policies, labelled: true, other: { policy: 0 as const, live: false } }, real }), cmds);

@@ -143,8 +143,8 @@ describe('a real Prometheus scraping the operator', () => {
     // $10 a month, warned at half
     await env.apply(aPolicy(policy, { budget: { limitUSD: 10, reset: 'monthly' }, usage: { warnAtPercent: 50 }, rotation: { overlap: '0s' } }));
     // keys that live 4 hours, renewed 2 hours ahead: eli's key ends before eli does; cat's ends with cat (a
-    // workshop's last day)
-    await env.apply(aPolicy(ttlPolicy, { keyTTL: '4h', renewBefore: '2h' }));
+    // workshop's last day). eli's team pools its budget (the pool series)
+    await env.apply(aPolicy(ttlPolicy, { keyTTL: '4h', renewBefore: '2h', pool: { monthly: 1000 } }));
     const expiresAt = new Date(env.clock.now() + 3 * DAY).toISOString().replace(/\.\d+Z$/, 'Z');
     await env.apply([aMember(a, 'ann', policy), aMember(a, 'bob', policy), aMember(b, 'cat', { policy, expiresAt }), aMember(b, 'dan', policy), aMember(b, 'eli', ttlPolicy)]);
     for (const [ns, n] of [[a, 'ann'], [a, 'bob'], [b, 'cat'], [b, 'dan'], [b, 'eli']] as const) await env.ready(ns, n);

@@ -1,11 +1,13 @@
 /**
  * Workloads on the fake nodes, for tests that need pods to really roll: Deployments that become Available
- * (kwok marks their pods Running and Ready), roll to a new ReplicaSet when the pod template changes, or stall.
+ * (kwok marks their pods Running and Ready), roll to a new ReplicaSet when the pod template changes, or stall;
+ * and the other things a workload may be: a Job, a CronJob, an Argo Rollout (its real CRD, no Argo controller).
  */
 import { execFile } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { AppsV1Api, type KubeConfig, type V1Deployment } from '@kubernetes/client-node';
+import { AppsV1Api, BatchV1Api, CustomObjectsApi, type KubeConfig, type V1Deployment, type V1PodTemplateSpec } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { MERGE, eventually } from './kube.ts';
 
@@ -26,6 +28,17 @@ export interface WorkloadOptions {
 
 /** Pods carrying this annotation are left alone by kwok (its --disregard-status-with-annotation-selector). */
 export const NEVER_READY = { 'kwok.x-k8s.io/status': 'custom' };
+
+/** The pod template of every workload here: one container taking its environment from the Secrets (envFrom). */
+function podTemplate(labels: Record<string, string>, secrets: readonly string[], o: { annotations?: Record<string, string> | undefined; restartPolicy?: string } = {}): V1PodTemplateSpec {
+  return {
+    metadata: { labels, ...(o.annotations ? { annotations: o.annotations } : {}) },
+    spec: {
+      containers: [{ name: 'app', image: 'registry.invalid/app:1', envFrom: secrets.map((s) => ({ secretRef: { name: s } })) }],
+      ...(o.restartPolicy ? { restartPolicy: o.restartPolicy } : {}),
+    },
+  };
+}
 
 export class Workload {
   private readonly apps: AppsV1Api;
@@ -48,15 +61,7 @@ export class Workload {
           selector: { matchLabels: labels },
           progressDeadlineSeconds: o.progressDeadlineSeconds ?? 600,
           strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-          template: {
-            metadata: { labels, ...(o.neverReady ? { annotations: NEVER_READY } : {}) },
-            spec: {
-              containers: [{
-                name: 'app', image: 'registry.invalid/app:1',
-                envFrom: [...(o.secretName ? [o.secretName] : []), ...(o.moreSecrets ?? [])].map((s) => ({ secretRef: { name: s } })),
-              }],
-            },
-          },
+          template: podTemplate(labels, [...(o.secretName ? [o.secretName] : []), ...(o.moreSecrets ?? [])], { annotations: o.neverReady ? NEVER_READY : undefined }),
         },
       },
     });
@@ -118,4 +123,44 @@ export class Workload {
       return { ok: false, out: (err.stdout ?? '') + (err.stderr ?? '') };
     }
   }
+}
+
+/** A Job and a suspended CronJob using the Secret, both labelled as a workload that opts in to restarts would be. */
+export async function batchWorkloads(kc: KubeConfig, namespace: string, secretName: string, labels: Record<string, string>): Promise<void> {
+  const batch = kc.makeApiClient(BatchV1Api);
+  const template = (app: string) => podTemplate({ app }, [secretName], { restartPolicy: 'Never' });
+  await batch.createNamespacedJob({ namespace, body: { metadata: { name: 'once', labels }, spec: { backoffLimit: 0, template: template('once') } } });
+  await batch.createNamespacedCronJob({ namespace, body: { metadata: { name: 'nightly', labels }, spec: { schedule: '0 3 * * *', suspend: true, jobTemplate: { spec: { template: template('nightly') } } } } });
+}
+
+/** Argo Rollouts' release whose Rollout CRD the tests install, from the Go module proxy (Apache-2.0). */
+export const ARGO_ROLLOUTS_VERSION = 'v1.8.3';
+
+/**
+ * The path of Argo Rollouts' own Rollout CRD (manifests/crds/rollout-crd.yaml of github.com/argoproj/argo-rollouts at
+ * ARGO_ROLLOUTS_VERSION), downloaded through the Go module proxy into the module cache at test time, as the
+ * control plane's binaries are: nothing of Argo is vendored here.
+ */
+export async function argoRolloutsCrd(): Promise<string> {
+  const { stdout } = await run('go', ['mod', 'download', '-json', `github.com/argoproj/argo-rollouts@${ARGO_ROLLOUTS_VERSION}`], {
+    cwd: tmpdir(), env: { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' }, maxBuffer: 1 << 20,
+  });
+  const dir = (JSON.parse(stdout) as { Dir?: string }).Dir;
+  if (!dir) throw new Error(`go mod download gave no directory: ${stdout}`);
+  return join(dir, 'manifests/crds/rollout-crd.yaml');
+}
+
+export const ROLLOUTS = { group: 'argoproj.io', version: 'v1alpha1', plural: 'rollouts' } as const;
+
+/** An Argo Rollout (canary, paused at its first step: no Argo controller runs here, nothing acts on it). */
+export async function createRollout(kc: KubeConfig, namespace: string, name: string, o: { secretName: string; labels?: Record<string, string> }): Promise<void> {
+  const labels = { app: name };
+  await kc.makeApiClient(CustomObjectsApi).createNamespacedCustomObject({
+    ...ROLLOUTS, namespace,
+    body: {
+      apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout',
+      metadata: { name, ...(o.labels ? { labels: o.labels } : {}) },
+      spec: { replicas: 1, selector: { matchLabels: labels }, template: podTemplate(labels, [o.secretName]), strategy: { canary: { steps: [{ setWeight: 20 }, { pause: {} }] } } },
+    },
+  });
 }

@@ -45,10 +45,12 @@ describe('kubectl apply refuses', () => {
     const r = await apply(member('imm', { policy: 'p', secretName: 'second' }));
     expect(r.ok).toBe(false);
     expect(r.out).toMatch(/secretName is immutable/);
-    expect((await apply(policy(`imm-${ns}`, { workspace: 'default' }))).ok).toBe(true);
-    const w = await apply(policy(`imm-${ns}`, { workspace: 'other' }));
-    expect(w.ok).toBe(false);
-    expect(w.out).toMatch(/workspace is immutable/);
+  });
+
+  it('but accepts a changed workspace: the keys move by rotation', async () => {
+    expect((await apply(policy(`move-${ns}`, { workspace: 'default' }))).ok).toBe(true);
+    const w = await apply(policy(`move-${ns}`, { workspace: 'other', pool: { monthly: 20 } }));
+    expect(w.ok, w.out).toBe(true);
   });
 
   it('but accepts what sits at the limits: a 63-character name, a 200-character displayName in any script', async () => {

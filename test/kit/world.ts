@@ -29,6 +29,7 @@ import type { SecretObject } from '../../src/domain/secret.ts';
 import { MemoryMembers } from '../../src/memory/members.ts';
 import { MemorySecrets } from '../../src/memory/secrets.ts';
 import { KubeError } from '../../src/kube/errors.ts';
+import type { KindedWorkload } from '../../src/kube/cluster.ts';
 import { OpenRouterError, kindOfStatus } from '../../src/openrouter/errors.ts';
 import type { Clock } from '../../src/util/clock.ts';
 import { errorMessage } from '../../src/util/errors.ts';
@@ -468,6 +469,9 @@ export class World {
   /** knobs */
   credentialsValid = true;
   namespaceTerminating = false;
+  /** opted-in workloads using every member's Secret, and how many Argo Rollouts do */
+  workloads: KindedWorkload[] = [];
+  rollouts = 0;
   book!: KeyBook;
   guardrailBook!: GuardrailBook;
   deps!: MemberDeps;
@@ -507,7 +511,8 @@ export class World {
       policy: (name) => this.policies.get(name),
       namespaceLabels: () => ({}),
       namespaceTerminating: () => this.namespaceTerminating,
-      workloadsUsing: () => [],
+      workloadsUsing: () => this.workloads,
+      rolloutsUsing: () => this.rollouts,
       credentialsValid: () => this.credentialsValid,
       workspaceId: async () => undefined,
       refreshBook: () => book.refresh(this.keys, [undefined]),

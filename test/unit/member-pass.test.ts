@@ -3,6 +3,7 @@
  * TeamMembers, Secrets and OpenRouter, a manual clock, the real books. Each case asserts what OpenRouter, the
  * Secret, the status and the Events end up with, and the calls it took.
  */
+import { parseKeyName } from '../../src/controller/keyname.ts';
 import { describe, expect, it } from 'vitest';
 import { ANNOTATION_KEY_HASH, ANNOTATION_REACTIVATE, ANNOTATION_ROTATE } from '../../src/api/schema.ts';
 import { RELEASED_PREFIX } from '../../src/controller/keyname.ts';
@@ -302,6 +303,26 @@ describe('rotation', () => {
     expect(w.get('alice').status?.previousKeys).toEqual([expect.objectContaining({ hash: first.hash, state: 'Deleted' })]);
     expect(w.keysOf('alice').map((k) => k.hash)).toEqual([second?.hash]);
     expect(w.servedProblems('alice')).toEqual([]);
+  });
+
+  it('ends the overlap once every opted-in workload rolled out with the new key, but not while an Argo Rollout uses the Secret', async () => {
+    for (const rollouts of [0, 1]) {
+      const { w, first } = await provisioned({ rotation: { overlap: '1h' } });
+      w.annotate('alice', ANNOTATION_ROTATE, 'r');
+      await w.pass('alice');
+      const seq = parseKeyName(w.get('alice').status?.key?.name ?? '')?.seq;
+      // a Deployment whose pods all run the template that records the new key
+      w.workloads = [{ kind: 'Deployment', obj: {
+        metadata: { name: 'app', namespace: 'team', generation: 2, creationTimestamp: new Date(0) },
+        spec: { replicas: 1, selector: {}, template: { metadata: { annotations: { 'teamkeys.dev/key-generations': `alice-openrouter=${seq ?? 0}` } } } },
+        status: { observedGeneration: 2, replicas: 1, updatedReplicas: 1, availableReplicas: 1 },
+      } }];
+      w.rollouts = rollouts;
+      w.later(MINUTE);
+      await w.pass('alice');
+      expect(w.keys.key(first.hash)?.disabled, rollouts ? 'a Rollout keeps the previous key for the overlap' : 'rolled out: retired early').toBe(rollouts === 0);
+      expect(w.get('alice').status?.previousKeys?.[0]?.state).toBe(rollouts ? 'Draining' : 'Disabled');
+    }
   });
 
   it('never hands out more than the member limit at any step', async () => {

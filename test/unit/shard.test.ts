@@ -212,7 +212,7 @@ function world() {
         const p = parsePolicy(JSON.parse(JSON.stringify({ apiVersion: 'teamkeys.dev/v1alpha1', kind: 'KeyPolicy', ...stored })));
         if (!p) throw new Error('unreadable');
         await reconcilePolicy(p, members, members.filter((m) => m.metadata.namespace === ns), [], {
-          cluster, recorder, now: '2026-11-26T00:00:00Z', operator: id, selector: `team=${ns}`, guardrail: d, keyExists: () => true,
+          cluster, recorder, now: '2026-11-26T00:00:00Z', operator: id, selector: `team=${ns}`, guardrail: d, pool: undefined, keyExists: () => true,
         });
         return [];
       },

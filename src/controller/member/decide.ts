@@ -11,7 +11,7 @@ import type { MemberView } from './gather.ts';
 import { previewMatches } from './secret.ts';
 import { carriedSpend, effectiveBudget, keyBudget, windowId, type BudgetDecision, type DesiredBudget, type RetiredKey } from './budget.ts';
 import { disabledOutside, issued, keyOutlivesAllowance, keyRef, planKey, recoverPending, undone, type KeyPlan, type PendingRotation } from './plan.ts';
-import { rotationAsked, withPrevious, type RotationAsk } from './rotation.ts';
+import { rotationAsked, timed, withPrevious, type RotationAsk } from './rotation.ts';
 import type { Outcome } from './status.ts';
 
 export type Create = Extract<KeyPlan, { kind: 'create' }>;
@@ -104,7 +104,7 @@ export function decide(v: MemberView): Decision {
   const base = { kind: 'served' as const, confirm, budget, expired, carried, idle: idle.step, revoke: found.revoke, adopted: found.adopted, retireNow, keyOff, want };
   if (plan.kind === 'recover') return { ...base, status, plan, key: { kind: 'keep' }, secret };
   const guardrail = v.guardrail?.kind === 'ready' ? v.guardrail.id : undefined;
-  const pending = v.guardrail?.kind === 'pending' ? guardrailPending(policy.name) : undefined;
+  const pending = v.guardrail?.kind === 'pending' ? guardrailPending(policy.name) : v.workspace.kind === 'pending' ? workspacePending(policy.name, v.workspace.ref) : undefined;
   if (plan.kind === 'create') {
     const at = plan.reason === 'Initial' ? v.now : replaceNotBefore(status.budget?.retiredKeys, status.key?.issuedAt, v.now);
     if (at > v.now) {
@@ -130,9 +130,9 @@ export function decide(v: MemberView): Decision {
     return { ...base, status: marked, plan, key: { kind: 'hold' }, secret };
   }
   if (plan.kind === 'keep' && wantKey && !spec.suspended && !status.inactive && v.secret.kind !== 'foreign') {
-    const ask = rotationAsked({ ...v.member, status }, policy, v.now);
+    const ask = rotationAsked({ ...v.member, status }, policy, v.now, keyMoved(v, status.key));
     // a rotation asked for waits for the guardrail, reported; a scheduled one simply comes later (its slot untaken)
-    if (ask && pending) return { ...base, status, plan, key: ask.trigger === 'Scheduled' ? { kind: 'keep' } : pending, secret };
+    if (ask && pending) return { ...base, status, plan, key: timed(ask.trigger) ? { kind: 'keep' } : pending, secret };
     if (ask) return { ...base, status, plan, key: { kind: 'rotate', ask, guardrail }, secret };
   }
   return { ...base, status, plan, key: { kind: 'keep' }, secret };
@@ -141,6 +141,22 @@ export function decide(v: MemberView): Decision {
 /** No key is issued without the guardrail its policy wants; the policy's status write wakes the member when it exists. */
 function guardrailPending(policy: string): Extract<KeyAction, { kind: 'block' }> {
   return { kind: 'block', outcome: { ready: false, reason: 'GuardrailPending', message: `KeyPolicy "${policy}" restricts models or providers and its guardrail does not exist yet: no key is issued without it` }, disable: false, retryAfterMs: GUARDRAIL_WAIT_MS };
+}
+
+/** No key is issued before the workspace of its policy's pool exists (never in another workspace instead). */
+function workspacePending(policy: string, ref: string): Extract<KeyAction, { kind: 'block' }> {
+  return { kind: 'block', outcome: { ready: false, reason: 'WorkspacePending', message: `KeyPolicy "${policy}" pools its budget in workspace ${ref}, which the operator is still creating: no key is issued outside it` }, disable: false, retryAfterMs: GUARDRAIL_WAIT_MS };
+}
+
+/**
+ * Whether the key is in a workspace its policy moved away from: any other than a known target, or (moving back to
+ * the default workspace, whose id is not known) one the policy's status lists as left.
+ */
+function keyMoved(v: MemberView, key: KeyRef | undefined): boolean {
+  if (!key || v.workspace.kind === 'pending') return false;
+  const at = key.workspaceId ?? observedKey(v, key.hash)?.workspaceId;
+  if (at === undefined) return false;
+  return v.workspace.kind === 'ready' ? at !== v.workspace.id : v.formerWorkspaces.has(at);
 }
 
 /** The member's standing (the gate chain, below) as this pass sees it. */

@@ -45,6 +45,8 @@ export interface MemberDeps {
   namespaceTerminating: (name: string) => boolean;
   /** opted-in workloads that use this Secret (none with --restart-workloads=false) */
   workloadsUsing: (namespace: string, secret: string) => KindedWorkload[];
+  /** how many opted-in Argo Rollouts use this Secret */
+  rolloutsUsing: (namespace: string, secret: string) => number;
   credentialsValid: () => boolean;
   workspaceId: (policy: KeyPolicy) => Promise<string | undefined>;
   /** relists every workspace the operator uses: a partial list would make other members' keys look deleted */

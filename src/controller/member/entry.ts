@@ -161,6 +161,7 @@ function memberDeps(w: MemberWiring, rotationSlots: RotationSlots): MemberDeps {
     namespaceLabels: (name) => caches.namespaces.get(name)?.metadata?.labels,
     namespaceTerminating: (name) => caches.namespaces.get(name)?.metadata?.deletionTimestamp !== undefined,
     workloadsUsing: (ns, secret) => caches.workloadsUsing(ns, secret),
+    rolloutsUsing: (ns, secret) => caches.rolloutsUsing(ns, secret).length,
     credentialsValid: () => w.credentials.valid,
     workspaceId: (p) => keySync.workspaceId(p),
     refreshBook: () => keySync.refreshBook(),

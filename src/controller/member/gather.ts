@@ -5,7 +5,8 @@
  * cannot be trusted for them (confirmedKey, below): nothing later asks OpenRouter what the view already says.
  */
 import type { ResolvedPolicy } from '../../api/policy.ts';
-import { ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, memberSecretName, type TeamMember, type TeamMemberStatus } from '../../api/schema.ts';
+import { ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, memberSecretName, type KeyPolicy, type TeamMember, type TeamMemberStatus } from '../../api/schema.ts';
+import { WorkspacePending } from '../../domain/errors.ts';
 import type { KindedWorkload } from '../../kube/cluster.ts';
 import { isOpenRouter } from '../../openrouter/errors.ts';
 import type { Key, KeyPort } from '../../domain/key.ts';
@@ -59,7 +60,16 @@ export interface MemberView {
   keyGuardrail: string | undefined;
   usage: { rows: readonly UsageRow[]; at: string } | undefined;
   workloads: readonly KindedWorkload[];
+  /** opted-in Argo Rollouts that use the Secret */
+  rollouts: number;
+  /** where the policy wants keys now (its pool's workspace may not exist yet) */
+  workspace: WorkspaceTarget;
+  /** workspaces the policy's keys were moved out of (its status), by id */
+  formerWorkspaces: ReadonlySet<string>;
 }
+
+/** The workspace new keys go to: the default one, a known one, or one the policy's pool is still creating. */
+export type WorkspaceTarget = { kind: 'default' } | { kind: 'ready'; id: string } | { kind: 'pending'; ref: string };
 
 /** The view from the caches (and the few key reads the book cannot answer). */
 export async function gather(member: TeamMember, d: MemberDeps): Promise<MemberView> {
@@ -126,7 +136,20 @@ async function view(member: TeamMember, kind: SecretView['kind'], s: SecretObjec
     keyGuardrail: current && d.guardrailBook.guardrailOfKey(current.hash),
     usage: d.usage(member.metadata.uid),
     workloads: d.workloadsUsing(ns, secretName),
+    rollouts: d.rolloutsUsing(ns, secretName),
+    workspace: policy ? await workspaceTarget(policy.object, d) : { kind: 'default' },
+    formerWorkspaces: new Set((policy?.object.status?.formerWorkspaces ?? []).map((w) => w.id)),
   };
+}
+
+async function workspaceTarget(policy: KeyPolicy, d: MemberDeps): Promise<WorkspaceTarget> {
+  try {
+    const id = await d.workspaceId(policy);
+    return id === undefined ? { kind: 'default' } : { kind: 'ready', id };
+  } catch (e) {
+    if (e instanceof WorkspacePending) return { kind: 'pending', ref: e.ref };
+    throw e;
+  }
 }
 
 /**

@@ -78,6 +78,8 @@ export function undone(s: TeamMemberStatus): TeamMemberStatus {
 export function keyRef(k: Key, prev: KeyRef | undefined, issuedAt?: string): KeyRef {
   const same = prev?.hash === k.hash;
   const at = same ? prev.issuedAt : issuedAt;
+  // recorded for keys issued from now on only: an upgrade costs no status write per member
+  const ws = same ? prev.workspaceId : issuedAt !== undefined ? k.workspaceId : undefined;
   return {
     hash: k.hash,
     name: k.name,
@@ -87,6 +89,7 @@ export function keyRef(k: Key, prev: KeyRef | undefined, issuedAt?: string): Key
     ...(k.expiresAt ? { expiresAt: k.expiresAt } : {}),
     disabled: k.disabled,
     ...(k.limitUSD === undefined ? {} : { limitUSD: k.limitUSD }),
+    ...(ws ? { workspaceId: ws } : {}),
     reset: k.reset,
     includeByok: k.includeByok,
     // the mark lasts while the key stays disabled; re-enabled at OpenRouter, it is an ordinary key again

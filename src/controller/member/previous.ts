@@ -33,7 +33,8 @@ export async function tendPrevious(p: Pass, s: Progress, retireNow: boolean): Pr
   for (const prev of s.status.previousKeys ?? []) {
     // (one created during the overlap that has rolled out started with the new key)
     const pending = workloads.filter((w) => (seq === undefined || !rolledOut(w, v.secretName, seq)) && !startedAfter(w, Date.parse(prev.rotatedAt)));
-    const rolled = workloads.length > 0 && pending.length === 0;
+    // an Argo Rollout using the Secret: its restart's end is not judged, the previous key works the whole overlap
+    const rolled = workloads.length > 0 && pending.length === 0 && v.rollouts === 0;
     const overlapOver = now >= Date.parse(prev.retireAt);
     if (prev.state === 'Draining' && (retireNow || overlapOver || rolled)) {
       const keep = policy.deletionPolicy !== 'Delete';

@@ -7,6 +7,7 @@
  * reserve, and keeps working for the overlap (previous.ts retires it).
  */
 import type { RotationTrigger, TeamMemberStatus } from '../../api/schema.ts';
+import { WorkspacePending } from '../../domain/errors.ts';
 import { OpenRouterError } from '../../openrouter/errors.ts';
 import { keyName } from '../keyname.ts';
 import type { Key } from '../../domain/key.ts';
@@ -20,7 +21,7 @@ import { desiredSecret, keyHmac } from './secret.ts';
 /** What a dry-run Secret write carries instead of a key. */
 const DRY_RUN_KEY = 'teamkeys-dry-run';
 
-const TRIGGER_WORDS: Record<RotationTrigger, string> = { Scheduled: 'on schedule', Requested: 'as requested (teamkeys.dev/rotate)', Compromised: 'because the key was disabled outside', Renewal: 'ahead of its expiry (renewBefore)' };
+const TRIGGER_WORDS: Record<RotationTrigger, string> = { Scheduled: 'on schedule', Requested: 'as requested (teamkeys.dev/rotate)', Compromised: 'because the key was disabled outside', Renewal: 'ahead of its expiry (renewBefore)', WorkspaceMoved: 'into the policy\'s new workspace' };
 
 const REPLACED_BECAUSE = {
   Deleted: 'the key was deleted outside Kubernetes',
@@ -83,7 +84,9 @@ async function createKey(p: Pass, budget: DesiredBudget, s: Progress, o: CreateO
   const member = v.member;
   const seq = (s.status.keySeq ?? 0) + 1;
   const name = keyName({ cluster: d.clusterId, namespace: v.ns, member: member.metadata.name, uid: member.metadata.uid, seq });
-  const workspaceId = await d.workspaceId(policy.object);
+  // never elsewhere while the policy's own workspace is still being made (decide waits for it)
+  if (v.workspace.kind === 'pending') throw new WorkspacePending(v.workspace.ref);
+  const workspaceId = v.workspace.kind === 'ready' ? v.workspace.id : undefined;
   // the Secret must be writable before a key exists for it (quota, validation, admission): a refusal then costs
   // a dry run, never a key created and revoked per attempt
   const existing = s.secret;

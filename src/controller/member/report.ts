@@ -126,6 +126,8 @@ export function requeue(p: Pass, dec: Decision, a: Acted): Result {
   if (!s.key && u && u.dailyUSD + u.weeklyUSD + u.monthlyUSD + u.windowUSD > 0) ends.push(nextReset('daily', now) - now + 1_000);
   // a replacement that waits is looked at again when it is due
   if (throttledUntil !== undefined) ends.push(throttledUntil - now + 1_000);
+  // a move to the policy's new workspace that found every rotation slot taken asks again
+  if (dec.key.kind === 'rotate' && dec.key.ask.trigger === 'WorkspaceMoved' && s.key?.hash === v.status.key?.hash) ends.push(SLOT_WAIT_MS);
   return ends.length > 0 ? { requeueAfterMs: Math.max(1_000, Math.min(...ends)) } : {};
 }
 

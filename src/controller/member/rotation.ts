@@ -86,15 +86,24 @@ export function rotating(status: TeamMemberStatus): boolean {
 
 /**
  * What asks for a rotation now. Only for a member with a working key and no rotation in flight (one at a time);
- * an on-demand request goes before the schedule.
+ * an on-demand request goes first, then a move to the policy's new workspace, then the schedule or renewal.
  */
-export function rotationAsked(m: TeamMember, policy: ResolvedPolicy, now: number): RotationAsk | undefined {
+export function rotationAsked(m: TeamMember, policy: ResolvedPolicy, now: number, moved = false): RotationAsk | undefined {
   const status = m.status ?? {};
   if (!status.key || status.key.disabled || status.pendingKey || rotating(status)) return undefined;
   const request = pendingRequest(m);
   if (request) return { trigger: 'Requested', request };
+  if (moved) return { trigger: 'WorkspaceMoved' };
   const due = nextRotation({ status, spec: m.spec, uid: m.metadata.uid }, policy);
   return due !== undefined && now >= due.at ? { trigger: due.trigger } : undefined;
+}
+
+/**
+ * Rotations that may wait for a slot (--max-concurrent-rotations): the ones time or a policy edit brings, which
+ * would otherwise all start at once; a person's request and a leaked key never wait.
+ */
+export function timed(trigger: RotationTrigger): boolean {
+  return trigger === 'Scheduled' || trigger === 'Renewal' || trigger === 'WorkspaceMoved';
 }
 
 /**

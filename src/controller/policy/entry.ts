@@ -18,6 +18,9 @@ import { selectorText } from '../identity.ts';
 import type { KeyBook } from '../keybook.ts';
 import type { KeySync } from '../sync.ts';
 import { deleteStrayGuardrails, type GuardrailDeps } from './guardrail.ts';
+import type { PoolDeps } from './pool.ts';
+import type { KeyPort } from '../../domain/key.ts';
+import type { Workspaces } from '../../domain/workspace.ts';
 import { reconcilePolicy } from './reconcile.ts';
 import { guardrailName } from './rules.ts';
 
@@ -30,7 +33,9 @@ export interface PolicyWiring {
   guardrails: GuardrailPort;
   guardrailBook: GuardrailBook;
   book: KeyBook;
-  keySync: Pick<KeySync, 'workspaceId' | 'refreshGuardrails'>;
+  keySync: Pick<KeySync, 'resolve' | 'refreshGuardrails'>;
+  workspaces: Workspaces;
+  keys: KeyPort;
   clock: Clock;
   log: Logger;
   /** this operator's id (controller/identity.ts) */
@@ -42,14 +47,20 @@ export interface PolicyWiring {
 export class PolicyEntry {
   private readonly w: PolicyWiring;
   private readonly guardrailDeps: GuardrailDeps;
+  private readonly poolDeps: PoolDeps;
 
   constructor(w: PolicyWiring) {
     this.w = w;
     this.guardrailDeps = {
       guardrails: new BookedGuardrails(w.guardrails, w.guardrailBook), book: w.guardrailBook, clusterId: w.clusterId, recorder: w.recorder,
-      workspaceId: (p) => w.keySync.workspaceId(p),
+      // a guardrail is filed in the workspace the policy names (an owned one only holds the pool's keys)
+      workspaceId: (p) => (p.spec.workspace === undefined ? Promise.resolve(undefined) : w.keySync.resolve(p.spec.workspace)),
       refresh: () => w.keySync.refreshGuardrails(),
       now: () => new Date(w.clock.now()).toISOString(),
+    };
+    this.poolDeps = {
+      workspaces: w.workspaces, resolve: (ref) => w.keySync.resolve(ref), holdsKeys: (id) => w.book.holdsKeys(id), listsKeys: (id) => anyKey(w.keys, id),
+      recorder: w.recorder, clusterId: w.clusterId, policies: () => w.caches.allPolicies(), listing: () => w.book.refreshedFrom, checked: new Map(),
     };
   }
 
@@ -76,6 +87,7 @@ export class PolicyEntry {
       cluster: this.w.cluster, recorder: this.w.recorder, now: new Date(this.w.clock.now()).toISOString(),
       operator: clusterId, selector: selectorText(this.w.namespaceSelector),
       guardrail: credentials.valid ? this.guardrailDeps : undefined,
+      pool: credentials.valid ? this.poolDeps : undefined,
       keyExists: (hash) => this.w.book.get(hash) !== undefined,
     });
   }
@@ -87,4 +99,10 @@ export class PolicyEntry {
     if (deleted.length > 0) this.w.log.info({ guardrails: deleted }, 'deleted the guardrails of deleted policies');
     return {};
   }
+}
+
+/** Whether OpenRouter lists any key in the workspace (the first page says). */
+async function anyKey(keys: KeyPort, workspaceId: string): Promise<boolean> {
+  for await (const _ of keys.list({ workspaceId })) return true;
+  return false;
 }

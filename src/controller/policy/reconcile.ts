@@ -1,10 +1,13 @@
 import type { Parsed } from '../../api/objects.ts';
+import { resolvePolicy } from '../../api/policy.ts';
 import { POLICY_FINALIZER, POLICY_MODELS_MAX, POLICY_SELECTOR_MAX, type Condition, KeyPolicyStatus, type KeyPolicy, type PolicyOperatorStatus, type TeamMember } from '../../api/schema.ts';
 import type { Cluster } from '../../kube/cluster.ts';
 import { toJson } from '../../util/json.ts';
 import { usdShown } from '../../util/money.ts';
 import { isTrue, setCondition, withoutCondition } from '../conditions.ts';
 import { POLICY_PAUSED, isPaused } from '../pause.ts';
+import { deleteWorkspace, tendWorkspaces, type PoolDeps } from './pool.ts';
+import { poolStatus } from './poolstatus.ts';
 import type { Recorder } from '../events.ts';
 import type { Result } from '../failure.ts';
 import { mergePatch } from '../mergepatch.ts';
@@ -81,6 +84,8 @@ export interface PolicyDeps {
   selector: string | undefined;
   /** undefined while the management key is not valid: OpenRouter cannot be reached */
   guardrail: GuardrailDeps | undefined;
+  /** undefined while the management key is not valid, as above */
+  pool: PoolDeps | undefined;
   keyExists: (hash: string) => boolean;
 }
 
@@ -113,6 +118,10 @@ export async function reconcilePolicy(p: NonNullable<Parsed<KeyPolicy>>, members
     if (p.ok && finalizers.includes(POLICY_FINALIZER)) {
       if (!d.guardrail) return { requeueAfterMs: CREDENTIALS_WAIT_MS };
       await deleteGuardrails(p.value, ours, d.guardrail);
+      if (owned(prev).length > 0) {
+        if (!d.pool) return { requeueAfterMs: CREDENTIALS_WAIT_MS };
+        await releaseOwned(p.value, prev, d.pool);
+      }
     }
     if (finalizers.includes(POLICY_FINALIZER)) await d.cluster.setPolicyFinalizers(meta.name, meta.resourceVersion ?? '', finalizers.filter((f) => f !== POLICY_FINALIZER));
     return {};
@@ -156,6 +165,7 @@ export async function reconcilePolicy(p: NonNullable<Parsed<KeyPolicy>>, members
     ...(shown.guardrail === undefined ? {} : { guardrail: shown.guardrail }),
     operators,
   };
+  next = p.ok ? await withPool(p.value, next, prev, members, deleting, d) : { ...next, ...keptPool(prev) };
   const patch = mergePatch(toJson(p.ok ? p.value.status : p.raw.status), toJson(next));
   if (patch !== undefined) await d.cluster.patchPolicyStatus(meta.name, patch);
   // the operators serving a policy compute the same status: the one whose write made the change tells of it
@@ -165,9 +175,61 @@ export async function reconcilePolicy(p: NonNullable<Parsed<KeyPolicy>>, members
   if (reapedNow > reapedBefore) {
     await d.recorder.normal({ kind: 'KeyPolicy', metadata: meta }, 'KeysReaped', `${reapedNow} member key(s) disabled for inactivity (${next.inactivity?.deleted ?? 0} deleted): ${(next.inactivity?.members ?? []).join(', ')}`);
   }
+  for (const type of ['Pool', 'PoolBudget']) {
+    const before = prev.conditions?.find((c) => c.type === type);
+    const now = next.conditions?.find((c) => c.type === type);
+    if (!now || (before?.reason === now.reason && before.status === now.status)) continue;
+    if (now.reason === 'NearLimit') await d.recorder.warn({ kind: 'KeyPolicy', metadata: meta }, 'PoolWarning', now.message);
+    else if (now.reason === 'Exhausted') await d.recorder.warn({ kind: 'KeyPolicy', metadata: meta }, 'PoolExhausted', now.message);
+    else if (type === 'Pool' && now.status === 'False') await d.recorder.warn({ kind: 'KeyPolicy', metadata: meta }, poolProblem(now.reason), now.message);
+  }
   const ready = prev.conditions?.find((c) => c.type === 'Ready')?.reason;
   if (deleting && ready !== 'InUse') {
     await d.recorder.warn({ kind: 'KeyPolicy', metadata: meta }, 'DeletionBlocked', inUseMessage(users));
   }
   return {};
+}
+
+/** The workspace, pool and their conditions in the policy's status (as they were while OpenRouter is out of reach). */
+async function withPool(policy: KeyPolicy, next: KeyPolicyStatus, prev: KeyPolicyStatus, members: readonly TeamMember[], deleting: boolean, d: PolicyDeps): Promise<KeyPolicyStatus> {
+  const r = resolvePolicy(policy);
+  const out = d.pool && !deleting ? await tendWorkspaces(policy, r, prev, d.pool) : undefined;
+  const using = members.filter((m) => m.spec.policy === policy.metadata.name && !m.metadata.deletionTimestamp);
+  const pooled = poolStatus(r, using);
+  const workspace = out ? out.workspace : prev.workspace;
+  const former = out ? out.formerWorkspaces : (prev.formerWorkspaces ?? []);
+  const poolCondition = out ? out.condition : prev.conditions?.find((c) => c.type === 'Pool');
+  let conditions = poolCondition ? setCondition(next.conditions, poolCondition, policy.metadata.generation, d.now) : withoutCondition(next.conditions, 'Pool');
+  conditions = pooled ? setCondition(conditions, pooled.condition, policy.metadata.generation, d.now) : withoutCondition(conditions, 'PoolBudget');
+  return {
+    ...next,
+    ...(conditions ? { conditions } : {}),
+    ...(workspace ? { workspace } : {}),
+    ...(former.length > 0 ? { formerWorkspaces: former } : {}),
+    ...(pooled ? { pool: pooled.status } : {}),
+  };
+}
+
+/** A policy whose spec cannot be read keeps what its status said of its workspaces. */
+function keptPool(prev: KeyPolicyStatus): Partial<KeyPolicyStatus> {
+  return { ...(prev.workspace ? { workspace: prev.workspace } : {}), ...(prev.formerWorkspaces ? { formerWorkspaces: prev.formerWorkspaces } : {}), ...(prev.pool ? { pool: prev.pool } : {}) };
+}
+
+const owned = (s: KeyPolicyStatus) => [...(s.workspace ? [s.workspace] : []), ...(s.formerWorkspaces ?? [])].filter((w) => w.owned);
+
+/**
+ * A deleted policy's owned workspaces go once they are empty (by the last listing, or asked now); one still holding
+ * keys (kept by deletionPolicy Disable or Retain, or another operator's) stays, said once.
+ */
+async function releaseOwned(policy: KeyPolicy, prev: KeyPolicyStatus, d: PoolDeps): Promise<void> {
+  for (const w of owned(prev)) {
+    const holds = d.holdsKeys(w.id) ?? (await d.listsKeys(w.id));
+    if (holds) await d.recorder.normal(policy, 'WorkspaceKept', `workspace ${w.ref} still holds keys (kept by deletionPolicy, or not this operator's): it is left in place`);
+    else await deleteWorkspace(w, d, policy);
+  }
+}
+
+/** The Event of a Pool condition turning False: its reason. */
+function poolProblem(reason: string): 'PoolConflict' | 'PoolRejected' | 'WorkspaceNotReady' {
+  return reason === 'PoolConflict' || reason === 'PoolRejected' ? reason : 'WorkspaceNotReady';
 }
