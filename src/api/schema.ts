@@ -54,7 +54,8 @@ export const Budget = z
 
 /** A pooled cap per window, narrower windows lower: OpenRouter refuses a workspace budget otherwise. */
 const POOL_WINDOWS = ['daily', 'weekly', 'monthly', 'lifetime'] as const;
-const poolUsd = (what: string) => z.number().min(0.01).max(1_000_000).meta({ description: `${what}, in USD (0.01 to 1,000,000).` });
+// (a CEL rule too: the API server checks a fractional minimum against a whole number as if it were 0)
+const poolUsd = (what: string) => z.number().min(0.01).max(1_000_000).meta({ description: `${what}, in USD (0.01 to 1,000,000).`, ...cel({ rule: 'self >= 0.01', message: 'a pool window is at least 0.01 USD' }) });
 export type PoolWindow = (typeof POOL_WINDOWS)[number];
 const POOL_ORDER: [PoolWindow, PoolWindow][] = [['daily', 'weekly'], ['daily', 'monthly'], ['daily', 'lifetime'], ['weekly', 'monthly'], ['weekly', 'lifetime'], ['monthly', 'lifetime']];
 
@@ -201,6 +202,9 @@ const Inactivity = z
   });
 export type Inactivity = z.infer<typeof Inactivity>;
 
+/** The policy's rotation overlap in CEL, its default when rotation is omitted (a nested default applies only under its parent). */
+const OVERLAP = "(has(self.rotation) && has(self.rotation.overlap) ? duration(self.rotation.overlap) : duration('10m'))";
+
 export const KeyPolicySpec = z
   .object({
     budget: Budget.optional(),
@@ -233,7 +237,7 @@ export const KeyPolicySpec = z
       // at most half: a renewal always falls in the key's second half, so keys can never be replaced in a loop
       { rule: '!has(self.renewBefore) || (has(self.keyTTL) && duration(self.renewBefore) + duration(self.renewBefore) <= duration(self.keyTTL))', message: 'renewBefore needs keyTTL and must be at most half of it', fieldPath: '.renewBefore' },
       // the previous key must outlive its overlap: renewal starts at least the overlap before the expiry
-      { rule: "!has(self.keyTTL) || !has(self.rotation) || (has(self.renewBefore) ? duration(self.renewBefore) > duration(self.rotation.overlap) : duration(self.rotation.overlap) + duration(self.rotation.overlap) + duration(self.rotation.overlap) < duration(self.keyTTL))", message: 'rotation.overlap must be shorter than renewBefore (default: a third of keyTTL), so a previous key does not expire while it drains', fieldPath: '.rotation.overlap' },
+      { rule: `!has(self.keyTTL) || (has(self.renewBefore) ? duration(self.renewBefore) > ${OVERLAP} : ${OVERLAP} + ${OVERLAP} + ${OVERLAP} < duration(self.keyTTL))`, message: 'rotation.overlap (default 10m) must be shorter than renewBefore (default: a third of keyTTL), so a previous key does not expire while it drains', fieldPath: '.rotation.overlap' },
     ),
   });
 export type KeyPolicySpec = z.infer<typeof KeyPolicySpec>;

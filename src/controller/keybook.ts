@@ -1,3 +1,4 @@
+import { isOpenRouter } from '../openrouter/errors.ts';
 import type { Key, KeyPort } from '../domain/key.ts';
 import type { Clock } from '../util/clock.ts';
 
@@ -95,9 +96,16 @@ export class KeyBook {
     const order = workspaceIds.includes(undefined) ? [undefined, ...named] : named;
     for (const ws of order) {
       if (ws !== undefined && listed.has(ws)) continue;
-      for await (const k of keys.list({ workspaceId: ws })) {
-        next.set(k.hash, k);
-        if (k.workspaceId) listed.add(k.workspaceId);
+      try {
+        for await (const k of keys.list({ workspaceId: ws })) {
+          next.set(k.hash, k);
+          if (k.workspaceId) listed.add(k.workspaceId);
+        }
+      } catch (e) {
+        // a workspace a policy left that was deleted since holds no key: it must not stop the listing of all the
+        // others (it stays unlisted; the policy lets go of it). Any other failure fails the refresh
+        if (ws === undefined || !(isOpenRouter(e, 'notFound') || isOpenRouter(e, 'badRequest'))) throw e;
+        continue;
       }
       if (ws !== undefined) listed.add(ws);
     }

@@ -54,9 +54,14 @@ export interface KeySyncDeps {
   metricsSkipped?: (rows: number) => void;
 }
 
+/** How long a workspace that could not be resolved is not asked about again. */
+const RESOLVE_RETRY_MS = 60_000;
+
 export class KeySync {
   private readonly d: KeySyncDeps;
   private readonly workspaceIds = new Map<string, string>();
+  /** workspaces that could not be resolved, and when: every member pass of their policy would ask otherwise */
+  private readonly unresolved = new Map<string, { at: number; error: unknown }>();
   private last = 0;
   private firstRun: Promise<void> | undefined;
   private usageRun: Promise<boolean> | undefined;
@@ -193,13 +198,21 @@ export class KeySync {
     return this.resolve(ws.ref);
   }
 
-  /** A workspace slug or id to its id, asked once per process. */
+  /** A workspace slug or id to its id, asked once per process; a failure is not asked again for a minute. */
   async resolve(ref: string): Promise<string> {
     const known = this.workspaceIds.get(ref);
     if (known) return known;
-    const id = await this.d.keys.workspaceId(ref);
-    this.workspaceIds.set(ref, id);
-    return id;
+    const failed = this.unresolved.get(ref);
+    if (failed && this.d.clock.now() - failed.at < RESOLVE_RETRY_MS) throw failed.error;
+    try {
+      const id = await this.d.keys.workspaceId(ref);
+      this.workspaceIds.set(ref, id);
+      this.unresolved.delete(ref);
+      return id;
+    } catch (e) {
+      this.unresolved.set(ref, { at: this.d.clock.now(), error: e });
+      throw e;
+    }
   }
 
   private async allWorkspaceIds(): Promise<(string | undefined)[]> {
@@ -207,6 +220,8 @@ export class KeySync {
     for (const p of this.d.caches.allPolicies()) {
       // workspaces the policy's keys were moved out of stay listed until they hold none
       for (const w of p.status?.formerWorkspaces ?? []) ids.push(w.id);
+      // and the one its status records: the spec may already name another (a move not yet reconciled, a pause)
+      if (p.status?.workspace) ids.push(p.status.workspace.id);
       try {
         ids.push(await this.workspaceId(p));
       } catch (e) {

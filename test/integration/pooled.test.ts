@@ -131,6 +131,13 @@ it('two policies pooling one named workspace: the older sets its budgets, the ot
   expect(budgets).toMatchObject({ monthly: { limitUsd: 50 }, daily: { limitUsd: 5 } });
   // the second policy's members share the pool: their keys are in the shared workspace too
   expect(emuKey((await env.ready(n, 's')).status?.key?.hash)?.workspaceId).toBe(shared.id);
+  expect((await policyStatus(`second-${n}`))?.pool, 'a pool another policy sets is not shown as its own').toBeUndefined();
+  // the second policy drops its pool: the first one's budgets stay
+  await env.apply(aPolicy(`second-${n}`, { workspace: shared.slug }));
+  await eventually(async () => ((await policyStatus(`second-${n}`))?.conditions?.some((c) => c.type === 'Pool') ? undefined : true), 10_000, 'second policy unpooled');
+  await env.op.sync();
+  await env.settled();
+  expect(env.emu.store.state.workspaces.find((w) => w.id === shared.id)?.budgets).toMatchObject({ monthly: { limitUsd: 50 }, daily: { limitUsd: 5 } });
 });
 
 it('a pooled policy deleted: its owned workspace goes once it holds no key, and stays while a retained key is in it', async () => {
@@ -144,4 +151,30 @@ it('a pooled policy deleted: its owned workspace goes once it holds no key, and 
     const kept = env.logs.some((l) => l.includes(`"object":"KeyPolicy/${name}"`) && l.includes('"reason":"WorkspaceKept"'));
     expect({ exists: workspace(ws) !== undefined, kept }, 'deleted with the policy unless a retained key is in it').toEqual(deletionPolicy === 'Delete' ? { exists: false, kept: false } : { exists: true, kept: true });
   }
+});
+
+it('an owned workspace deleted outside is made again at the next listing, and the member gets a key in it', async () => {
+  const name = `redo-${n}`;
+  await env.apply([aPolicy(name, { pool: { monthly: 30 } }), aMember(n, 'redo', name)]);
+  const first = await env.ready(n, 'redo');
+  const ws = (await eventually(async () => (await policyStatus(name))?.workspace, 10_000, 'workspace')).id;
+  // suspended, its key is disabled: OpenRouter then lets a person delete the workspace (and the keys in it)
+  await env.apply(aMember(n, 'redo', { policy: name, suspended: true }));
+  await eventually(() => (emuKey(first.status?.key?.hash)?.disabled ? true : undefined), 10_000, 'key disabled');
+  const doomed = workspace(ws);
+  if (!doomed) throw new Error("no workspace");
+  env.emu.store.deleteWorkspace(doomed);
+  await env.apply(aMember(n, 'redo', { policy: name, suspended: false }));
+  await env.op.sync();
+  await env.settled();
+  await env.op.sync();
+  await env.settled();
+  const again = await eventually(async () => {
+    const w = (await policyStatus(name))?.workspace;
+    return w && w.id !== ws ? w : undefined;
+  }, 15_000, 'workspace made again');
+  expect(workspace(again.id)?.budgets).toMatchObject({ monthly: { limitUsd: 30 } });
+  expect((await policyStatus(name))?.formerWorkspaces, 'a deleted workspace is not waited for').toBeUndefined();
+  const m = await env.ready(n, 'redo');
+  expect(emuKey(m.status?.key?.hash)?.workspaceId).toBe(again.id);
 });

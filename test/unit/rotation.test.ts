@@ -75,11 +75,14 @@ describe('when a key rotates', () => {
       expect(nextRotation({ status: { key: ttlKey }, spec: {}, uid: 'uid-1' }, lateSchedule)?.trigger).toBe('Renewal');
     });
 
-    it('asks for the renewal once due, never before', () => {
+    it('asks for the renewal once due, never before; close to the expiry it takes no slot', () => {
       const m = (now: number) => rotationAsked({ ...member({ key: ttlKey }), spec: { policy: 'p', suspended: false } }, ttl, now);
       const due = renewalDue(ttlKey, {}, 'uid-1', ttl) ?? 0;
       expect(m(due - 1)).toBeUndefined();
       expect(m(due)).toEqual({ trigger: 'Renewal' });
+      // the default overlap (10m) and an hour to spare
+      expect(m(end - 71 * 60_000)).toEqual({ trigger: 'Renewal' });
+      expect(m(end - 69 * 60_000)).toEqual({ trigger: 'Renewal', urgent: true });
     });
   });
 
@@ -127,6 +130,8 @@ describe('what the keys of a rotation may spend', () => {
     [3, ['k0', 'k1', 'k3']],
     [99, ['k0', 'k1', 'k2', 'k3']],
   ])('keeps the history limit the policy sets (%i), never dropping the key just added', (limit, want) => {
+    // a leaked key enters as Deleted: still the newest, so it stays
+    expect(withPrevious([prev({ hash: 'old', state: 'Disabled' })], prev({ hash: 'leaked', state: 'Deleted' }), 1).map((p) => p.hash)).toEqual(['leaked']);
     let list: PreviousKey[] = [];
     for (let i = 0; i < 4; i++) list = withPrevious(list, prev({ hash: `k${i}`, state: i === 3 ? 'Draining' : i === 2 ? 'Deleted' : 'Disabled' }), limit);
     expect(list.map((p) => p.hash)).toEqual(want);

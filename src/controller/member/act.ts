@@ -64,7 +64,7 @@ async function serve(p: Pass, dec: Served): Promise<Acted | { blocking: Blocking
   const budget = dec.budget;
   const k = dec.key;
   // scheduled rotations are bounded in number (--max-concurrent-rotations); asked-for ones are not
-  const rotating = k.kind === 'rotate' && (!timed(k.ask.trigger) || d.rotationSlot(v.id));
+  const rotating = k.kind === 'rotate' && (!timed(k.ask.trigger) || k.ask.urgent === true || d.rotationSlot(v.id));
   // the key about to go (deleted idle, replaced, rotated away from) is read fresh, once: what it spent since the
   // last list counts too. Gone (a 404), the last observation stands in; any other failure retries the pass
   const going = dec.idle.kind === 'deleteKey' ? dec.idle.key.hash : k.kind === 'create' ? k.plan.revoke : rotating ? dec.status.key?.hash : undefined;

@@ -104,7 +104,7 @@ export function decide(v: MemberView): Decision {
   const base = { kind: 'served' as const, confirm, budget, expired, carried, idle: idle.step, revoke: found.revoke, adopted: found.adopted, retireNow, keyOff, want };
   if (plan.kind === 'recover') return { ...base, status, plan, key: { kind: 'keep' }, secret };
   const guardrail = v.guardrail?.kind === 'ready' ? v.guardrail.id : undefined;
-  const pending = v.guardrail?.kind === 'pending' ? guardrailPending(policy.name) : v.workspace.kind === 'pending' ? workspacePending(policy.name, v.workspace.ref) : undefined;
+  const pending = v.guardrail?.kind === 'pending' ? guardrailPending(policy.name) : v.workspace.kind === 'pending' ? workspacePending(policy.name, v.workspace.ref, v.workspace.why) : undefined;
   if (plan.kind === 'create') {
     const at = plan.reason === 'Initial' ? v.now : replaceNotBefore(status.budget?.retiredKeys, status.key?.issuedAt, v.now);
     if (at > v.now) {
@@ -132,7 +132,7 @@ export function decide(v: MemberView): Decision {
   if (plan.kind === 'keep' && wantKey && !spec.suspended && !status.inactive && v.secret.kind !== 'foreign') {
     const ask = rotationAsked({ ...v.member, status }, policy, v.now, keyMoved(v, status.key));
     // a rotation asked for waits for the guardrail, reported; a scheduled one simply comes later (its slot untaken)
-    if (ask && pending) return { ...base, status, plan, key: timed(ask.trigger) ? { kind: 'keep' } : pending, secret };
+    if (ask && pending) return { ...base, status, plan, key: timed(ask.trigger) && !ask.urgent ? { kind: 'keep' } : pending, secret };
     if (ask) return { ...base, status, plan, key: { kind: 'rotate', ask, guardrail }, secret };
   }
   return { ...base, status, plan, key: { kind: 'keep' }, secret };
@@ -144,8 +144,8 @@ function guardrailPending(policy: string): Extract<KeyAction, { kind: 'block' }>
 }
 
 /** No key is issued before the workspace of its policy's pool exists (never in another workspace instead). */
-function workspacePending(policy: string, ref: string): Extract<KeyAction, { kind: 'block' }> {
-  return { kind: 'block', outcome: { ready: false, reason: 'WorkspacePending', message: `KeyPolicy "${policy}" pools its budget in workspace ${ref}, which the operator is still creating: no key is issued outside it` }, disable: false, retryAfterMs: GUARDRAIL_WAIT_MS };
+function workspacePending(policy: string, ref: string, why: string): Extract<KeyAction, { kind: 'block' }> {
+  return { kind: 'block', outcome: { ready: false, reason: 'WorkspacePending', message: `KeyPolicy "${policy}" puts its keys in workspace ${ref}, ${why}: no key is issued elsewhere` }, disable: false, retryAfterMs: GUARDRAIL_WAIT_MS };
 }
 
 /**

@@ -4,6 +4,7 @@
  * the key, the key list), since a lagging cache must not decide those alone. Keys are read here too when the book
  * cannot be trusted for them (confirmedKey, below): nothing later asks OpenRouter what the view already says.
  */
+import { errorMessage } from '../../util/errors.ts';
 import type { ResolvedPolicy } from '../../api/policy.ts';
 import { ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, memberSecretName, type KeyPolicy, type TeamMember, type TeamMemberStatus } from '../../api/schema.ts';
 import { WorkspacePending } from '../../domain/errors.ts';
@@ -68,8 +69,11 @@ export interface MemberView {
   formerWorkspaces: ReadonlySet<string>;
 }
 
-/** The workspace new keys go to: the default one, a known one, or one the policy's pool is still creating. */
-export type WorkspaceTarget = { kind: 'default' } | { kind: 'ready'; id: string } | { kind: 'pending'; ref: string };
+/**
+ * The workspace new keys go to: the default one, a known one, one the policy's pool is still creating, or one that
+ * cannot be resolved now (then only new keys wait: suspension, expiry and limits still apply).
+ */
+export type WorkspaceTarget = { kind: 'default' } | { kind: 'ready'; id: string } | { kind: 'pending'; ref: string; why: string };
 
 /** The view from the caches (and the few key reads the book cannot answer). */
 export async function gather(member: TeamMember, d: MemberDeps): Promise<MemberView> {
@@ -147,8 +151,8 @@ async function workspaceTarget(policy: KeyPolicy, d: MemberDeps): Promise<Worksp
     const id = await d.workspaceId(policy);
     return id === undefined ? { kind: 'default' } : { kind: 'ready', id };
   } catch (e) {
-    if (e instanceof WorkspacePending) return { kind: 'pending', ref: e.ref };
-    throw e;
+    if (e instanceof WorkspacePending) return { kind: 'pending', ref: e.ref, why: 'which the operator is still creating' };
+    return { kind: 'pending', ref: policy.spec.workspace ?? '', why: `which cannot be resolved now (${errorMessage(e)})` };
   }
 }
 

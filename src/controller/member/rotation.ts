@@ -9,7 +9,12 @@ export interface RotationAsk {
   trigger: RotationTrigger;
   /** the annotation value asked with, recorded as lastRequest once the rotation is done */
   request?: string | undefined;
+  /** a renewal this close to the key's expiry takes no slot (--max-concurrent-rotations): it cannot wait */
+  urgent?: true;
 }
+
+/** How close to its expiry a renewal stops waiting for a slot: the overlap, and an hour to spare. */
+const URGENT_MS = 3_600_000;
 
 /** The most a scheduled rotation is moved earlier per member, so members created together do not rotate together. */
 const SPREAD_CAP_MS = 24 * 3_600_000;
@@ -95,7 +100,9 @@ export function rotationAsked(m: TeamMember, policy: ResolvedPolicy, now: number
   if (request) return { trigger: 'Requested', request };
   if (moved) return { trigger: 'WorkspaceMoved' };
   const due = nextRotation({ status, spec: m.spec, uid: m.metadata.uid }, policy);
-  return due !== undefined && now >= due.at ? { trigger: due.trigger } : undefined;
+  if (due === undefined || now < due.at) return undefined;
+  const end = status.key.expiresAt ? Date.parse(status.key.expiresAt) : Number.POSITIVE_INFINITY;
+  return due.trigger === 'Renewal' && end - now < policy.rotation.overlapMs + URGENT_MS ? { trigger: due.trigger, urgent: true } : { trigger: due.trigger };
 }
 
 /**
@@ -113,7 +120,7 @@ export function timed(trigger: RotationTrigger): boolean {
 export function withPrevious(list: readonly PreviousKey[] | undefined, entry: PreviousKey, limit: number): PreviousKey[] {
   const all = [...(list ?? []).filter((p) => p.hash !== entry.hash), entry];
   while (all.length > Math.max(1, Math.min(limit, PREVIOUS_KEYS_MAX))) {
-    const gone = all.findIndex((p) => p.state === 'Deleted');
+    const gone = all.findIndex((p, i) => p.state === 'Deleted' && i < all.length - 1);
     all.splice(gone >= 0 ? gone : 0, 1);
   }
   return all;

@@ -53,10 +53,11 @@ export async function tendWorkspaces(policy: KeyPolicy, r: ResolvedPolicy, prev:
     const message = isOpenRouter(e, 'notFound') ? `workspace ${target?.ref ?? ''} does not exist at OpenRouter` : `could not set up workspace ${target?.ref ?? ''}: ${errorMessage(e)}`;
     return { workspace: prev.workspace, formerWorkspaces: prev.formerWorkspaces ?? [], condition: r.pool ? { type: 'Pool', status: 'False', reason: 'WorkspaceNotReady', message } : undefined };
   }
-  const former = await letGo(leftBehind(prev, current), d, policy);
+  const former = await letGo(await leftBehind(prev, current, d), d, policy);
+  const applied = prev.conditions?.some((c) => c.type === 'Pool' && c.reason === 'Applied') === true;
   if (r.pool && current) condition = await setBudgets(policy, r, current, d);
-  else if (prev.pool && prev.workspace && prev.workspace.id === current?.id) {
-    // the pool was taken off the policy: its budgets go with it
+  else if (applied && prev.workspace && prev.workspace.id === current?.id) {
+    // the pool was taken off the policy: the budgets it set go with it (never those of the policy it conflicted with)
     await clearBudgets(prev.workspace.id, d);
   }
   return { workspace: current, formerWorkspaces: former, condition };
@@ -65,7 +66,9 @@ export async function tendWorkspaces(policy: KeyPolicy, r: ResolvedPolicy, prev:
 /** The workspace as it is now: an owned one is created when missing (another operator may just have made it). */
 async function ensure(policy: KeyPolicy, target: { ref: string; owned: boolean }, recorded: PolicyWorkspace | undefined, d: PoolDeps): Promise<PolicyWorkspace> {
   if (!target.owned) return { ref: target.ref, id: recorded?.ref === target.ref ? recorded.id : await d.resolve(target.ref), owned: false };
-  if (recorded?.ref === target.ref && recorded.owned) return recorded;
+  // looked at again once per key listing: a workspace deleted outside is made again (its keys then move into it)
+  const mark = `workspace|${recorded?.id ?? ''}|${d.listing() ?? ''}`;
+  if (recorded?.ref === target.ref && recorded.owned && d.checked.get(`${policy.metadata.uid}/workspace`) === mark) return recorded;
   let w = await d.workspaces.get(target.ref);
   if (!w) {
     try {
@@ -77,13 +80,18 @@ async function ensure(policy: KeyPolicy, target: { ref: string; owned: boolean }
       if (!w) throw e;
     }
   }
+  if (w.id === recorded?.id) d.checked.set(`${policy.metadata.uid}/workspace`, mark);
   return { ref: target.ref, id: w.id, owned: true };
 }
 
-/** The workspaces left behind: the one recorded before, if the policy moved, and the ones already waiting. */
-function leftBehind(prev: KeyPolicyStatus, current: PolicyWorkspace | undefined): PolicyWorkspace[] {
+/**
+ * The workspaces left behind: the one recorded before, if the policy moved, and the ones already waiting. An owned
+ * one deleted outside (and so made again) holds nothing to wait for: listing a workspace that is gone would fail.
+ */
+async function leftBehind(prev: KeyPolicyStatus, current: PolicyWorkspace | undefined, d: PoolDeps): Promise<PolicyWorkspace[]> {
   const out = (prev.formerWorkspaces ?? []).filter((w) => w.id !== current?.id);
-  if (prev.workspace && prev.workspace.id !== current?.id && !out.some((w) => w.id === prev.workspace?.id)) out.push(prev.workspace);
+  const left = prev.workspace && prev.workspace.id !== current?.id && !out.some((w) => w.id === prev.workspace?.id) ? prev.workspace : undefined;
+  if (left && (!left.owned || (await d.workspaces.get(left.id)) !== undefined)) out.push(left);
   // bounded like every list in status: past the bound, the oldest that is not owned goes from view first
   while (out.length > FORMER_WORKSPACES_MAX) {
     const i = out.findIndex((w) => !w.owned);
@@ -99,13 +107,24 @@ function leftBehind(prev: KeyPolicyStatus, current: PolicyWorkspace | undefined)
 async function letGo(former: PolicyWorkspace[], d: PoolDeps, policy: KeyPolicy): Promise<PolicyWorkspace[]> {
   const kept: PolicyWorkspace[] = [];
   for (const w of former) {
-    if (d.holdsKeys(w.id) !== false) {
+    const holds = d.holdsKeys(w.id);
+    // not listed: one that no longer exists (deleted outside) is let go; asked once per key listing
+    if (holds === undefined && (await deletedOutside(w, d, policy))) continue;
+    if (holds !== false) {
       kept.push(w);
       continue;
     }
     if (w.owned && !(await deleteWorkspace(w, d, policy))) kept.push(w);
   }
   return kept;
+}
+
+async function deletedOutside(w: PolicyWorkspace, d: PoolDeps, policy: KeyPolicy): Promise<boolean> {
+  const key = `${policy.metadata.uid}/former/${w.id}`;
+  const mark = String(d.listing() ?? '');
+  if (d.checked.get(key) === mark) return false;
+  d.checked.set(key, mark);
+  return (await d.workspaces.get(w.id)) === undefined;
 }
 
 /** Deletes an owned workspace that holds no key; false when OpenRouter refused (it is tried again later). */
@@ -120,9 +139,12 @@ export async function deleteWorkspace(w: PolicyWorkspace, d: PoolDeps, policy: K
   return true;
 }
 
-/** The policy that sets a workspace's budgets: of those pooling it, the oldest (then by name). */
-function claimant(ref: string, policies: readonly KeyPolicy[]): KeyPolicy | undefined {
-  const pooling = policies.filter((p) => p.spec.pool && p.spec.workspace === ref && p.metadata.deletionTimestamp === undefined);
+/**
+ * The policy that sets a workspace's budgets: of those pooling it (named by slug or by id: the one a policy's status
+ * resolved it to), the oldest (then by name).
+ */
+function claimant(ws: PolicyWorkspace, policies: readonly KeyPolicy[]): KeyPolicy | undefined {
+  const pooling = policies.filter((p) => p.spec.pool && p.metadata.deletionTimestamp === undefined && (p.spec.workspace === ws.ref || p.spec.workspace === ws.id || p.status?.workspace?.id === ws.id));
   const at = (p: KeyPolicy) => (p.metadata.creationTimestamp instanceof Date ? p.metadata.creationTimestamp.toISOString() : p.metadata.creationTimestamp ?? '');
   return pooling.toSorted((a, b) => (at(a) < at(b) ? -1 : at(a) > at(b) ? 1 : a.metadata.name < b.metadata.name ? -1 : 1))[0];
 }
@@ -132,7 +154,7 @@ async function setBudgets(policy: KeyPolicy, r: ResolvedPolicy, ws: PolicyWorksp
   const pool = r.pool;
   if (!pool) throw new Error('setBudgets without a pool');
   if (!ws.owned) {
-    const first = claimant(ws.ref, d.policies());
+    const first = claimant(ws, d.policies().map((p) => (p.metadata.uid === policy.metadata.uid ? policy : p)));
     if (first && first.metadata.name !== policy.metadata.name) {
       return { type: 'Pool', status: 'False', reason: 'PoolConflict', message: `KeyPolicy ${first.metadata.name} already pools workspace ${ws.ref} (the oldest sets its budgets): this policy's pool is not applied; its keys share that pool` };
     }

@@ -195,7 +195,9 @@ async function withPool(policy: KeyPolicy, next: KeyPolicyStatus, prev: KeyPolic
   const r = resolvePolicy(policy);
   const out = d.pool && !deleting ? await tendWorkspaces(policy, r, prev, d.pool) : undefined;
   const using = members.filter((m) => m.spec.policy === policy.metadata.name && !m.metadata.deletionTimestamp);
-  const pooled = poolStatus(r, using);
+  // a pool another policy sets is not this one's to show (without OpenRouter, as the last pass found it)
+  const conflicted = (out ? out.condition : prev.conditions?.find((c) => c.type === 'Pool'))?.reason === 'PoolConflict';
+  const pooled = conflicted ? undefined : poolStatus(r, using);
   const workspace = out ? out.workspace : prev.workspace;
   const former = out ? out.formerWorkspaces : (prev.formerWorkspaces ?? []);
   const poolCondition = out ? out.condition : prev.conditions?.find((c) => c.type === 'Pool');
@@ -223,7 +225,8 @@ const owned = (s: KeyPolicyStatus) => [...(s.workspace ? [s.workspace] : []), ..
  */
 async function releaseOwned(policy: KeyPolicy, prev: KeyPolicyStatus, d: PoolDeps): Promise<void> {
   for (const w of owned(prev)) {
-    const holds = d.holdsKeys(w.id) ?? (await d.listsKeys(w.id));
+    // (a listing's "yes" may be stale: another operator's members may have left since; asked again)
+    const holds = d.holdsKeys(w.id) === false ? false : await d.listsKeys(w.id);
     if (holds) await d.recorder.normal(policy, 'WorkspaceKept', `workspace ${w.ref} still holds keys (kept by deletionPolicy, or not this operator's): it is left in place`);
     else await deleteWorkspace(w, d, policy);
   }
