@@ -1,3 +1,4 @@
+import { unknownWorkspace } from '../openrouter/errors.ts';
 import type { Guardrail, GuardrailPort, GuardrailRules } from '../domain/guardrail.ts';
 
 /**
@@ -112,12 +113,17 @@ export class GuardrailBook {
     const next = new GuardrailBook();
     const seen = new Set<string>();
     for (const ws of new Set(workspaceIds)) {
-      for await (const g of port.list(ws)) {
-        // the default workspace may also be named by its id: each guardrail once
-        if (!ours(g.name) || seen.has(g.id)) continue;
-        seen.add(g.id);
-        next.byId.set(g.id, g);
-        next.keysOf.set(g.id, new Set());
+      try {
+        for await (const g of port.list(ws)) {
+          // the default workspace may also be named by its id: each guardrail once
+          if (!ours(g.name) || seen.has(g.id)) continue;
+          seen.add(g.id);
+          next.byId.set(g.id, g);
+          next.keysOf.set(g.id, new Set());
+        }
+      } catch (e) {
+        // a named workspace OpenRouter does not know holds no guardrail of ours: the others are still listed
+        if (ws === undefined || !unknownWorkspace(e)) throw e;
       }
     }
     for (const id of next.byId.keys()) {

@@ -1,4 +1,4 @@
-import { isOpenRouter } from '../openrouter/errors.ts';
+import { unknownWorkspace } from '../openrouter/errors.ts';
 import type { Key, KeyPort } from '../domain/key.ts';
 import type { Clock } from '../util/clock.ts';
 
@@ -104,7 +104,7 @@ export class KeyBook {
       } catch (e) {
         // a workspace a policy left that was deleted since holds no key: it must not stop the listing of all the
         // others (it stays unlisted; the policy lets go of it). Any other failure fails the refresh
-        if (ws === undefined || !(isOpenRouter(e, 'notFound') || isOpenRouter(e, 'badRequest'))) throw e;
+        if (ws === undefined || !unknownWorkspace(e)) throw e;
         continue;
       }
       if (ws !== undefined) listed.add(ws);

@@ -61,7 +61,7 @@ export class KeySync {
   private readonly d: KeySyncDeps;
   private readonly workspaceIds = new Map<string, string>();
   /** workspaces that could not be resolved, and when: every member pass of their policy would ask otherwise */
-  private readonly unresolved = new Map<string, { at: number; error: unknown }>();
+  private readonly unresolved = new Map<string, { at: number; error: unknown; warned?: boolean }>();
   private last = 0;
   private firstRun: Promise<void> | undefined;
   private usageRun: Promise<boolean> | undefined;
@@ -228,6 +228,10 @@ export class KeySync {
         // an owned workspace not created yet holds no key; one policy naming a workspace that does not exist must
         // not stop usage, drift and sweeps for all
         if (e instanceof WorkspacePending) continue;
+        // said once per failed lookup (a minute), not at every listing that meets it
+        const failed = p.spec.workspace === undefined ? undefined : this.unresolved.get(p.spec.workspace);
+        if (failed?.warned) continue;
+        if (failed) failed.warned = true;
         this.d.log.warn({ policy: p.metadata.name, workspace: p.spec.workspace, err: errorMessage(e) }, 'cannot resolve the policy workspace; its keys are not listed');
       }
     }

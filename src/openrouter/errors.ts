@@ -58,6 +58,14 @@ export function isOpenRouter(e: unknown, kind: OpenRouterErrorKind): e is OpenRo
   return e instanceof OpenRouterError && e.kind === kind;
 }
 
+/**
+ * A listing scoped to a named workspace that OpenRouter does not know (deleted since, or one another account's
+ * operator recorded in a shared policy's status): it holds nothing of ours, and must not fail the listing of the others.
+ */
+export function unknownWorkspace(e: unknown): boolean {
+  return isOpenRouter(e, 'notFound') || isOpenRouter(e, 'badRequest');
+}
+
 /** A delete whose target is already gone has done its job: its 404 is swallowed, every other failure is not. */
 export async function goneIsDone(deletion: Promise<unknown>): Promise<void> {
   try {

@@ -3,7 +3,7 @@
  * in their own workspace, and nothing done for one touches the other.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { eventually } from './kube.ts';
+import { MERGE, eventually } from './kube.ts';
 import { startEnv, type Env } from './env.ts';
 import { expectNoKeyStrings } from './scan.ts';
 import { aMember, aPolicy } from '../kit/objects.ts';
@@ -70,6 +70,22 @@ it('sweeps orphans in every workspace in use, and only this cluster\'s', async (
   await env.op.sync();
   expect(key(orphan.key.hash)).toBeUndefined();
   expect(key(foreign.key.hash)).toBeDefined();
+});
+
+it('stops nothing when a policy served elsewhere records a workspace this account does not know', async () => {
+  // another OpenRouter account's operator shares the cluster and pooled a policy: its status names that account's
+  // workspace, which every listing here meets (400 at the guardrail list, as OpenRouter answers an unknown workspace)
+  const foreign = `ws-foreign-${ns}`;
+  await env.apply(aPolicy(foreign, { pool: { monthly: 5 } }));
+  await env.custom.patchClusterCustomObjectStatus({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name: foreign, body: { status: { workspace: { ref: 'tk-elsewhere', id: '00000000-0000-4000-8000-00000000beef', owned: true } } } }, MERGE);
+  const c = `ws-c-${ns}`;
+  await env.apply([aPolicy(c, { models: { allow: ['openai/gpt-4o-mini'] } }), aMember(ns, 'carla', c)]);
+  const carla = await env.ready(ns, 'carla');
+  expect(assignment(carla.status?.key?.hash)).toBe(await guardrailIdOf(c));
+  await env.op.sync();
+  expect(env.logs.filter((l) => /could not list|reconcile failed/.test(l))).toEqual([]);
+  await env.kubectl(['delete', 'tm', 'carla', '-n', ns, '--timeout=30s']);
+  await env.kubectl(['delete', 'keypolicy', c, foreign, '--timeout=30s']);
 });
 
 it('deletes only its own guardrail when a policy goes', async () => {
