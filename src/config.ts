@@ -30,9 +30,9 @@ export const Config = z.object({
   maxConcurrentRotations: z.coerce.number().int().min(1).max(10_000).default(10),
   /** watch opted-in Deployments, StatefulSets and DaemonSets and restart them when their key changes */
   restartWorkloads: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
-  /** workload restarts a minute in one namespace; more wait their turn (controller/restartline.ts) */
+  /** workload restarts in any minute in one namespace; more wait their turn (controller/restartline.ts) */
   namespaceRestartsPerMinute: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_RESTART_BOUNDS.perNamespace),
-  /** workload restarts a minute across every namespace this operator manages */
+  /** workload restarts in any minute across every namespace this operator manages */
   restartsPerMinute: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_RESTART_BOUNDS.fleet),
   /** manage only TeamMembers in namespaces with these labels ("k=v,k2=v2"); omitted: every namespace */
   namespaceSelector: z

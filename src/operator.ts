@@ -15,43 +15,30 @@ import { operatorId } from './controller/identity.ts';
 import { KeyBook } from './controller/keybook.ts';
 import { Periodic } from './controller/periodic.ts';
 import { WorkQueue } from './controller/queue.ts';
-import type { RestartLine } from './controller/restartline.ts';
+import { RESTART_PUMP_MS, type RestartLine } from './controller/restartline.ts';
+import { ROLLOUTS_LOOK_MS } from './controller/rolloutwatch.ts';
 import { wireRestartTriggers } from './controller/restarttriggers.ts';
 import { KeySync } from './controller/sync.ts';
 import { enqueueAll, wireTriggers } from './controller/triggers.ts';
 import { UsageBook } from './controller/usagebook.ts';
 import { workItems, type WorkItem } from './controller/workitem.ts';
-import { WorkloadEntry, restartLineFor } from './controller/workloadentry.ts';
-import type { GuardrailPort } from './domain/guardrail.ts';
-import type { KeyPort } from './domain/key.ts';
+import { restartLineFor } from './controller/workloadentry.ts';
 import { Cluster } from './kube/cluster.ts';
 import { Metrics } from './metrics/metrics.ts';
-import { OpenRouterAnalytics } from './openrouter/analytics.ts';
-import { OpenRouterClient } from './openrouter/client.ts';
-import { OpenRouterGuardrails } from './openrouter/guardrails.ts';
-import { OpenRouterWorkspaces } from './openrouter/workspaces.ts';
-import { OpenRouterKeys } from './openrouter/keys.ts';
-import { RateLimiter } from './openrouter/limiter.ts';
+import { openRouterPorts, type OpenRouterPorts } from './openrouter/ports.ts';
 import { monotonicClock, type Clock } from './util/clock.ts';
 import { parseDuration } from './util/duration.ts';
 import { errorMessage } from './util/errors.ts';
 
-/** how often waiting restarts are looked at: a token of the default fleet bound comes every second */
-const RESTART_PUMP_MS = 1_000;
-/** how often the operator looks whether Argo Rollouts were installed (or removed) */
-const ROLLOUTS_LOOK_MS = 60_000;
-
 export class Operator {
   readonly cluster: Cluster;
-  readonly client: OpenRouterClient;
-  readonly keys: KeyPort;
-  readonly book: KeyBook;
-  readonly guardrails: GuardrailPort;
-  readonly guardrailBook = new GuardrailBook();
-  readonly usageBook: UsageBook;
   readonly queue: WorkQueue<WorkItem>;
   readonly credentials: Credentials;
   readonly metrics: Metrics;
+  private readonly openrouter: OpenRouterPorts;
+  private readonly book: KeyBook;
+  private readonly guardrailBook = new GuardrailBook();
+  private readonly usageBook: UsageBook;
   private readonly cfg: Config;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -65,10 +52,7 @@ export class Operator {
   private readonly restarts: RestartLine;
   private leading = false;
   private lastLoop = Date.now();
-  /**
-   * This operator's id, in every key and guardrail name it creates and keying its entry in each policy's status:
-   * --cluster-id, or derived from the kube-system namespace UID (and, sharded, its own namespace) in prepare()
-   */
+  /** in every key and guardrail name it creates, and its entry in each policy's status (controller/identity.ts) */
   private clusterId: string;
 
   constructor(cfg: Config, kc: KubeConfig, clock: Clock, log: Logger) {
@@ -79,10 +63,9 @@ export class Operator {
     this.periodic = new Periodic(log);
     this.cluster = new Cluster(kc, cfg.instance);
     this.caches = new Caches(this.cluster, cfg.namespaceSelector, log, cfg.restartWorkloads);
-    // elapsed time, not the domain clock: a clock moved by a test or stepped by NTP must not starve or flood the bucket
-    const limiter = new RateLimiter(cfg.rateLimitPerSecond, cfg.rateLimitBurst, monotonicClock);
     this.metrics = new Metrics({
-      queueDepth: () => this.queue.depth, restartsQueued: () => this.restarts.size, rateLimitWaitMs: () => limiter.waitedMs, rateLimit: () => ({ perSecond: limiter.rate, cuts: limiter.throttles.cuts }),
+      queueDepth: () => this.queue.depth, restartsQueued: () => this.restarts.size, rateLimitWaitMs: () => this.openrouter.limiter.waitedMs,
+      rateLimit: () => ({ perSecond: this.openrouter.limiter.rate, cuts: this.openrouter.limiter.throttles.cuts }),
       kubernetesWrites: () => this.cluster.writes, leading: () => this.leading, clusterId: () => this.clusterId, managementKeyValid: () => this.credentials.valid,
       members: () => this.caches.allMembers(), policies: () => this.caches.allPolicies(), now: () => clock.now(), memberMetrics: cfg.memberMetrics,
     });
@@ -91,8 +74,9 @@ export class Operator {
       cluster: this.cluster, namespace: cfg.namespace, secretName: cfg.managementKeySecret, secretKey: cfg.managementKeySecretKey, log,
       clock, recorder: this.recorder, recheckBaseMs: parseDuration(cfg.credentialsInterval),
     });
-    this.client = new OpenRouterClient({
-      baseUrl: cfg.openrouterUrl, apiKey: () => this.credentials.candidate(), limiter, clock,
+    this.openrouter = openRouterPorts({
+      baseUrl: cfg.openrouterUrl, apiKey: () => this.credentials.candidate(), clock,
+      perSecond: cfg.rateLimitPerSecond, burst: cfg.rateLimitBurst, analyticsPerMinute: cfg.analyticsPerMinute,
       // the fence: once this replica stops leading, not one more write leaves it, even from a reconcile in flight
       mayWrite: () => this.leading,
       observe: (route, code, ms) => {
@@ -101,8 +85,6 @@ export class Operator {
         this.dispatch.answered(code);
       },
     });
-    this.keys = new OpenRouterKeys(this.client);
-    this.guardrails = new OpenRouterGuardrails(this.client);
     this.cluster.fence(() => this.leading);
     this.book = new KeyBook(clock);
     this.usageBook = new UsageBook(clock);
@@ -110,7 +92,7 @@ export class Operator {
     // the operator's clock, as every window and expiry: a test moves it, and the bound follows
     this.restarts = restartLineFor({ caches: this.caches, queue: this.queue, clock }, { perNamespace: cfg.namespaceRestartsPerMinute, fleet: cfg.restartsPerMinute });
     this.keySync = new KeySync({
-      book: this.book, keys: this.keys, guardrailBook: this.guardrailBook, guardrails: this.guardrails, analytics: new OpenRouterAnalytics(this.client, cfg.analyticsPerMinute), usageBook: this.usageBook,
+      book: this.book, keys: this.openrouter.keys, guardrailBook: this.guardrailBook, guardrails: this.openrouter.guardrails, analytics: this.openrouter.analytics, usageBook: this.usageBook,
       caches: this.caches, cluster: this.cluster, recorder: this.recorder, clock, log, clusterId: () => this.clusterId, minSyncInterval: cfg.minSyncInterval, orphanGrace: cfg.orphanGrace,
       // everything looks again, and so does the restart line (a clock a test moved, or NTP stepped, frees tokens at once)
       listed: () => {
@@ -119,9 +101,7 @@ export class Operator {
       },
       metricsSkipped: (rows) => this.metrics.analyticsRowsSkipped.inc(rows),
     });
-    this.dispatch = new Dispatcher({
-      queue: this.queue, synced: () => this.caches.synced, metrics: this.metrics, log, recheckCredentials: () => this.refreshCredentials(true),
-    });
+    this.dispatch = new Dispatcher({ queue: this.queue, synced: () => this.caches.synced, metrics: this.metrics, log, recheckCredentials: () => this.refreshCredentials(true) });
     wireTriggers(this.caches, this.queue, () => this.clusterId);
     wireRestartTriggers(this.caches, this.queue);
     this.credentials.whenValid(() => enqueueAll(this.caches, this.queue));
@@ -132,7 +112,7 @@ export class Operator {
     return { reconciles: this.dispatch.count, syncs: this.keySync.count };
   }
 
-  /** This operator's id (see controller/identity.ts); empty before prepare(). */
+  /** This operator's id (controller/identity.ts); empty before prepare(). */
   get operatorId(): string {
     return this.clusterId;
   }
@@ -168,14 +148,12 @@ export class Operator {
     await this.refreshCredentials();
     await this.caches.start();
     // built once the id and the HMAC key are known, and shared by every reconcile
-    const wiring = {
-      cluster: this.cluster, keys: this.keys, book: this.book, guardrails: this.guardrails, guardrailBook: this.guardrailBook, usageBook: this.usageBook,
-      workspaces: new OpenRouterWorkspaces(this.client), caches: this.caches, keySync: this.keySync, credentials: this.credentials, queue: this.queue, metrics: this.metrics, recorder: this.recorder,
+    this.dispatch.entries = entriesFor({
+      cluster: this.cluster, keys: this.openrouter.keys, book: this.book, guardrails: this.openrouter.guardrails, guardrailBook: this.guardrailBook, usageBook: this.usageBook,
+      workspaces: this.openrouter.workspaces, caches: this.caches, keySync: this.keySync, credentials: this.credentials, queue: this.queue, metrics: this.metrics, recorder: this.recorder,
       clock: this.clock, log: this.log, clusterId: this.clusterId, hmacKey, baseUrl: this.cfg.secretBaseUrl ?? this.cfg.openrouterUrl,
-      maxConcurrentRotations: this.cfg.maxConcurrentRotations, namespaceSelector: this.cfg.namespaceSelector,
-    };
-    // the workload entry with this operator's restart line (entriesFor does not know it)
-    this.dispatch.entries = { ...entriesFor(wiring), workload: new WorkloadEntry({ ...wiring, restarts: this.restarts }) };
+      maxConcurrentRotations: this.cfg.maxConcurrentRotations, namespaceSelector: this.cfg.namespaceSelector, restarts: this.restarts,
+    });
     this.periodic.every(parseDuration(this.cfg.credentialsInterval), async () => {
       this.lastLoop = Date.now();
       await this.refreshCredentials();
@@ -222,7 +200,7 @@ export class Operator {
     this.periodic.stop();
     await this.caches.stop();
     await this.queue.shutdown(deadlineMs);
-    await this.client.close();
+    await this.openrouter.client.close();
   }
 
   /** Lists every key once, revokes orphans, and re-reconciles every member against what was listed. */
@@ -234,7 +212,7 @@ export class Operator {
   private async refreshCredentials(recheck = false): Promise<void> {
     if (recheck) this.credentials.recheck();
     try {
-      await this.credentials.refresh(this.client);
+      await this.credentials.refresh(this.openrouter.client);
     } catch (e) {
       this.log.warn({ err: errorMessage(e) }, 'could not read the management key Secret');
     }

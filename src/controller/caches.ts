@@ -11,6 +11,7 @@ import { LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, memberSecretName, type KeyPoli
 import { type Cluster, type KindedWorkload, type RestartTarget, type WorkloadInformers } from '../kube/cluster.ts';
 import type { ResilientInformer } from '../kube/informer.ts';
 import { errorMessage } from '../util/errors.ts';
+import { MINUTE_MS } from './minutewindow.ts';
 import { RolloutWatch } from './rolloutwatch.ts';
 import { matchesSelector } from './selector.ts';
 import { ANNOTATION_RESTARTED_AT, LABEL_RESTART, annotatedTime, secretsUsed } from './workloads.ts';
@@ -103,15 +104,18 @@ export class Caches {
     return (this.rollouts?.list(namespace) ?? []).filter((obj) => secretsUsed(obj).includes(secret)).map((obj) => ({ kind: 'Rollout' as const, obj }));
   }
 
-  /** When the operator last restarted a workload (of a namespace, or anywhere), as the workloads record it. */
-  lastRestart(namespace?: string): number | undefined {
-    let last: number | undefined;
+  /**
+   * When opted-in workloads were last restarted, of the last minute (of one namespace, when given): the record
+   * is to the second, so each counts to the end of its second.
+   */
+  recentRestarts(namespace: string | undefined, now: number): number[] {
+    const out: number[] = [];
     for (const w of this.restartTargets(namespace)) {
       if (!this.manages(w.obj.metadata?.namespace)) continue;
       const t = annotatedTime(w.obj, ANNOTATION_RESTARTED_AT);
-      if (t !== undefined && (last === undefined || t > last)) last = t;
+      if (t !== undefined && t + 999 > now - MINUTE_MS) out.push(t + 999);
     }
-    return last;
+    return out;
   }
 
   /** The member whose Secret this is. */

@@ -12,7 +12,7 @@ import { PolicyEntry, type PolicyWiring } from './policy/entry.ts';
 import type { WorkQueue } from './queue.ts';
 import { OpenRouterRecovery } from './recovery.ts';
 import { resourceOf, workItemKey, type WorkItem } from './workitem.ts';
-import { WorkloadEntry } from './workloadentry.ts';
+import { WorkloadEntry, type WorkloadWiring } from './workloadentry.ts';
 
 export interface Entries {
   member: Pick<MemberEntry, 'reconcile'>;
@@ -21,7 +21,7 @@ export interface Entries {
 }
 
 /** The entries, built once from the operator's parts when it knows its id and HMAC key. */
-export function entriesFor(w: MemberWiring & PolicyWiring): Entries {
+export function entriesFor(w: MemberWiring & PolicyWiring & WorkloadWiring): Entries {
   return { member: new MemberEntry(w), policy: new PolicyEntry(w), workload: new WorkloadEntry(w) };
 }
 

@@ -1,8 +1,8 @@
 /**
- * The restart line: the bound on workload restarts, and the order in which restarts over it wait. Each restart
- * takes a token from its namespace's bucket and one from the fleet's (each refills at its bound a minute and holds
- * at most a minute's worth, tokenbucket.ts). A restart that finds both, with nobody of its namespace waiting, goes
- * at once; any other waits in line and is called (onCall, one token held for it) when its turn comes. Within a
+ * The restart line: the bound on workload restarts, and the order in which restarts over it wait. A restart counts
+ * in its namespace's window and in the fleet's (each allows its bound in any 60 seconds, minutewindow.ts). One
+ * that finds room in both, with nobody of its namespace waiting, goes at once; any other waits in line and is
+ * called (onCall, its room held for it) when its turn comes. Within a
  * namespace the oldest goes first, by when it was queued (the workload carries that time, so the order survives
  * an operator restart or a leader change); across namespaces turns go round-robin, the namespace served longest ago
  * first, so one team's wave does not hold up another team's restart. Nothing is dropped: a restart leaves the line
@@ -10,12 +10,12 @@
  * is called whenever time may have freed a token.
  */
 import type { Clock } from '../util/clock.ts';
-import { TokenBucket } from './tokenbucket.ts';
+import { MinuteWindow } from './minutewindow.ts';
 
 export interface RestartBounds {
-  /** restarts a minute in one namespace */
+  /** restarts in any minute in one namespace */
   perNamespace: number;
-  /** restarts a minute in the whole cluster (of the namespaces this operator manages) */
+  /** restarts in any minute in the whole cluster (of the namespaces this operator manages) */
   fleet: number;
 }
 
@@ -24,6 +24,9 @@ export interface RestartBounds {
  * previous key is disabled; a rotation restarting up to 10 workloads in a namespace never waits.
  */
 export const DEFAULT_RESTART_BOUNDS: RestartBounds = { perNamespace: 10, fleet: 60 };
+
+/** how often the operator pumps the line: room in a window comes back a minute after each restart */
+export const RESTART_PUMP_MS = 1_000;
 
 /** go: restart now. Otherwise it waits: since when, and behind how many restarts of its namespace. */
 export type Turn = { go: true } | { go: false; queuedAt: number; ahead: number };
@@ -35,7 +38,7 @@ interface Waiter {
 }
 
 interface Namespace {
-  bucket: TokenBucket;
+  window: MinuteWindow;
   /** oldest first */
   waiting: Waiter[];
   /** when it was last served, as a serial number (0: never) */
@@ -45,18 +48,18 @@ interface Namespace {
 export interface RestartLineOptions {
   bounds: RestartBounds;
   clock: Clock;
-  /** when the last restart happened (of a namespace, or anywhere): a fresh bucket starts as that one left it */
-  lastRestart: (namespace?: string) => number | undefined;
-  /** a waiter's turn has come: a token is held for it until it asks again */
+  /** when the restarts the workloads record happened (of a namespace, or anywhere): a fresh window starts with them */
+  recentRestarts: (namespace?: string) => number[];
+  /** a waiter's turn has come: its room is held for it until it asks again */
   onCall: (id: string) => void;
 }
 
 export class RestartLine {
   private readonly o: RestartLineOptions;
-  private fleet: TokenBucket | undefined;
+  private fleet: MinuteWindow | undefined;
   private readonly namespaces = new Map<string, Namespace>();
   private readonly waiting = new Map<string, Waiter>();
-  /** called, by namespace: a token of each bucket is held for them */
+  /** called, by namespace: room in both windows is held for them */
   private readonly called = new Map<string, string>();
   private serial = 0;
 
@@ -93,7 +96,7 @@ export class RestartLine {
     return w;
   }
 
-  /** The restart is no longer needed (or its workload is gone): it leaves the line; a token held for it goes back. */
+  /** The restart is no longer needed (or its workload is gone): it leaves the line; room held for it comes back. */
   withdraw(id: string): void {
     const w = this.waiting.get(id);
     if (w) {
@@ -105,9 +108,8 @@ export class RestartLine {
     const namespace = this.called.get(id);
     if (namespace === undefined) return;
     this.called.delete(id);
-    const now = this.o.clock.now();
-    this.fleetBucket(now).give(now);
-    this.namespace(namespace).bucket.give(now);
+    this.fleetWindow().give();
+    this.namespace(namespace).window.give();
     this.pump();
   }
 
@@ -115,12 +117,12 @@ export class RestartLine {
   pump(except?: string): void {
     const now = this.o.clock.now();
     const calls: string[] = [];
-    while (this.waiting.size > 0 && this.fleetBucket(now).available(now) >= 1) {
+    while (this.waiting.size > 0 && this.fleetWindow().available(now) >= 1) {
       const next = this.next(now);
       if (!next) break;
       const [name, ns, w] = next;
-      this.fleetBucket(now).take(now);
-      ns.bucket.take(now);
+      this.fleetWindow().take(now);
+      ns.window.take(now);
       ns.served = ++this.serial;
       ns.waiting.shift();
       this.waiting.delete(w.id);
@@ -130,12 +132,12 @@ export class RestartLine {
     for (const id of calls) this.o.onCall(id);
   }
 
-  /** Whose turn it is: the oldest of the namespace served longest ago, of those waiting with a token. */
+  /** Whose turn it is: the oldest of the namespace served longest ago, of those waiting with room. */
   private next(now: number): [string, Namespace, Waiter] | undefined {
     let best: [string, Namespace, Waiter] | undefined;
     for (const [name, ns] of this.namespaces) {
       const head = ns.waiting[0];
-      if (!head || ns.bucket.available(now) < 1) continue;
+      if (!head || ns.window.available(now) < 1) continue;
       if (!best || ns.served < best[1].served || (ns.served === best[1].served && before(head, best[2]))) best = [name, ns, head];
     }
     return best;
@@ -144,19 +146,14 @@ export class RestartLine {
   private namespace(name: string): Namespace {
     let ns = this.namespaces.get(name);
     if (!ns) {
-      const now = this.o.clock.now();
-      const last = this.o.lastRestart(name);
-      ns = { bucket: TokenBucket.after(this.o.bounds.perNamespace, now, last === undefined ? undefined : now - last), waiting: [], served: 0 };
+      ns = { window: new MinuteWindow(this.o.bounds.perNamespace, this.o.recentRestarts(name)), waiting: [], served: 0 };
       this.namespaces.set(name, ns);
     }
     return ns;
   }
 
-  private fleetBucket(now: number): TokenBucket {
-    if (!this.fleet) {
-      const last = this.o.lastRestart();
-      this.fleet = TokenBucket.after(this.o.bounds.fleet, now, last === undefined ? undefined : now - last);
-    }
+  private fleetWindow(): MinuteWindow {
+    this.fleet ??= new MinuteWindow(this.o.bounds.fleet, this.o.recentRestarts());
     return this.fleet;
   }
 }

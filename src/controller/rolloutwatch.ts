@@ -11,6 +11,9 @@ import { errorMessage } from '../util/errors.ts';
 
 type Verb = 'add' | 'update' | 'delete';
 
+/** how often the operator looks whether Argo Rollouts were installed (or removed) */
+export const ROLLOUTS_LOOK_MS = 60_000;
+
 export class RolloutWatch {
   private readonly cluster: Cluster;
   private readonly labelSelector: string;

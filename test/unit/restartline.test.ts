@@ -1,15 +1,15 @@
-/** The restart bound: the token bucket, and the line restarts over it wait in (order, fairness, never dropped). */
+/** The restart bound: the minute window, and the line restarts over it wait in (order, fairness, never dropped). */
 import { describe, expect, it } from 'vitest';
 import { RestartLine, type RestartBounds } from '../../src/controller/restartline.ts';
-import { TokenBucket } from '../../src/controller/tokenbucket.ts';
+import { MinuteWindow } from '../../src/controller/minutewindow.ts';
 
 const MINUTE = 60_000;
 
 /** A line on a clock the test moves; `calls` lists whom it called, in order. */
-function line(bounds: RestartBounds, last: Record<string, number> = {}) {
+function line(bounds: RestartBounds, recent: Record<string, number[]> = {}) {
   let now = Date.parse('2027-03-10T12:00:00Z');
   const calls: string[] = [];
-  const l = new RestartLine({ bounds, clock: { now: () => now }, lastRestart: (ns) => last[ns ?? '*'], onCall: (id) => calls.push(id) });
+  const l = new RestartLine({ bounds, clock: { now: () => now }, recentRestarts: (ns) => recent[ns ?? '*'] ?? [], onCall: (id) => calls.push(id) });
   return {
     l, calls,
     advance: (ms: number) => {
@@ -23,49 +23,54 @@ function line(bounds: RestartBounds, last: Record<string, number> = {}) {
 }
 const names = (ns: string, n: number) => Array.from({ length: n }, (_, i) => `${ns}/w${String(i).padStart(3, '0')}`);
 
-describe('the token bucket', () => {
-  it('holds a minute of tokens at most, refills at its rate, and refills nothing when the clock steps back', () => {
-    const b = new TokenBucket(10, 0);
-    for (let i = 0; i < 10; i++) expect(b.take(0)).toBe(true);
-    expect(b.take(0)).toBe(false);
-    expect(b.take(5_999)).toBe(false);
-    expect(b.take(6_000)).toBe(true);
-    expect(b.available(-MINUTE)).toBe(0);
-    expect(b.available(6_000 + 10 * MINUTE)).toBe(10);
-    b.give(6_000 + 10 * MINUTE);
-    expect(b.available(6_000 + 10 * MINUTE), 'giving back never overfills').toBe(10);
+describe('the minute window', () => {
+  it('lets its bound through in any 60 s, frees each a minute after it, and frees nothing when the clock steps back', () => {
+    const w = new MinuteWindow(10);
+    for (let i = 0; i < 10; i++) expect(w.take(i * 1_000)).toBe(true);
+    expect(w.take(10_000)).toBe(false);
+    expect(w.take(59_999), 'a bucket would have refilled by now').toBe(false);
+    expect(w.take(MINUTE)).toBe(true);
+    expect(w.available(MINUTE)).toBe(0);
+    expect(w.available(MINUTE + 1_000)).toBe(1);
+    expect(w.available(-MINUTE), 'nothing more is freed by a clock stepping back').toBe(1);
+    w.give();
+    expect(w.available(MINUTE + 1_000), 'the room taken for nothing comes back').toBe(2);
+    expect(w.available(10 * MINUTE)).toBe(10);
   });
 
-  it('starts, after a restart `sinceLast` ago, as if that restart had emptied it', () => {
-    expect(TokenBucket.after(10, 0, undefined).available(0)).toBe(10);
-    expect(TokenBucket.after(10, 0, 30_000).available(0)).toBe(5);
-    expect(TokenBucket.after(10, 0, 10 * MINUTE).available(0)).toBe(10);
-    expect(TokenBucket.after(10, 0, -1_000).available(0), 'a restart in the future: empty').toBe(0);
+  it('starts from the events of the last minute, in any order', () => {
+    expect(new MinuteWindow(10).available(0)).toBe(10);
+    expect(new MinuteWindow(10, [-30_000, -10_000, -59_000]).available(0)).toBe(7);
+    expect(new MinuteWindow(10, [-30_000, -10_000, -59_000]).available(30_000), 'two of them out of the window').toBe(9);
+    expect(new MinuteWindow(2, [5_000, 1_000]).available(0), 'events "in the future" count').toBe(0);
   });
 });
 
 describe('the restart line', () => {
-  it('lets a namespace restart its bound at once, queues the rest, and calls one each time a token comes back', () => {
+  it('lets a namespace restart its bound at once, queues the rest, and calls them as the minute of each goes by', () => {
     const t = line({ perNamespace: 10, fleet: 60 });
     const ids = names('a', 25);
-    expect(t.ask(...ids)).toEqual(ids.slice(0, 10));
+    expect(t.ask(...ids.slice(0, 4))).toEqual(ids.slice(0, 4));
+    t.advance(6_000);
+    expect(t.ask(...ids.slice(4))).toEqual(ids.slice(4, 10));
     expect(t.l.size).toBe(15);
     expect(t.l.ask('a/w012', 'a')).toEqual({ go: false, queuedAt: t.at(), ahead: 2 });
-    t.advance(5_999);
-    expect(t.calls).toEqual([]);
+    t.advance(MINUTE - 6_001);
+    expect(t.calls, 'no room until a minute after the first restarts').toEqual([]);
     t.advance(1);
-    expect(t.calls, 'oldest first').toEqual(['a/w010']);
-    t.advance(MINUTE);
-    expect(t.calls, 'a minute later, a minute of tokens').toEqual(ids.slice(10, 21));
-    // a called restart goes when it asks (its token is held for it)
-    expect(t.ask(...ids.slice(10, 21))).toEqual(ids.slice(10, 21));
+    expect(t.calls, 'oldest first, as many as went a minute ago').toEqual(ids.slice(10, 14));
+    // a called restart goes when it asks (its room is held for it)
+    expect(t.ask(...ids.slice(10, 14))).toEqual(ids.slice(10, 14));
+    t.advance(6_000);
+    expect(t.calls).toEqual(ids.slice(10, 20));
+    expect(t.ask(...ids.slice(14, 20))).toEqual(ids.slice(14, 20));
     t.advance(MINUTE);
     expect(t.calls).toEqual(ids.slice(10));
-    expect(t.ask(...ids.slice(21))).toEqual(ids.slice(21));
+    expect(t.ask(...ids.slice(20))).toEqual(ids.slice(20));
     expect(t.l.size).toBe(0);
   });
 
-  it('never restarts more than a minute of tokens at once, nor more than the bound a minute after that', () => {
+  it('never restarts more than its bound in any 60 s, whatever the order of asking and calling', () => {
     const t = line({ perNamespace: 10, fleet: 60 });
     const ids = names('a', 100);
     const went: number[] = t.ask(...ids).map(() => t.at());
@@ -74,10 +79,9 @@ describe('the restart line', () => {
       for (const id of t.calls.splice(0)) if (t.l.ask(id, 'a').go) went.push(t.at());
     }
     expect(went).toHaveLength(100);
-    // over any span, at most the bucket (10) plus what refilled in it: 10 a minute
-    for (let i = 0; i < went.length; i++) {
-      for (let j = i; j < went.length; j++) expect(j - i + 1).toBeLessThanOrEqual(10 + ((went[j] ?? 0) - (went[i] ?? 0)) / 6_000 + 1e-9);
-    }
+    // in any span shorter than a minute, at most 10; and the line wastes no minute: 100 go in 9 minutes
+    for (let i = 0; i + 10 < went.length; i++) expect((went[i + 10] ?? 0) - (went[i] ?? 0)).toBeGreaterThanOrEqual(MINUTE);
+    expect((went.at(-1) ?? 0) - (went[0] ?? 0)).toBe(9 * MINUTE);
   });
 
   it('keeps the order the workloads carry: an older queued time goes first, whatever the order of asking', () => {
@@ -97,9 +101,9 @@ describe('the restart line', () => {
     const t = line({ perNamespace: 60, fleet: 6 });
     expect(t.ask(...names('big', 50))).toHaveLength(6);
     expect(t.ask('small/0', 'small/1', 'small/2')).toEqual([]);
-    // the fleet is spent; as its tokens come back (one every 10 s), turns alternate, though big's waited longer
-    for (let i = 0; i < 7; i++) t.advance(10_000);
-    expect(t.calls).toEqual(['small/0', 'big/w006', 'small/1', 'big/w007', 'small/2', 'big/w008', 'big/w009']);
+    // the fleet is spent; as its room comes back, turns alternate, though big's waited longer
+    t.advance(MINUTE);
+    expect(t.calls).toEqual(['small/0', 'big/w006', 'small/1', 'big/w007', 'small/2', 'big/w008']);
   });
 
   it('serves the namespace served longest ago first, and among those never served the one waiting longest', () => {
@@ -132,12 +136,14 @@ describe('the restart line', () => {
     expect(t.l.size).toBe(0);
   });
 
-  it('starts its buckets from the restarts the workloads record, so a new leader does not restart a second burst', () => {
+  it('starts its windows from the restarts the workloads record, so a new leader does not restart a second burst', () => {
     const now = Date.parse('2027-03-10T12:00:00Z');
-    // the last restart in namespace a was 30 s ago (its bucket is half full), anywhere 3 s ago (3 fleet tokens)
-    const t = line({ perNamespace: 10, fleet: 60 }, { a: now - 30_000, '*': now - 3_000 });
+    // the last minute: 7 restarts in namespace a (30 s ago), 57 in the cluster (3 s ago)
+    const t = line({ perNamespace: 10, fleet: 60 }, { a: Array.from({ length: 7 }, () => now - 30_000), '*': Array.from({ length: 57 }, () => now - 3_000) });
     expect(t.ask(...names('a', 10))).toHaveLength(3);
     expect(t.ask(...names('b', 10))).toHaveLength(0);
+    t.advance(30_000);
+    expect(t.calls, 'the cluster is still full').toEqual([]);
     t.advance(MINUTE);
     expect(t.calls).toHaveLength(17);
   });

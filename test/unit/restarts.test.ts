@@ -45,7 +45,7 @@ function world(perNamespace = 1) {
   const events: { name: string; reason: string; message: string }[] = [];
   const called: string[] = [];
   const members = new Map([['ann-openrouter', member('ann', 2)]]);
-  const line = new RestartLine({ bounds: { perNamespace, fleet: 60 }, clock: { now: () => now }, lastRestart: () => undefined, onCall: (id) => called.push(id) });
+  const line = new RestartLine({ bounds: { perNamespace, fleet: 60 }, clock: { now: () => now }, recentRestarts: () => [], onCall: (id) => called.push(id) });
   const deps: RestartDeps = {
     cluster: { patchWorkload: async (_kind, _ns, name, patch) => { patches.push({ name, patch }); return {}; } },
     event: async (w, reason, message) => { events.push({ name: w.obj.metadata?.name ?? '', reason, message }); },
