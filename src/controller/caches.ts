@@ -172,6 +172,18 @@ export class Caches {
     });
   }
 
+  /**
+   * The policies this operator speaks for: all of them when it manages every namespace; scoped, those its members
+   * use and those whose status keeps its entry (its members used them, keys of theirs may remain). The same rule
+   * as policy/entry.ts: the workspaces and guardrails of others' policies are not its to list.
+   */
+  servedPolicies(operatorId: string): KeyPolicy[] {
+    const all = this.allPolicies();
+    if (!this.selector) return all;
+    const used = new Set(this.allMembers().map((m) => m.spec.policy));
+    return all.filter((p) => used.has(p.metadata.name) || p.status?.operators?.[operatorId] !== undefined);
+  }
+
   policy(name: string): KeyPolicy | undefined {
     const p = this.parsedPolicy(this.policies.get(name));
     return p?.ok ? p.value : undefined;

@@ -174,12 +174,12 @@ export class KeySync {
   /** Lists this cluster's guardrails in every workspace in use, and the keys each holds. */
   async refreshGuardrails(): Promise<void> {
     const prefix = guardrailPrefix(this.d.clusterId());
-    await this.d.guardrailBook.refresh(this.d.guardrails, await this.allWorkspaceIds(), (name) => name.startsWith(prefix));
+    await this.d.guardrailBook.refresh(this.d.guardrails, await this.workspacesInUse('guardrails'), (name) => name.startsWith(prefix));
   }
 
   /** Relists every workspace in use: a partial list would make other members' keys look deleted. */
   async refreshBook(): Promise<void> {
-    await this.d.book.refresh(this.d.keys, await this.allWorkspaceIds());
+    await this.d.book.refresh(this.d.keys, await this.workspacesInUse('keys'));
   }
 
   /**
@@ -215,13 +215,17 @@ export class KeySync {
     }
   }
 
-  private async allWorkspaceIds(): Promise<(string | undefined)[]> {
+  /**
+   * The workspaces of the policies this operator serves that may hold its keys, or its guardrails (those are filed
+   * in the default workspace or the one a policy names: an owned workspace holds only keys).
+   */
+  private async workspacesInUse(of: 'keys' | 'guardrails'): Promise<(string | undefined)[]> {
     const ids: (string | undefined)[] = [undefined];
-    for (const p of this.d.caches.allPolicies()) {
-      // workspaces the policy's keys were moved out of stay listed until they hold none
-      for (const w of p.status?.formerWorkspaces ?? []) ids.push(w.id);
-      // and the one its status records: the spec may already name another (a move not yet reconciled, a pause)
-      if (p.status?.workspace) ids.push(p.status.workspace.id);
+    for (const p of this.d.caches.servedPolicies(this.d.clusterId())) {
+      // workspaces the policy's keys were moved out of stay listed until they hold none, and the one its status
+      // records: the spec may already name another (a move not yet reconciled, a pause)
+      for (const w of [...(p.status?.formerWorkspaces ?? []), ...(p.status?.workspace ? [p.status.workspace] : [])]) if (of === 'keys' || !w.owned) ids.push(w.id);
+      if (of === 'guardrails' && p.spec.workspace === undefined) continue;
       try {
         ids.push(await this.workspaceId(p));
       } catch (e) {
@@ -237,5 +241,4 @@ export class KeySync {
     }
     return [...new Set(ids)];
   }
-
 }
