@@ -82,7 +82,11 @@ it('stops nothing when a policy served elsewhere records a workspace this accoun
   await env.apply([aPolicy(c, { models: { allow: ['openai/gpt-4o-mini'] } }), aMember(ns, 'carla', c)]);
   const carla = await env.ready(ns, 'carla');
   expect(assignment(carla.status?.key?.hash)).toBe(await guardrailIdOf(c));
+  // and costs no call: a policy this operator does not serve is not its to list
+  const refused = () => ['GET /api/v1/guardrails', 'GET /api/v1/keys'].map((r) => env.emu.counters()[r]?.['400'] ?? 0);
+  const before = refused();
   await env.op.sync();
+  expect(refused()).toEqual(before);
   expect(env.logs.filter((l) => /could not list|reconcile failed/.test(l))).toEqual([]);
   await env.kubectl(['delete', 'tm', 'carla', '-n', ns, '--timeout=30s']);
   await env.kubectl(['delete', 'keypolicy', c, foreign, '--timeout=30s']);
