@@ -94,7 +94,7 @@ export class Operator {
     this.keySync = new KeySync({
       book: this.book, keys: this.openrouter.keys, guardrailBook: this.guardrailBook, guardrails: this.openrouter.guardrails, analytics: this.openrouter.analytics, usageBook: this.usageBook,
       caches: this.caches, cluster: this.cluster, recorder: this.recorder, clock, log, clusterId: () => this.clusterId, minSyncInterval: cfg.minSyncInterval, orphanGrace: cfg.orphanGrace,
-      // everything looks again, and so does the restart line (a clock a test moved, or NTP stepped, frees tokens at once)
+      // everything looks again, and so does the restart line (a clock a test moved forward frees room at once)
       listed: () => {
         enqueueAll(this.caches, this.queue);
         this.restarts.pump();
@@ -179,7 +179,7 @@ export class Operator {
     this.periodic.every(parseDuration(this.cfg.minSyncInterval), async () => {
       if (this.credentials.valid) await this.keySync.maybeSync();
     });
-    // tokens come back with time: waiting restarts whose turn came are called (a clock moved by a test too)
+    // room comes back with time: waiting restarts whose turn came are called (a clock moved by a test too)
     this.periodic.every(RESTART_PUMP_MS, async () => this.restarts.pump());
     enqueueAll(this.caches, this.queue);
   }

@@ -7,7 +7,7 @@
 import type { KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { parseMember, parsePolicy, type Parsed } from '../api/objects.ts';
-import { LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, memberSecretName, type KeyPolicy, type TeamMember } from '../api/schema.ts';
+import { LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, POLICY_OPERATORS_MAX, memberSecretName, type KeyPolicy, type TeamMember } from '../api/schema.ts';
 import { type Cluster, type KindedWorkload, type RestartTarget, type WorkloadInformers } from '../kube/cluster.ts';
 import type { ResilientInformer } from '../kube/informer.ts';
 import { errorMessage } from '../util/errors.ts';
@@ -181,7 +181,9 @@ export class Caches {
     const all = this.allPolicies();
     if (!this.selector) return all;
     const used = new Set(this.allMembers().map((m) => m.spec.policy));
-    return all.filter((p) => used.has(p.metadata.name) || p.status?.operators?.[operatorId] !== undefined);
+    // (a map full of other operators' entries holds none of ours: counted as served, not to lose sight of keys)
+    const entry = (p: KeyPolicy) => p.status?.operators?.[operatorId] !== undefined || Object.keys(p.status?.operators ?? {}).length >= POLICY_OPERATORS_MAX;
+    return all.filter((p) => used.has(p.metadata.name) || entry(p));
   }
 
   policy(name: string): KeyPolicy | undefined {

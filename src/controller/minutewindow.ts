@@ -1,8 +1,9 @@
 /**
  * Pure: at most `perMinute` events in any 60 seconds (a sliding window, not a bucket: a bucket that starts full
  * lets a burst and then its refill through in the same minute), on time the caller passes in. It starts from the
- * times of recent events, so a new leader does not let a second burst through. A clock that steps back frees
- * nothing: an event "in the future" still counts.
+ * times of recent events, so a new leader does not let a second burst through. An event "in the future" (a clock
+ * that stepped back, a time written on a workload by hand) counts as happening now: it holds its room for a minute
+ * from now, never longer.
  */
 export const MINUTE_MS = 60_000;
 
@@ -18,6 +19,7 @@ export class MinuteWindow {
 
   /** How many more may happen at `now`. */
   available(now: number): number {
+    for (let i = this.times.length - 1; i >= 0 && (this.times[i] ?? 0) > now; i--) this.times[i] = now;
     while (this.times.length > 0 && (this.times[0] ?? 0) <= now - MINUTE_MS) this.times.shift();
     return Math.max(0, this.perMinute - this.times.length);
   }
@@ -29,8 +31,9 @@ export class MinuteWindow {
     return true;
   }
 
-  /** An event counted for nothing (the restart was not needed after all): the latest is taken back. */
-  give(): void {
-    this.times.pop();
+  /** The event taken at `at` did not happen after all (its restart was not needed): its room comes back. */
+  give(at: number): void {
+    const i = this.times.lastIndexOf(at);
+    if (i >= 0) this.times.splice(i, 1);
   }
 }

@@ -46,6 +46,7 @@ export type EventReason =
   | 'BudgetExhausted'
   // a policy
   | 'GuardrailCreated'
+  | 'GuardrailMoved'
   | 'GuardrailUpdated'
   | 'GuardrailDeleted'
   | 'GuardrailAssigned'

@@ -7,7 +7,7 @@
  * an operator restart or a leader change); across namespaces turns go round-robin, the namespace served longest ago
  * first, so one team's wave does not hold up another team's restart. Nothing is dropped: a restart leaves the line
  * when it goes, or when it no longer needs to (withdraw). Runs on the operator's clock; pump() moves the line, and
- * is called whenever time may have freed a token.
+ * is called whenever time may have freed room.
  */
 import type { Clock } from '../util/clock.ts';
 import { MinuteWindow } from './minutewindow.ts';
@@ -59,8 +59,8 @@ export class RestartLine {
   private fleet: MinuteWindow | undefined;
   private readonly namespaces = new Map<string, Namespace>();
   private readonly waiting = new Map<string, Waiter>();
-  /** called, by namespace: room in both windows is held for them */
-  private readonly called = new Map<string, string>();
+  /** called: their namespace, and when room in both windows was taken for them */
+  private readonly called = new Map<string, { namespace: string; at: number }>();
   private serial = 0;
 
   constructor(o: RestartLineOptions) {
@@ -105,11 +105,11 @@ export class RestartLine {
       ns.waiting.splice(ns.waiting.indexOf(w), 1);
       return;
     }
-    const namespace = this.called.get(id);
-    if (namespace === undefined) return;
+    const held = this.called.get(id);
+    if (held === undefined) return;
     this.called.delete(id);
-    this.fleetWindow().give();
-    this.namespace(namespace).window.give();
+    this.fleetWindow().give(held.at);
+    this.namespace(held.namespace).window.give(held.at);
     this.pump();
   }
 
@@ -126,7 +126,7 @@ export class RestartLine {
       ns.served = ++this.serial;
       ns.waiting.shift();
       this.waiting.delete(w.id);
-      this.called.set(w.id, name);
+      this.called.set(w.id, { namespace: name, at: now });
       if (w.id !== except) calls.push(w.id);
     }
     for (const id of calls) this.o.onCall(id);

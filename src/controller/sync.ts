@@ -221,6 +221,8 @@ export class KeySync {
    */
   private async workspacesInUse(of: 'keys' | 'guardrails'): Promise<(string | undefined)[]> {
     const ids: (string | undefined)[] = [undefined];
+    // wherever its members' active keys were made, whatever their policies say now
+    if (of === 'keys') for (const m of this.d.caches.allMembers()) if (m.status?.key?.workspaceId) ids.push(m.status.key.workspaceId);
     for (const p of this.d.caches.servedPolicies(this.d.clusterId())) {
       // workspaces the policy's keys were moved out of stay listed until they hold none, and the one its status
       // records: the spec may already name another (a move not yet reconciled, a pause)

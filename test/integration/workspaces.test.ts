@@ -102,6 +102,32 @@ it('deletes only its own guardrail when a policy goes', async () => {
   expect(assignment(bruno?.key?.hash)).toBe(gb);
 });
 
+it('moves a policy\'s guardrail with its workspace: made there, the moved keys on it, the old one gone, no drift', async () => {
+  const name = `ws-m-${ns}`;
+  const second = env.emu.store.createWorkspace('Second', `second-${ns}`).id;
+  await env.apply([aPolicy(name, { models: { allow: ['openai/gpt-4o-mini'] } }), aMember(ns, 'mia', name)]);
+  const old = (await env.ready(ns, 'mia')).status?.key?.hash;
+  const ours = () => env.emu.store.state.guardrails.filter((g) => g.name === `teamkeys/${env.clusterId}/${name}`);
+  const first = await guardrailIdOf(name);
+  await env.apply(aPolicy(name, { workspace: `second-${ns}`, models: { allow: ['openai/gpt-4o-mini'] } }));
+  const mia = await eventually(async () => {
+    const st = (await env.member(ns, 'mia')).status;
+    return st?.rotation?.lastTrigger === 'WorkspaceMoved' && st.key?.hash !== old ? st : undefined;
+  }, 15_000, 'mia moved');
+  await env.op.sync();
+  await env.settled();
+  expect(ours().map((g) => g.workspaceId)).toEqual([second]);
+  expect(ours()[0]?.id).not.toBe(first);
+  expect(key(mia.key?.hash)?.workspaceId).toBe(second);
+  expect(assignment(mia.key?.hash)).toBe(ours()[0]?.id);
+  const policyView = (await env.custom.getClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name })) as { status?: { guardrail?: { id: string; lastDrift?: unknown } } };
+  expect(policyView.status?.guardrail).toMatchObject({ id: ours()[0]?.id });
+  expect(policyView.status?.guardrail?.lastDrift, 'a move is not drift').toBeUndefined();
+  await env.kubectl(['delete', 'tm', 'mia', '-n', ns, '--timeout=30s']);
+  await env.kubectl(['delete', 'keypolicy', name, '--timeout=30s']);
+  expect(ours()).toEqual([]);
+});
+
 it('leaks no key string into logs, Events or statuses', async () => {
   await expectNoKeyStrings(env, [ns]);
 });

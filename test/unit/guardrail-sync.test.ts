@@ -57,6 +57,29 @@ describe('syncGuardrail', () => {
     expect(second.status?.models?.allow).toEqual(['openai/gpt-4.1']);
   });
 
+  it('follows the policy to another workspace: created there, the keys assigned, then the old one deleted; no drift', async () => {
+    const w = world();
+    const ids: Record<string, string> = { a: 'ws-a', b: 'ws-b' };
+    w.d.workspaceId = async (p) => (p.spec.workspace === undefined ? undefined : ids[p.spec.workspace]);
+    const base = policy(['openai/gpt-4o-mini']);
+    const inWs = (ref: string | undefined, status?: KeyPolicy['status']): KeyPolicy => ({ ...base, spec: { ...base.spec, ...(ref ? { workspace: ref } : {}) }, ...(status ? { status } : {}) });
+    const first = await syncGuardrail(inWs('a'), undefined, ['k1', 'k2'], w.d);
+    expect([...w.guardrails.values()].map((g) => g.workspaceId)).toEqual(['ws-a']);
+    const second = await syncGuardrail(inWs('b'), first.status, ['k1', 'k2'], w.d);
+    expect(w.writes).toEqual(['create', 'assign 2', 'create', 'assign 2', 'delete']);
+    expect([...w.guardrails.values()].map((g) => g.workspaceId)).toEqual(['ws-b']);
+    expect(w.events).toEqual(['GuardrailCreated', 'GuardrailAssigned', 'GuardrailMoved', 'GuardrailAssigned']);
+    expect(second.status).toMatchObject({ assignedKeys: 2 });
+    expect(second.status?.lastDrift).toBeUndefined();
+    // back to the default workspace (a pool's owned workspace holds no guardrail): the status still records b
+    const third = await syncGuardrail(inWs(undefined, { workspace: { ref: 'b', id: 'ws-b', owned: false } }), second.status, ['k1', 'k2'], w.d);
+    expect([...w.guardrails.values()].map((g) => g.workspaceId)).toEqual([undefined]);
+    // settled there: an owned workspace in status moves nothing, and an idle pass writes nothing
+    const writes = w.writes.length;
+    await syncGuardrail(inWs(undefined, { workspace: { ref: 'tk-pro-u', id: 'ws-own', owned: true } }), third.status, ['k1', 'k2'], w.d);
+    expect(w.writes).toHaveLength(writes);
+  });
+
   it('restores an edit made outside, and after a restart judges it from status alone', async () => {
     const w = world();
     const first = await syncGuardrail(policy(['openai/gpt-4o-mini']), undefined, ['k1'], w.d);

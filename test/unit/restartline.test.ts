@@ -24,7 +24,7 @@ function line(bounds: RestartBounds, recent: Record<string, number[]> = {}) {
 const names = (ns: string, n: number) => Array.from({ length: n }, (_, i) => `${ns}/w${String(i).padStart(3, '0')}`);
 
 describe('the minute window', () => {
-  it('lets its bound through in any 60 s, frees each a minute after it, and frees nothing when the clock steps back', () => {
+  it('lets its bound through in any 60 s, and frees each a minute after it', () => {
     const w = new MinuteWindow(10);
     for (let i = 0; i < 10; i++) expect(w.take(i * 1_000)).toBe(true);
     expect(w.take(10_000)).toBe(false);
@@ -32,17 +32,28 @@ describe('the minute window', () => {
     expect(w.take(MINUTE)).toBe(true);
     expect(w.available(MINUTE)).toBe(0);
     expect(w.available(MINUTE + 1_000)).toBe(1);
-    expect(w.available(-MINUTE), 'nothing more is freed by a clock stepping back').toBe(1);
-    w.give();
+    w.give(MINUTE);
     expect(w.available(MINUTE + 1_000), 'the room taken for nothing comes back').toBe(2);
+    w.give(123);
+    expect(w.available(MINUTE + 1_000), 'giving back what was not taken frees nothing').toBe(2);
     expect(w.available(10 * MINUTE)).toBe(10);
+  });
+
+  it('holds what happened "in the future" (a clock stepped back) for a minute from now, never longer', () => {
+    const w = new MinuteWindow(10);
+    for (let i = 0; i < 10; i++) w.take(10 * MINUTE);
+    expect(w.available(0), 'the clock stepped back ten minutes').toBe(0);
+    expect(w.available(MINUTE - 1)).toBe(0);
+    expect(w.available(MINUTE)).toBe(10);
   });
 
   it('starts from the events of the last minute, in any order', () => {
     expect(new MinuteWindow(10).available(0)).toBe(10);
     expect(new MinuteWindow(10, [-30_000, -10_000, -59_000]).available(0)).toBe(7);
     expect(new MinuteWindow(10, [-30_000, -10_000, -59_000]).available(30_000), 'two of them out of the window').toBe(9);
-    expect(new MinuteWindow(2, [5_000, 1_000]).available(0), 'events "in the future" count').toBe(0);
+    const ahead = new MinuteWindow(2, [5 * MINUTE, 1_000]);
+    expect(ahead.available(0), 'events "in the future" count, as now').toBe(0);
+    expect(ahead.available(MINUTE)).toBe(2);
   });
 });
 
@@ -120,7 +131,7 @@ describe('the restart line', () => {
     expect(t.calls).toEqual(['c/0', 'b/0', 'a/1', 'c/1', 'b/1']);
   });
 
-  it('drops nothing: a restart leaves only when it goes or withdraws, and a token held for it comes back', () => {
+  it('drops nothing: a restart leaves only when it goes or withdraws, and the room held for it comes back', () => {
     const t = line({ perNamespace: 1, fleet: 60 });
     expect(t.ask('a/0', 'a/1', 'a/2', 'a/3')).toEqual(['a/0']);
     t.l.withdraw('a/2');
@@ -134,6 +145,20 @@ describe('the restart line', () => {
     expect(t.l.size).toBe(0);
     t.l.withdraw('a/never-queued');
     expect(t.l.size).toBe(0);
+  });
+
+  it('gives back the room of the restart withdrawn, not of one that went after it', () => {
+    const t = line({ perNamespace: 2, fleet: 60 });
+    expect(t.ask('a/0', 'a/1', 'a/2', 'a/3')).toEqual(['a/0', 'a/1']);
+    t.advance(MINUTE);
+    expect(t.calls, 'both called at 60 s').toEqual(['a/2', 'a/3']);
+    t.advance(30_000);
+    expect(t.ask('a/3')).toEqual(['a/3']);
+    t.advance(10_000);
+    // a/2 is no longer needed: the room held for it since 60 s comes back, a/3's (taken at 60 s too) stays
+    t.l.withdraw('a/2');
+    expect(t.ask('a/4')).toEqual(['a/4']);
+    expect(t.ask('a/5'), 'a/3 and a/4 within the minute').toEqual([]);
   });
 
   it('starts its windows from the restarts the workloads record, so a new leader does not restart a second burst', () => {

@@ -5,7 +5,7 @@
  */
 import type { GuardrailStatus, KeyPolicy } from '../../api/schema.ts';
 import { sameRules, type Guardrail, type GuardrailPort } from '../../domain/guardrail.ts';
-import { OpenRouterError, isOpenRouter } from '../../openrouter/errors.ts';
+import { OpenRouterError, goneIsDone, isOpenRouter } from '../../openrouter/errors.ts';
 import type { ConditionInput } from '../conditions.ts';
 import type { EventReason } from '../reasons.ts';
 import type { Recorder } from '../events.ts';
@@ -57,9 +57,11 @@ export async function syncGuardrail(policy: KeyPolicy, prev: GuardrailStatus | u
   let g: Guardrail;
   let settled = false;
   const drift: string[] = [];
+  let misplaced: Guardrail | undefined;
   try {
     const found = await find(prev, name, d);
-    if (found) {
+    if (found && !(await filedWhereWanted(found, policy, d))) misplaced = found;
+    if (found && !misplaced) {
       g = found;
       // what was last applied: this process's own record first (the cached status may lag behind it), else status
       const mine = d.book.lastApplied(g.id);
@@ -77,26 +79,45 @@ export async function syncGuardrail(policy: KeyPolicy, prev: GuardrailStatus | u
     } else {
       g = await d.guardrails.create(name, `Managed by teamkeys for KeyPolicy ${policy.metadata.name}; edits are reverted.`, await d.workspaceId(policy), want);
       d.book.markApplied(g.id, fingerprint, g);
-      if (prev) drift.push(await drifted(regarding, `guardrail ${prev.id} was deleted outside teamkeys; created ${g.id} in its place`, d));
+      if (misplaced) await d.recorder.normal(regarding, 'GuardrailMoved', `the policy's workspace changed: created guardrail ${g.id} there; ${misplaced.id} goes once the keys are assigned to it`);
+      else if (prev) drift.push(await drifted(regarding, `guardrail ${prev.id} was deleted outside teamkeys; created ${g.id} in its place`, d));
       else await d.recorder.normal(regarding, 'GuardrailCreated', `created guardrail ${g.id}`);
     }
   } catch (e) {
     if (!(e instanceof OpenRouterError) || e.kind !== 'badRequest') throw e;
     return { status: prev, condition: { type: CONDITION, status: 'False', reason: 'GuardrailRejected', message: `OpenRouter refused the guardrail: ${e.message}` } };
   }
-  // a create retried after a lost answer can leave a twin: one guardrail per policy
-  for (const twin of d.book.allNamed(name)) {
-    if (twin.id === g.id) continue;
-    await d.guardrails.delete(twin.id);
-  }
   const unassigned = await assign(regarding, g, keys, settled, d);
   if (unassigned) drift.push(unassigned);
+  // one guardrail per policy: a twin (a create retried after a lost answer) or the one left in the workspace the
+  // policy moved from goes, once the keys are on this one (deleting a guardrail frees its keys of every rule)
+  const others = new Set([...d.book.allNamed(name), ...(misplaced ? [misplaced] : [])].map((o) => o.id));
+  others.delete(g.id);
+  for (const id of others) await goneIsDone(d.guardrails.delete(id));
   const assigned = keys.filter((h) => d.book.guardrailOfKey(h) === g.id).length;
   // the last drift corrected stays in status (and the condition), not only in an Event that expires
   const lastDrift = drift.length > 0 ? { at: d.now(), what: drift.join('; ') } : prev?.lastDrift;
   const status: GuardrailStatus = { id: g.id, name: g.name, applied: fingerprint, ...reportedRules(g), assignedKeys: assigned, keys: keys.length, ...(lastDrift ? { lastDrift } : {}) };
   const since = lastDrift ? `; last drift corrected at ${lastDrift.at}: ${lastDrift.what}` : '';
   return { status, condition: { type: CONDITION, status: 'True', reason: 'Synced', message: `guardrail ${g.id} enforces the policy on ${assigned} of ${keys.length} member keys${since}` } };
+}
+
+/**
+ * Whether the guardrail is in the workspace the policy files it in: the one spec.workspace names, else the default
+ * one (not a named workspace the policy's status records, which the policy has moved away from). A workspace that
+ * cannot be resolved now leaves it where it is.
+ */
+async function filedWhereWanted(g: Guardrail, policy: KeyPolicy, d: GuardrailDeps): Promise<boolean> {
+  if (policy.spec.workspace === undefined) {
+    const s = policy.status;
+    const named = [...(s?.workspace ? [s.workspace] : []), ...(s?.formerWorkspaces ?? [])].filter((w) => !w.owned).map((w) => w.id);
+    return g.workspaceId === undefined || !named.includes(g.workspaceId);
+  }
+  try {
+    return g.workspaceId === (await d.workspaceId(policy));
+  } catch {
+    return true;
+  }
 }
 
 /** The policy's guardrail: the one status names, else one of its name; a 404 alone proves status's is gone. */
@@ -124,7 +145,7 @@ async function assign(regarding: Pick<KeyPolicy, 'kind' | 'metadata'>, g: Guardr
     return was !== undefined && d.book.get(was) !== undefined;
   }).length;
   await d.guardrails.assign(g.id, missing);
-  if (moved > 0 || !settled) await d.recorder.normal(regarding, 'GuardrailAssigned', `assigned ${missing.length} member key(s) to guardrail ${g.id}${moved > 0 ? ` (${moved} moved from another policy)` : ''}`);
+  if (moved > 0 || !settled) await d.recorder.normal(regarding, 'GuardrailAssigned', `assigned ${missing.length} member key(s) to guardrail ${g.id}${moved > 0 ? ` (${moved} moved from another guardrail)` : ''}`);
   const outside = missing.length - moved;
   if (!settled || outside === 0) return undefined;
   return drifted(regarding, `${outside} member key(s) were not assigned to guardrail ${g.id} (unassigned or reassigned outside teamkeys); assigned them again`, d);
