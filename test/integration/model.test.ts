@@ -18,7 +18,8 @@
  *     and says why; a deleted member is gone and so is any enabled key of it;
  *   - a policy deleted while members use it waits (and their keys keep working), and goes when the last one does;
  *   - no enabled key of this cluster is left without an owner once the sweep ran;
- *   - the key in a Secret holds its policy's guardrail when the policy lists models (and none otherwise), and
+ *   - the key in a Secret holds its policy's guardrail when the policy lists models (and none otherwise; one
+ *     guardrail per policy, never in a pool's own workspace), and
  *     OpenRouter refuses a model outside the list;
  *   - every status the operator wrote is valid against its own CRD schema;
  *   - spend per member per window (OpenRouter's windows, on its clock) stays within the highest limit in force
@@ -326,6 +327,10 @@ async function checkInvariants(m: Model, r: Real): Promise<void> {
     const p = (await readPolicy(r, i)) as { status?: KeyPolicyStatus };
     expect(statusErrors('KeyPolicy', p.status ?? {}), `policy ${i}: its status is valid against the CRD`).toEqual([]);
     await checkPool(m, r, i, p.status);
+    // one guardrail per restricted policy, never in the workspace a pool owns (a move leaves no second one behind)
+    const guardrails = r.env.emu.store.state.guardrails.filter((g) => g.name === `teamkeys/${r.env.clusterId}/${r.policy(i)}`);
+    expect(guardrails.length, `policy ${i}: at most one guardrail`).toBeLessThanOrEqual(1);
+    expect(guardrails.filter((g) => g.workspaceId !== undefined && g.workspaceId === p.status?.workspace?.id), `policy ${i}: no guardrail in its owned workspace`).toEqual([]);
   }
   // no pool over its budget by more than one request per key that spent in the window (OpenRouter's count)
   const store = r.env.emu.store;
