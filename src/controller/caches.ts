@@ -7,11 +7,11 @@
 import type { KubernetesObject, V1Namespace, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { parseMember, parsePolicy, type Parsed } from '../api/objects.ts';
-import { LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, POLICY_OPERATORS_MAX, memberSecretName, type KeyPolicy, type TeamMember } from '../api/schema.ts';
+import { LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, memberSecretName, type KeyPolicy, type TeamMember } from '../api/schema.ts';
 import { type Cluster, type KindedWorkload, type RestartTarget, type WorkloadInformers } from '../kube/cluster.ts';
 import type { ResilientInformer } from '../kube/informer.ts';
 import { errorMessage } from '../util/errors.ts';
-import { MINUTE_MS } from './minutewindow.ts';
+import { speaksFor } from './policy/operators.ts';
 import { RolloutWatch } from './rolloutwatch.ts';
 import { matchesSelector } from './selector.ts';
 import { ANNOTATION_RESTARTED_AT, LABEL_RESTART, annotatedTime, secretsUsed } from './workloads.ts';
@@ -105,15 +105,15 @@ export class Caches {
   }
 
   /**
-   * When opted-in workloads were last restarted, of the last minute (of one namespace, when given): the record
-   * is to the second, so each counts to the end of its second.
+   * When opted-in workloads were last restarted (of one namespace, when given), as they record it: to the second,
+   * so each counts to the end of its second. The restart line's window keeps those of the last minute.
    */
-  recentRestarts(namespace: string | undefined, now: number): number[] {
+  recentRestarts(namespace?: string): number[] {
     const out: number[] = [];
     for (const w of this.restartTargets(namespace)) {
       if (!this.manages(w.obj.metadata?.namespace)) continue;
       const t = annotatedTime(w.obj, ANNOTATION_RESTARTED_AT);
-      if (t !== undefined && t + 999 > now - MINUTE_MS) out.push(t + 999);
+      if (t !== undefined) out.push(t + 999);
     }
     return out;
   }
@@ -172,18 +172,10 @@ export class Caches {
     });
   }
 
-  /**
-   * The policies this operator speaks for: all of them when it manages every namespace; scoped, those its members
-   * use and those whose status keeps its entry (its members used them, keys of theirs may remain). The same rule
-   * as policy/entry.ts: the workspaces and guardrails of others' policies are not its to list.
-   */
+  /** The policies this operator speaks for (policy/operators.ts speaksFor): their workspaces are its to list. */
   servedPolicies(operatorId: string): KeyPolicy[] {
-    const all = this.allPolicies();
-    if (!this.selector) return all;
     const used = new Set(this.allMembers().map((m) => m.spec.policy));
-    // (a map full of other operators' entries holds none of ours: counted as served, not to lose sight of keys)
-    const entry = (p: KeyPolicy) => p.status?.operators?.[operatorId] !== undefined || Object.keys(p.status?.operators ?? {}).length >= POLICY_OPERATORS_MAX;
-    return all.filter((p) => used.has(p.metadata.name) || entry(p));
+    return this.allPolicies().filter((p) => speaksFor(p.metadata.name, p.status, operatorId, this.selector !== undefined, used));
   }
 
   policy(name: string): KeyPolicy | undefined {

@@ -29,7 +29,7 @@ export interface WorkloadWiring {
 
 /** The restart line of an operator: it calls a workload by enqueueing it, and starts from the restarts recorded on the workloads. */
 export function restartLineFor(w: Pick<WorkloadWiring, 'caches' | 'queue' | 'clock'>, bounds: RestartBounds): RestartLine {
-  return new RestartLine({ bounds, clock: w.clock, recentRestarts: (ns) => w.caches.recentRestarts(ns, w.clock.now()), onCall: (id) => w.queue.add(parseWorkItem(id)) });
+  return new RestartLine({ bounds, clock: w.clock, recentRestarts: (ns) => w.caches.recentRestarts(ns), onCall: (id) => w.queue.add(parseWorkItem(id)) });
 }
 
 export class WorkloadEntry {

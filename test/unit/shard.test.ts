@@ -10,7 +10,7 @@ import { GuardrailBook } from '../../src/controller/guardrailbook.ts';
 import { finalizes, legacyId, operatorId, recordedOperator, selectorText } from '../../src/controller/identity.ts';
 import { keyName } from '../../src/controller/keyname.ts';
 import { deleteStrayGuardrails, strayGuardrails, type GuardrailDeps } from '../../src/controller/policy/guardrail.ts';
-import { ownGuardrail, summary, withEntry } from '../../src/controller/policy/operators.ts';
+import { ownGuardrail, speaksFor, summary, withEntry } from '../../src/controller/policy/operators.ts';
 import { reconcilePolicy } from '../../src/controller/policy/reconcile.ts';
 import { guardrailPrefix } from '../../src/controller/policy/rules.ts';
 import { sweepable } from '../../src/controller/sweep.ts';
@@ -220,6 +220,19 @@ function world() {
   };
   return { guardrails, assigned, openrouterWrites, kubeWrites, operator, get stored() { return stored; }, set stored(s) { stored = s; } };
 }
+
+describe('speaksFor: which policies an operator serves (reconciles, and lists the workspaces of)', () => {
+  const ops = (ids: string[]) => ({ operators: Object.fromEntries(ids.map((id) => [id, { members: 0 }])) });
+  it.each([
+    ['unscoped: every policy', 'p', undefined, false, [], true],
+    ['scoped: one its members use', 'p', undefined, true, ['p'], true],
+    ['scoped: one nobody of its uses, without its entry', 'p', ops(['other']), true, ['q'], false],
+    ['scoped: one whose status keeps its entry', 'p', ops(['me']), true, [], true],
+    ['scoped: one whose entries are full without its own', 'p', ops(Array.from({ length: POLICY_OPERATORS_MAX }, (_, i) => `o${i}`)), true, [], true],
+  ] as const)('%s', (_, policy, status, scoped, used, want) => {
+    expect(speaksFor(policy, status, 'me', scoped, new Set(used))).toBe(want);
+  });
+});
 
 describe('a KeyPolicy served by two operators on one account', () => {
   const A = `${UID}.teamkeys-a`;

@@ -21,6 +21,7 @@ import { deleteStrayGuardrails, type GuardrailDeps } from './guardrail.ts';
 import type { PoolDeps } from './pool.ts';
 import type { KeyPort } from '../../domain/key.ts';
 import type { Workspaces } from '../../domain/workspace.ts';
+import { speaksFor } from './operators.ts';
 import { reconcilePolicy } from './reconcile.ts';
 import { guardrailName } from './rules.ts';
 
@@ -78,11 +79,11 @@ export class PolicyEntry {
     // only for a deleted policy: every member naming it, in any namespace, terminating or unreadable (each still
     // needs the policy); a policy reconcile follows every member event, so this is not done otherwise
     const users = meta.deletionTimestamp === undefined ? [] : caches.members.list().filter((o) => policyNameOf(o) === name).map((o) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`);
-    // an operator scoped to some namespaces only speaks for a policy its members use (or used: its entry in the
-    // status is kept true), but lets go of any deleted policy nobody uses any more
+    // an operator scoped to some namespaces speaks only for the policies operators.ts speaksFor says (its members'),
+    // but lets go of any deleted policy nobody uses any more
     const releasing = meta.deletionTimestamp !== undefined && meta.finalizers?.includes(POLICY_FINALIZER) === true;
-    const serving = p.ok && p.value.status?.operators?.[clusterId] !== undefined;
-    if (this.w.namespaceSelector && !mine.some((m) => m.spec.policy === name) && !releasing && !serving) return {};
+    const used = new Set(mine.map((m) => m.spec.policy));
+    if (!releasing && !speaksFor(name, p.ok ? p.value.status : undefined, clusterId, this.w.namespaceSelector !== undefined, used)) return {};
     return reconcilePolicy(p, caches.everyMember(), mine, users, {
       cluster: this.w.cluster, recorder: this.w.recorder, now: new Date(this.w.clock.now()).toISOString(),
       operator: clusterId, selector: selectorText(this.w.namespaceSelector),

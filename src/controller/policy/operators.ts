@@ -32,6 +32,17 @@ export function ownGuardrail(status: KeyPolicyStatus, id: string, policy: string
   return top && top.name === guardrailName(id, policy) ? top : undefined;
 }
 
+/**
+ * Whether an operator speaks for a policy: every one when it manages every namespace; scoped, one its members use,
+ * or one whose status keeps its entry (its members used it: keys and a guardrail of theirs may remain), or whose
+ * entries are full without its own (it could not record one, and must not lose sight of what it made).
+ */
+export function speaksFor(policy: string, status: KeyPolicyStatus | undefined, id: string, scoped: boolean, usedByMine: ReadonlySet<string>): boolean {
+  if (!scoped || usedByMine.has(policy)) return true;
+  const ops = status?.operators ?? {};
+  return Object.hasOwn(ops, id) || Object.keys(ops).length >= POLICY_OPERATORS_MAX;
+}
+
 /** How much of each operator's message the summary quotes when several report. */
 const QUOTED = 500;
 
