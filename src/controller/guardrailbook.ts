@@ -14,11 +14,19 @@ export class GuardrailBook {
   /** what this process last applied to each guardrail: fresher than a status the cache may not show yet */
   private applied = new Map<string, { fingerprint: string; reported: GuardrailRules }>();
   private inflight: Promise<void> | undefined;
+  /** by name, the guardrail this process last created or read (byName prefers it) */
+  private readonly latest = new Map<string, string>();
   /** the last complete refresh has run */
   refreshed = false;
 
-  /** Our guardrails by name; when OpenRouter holds several of one name (a create retried), the first listed. */
+  /**
+   * Our guardrails by name. When OpenRouter holds several of one name (a create retried, or a policy's guardrail
+   * moving to another workspace), the one this process last created or read, else the first listed: a key assigned
+   * meanwhile goes to the guardrail that stays.
+   */
   byName(name: string): Guardrail | undefined {
+    const latest = this.byId.get(this.latest.get(name) ?? '');
+    if (latest) return latest;
     for (const g of this.byId.values()) if (g.name === name) return g;
     return undefined;
   }
@@ -47,6 +55,7 @@ export class GuardrailBook {
   }
 
   put(g: Guardrail): void {
+    this.latest.set(g.name, g.id);
     this.write((b) => {
       b.byId.set(g.id, g);
       if (!b.keysOf.has(g.id)) b.keysOf.set(g.id, new Set());

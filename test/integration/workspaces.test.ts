@@ -120,9 +120,11 @@ it('moves a policy\'s guardrail with its workspace: made there, the moved keys o
   expect(ours()[0]?.id).not.toBe(first);
   expect(key(mia.key?.hash)?.workspaceId).toBe(second);
   expect(assignment(mia.key?.hash)).toBe(ours()[0]?.id);
-  const policyView = (await env.custom.getClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name })) as { status?: { guardrail?: { id: string; lastDrift?: unknown } } };
+  const policyView = (await env.custom.getClusterCustomObject({ group: 'teamkeys.dev', version: 'v1alpha1', plural: 'keypolicies', name })) as { status?: { guardrail?: { id: string; lastDrift?: { what: string } } } };
   expect(policyView.status?.guardrail).toMatchObject({ id: ours()[0]?.id });
-  expect(policyView.status?.guardrail?.lastDrift, 'a move is not drift').toBeUndefined();
+  // a move is not drift (a rotation's key assigned to the old guardrail in the instant it goes is put back by the
+  // next pass, and only that is said: docs/governance.md)
+  expect(policyView.status?.guardrail?.lastDrift?.what ?? '', 'a move is not drift').not.toMatch(/edited outside|deleted outside/);
   await env.kubectl(['delete', 'tm', 'mia', '-n', ns, '--timeout=30s']);
   await env.kubectl(['delete', 'keypolicy', name, '--timeout=30s']);
   expect(ours()).toEqual([]);

@@ -80,6 +80,23 @@ describe('syncGuardrail', () => {
     expect(w.writes).toHaveLength(writes);
   });
 
+  it('takes a key a member pass put on the old guardrail meanwhile along, and new keys go to the one that stays', async () => {
+    const w = world();
+    const ids: Record<string, string> = { a: 'ws-a', b: 'ws-b' };
+    w.d.workspaceId = async (p) => (p.spec.workspace === undefined ? undefined : ids[p.spec.workspace]);
+    const base = policy(['openai/gpt-4o-mini']);
+    const inWs = (ref: string): KeyPolicy => ({ ...base, spec: { ...base.spec, workspace: ref } });
+    const first = await syncGuardrail(inWs('a'), undefined, ['k1'], w.d);
+    const old = first.status?.id ?? '';
+    // a rotation's new key, assigned to the guardrail the book named before the move (not yet in any status)
+    await w.d.guardrails.assign(old, ['k2']);
+    const moved = await syncGuardrail(inWs('b'), first.status, ['k1'], w.d);
+    expect(w.writes).toEqual(['create', 'assign 1', 'assign 1', 'create', 'assign 1', 'assign 1', 'delete']);
+    expect(w.d.book.byName('teamkeys/c/pro')?.id, 'members now get the new one').toBe(moved.status?.id);
+    expect(w.d.book.guardrailOfKey('k2')).toBe(moved.status?.id);
+    expect(w.guardrails.has(old)).toBe(false);
+  });
+
   it('restores an edit made outside, and after a restart judges it from status alone', async () => {
     const w = world();
     const first = await syncGuardrail(policy(['openai/gpt-4o-mini']), undefined, ['k1'], w.d);

@@ -93,7 +93,12 @@ export async function syncGuardrail(policy: KeyPolicy, prev: GuardrailStatus | u
   // policy moved from goes, once the keys are on this one (deleting a guardrail frees its keys of every rule)
   const others = new Set([...d.book.allNamed(name), ...(misplaced ? [misplaced] : [])].map((o) => o.id));
   others.delete(g.id);
-  for (const id of others) await goneIsDone(d.guardrails.delete(id));
+  for (const id of others) {
+    // a key a member pass assigned to it meanwhile is this policy's too: onto the one that stays first
+    const stranded = [...d.book.assignedKeys(id)];
+    if (stranded.length > 0) await d.guardrails.assign(g.id, stranded);
+    await goneIsDone(d.guardrails.delete(id));
+  }
   const assigned = keys.filter((h) => d.book.guardrailOfKey(h) === g.id).length;
   // the last drift corrected stays in status (and the condition), not only in an Event that expires
   const lastDrift = drift.length > 0 ? { at: d.now(), what: drift.join('; ') } : prev?.lastDrift;
