@@ -66,7 +66,7 @@ export class Operator {
     this.metrics = new Metrics({
       queueDepth: () => this.queue.depth, restartsQueued: () => this.restarts.size, rateLimitWaitMs: () => this.openrouter.limiter.waitedMs,
       rateLimit: () => ({ perSecond: this.openrouter.limiter.rate, cuts: this.openrouter.limiter.throttles.cuts }),
-      kubernetesWrites: () => this.cluster.writes, leading: () => this.leading, clusterId: () => this.clusterId, managementKeyValid: () => this.credentials.valid,
+      kubernetesWrites: () => this.cluster.writes, kubernetesReads: () => this.cluster.reads, leading: () => this.leading, clusterId: () => this.clusterId, managementKeyValid: () => this.credentials.valid,
       members: () => this.caches.allMembers(), policies: () => this.caches.allPolicies(), now: () => clock.now(), memberMetrics: cfg.memberMetrics,
     });
     this.recorder = new Recorder(this.cluster, log);

@@ -61,6 +61,8 @@ export interface Offboardee {
   secretName: string;
   key: { hash: string; name: string | undefined; disabled: boolean | undefined } | undefined;
   pendingName: string | undefined;
+  /** a first key created under no recorded intent carries this seq in its name (controller/member/plan.ts nextKeyName) */
+  impliedSeq: number | undefined;
   /** keys rotated away from that may still exist (Draining or Disabled) */
   previous: { hash: string; name: string | undefined }[];
 }
@@ -77,6 +79,7 @@ const OffboardingView = z.looseObject({
   status: lenient(z.looseObject({
     key: lenient(z.looseObject({ hash: z.string(), name: lenient(z.string()), disabled: lenient(z.boolean()) })),
     pendingKey: lenient(z.looseObject({ name: z.string() })),
+    keySeq: lenient(z.number().int().min(0)),
     previousKeys: lenient(z.array(z.looseObject({ hash: z.string(), name: lenient(z.string()), state: lenient(z.string()) }))),
   })),
 });
@@ -94,14 +97,15 @@ export function offboardee(o: unknown): Offboardee | undefined {
     secretName: memberSecretName(metadata.name, spec?.secretName),
     key: key ? { hash: key.hash, name: key.name, disabled: key.disabled } : undefined,
     pendingName: status?.pendingKey?.name,
+    impliedSeq: key || status?.pendingKey ? undefined : (status?.keySeq ?? 0) + 1,
     previous: (status?.previousKeys ?? []).filter((p) => p.state !== 'Deleted').map((p) => ({ hash: p.hash, name: p.name })),
   };
 }
 
 /** What the orphan sweep needs of a member, read leniently: an unparseable member still owns its keys. */
-export function ownerOf(o: unknown): { uid: string; keyHash: string | undefined; pendingName: string | undefined; previous: string[] } | undefined {
+export function ownerOf(o: unknown): { uid: string; keyHash: string | undefined; pendingName: string | undefined; impliedSeq: number | undefined; previous: string[] } | undefined {
   const v = offboardee(o);
-  return v && { uid: v.metadata.uid, keyHash: v.key?.hash, pendingName: v.pendingName, previous: v.previous.map((p) => p.hash) };
+  return v && { uid: v.metadata.uid, keyHash: v.key?.hash, pendingName: v.pendingName, impliedSeq: v.impliedSeq, previous: v.previous.map((p) => p.hash) };
 }
 
 /** The policy name a member object refers to, even when the rest of its spec is invalid. */

@@ -550,6 +550,8 @@ export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const LABEL_MEMBER = 'teamkeys.dev/member';
 export const ANNOTATION_KEY_HASH = 'teamkeys.dev/key-hash';
 export const ANNOTATION_KEY_HMAC = 'teamkeys.dev/key-hmac';
+/** On a Secret written with a new key: when the operator asked for that key (its clock), for a crash's recovery. */
+export const ANNOTATION_ISSUED_AT = 'teamkeys.dev/issued-at';
 /** On a TeamMember: any new value rotates its key once. */
 export const ANNOTATION_ROTATE = 'teamkeys.dev/rotate';
 /** On a TeamMember: any new value brings back a key disabled for inactivity. */

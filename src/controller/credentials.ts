@@ -71,7 +71,7 @@ export class Credentials {
   async refresh(client: Pick<OpenRouterClient, 'currentKey'>): Promise<void> {
     let key: string | undefined;
     try {
-      const s = await this.cluster.readSecret(this.namespace, this.secretName);
+      const s = await this.cluster.readSecret(this.namespace, this.secretName, 'management key Secret');
       this.secretRef = s.metadata?.uid ? { name: this.secretName, namespace: this.namespace, uid: s.metadata.uid } : undefined;
       const raw = s.data?.[this.secretKey];
       key = raw === undefined ? undefined : Buffer.from(raw, 'base64').toString('utf8').trim();
@@ -134,7 +134,7 @@ export class Credentials {
 export async function loadHmacKey(cluster: Cluster, namespace: string, name: string): Promise<KeyObject> {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const s = await cluster.readSecret(namespace, name);
+      const s = await cluster.readSecret(namespace, name, 'HMAC key Secret');
       const v = s.data?.['key'];
       if (v) return createSecretKey(Buffer.from(v, 'base64')); // prepared once: an HMAC from a Buffer prepares it per call
       throw new Error(`Secret ${namespace}/${name} has no data key "key"`);

@@ -11,10 +11,14 @@ const GONE_MAX = 10_000;
  */
 export class KeyBook {
   private byHash = new Map<string, Key>();
+  /** hashes by key name, built when first asked for and kept in step by put/remove (a lookup per new member) */
+  private names: Map<string, Set<string>> | undefined;
   private touched = new Map<string, number>();
   private removed = new Map<string, number>();
   /** hashes OpenRouter answered 404 for: a deleted key never comes back, so they are not asked about again */
   private readonly gone = new Set<string>();
+  /** names of creates whose outcome is unknown (a 5xx, a cut connection), by when: a refresh settles them */
+  private readonly unsure = new Map<string, number>();
   /** when the last complete refresh started; undefined before the first one */
   refreshedFrom: number | undefined;
   /** the workspaces (by id) the last complete refresh listed */
@@ -42,7 +46,38 @@ export class KeyBook {
   }
 
   byName(name: string): Key[] {
-    return this.all().filter((k) => k.name === name);
+    if (!this.names) {
+      this.names = new Map();
+      for (const k of this.byHash.values()) this.index(k);
+    }
+    return [...(this.names.get(name) ?? [])].flatMap((h) => {
+      const k = this.byHash.get(h);
+      return k?.name === name ? [k] : [];
+    });
+  }
+
+  private index(k: Key): void {
+    if (!this.names) return;
+    const set = this.names.get(k.name);
+    if (set) set.add(k.hash);
+    else this.names.set(k.name, new Set([k.hash]));
+  }
+
+  private unindex(k: Key | undefined): void {
+    const set = k && this.names?.get(k.name);
+    if (!k || !set) return;
+    set.delete(k.hash);
+    if (set.size === 0) this.names?.delete(k.name);
+  }
+
+  /** A create under this name may or may not have made a key: the next lookup of it lists first (unsettled). */
+  createUnsure(name: string): void {
+    this.unsure.set(name, this.clock.now());
+  }
+
+  /** Whether a create under this name has an unknown outcome that no refresh since has settled. */
+  unsettled(name: string): boolean {
+    return this.unsure.has(name);
   }
 
   get size(): number {
@@ -51,12 +86,15 @@ export class KeyBook {
 
   put(key: Key): void {
     this.gone.delete(key.hash);
+    this.unindex(this.byHash.get(key.hash));
     this.byHash.set(key.hash, key);
+    this.index(key);
     this.touched.set(key.hash, this.clock.now());
     this.removed.delete(key.hash);
   }
 
   remove(hash: string): void {
+    this.unindex(this.byHash.get(hash));
     this.byHash.delete(hash);
     this.removed.set(hash, this.clock.now());
   }
@@ -118,6 +156,8 @@ export class KeyBook {
       else this.removed.delete(hash);
     }
     this.byHash = next;
+    this.names = undefined;
+    for (const [name, at] of this.unsure) if (at < started) this.unsure.delete(name);
     this.refreshedFrom = started;
     this.listedWorkspaces = listed;
   }

@@ -12,8 +12,15 @@ export interface OwnerView {
   uid: string;
   keyHash: string | undefined;
   pendingName: string | undefined;
+  /** the seq of a first key in flight, whose intent is its name (no key in status yet) */
+  impliedSeq: number | undefined;
   /** keys it rotated away from that still exist */
   previous: readonly string[];
+}
+
+/** Whether the member (already matched by uid) holds or is issuing the key. */
+function holds(m: OwnerView, k: Key, seq: number): boolean {
+  return k.hash === m.keyHash || k.name === m.pendingName || seq === m.impliedSeq || m.previous.includes(k.hash);
 }
 
 /**
@@ -29,7 +36,7 @@ export function findOrphans(keys: readonly Key[], cluster: string, owner: (names
     if (now - Date.parse(k.createdAt) < graceMs) return false;
     const m = owner(o.namespace, o.member);
     if (!m || m.uid !== o.uid) return true;
-    return k.hash !== m.keyHash && k.name !== m.pendingName && !m.previous.includes(k.hash);
+    return !holds(m, k, o.seq);
   });
 }
 
@@ -78,7 +85,7 @@ export async function revokeOrphans(d: SweepDeps): Promise<void> {
       throw e;
     });
     const owner = ownerOf(raw);
-    if (owner && owner.uid === o.uid && (owner.keyHash === k.hash || owner.pendingName === k.name || owner.previous.includes(k.hash))) continue;
+    if (owner && owner.uid === o.uid && holds(owner, k, o.seq)) continue;
     const parsed = parseMember(raw);
     await d.keys.delete(k.hash);
     d.log.warn({ hash: k.hash, name: k.name, createdAt: k.createdAt }, 'revoked an orphaned key: no TeamMember owns it');

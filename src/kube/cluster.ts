@@ -97,6 +97,13 @@ export class Cluster {
     this.writes.set(what, (this.writes.get(what) ?? 0) + 1);
   }
 
+  /** Every single-object read (GET) this process sent, by what it read: informers' lists and watches left out. */
+  readonly reads = new Map<string, number>();
+
+  private read(what: string): void {
+    this.reads.set(what, (this.reads.get(what) ?? 0) + 1);
+  }
+
   private gate(what: string): void {
     if (!this.mayWrite()) throw new Deposed(what);
   }
@@ -187,10 +194,15 @@ export class Cluster {
    * Member versions this process wrote over, for a few seconds: a cache still holding one is behind our own write,
    * and a reconcile deciding on it would only earn a conflict. The watch event of the write brings the member back.
    */
-  private readonly overwritten = new Map<string, { resourceVersion: string; at: number }>();
+  private readonly overwritten = new Map<string, { versions: string[]; at: number }>();
 
   private overwrote(namespace: string, name: string, resourceVersion: string): void {
-    this.overwritten.set(`${namespace}/${name}`, { resourceVersion, at: performance.now() });
+    const id = `${namespace}/${name}`;
+    const o = this.overwritten.get(id);
+    const now = performance.now();
+    // every version written over in the window (a claim, then the status): a cache holding any of them is behind
+    if (o && now - o.at < OWN_WRITE_WAIT_MS) o.versions.push(resourceVersion);
+    this.overwritten.set(id, { versions: o && now - o.at < OWN_WRITE_WAIT_MS ? o.versions : [resourceVersion], at: now });
   }
 
   /** Whether the member at this resourceVersion is one this process has already written over. */
@@ -198,12 +210,13 @@ export class Cluster {
     const id = `${namespace}/${name}`;
     const o = this.overwritten.get(id);
     if (!o) return false;
-    if (o.resourceVersion === resourceVersion && performance.now() - o.at < OWN_WRITE_WAIT_MS) return true;
+    if (resourceVersion !== undefined && o.versions.includes(resourceVersion) && performance.now() - o.at < OWN_WRITE_WAIT_MS) return true;
     this.overwritten.delete(id);
     return false;
   }
 
   async readMember(namespace: string, name: string): Promise<KubernetesObject> {
+    this.read('TeamMember');
     return kube(() => this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name }) as Promise<KubernetesObject>);
   }
 
@@ -251,7 +264,9 @@ export class Cluster {
 
   // --- secrets ------------------------------------------------------------------------------------------------
 
-  async readSecret(namespace: string, name: string): Promise<V1Secret> {
+  /** `what`: how the read is counted (a member's Secret, or the operator's own: its management key, its HMAC key). */
+  async readSecret(namespace: string, name: string, what = 'member Secret'): Promise<V1Secret> {
+    this.read(what);
     return kube(() => this.core.readNamespacedSecret({ namespace, name }));
   }
 

@@ -22,6 +22,8 @@ export class MemoryMembers implements MemberStore {
   /** status patches and finalizer writes that landed */
   writes = 0;
   statusWrites = 0;
+  /** reads from the store (GETs), as a pass confirming its view makes them */
+  reads = 0;
   /** while set, every status patch is refused (StatusRejected) with this message */
   rejectStatus: string | undefined;
   /** this many next status patches fail with a conflict (another writer got there first) */
@@ -57,6 +59,7 @@ export class MemoryMembers implements MemberStore {
   }
 
   async read(namespace: string, name: string): Promise<TeamMember | undefined> {
+    this.reads++;
     return this.get(namespace, name);
   }
 

@@ -21,6 +21,8 @@ export class MemorySecrets implements SecretStore {
   /** real writes (create or replace) that landed, dry runs tried, deletes */
   writes = 0;
   dryRuns = 0;
+  /** reads from the store (GETs) */
+  reads = 0;
   deletes = 0;
   /** while set, every write (dry runs too) is refused as the API server refuses an invalid or over-quota Secret */
   refuse: string | undefined;
@@ -63,6 +65,7 @@ export class MemorySecrets implements SecretStore {
   }
 
   async read(namespace: string, name: string): Promise<SecretObject | undefined> {
+    this.reads++;
     return this.get(namespace, name);
   }
 

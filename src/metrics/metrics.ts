@@ -14,6 +14,7 @@ export interface MetricSources {
   restartsQueued(): number;
   /** writes sent to the Kubernetes API server, by what they were */
   kubernetesWrites(): ReadonlyMap<string, number>;
+  kubernetesReads(): ReadonlyMap<string, number>;
   /** the calls per second the adaptive limiter allows now, and how often a 429 cut it */
   rateLimit(): { perSecond: number; cuts: number };
   leading(): boolean;
@@ -89,6 +90,13 @@ export class Metrics {
         collect() {
           this.reset();
           for (const [write, n] of src.kubernetesWrites()) this.inc({ write }, n);
+        },
+      }),
+      new Counter({
+        name: 'teamkeys_kubernetes_reads_total', help: 'Single-object reads (GET) sent to the Kubernetes API server, by kind (informers\' lists and watches not counted).', labelNames: ['read'], registers: [r],
+        collect() {
+          this.reset();
+          for (const [read, n] of src.kubernetesReads()) this.inc({ read }, n);
         },
       }),
       new Gauge({ name: 'teamkeys_openrouter_rate_limit_per_second', help: 'The OpenRouter calls per second the operator allows itself now: the configured ceiling, lowered after 429s and grown back slowly.', registers: [r], collect() { this.set(src.rateLimit().perSecond); } }),

@@ -569,6 +569,12 @@ export class World {
     });
   }
 
+  /** A TeamMember as a user applies it: without the finalizer, which the first pass claims. */
+  applied(name: string, spec: MemberSpec | string): TeamMember {
+    const m = this.member(name, spec);
+    return this.members.put({ ...m, metadata: { ...m.metadata, finalizers: [] } });
+  }
+
   /** The member as the API server holds it now. */
   get(name: string): TeamMember {
     const m = this.members.get(NS, name);
@@ -650,7 +656,8 @@ export class World {
     if (m.metadata.deletionTimestamp) return this.finalize(name);
     if (!this.credentialsValid) return { requeueAfterMs: CREDENTIALS_WAIT_MS };
     if (this.book.refreshedFrom === undefined) await this.book.refresh(this.keys, [undefined]);
-    return reconcileMember(await claim(m, this.deps), this.deps);
+    const claimed = await claim(m, this.deps);
+    return reconcileMember(claimed.member, this.deps, claimed.fresh);
   }
 
   /** Offboards a member being deleted (finalize.ts). */
@@ -744,5 +751,10 @@ export class World {
   /** Counts of everything written so far, to compare before and after a pass. */
   writes(): { status: number; secrets: number; dryRuns: number; keyCalls: number; events: number } {
     return { status: this.members.writes, secrets: this.secrets.writes + this.secrets.deletes, dryRuns: this.secrets.dryRuns, keyCalls: this.keys.calls.length, events: this.events.length };
+  }
+
+  /** GETs of members and Secrets (a pass confirming its view from the API server). */
+  reads(): number {
+    return this.members.reads + this.secrets.reads;
   }
 }

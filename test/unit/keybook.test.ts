@@ -42,3 +42,34 @@ describe('the key book across workspaces', () => {
     expect(book.get('b')?.hash, 'a failed refresh keeps the book as it was').toBe('b');
   });
 });
+
+describe('the key book by name', () => {
+  const named = (hash: string, name: string): Key => aKey(hash, { name, workspaceId: 'default-ws' });
+
+  it('finds keys by name through puts, renames, removals and refreshes', async () => {
+    const clock = new ManualClock();
+    const book = new KeyBook(clock);
+    await book.refresh(port({ 'default-ws': [named('a', 'n/1'), named('b', 'n/1'), named('c', 'n/2')] }), [undefined]);
+    expect(book.byName('n/1').map((k) => k.hash).toSorted()).toEqual(['a', 'b']);
+    book.put(named('d', 'n/2'));
+    book.remove('c');
+    expect(book.byName('n/2').map((k) => k.hash)).toEqual(['d']);
+    book.put(named('a', 'released:n/1'));
+    expect(book.byName('n/1').map((k) => k.hash)).toEqual(['b']);
+    expect(book.byName('released:n/1').map((k) => k.hash)).toEqual(['a']);
+    clock.advance(1_000);
+    await book.refresh(port({ 'default-ws': [named('e', 'n/1')] }), [undefined]);
+    expect(book.byName('n/1').map((k) => k.hash)).toEqual(['e']);
+  });
+
+  it('keeps a create of unknown outcome unsettled until a listing that began after it', async () => {
+    const clock = new ManualClock();
+    const book = new KeyBook(clock);
+    book.createUnsure('n/1');
+    expect(book.unsettled('n/1')).toBe(true);
+    expect(book.unsettled('n/2')).toBe(false);
+    clock.advance(1_000);
+    await book.refresh(port({ 'default-ws': [] }), [undefined]);
+    expect(book.unsettled('n/1')).toBe(false);
+  });
+});

@@ -8,6 +8,7 @@ import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ANNOTATION_REACTIVATE, ANNOTATION_ROTATE } from '../../src/api/schema.ts';
 import { classifyFailure } from '../../src/controller/failure.ts';
+import { nextKeyName } from '../../src/controller/member/plan.ts';
 import { StatusRejected } from '../../src/domain/errors.ts';
 import { KubeError } from '../../src/kube/errors.ts';
 import { OpenRouterError } from '../../src/openrouter/errors.ts';
@@ -33,18 +34,25 @@ async function provisioned(policy: PolicySpec = {}): Promise<World> {
 const methods = (w: World) => w.keys.calls.map((c) => c.method);
 
 describe('a Secret the API server refuses', () => {
-  it('costs a dry run, never a key: Ready=False SecretRejected, retried', async () => {
+  it('a first key: the refusal costs one key, revoked at once; every later attempt a dry run, never a key', async () => {
     const w = world();
     w.secrets.refuse = 'exceeded quota: secrets, requested: secrets=1, used: secrets=10, limited: secrets=10';
 
     expect(await w.pass('alice')).toEqual({ retry: true });
 
-    expect(methods(w)).toEqual(['list']);
+    expect(methods(w)).toEqual(['list', 'create', 'delete']);
     expect(w.keys.all()).toEqual([]);
-    expect(w.secrets).toMatchObject({ dryRuns: 1, writes: 0 });
+    expect(w.secrets).toMatchObject({ dryRuns: 0, writes: 0 });
     expect(w.ready('alice')).toEqual({ status: 'False', reason: 'SecretRejected' });
     expect(w.get('alice').status?.pendingKey).toBeUndefined();
     expect(w.eventReasons('alice')).toEqual(['SecretRejected']);
+
+    w.keys.resetCalls();
+    expect(await w.pass('alice')).toEqual({ retry: true });
+    expect(await w.pass('alice')).toEqual({ retry: true });
+    expect(methods(w)).toEqual([]);
+    expect(w.secrets).toMatchObject({ dryRuns: 2, writes: 0 });
+    expect(w.ready('alice')).toEqual({ status: 'False', reason: 'SecretRejected' });
 
     w.secrets.refuse = undefined;
     await w.settle('alice');
@@ -81,7 +89,7 @@ describe('a create OpenRouter refuses or loses', () => {
     expect(w.servedProblems('alice')).toEqual([]);
   });
 
-  it('lost answer: the intent stays, naming the key that was made; the next passes revoke it and issue one', async () => {
+  it('lost answer: the key made carries the intent in its name; the next passes list, revoke it and issue one', async () => {
     const w = world();
     w.keys.loseNextCreate = true;
 
@@ -89,14 +97,17 @@ describe('a create OpenRouter refuses or loses', () => {
 
     expect(classifyFailure(e)).toBe('transient');
     const [made] = w.keys.all();
-    expect(w.get('alice').status?.pendingKey?.name).toBe(made?.name);
+    // a first key records no intent: its name is the intent, and the lost answer makes the next pass list first
+    expect(w.get('alice').status?.pendingKey).toBeUndefined();
+    expect(made?.name).toBe(nextKeyName(w.clusterId, w.get('alice'), w.get('alice').status ?? {}));
+    expect(w.book.unsettled(made?.name ?? '')).toBe(true);
     await w.settle('alice');
     expect(w.keys.key(made?.hash ?? '')).toBeUndefined();
     expect(w.keysOf('alice')).toHaveLength(1);
     expect(w.servedProblems('alice')).toEqual([]);
   });
 
-  it('429: the intent stays (a rate limit proves nothing), and exactly one key comes of it', async () => {
+  it('429: the create stays unsettled (a rate limit proves nothing), and exactly one key comes of it', async () => {
     const w = world();
     w.keys.failNextCreate = 429;
 
@@ -104,7 +115,7 @@ describe('a create OpenRouter refuses or loses', () => {
 
     expect(e).toBeInstanceOf(OpenRouterError);
     expect(classifyFailure(e)).toBe('transient');
-    expect(w.get('alice').status?.pendingKey).toBeDefined();
+    expect(w.book.unsettled(nextKeyName(w.clusterId, w.get('alice'), w.get('alice').status ?? {}))).toBe(true);
     await w.settle('alice');
     expect(w.keysOf('alice')).toHaveLength(1);
     expect(w.servedProblems('alice')).toEqual([]);
@@ -128,7 +139,10 @@ describe('a create OpenRouter refuses or loses', () => {
 
 describe('a status the API server does not take', () => {
   it('a conflict on the intent: the pass fails as stale before any key exists, and the next pass issues one', async () => {
-    const w = world();
+    // a replacement records its intent (a first key's is its name): the Secret lost, the old key revoked after it
+    const w = await provisioned();
+    w.secrets.removeOutside('team', 'alice-openrouter');
+    w.keys.resetCalls();
     w.members.conflicts = 1;
 
     const e: unknown = await w.pass('alice').catch((x: unknown) => x);
@@ -143,7 +157,7 @@ describe('a status the API server does not take', () => {
 
   it('a conflict on the report after the key reached its Secret: the next pass adopts it, no second key', async () => {
     const w = world();
-    w.faults.failNext('status', false, conflict(), 1);
+    w.faults.failNext('status', false, conflict());
 
     await expect(w.pass('alice')).rejects.toMatchObject({ kind: 'conflict' });
     const [made] = w.keys.all();
@@ -155,7 +169,9 @@ describe('a status the API server does not take', () => {
   });
 
   it('a refused status before the intent: no key, Event StatusRejected', async () => {
-    const w = world();
+    const w = await provisioned();
+    w.secrets.removeOutside('team', 'alice-openrouter');
+    w.keys.resetCalls();
     w.members.rejectStatus = 'status.budget.limitUSD: Invalid value';
 
     await expect(w.pass('alice')).rejects.toBeInstanceOf(StatusRejected);
@@ -169,7 +185,7 @@ describe('a status the API server does not take', () => {
 
   it('a refused report: Ready=False StatusRejected is written alone, and the key the Secret holds is adopted later', async () => {
     const w = world();
-    w.faults.failNext('status', false, new StatusRejected('status.usage: Invalid value'), 1);
+    w.faults.failNext('status', false, new StatusRejected('status.usage: Invalid value'));
 
     await expect(w.pass('alice')).rejects.toBeInstanceOf(StatusRejected);
 
@@ -203,7 +219,8 @@ describe('what a member waits for', () => {
     const key = w.keyOf('alice');
     expect(w.guardrails.assigned.get(key?.hash ?? '')).toBe(g.id);
     expect(w.get('alice').status?.pendingKey).toBeUndefined();
-    expect(w.faults.steps).toEqual(['status', 'key-create', 'guardrail-assign', 'secret', 'status']);
+    // a first key: no intent written before the create (its name is the intent)
+    expect(w.faults.steps).toEqual(['key-create', 'guardrail-assign', 'secret', 'status']);
     expect(w.servedProblems('alice')).toEqual([]);
   });
 

@@ -4,8 +4,9 @@
  * Secret, the status and the Events end up with, and the calls it took.
  */
 import { parseKeyName } from '../../src/controller/keyname.ts';
+import { nextKeyName } from '../../src/controller/member/plan.ts';
 import { describe, expect, it } from 'vitest';
-import { ANNOTATION_KEY_HASH, ANNOTATION_REACTIVATE, ANNOTATION_ROTATE } from '../../src/api/schema.ts';
+import { ANNOTATION_ISSUED_AT, ANNOTATION_KEY_HASH, ANNOTATION_REACTIVATE, ANNOTATION_ROTATE, FINALIZER } from '../../src/api/schema.ts';
 import { RELEASED_PREFIX } from '../../src/controller/keyname.ts';
 import type { Key } from '../../src/domain/key.ts';
 import { OpenRouterError } from '../../src/openrouter/errors.ts';
@@ -50,11 +51,27 @@ describe('a new member', () => {
     expect(secret?.data['OPENROUTER_BASE_URL']).toBe('https://openrouter.test/api/v1');
     expect(w.ready('alice')).toEqual({ status: 'True', reason: 'KeyReady' });
     expect(w.servedProblems('alice')).toEqual([]);
-    // the first listing, one create; a dry run before the Secret, the intent and the report as status writes
+    // the first listing, one create; the Secret and the report (a first key's intent is its name: no write)
     expect(methods(w)).toEqual(['list', 'create']);
-    expect(w.writes()).toMatchObject({ status: 2, secrets: 1, dryRuns: 1 });
+    expect(w.writes()).toMatchObject({ status: 1, secrets: 1, dryRuns: 0 });
+    expect(secret?.annotations[ANNOTATION_ISSUED_AT]).toBe(status?.key?.issuedAt);
     // a first key makes no Event: the Ready condition says it
     expect(w.events).toEqual([]);
+  });
+
+  it('as applied, costs three Kubernetes requests: the claim, the Secret, the status (no read, no dry run)', async () => {
+    const w = new World();
+    w.policy('gold', { budget: { limitUSD: 10 } });
+    w.applied('alice', 'gold');
+
+    expect(await w.pass('alice')).toEqual({});
+
+    // the claim's guarded write proved the cached member current: no confirming read
+    expect(w.writes()).toMatchObject({ status: 2, secrets: 1, dryRuns: 0 });
+    expect(w.reads()).toBe(0);
+    expect(w.members.statusWrites).toBe(1);
+    expect(w.get('alice').metadata.finalizers).toEqual([FINALIZER]);
+    expect(w.ready('alice')).toEqual({ status: 'True', reason: 'KeyReady' });
   });
 
   it('then is quiet: an idle pass makes no OpenRouter call and writes nothing, after a sync too', async () => {
@@ -100,13 +117,18 @@ describe('the key plan', () => {
     w.faults.failNext('secret', true);
     await expect(w.pass('alice')).rejects.toThrow(/connection was cut/);
     const [created] = w.keysOf('alice');
-    expect(w.get('alice').status?.pendingKey?.name).toBe(created?.name);
+    // a first key records no intent: its name, the next in sequence, is the intent
+    expect(w.get('alice').status?.pendingKey).toBeUndefined();
+    expect(created?.name).toBe(nextKeyName(w.clusterId, w.get('alice'), w.get('alice').status ?? {}));
+    const issuedAt = w.secretOf('alice')?.annotations[ANNOTATION_ISSUED_AT];
 
     w.restart(); // a new process: empty books
     w.keys.resetCalls();
     await w.settle('alice');
 
     expect(w.keyOf('alice')?.hash).toBe(created?.hash);
+    expect(w.get('alice').status?.key?.issuedAt).toBe(issuedAt);
+    expect(w.get('alice').status?.keySeq).toBe(1);
     expect(w.keysOf('alice')).toHaveLength(1);
     expect(methods(w)).not.toContain('create');
     expect(w.eventReasons()).not.toContain('OrphanRevoked');
@@ -120,7 +142,7 @@ describe('the key plan', () => {
     w.keys.loseNextCreate = true;
     await expect(w.pass('alice')).rejects.toMatchObject({ kind: 'server', status: 502 });
     const [lost] = w.keysOf('alice');
-    expect(w.get('alice').status?.pendingKey?.name).toBe(lost?.name);
+    expect(lost?.name).toBe(nextKeyName(w.clusterId, w.get('alice'), w.get('alice').status ?? {}));
 
     expect(await w.pass('alice')).toEqual({ retry: true });
     expect(w.keys.key(lost?.hash ?? '')).toBeUndefined();

@@ -65,6 +65,7 @@ describe('finalizes: a deleted member outside the namespaces this operator manag
     policy: 'pro', suspended: false, secretName: 'm-openrouter',
     key: o.key === undefined ? undefined : { hash: 'k1', name: o.key, disabled: false },
     pendingName: o.pending,
+    impliedSeq: undefined,
     previous: (o.previous ?? []).map((n, i) => ({ hash: `p${i}`, name: n })),
   });
   const inAccount = (hashes: string[]) => (h: string) => hashes.includes(h);

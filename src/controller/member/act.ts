@@ -74,7 +74,8 @@ async function serve(p: Pass, dec: Served): Promise<Acted | { blocking: Blocking
   // it goes, so the next key gets only what is left (a replaced key deleted outside: its spend as last observed)
   if (dec.idle.kind === 'deleteKey' || (k.kind === 'create' && k.plan.reason !== 'Initial')) s = { ...s, ...carryRetired(s.status, fresh, budget, s.carried, v.now, k.kind === 'create') };
   s = await tendIdle(p, s, dec.idle);
-  if (v.status.pendingKey) {
+  // (a first key's implied intent has nothing to clear: only the keys it left are revoked)
+  if (v.status.pendingKey || dec.revoke.length > 0) {
     // revoking means the last create did not reach its Secret: back off instead of creating again at once
     for (const hash of dec.revoke) {
       await d.keys.delete(hash);

@@ -6,11 +6,11 @@
  */
 import type { ResolvedPolicy } from '../../api/policy.ts';
 import type { Key } from '../../domain/key.ts';
-import { ANNOTATION_REACTIVATE, type KeyRef, type PreviousKey, type TeamMemberStatus } from '../../api/schema.ts';
+import { ANNOTATION_ISSUED_AT, ANNOTATION_REACTIVATE, type KeyRef, type PreviousKey, type TeamMemberStatus } from '../../api/schema.ts';
 import type { MemberView } from './gather.ts';
 import { previewMatches } from './secret.ts';
 import { carriedSpend, effectiveBudget, keyBudget, windowId, type BudgetDecision, type DesiredBudget, type RetiredKey } from './budget.ts';
-import { disabledOutside, issued, keyOutlivesAllowance, keyRef, planKey, recoverPending, undone, type KeyPlan, type PendingRotation } from './plan.ts';
+import { disabledOutside, impliedIntent, issued, keyOutlivesAllowance, keyRef, planKey, recoverPending, undone, type KeyPlan, type PendingRotation } from './plan.ts';
 import { rotationAsked, timed, withPrevious, type RotationAsk } from './rotation.ts';
 import type { Outcome } from './status.ts';
 
@@ -206,13 +206,17 @@ function inactivity(v: MemberView): { status: TeamMemberStatus; step: IdleStep }
 /** After a crash: the key the Secret holds (if it is one of the in-flight create's keys) is kept; the rest go. */
 function recovery(v: MemberView, s: TeamMemberStatus): { status: TeamMemberStatus; revoke: string[]; adopted: PendingRotation | undefined } {
   const pending = s.pendingKey;
-  if (!pending) return { status: s, revoke: [], adopted: undefined };
+  // a first key's intent is implied by its name (plan.ts nextKeyName): only the keys found under it tell of a crash
+  if (!pending && !(impliedIntent(s) && v.candidates.length > 0)) return { status: s, revoke: [], adopted: undefined };
   const own = v.secret.kind === 'own' ? v.secret : undefined;
   // strict here: only the HMAC proves which of several same-named keys reached the Secret
   const { adopt, revoke } = recoverPending(v.candidates, own?.keyHash, own?.hmacOk ?? false);
   if (!adopt) return { status: undone(s), revoke, adopted: undefined };
-  const rotation = pending.rotation;
-  return { status: { ...s, pendingKey: undefined, key: keyRef(adopt, s.key, pending.since), rotation: issued(v.member, s, rotation, v.now) }, revoke, adopted: rotation };
+  const rotation = pending?.rotation;
+  // when it was asked for, on the operator's clock: the intent's instant, or the one its Secret was written with
+  const since = pending?.since ?? own?.obj.annotations[ANNOTATION_ISSUED_AT];
+  const seq = pending ? s.keySeq : (s.keySeq ?? 0) + 1;
+  return { status: { ...s, pendingKey: undefined, keySeq: seq, key: keyRef(adopt, s.key, since), rotation: issued(v.member, s, rotation, v.now) }, revoke, adopted: rotation };
 }
 
 function planInput(v: MemberView, policy: ResolvedPolicy, s: TeamMemberStatus, wantKey: boolean) {

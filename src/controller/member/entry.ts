@@ -117,7 +117,8 @@ export class MemberEntry {
     if (!credentials.valid) return { requeueAfterMs: CREDENTIALS_WAIT_MS };
     // until a first list succeeds, keys are simply not observed yet: plans keep them, nothing is replaced
     if (book.refreshedFrom === undefined) await this.firstListing();
-    return reconcileMember(await claim(member, this.deps), this.deps);
+    const claimed = await claim(member, this.deps);
+    return reconcileMember(claimed.member, this.deps, claimed.fresh);
   }
 
   /** Whether a deleted member outside the namespaces this operator manages is its own to offboard. */

@@ -2,7 +2,7 @@ import type { Offboardee } from '../../api/objects.ts';
 import { FINALIZER, type TeamMember } from '../../api/schema.ts';
 import { POLICY_DEFAULTS } from '../../api/policy.ts';
 import { isOpenRouter } from '../../openrouter/errors.ts';
-import { RELEASED_PREFIX } from '../keyname.ts';
+import { keyName, RELEASED_PREFIX } from '../keyname.ts';
 import type { MemberDeps, Result } from './deps.ts';
 import { isOwnedBy } from './secret.ts';
 
@@ -12,12 +12,14 @@ const ORPHAN_FINALIZER = 'orphan';
 /**
  * The claim: the finalizer goes on before anything is issued, so no key outlives its member unseen. The pass
  * goes on from the version just written (waiting for its watch event would send it to the back of the queue).
+ * `fresh`: the write was guarded by the cached resourceVersion, so it proves the cached status is the stored one
+ * (the pass needs no second read to act on it).
  */
-export async function claim(member: TeamMember, d: MemberDeps): Promise<TeamMember> {
-  if (member.metadata.finalizers?.includes(FINALIZER)) return member;
+export async function claim(member: TeamMember, d: MemberDeps): Promise<{ member: TeamMember; fresh: boolean }> {
+  if (member.metadata.finalizers?.includes(FINALIZER)) return { member, fresh: false };
   const finalizers = [...(member.metadata.finalizers ?? []), FINALIZER];
   const resourceVersion = await d.members.setFinalizers(member.metadata.namespace ?? '', member.metadata.name, member.metadata.resourceVersion ?? '', finalizers);
-  return { ...member, metadata: { ...member.metadata, finalizers, resourceVersion } };
+  return { member: { ...member, metadata: { ...member.metadata, finalizers, resourceVersion } }, fresh: true };
 }
 
 /**
@@ -38,6 +40,12 @@ export async function finalizeMember(m: Offboardee, d: MemberDeps): Promise<Resu
   if (m.pendingName) {
     await d.refreshBook();
     for (const k of d.book.byName(m.pendingName)) hashes.add(k.hash);
+  }
+  // a first key created under its implied intent, as the book knows it (this process's creates, and every key
+  // listed since it started): no listing per deleted member; one the book missed is the orphan sweep's
+  if (m.impliedSeq !== undefined) {
+    const name = keyName({ cluster: d.clusterId, namespace: ns, member: m.metadata.name, uid: m.metadata.uid, seq: m.impliedSeq });
+    for (const k of d.book.byName(name)) hashes.add(k.hash);
   }
   for (const hash of hashes) {
     if (deletion === 'Delete') {

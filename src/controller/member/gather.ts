@@ -17,6 +17,7 @@ import { matchesSelector } from '../selector.ts';
 import type { KeyBook } from '../keybook.ts';
 import type { GuardrailFor, MemberDeps } from './deps.ts';
 import { hmacMatches, isOwnedBy, storedApiKey } from './secret.ts';
+import { impliedIntent, nextKeyName } from './plan.ts';
 
 /** The member's Secret: ours (with what it holds), someone else's (only learned from a fresh read), or none. */
 export type SecretView =
@@ -52,7 +53,7 @@ export interface MemberView {
   keys: ReadonlyMap<string, Key>;
   /** keys read from OpenRouter in this pass, not only listed: their spend and state are as of now (a 404: absent from keys) */
   readFresh: ReadonlySet<string>;
-  /** keys carrying the name of an interrupted create (status.pendingKey) */
+  /** keys carrying the name of an interrupted create (status.pendingKey, or the implied name of a first key) */
   candidates: readonly Key[];
   /** when the last complete key list began (undefined: none yet) */
   listedFrom: number | undefined;
@@ -75,13 +76,18 @@ export interface MemberView {
  */
 export type WorkspaceTarget = { kind: 'default' } | { kind: 'ready'; id: string } | { kind: 'pending'; ref: string; why: string };
 
-/** The view from the caches (and the few key reads the book cannot answer). */
-export async function gather(member: TeamMember, d: MemberDeps): Promise<MemberView> {
+/**
+ * The view from the caches (and the few key reads the book cannot answer). `current`: the member was just
+ * written with its cached resourceVersion as a guard, so its status is the stored one. Its Secret is still the
+ * cached one: a Secret the cache has not shown yet makes the write that creates one fail (a conflict), never
+ * overwrites it.
+ */
+export async function gather(member: TeamMember, d: MemberDeps, current = false): Promise<MemberView> {
   const ns = member.metadata.namespace ?? '';
   const secretName = memberSecretName(member.metadata.name, member.spec.secretName);
   const cached = d.secrets.cached(ns, secretName);
   const secret = cached && isOwnedBy(cached, member) ? cached : undefined;
-  return view(member, secret ? 'own' : 'none', secret, 'cache', new Set(), d);
+  return view(member, secret ? 'own' : 'none', secret, current ? 'fresh' : 'cache', new Set(), d);
 }
 
 /** The view again from the API server and, when the listing is older than the key, a fresh listing. Undefined: the member is gone. */
@@ -115,9 +121,13 @@ async function view(member: TeamMember, kind: SecretView['kind'], s: SecretObjec
   const status = member.status ?? {};
   const policy = d.policy(member.spec.policy);
   const keys = await knownKeys(status, read, d);
-  const pending = status.pendingKey;
   const secret = secretView(kind, s, policy, d);
-  const candidates = pending ? await pendingCandidates(pending.name, status, secret, d) : [];
+  // a recorded intent, or the implied one of a first key (its deterministic name): what a crash may have left
+  const pendingName = status.pendingKey?.name ?? (impliedIntent(status) ? nextKeyName(d.clusterId, member, status) : undefined);
+  // a create of this process whose answer was lost: only a listing tells whether it made a key (after a restart,
+  // the first listing does)
+  if (pendingName && d.book.unsettled(pendingName)) await d.refreshBook();
+  const candidates = pendingName ? await pendingCandidates(pendingName, status, secret, d) : [];
   const current = status.key;
   const secretName = memberSecretName(member.metadata.name, member.spec.secretName);
   return {

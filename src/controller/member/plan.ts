@@ -2,6 +2,7 @@
 import type { ResolvedPolicy } from '../../api/policy.ts';
 import type { KeyRef, TeamMember, TeamMemberSpec, TeamMemberStatus } from '../../api/schema.ts';
 import { pendingRequest } from './rotation.ts';
+import { keyName } from '../keyname.ts';
 
 export type PendingRotation = NonNullable<NonNullable<TeamMemberStatus['pendingKey']>['rotation']>;
 import type { Key } from '../../domain/key.ts';
@@ -55,6 +56,20 @@ export function planKey(i: PlanInput): KeyPlan {
   if (current.expiresAt && Date.parse(current.expiresAt) <= i.now) return { kind: 'create', reason: 'KeyExpired', revoke: current.hash };
   if (i.outlivesAllowance) return { kind: 'create', reason: 'ExpiryShortened', revoke: current.hash };
   return { kind: 'keep' };
+}
+
+/**
+ * The name the member's next key gets. A first key (no key in status, no recorded intent) is created without
+ * writing an intent first: this name is the intent, deterministic from what status already holds, and a crash
+ * leaves a key the next pass finds by it (one write fewer per new member).
+ */
+export function nextKeyName(cluster: string, member: { metadata: { namespace?: string | undefined; name: string; uid: string } }, status: TeamMemberStatus): string {
+  return keyName({ cluster, namespace: member.metadata.namespace ?? '', member: member.metadata.name, uid: member.metadata.uid, seq: (status.keySeq ?? 0) + 1 });
+}
+
+/** Whether the next key is created under the implied intent (its name) rather than one recorded in status. */
+export function impliedIntent(status: TeamMemberStatus): boolean {
+  return status.key === undefined && status.pendingKey === undefined;
 }
 
 /** After a crash: the key the Secret holds (if it is one of the in-flight creation's keys) is kept; the rest go. */

@@ -1,19 +1,20 @@
 /**
  * Issuing a member's key, crash-safe: the intent (the new key's name, and the guardrail it gets) is recorded in
  * status before the create call, so a crash at any instant leaves a key that the next pass finds (decide.ts
- * recovery) and either adopts or revokes. The key is assigned to its policy's guardrail before its Secret is
+ * recovery) and either adopts or revokes. A first key's intent is its deterministic name, found the same way. The key is assigned to its policy's guardrail before its Secret is
  * written, so a key that reached a Secret is never without its restrictions, and one that did not is revoked.
  * A rotation is the same protocol: the previous key is recorded as Draining with the intent, limited to its
  * reserve, and keeps working for the overlap (previous.ts retires it).
  */
 import type { RotationTrigger, TeamMemberStatus } from '../../api/schema.ts';
-import { WorkspacePending } from '../../domain/errors.ts';
+import { SecretRejected, WorkspacePending } from '../../domain/errors.ts';
+import type { SecretObject } from '../../domain/secret.ts';
 import { OpenRouterError } from '../../openrouter/errors.ts';
 import { keyName } from '../keyname.ts';
 import type { Key } from '../../domain/key.ts';
 import { drainingEntry, keyBudget, type DesiredBudget } from './budget.ts';
 import type { KeyAction } from './decide.ts';
-import { issued, keyExpiry, keyRef, undone, type PendingRotation } from './plan.ts';
+import { impliedIntent, issued, keyExpiry, keyRef, undone, type PendingRotation } from './plan.ts';
 import type { Pass, Progress } from './pass.ts';
 import { withPrevious, type RotationAsk } from './rotation.ts';
 import { desiredSecret, keyHmac } from './secret.ts';
@@ -77,7 +78,8 @@ interface CreateOptions {
 
 /**
  * Records the intent (and any carried spend or draining key), revokes the key being replaced or limits the one
- * rotated away from, creates the new one, writes the Secret.
+ * rotated away from, creates the new one, writes the Secret. A first key records no intent: its deterministic
+ * name is the intent (plan.ts nextKeyName), so a new member costs no status write before its key.
  */
 async function createKey(p: Pass, budget: DesiredBudget, s: Progress, o: CreateOptions): Promise<{ label: string; progress: Progress }> {
   const { d, v, policy, journal } = p;
@@ -87,20 +89,29 @@ async function createKey(p: Pass, budget: DesiredBudget, s: Progress, o: CreateO
   // never elsewhere while the policy's own workspace is still being made (decide waits for it)
   if (v.workspace.kind === 'pending') throw new WorkspacePending(v.workspace.ref);
   const workspaceId = v.workspace.kind === 'ready' ? v.workspace.id : undefined;
-  // the Secret must be writable before a key exists for it (quota, validation, admission): a refusal then costs
-  // a dry run, never a key created and revoked per attempt
-  const existing = s.secret;
-  const secretOf = (apiKey: string, keyHash: string) => desiredSecret({ member, policy, apiKey, keyHash, hmac: keyHmac(d.hmacKey, apiKey), baseUrl: d.baseUrl, existing });
-  await d.secrets.write(secretOf(DRY_RUN_KEY, 'dry-run'), existing !== undefined, true);
-  // the intent: recorded before the create call, so a crash at any instant leaves a findable key. Its instant
-  // (the operator's clock) is what the key's expiry is measured from, and becomes the key's issuedAt
+  // the intent's instant (the operator's clock) is what the key's expiry is measured from, and its issuedAt
   const issuedAt = v.now;
+  const since = new Date(issuedAt).toISOString();
+  const existing = s.secret;
+  const secretOf = (apiKey: string, keyHash: string, at?: string) => desiredSecret({ member, policy, apiKey, keyHash, hmac: keyHmac(d.hmacKey, apiKey), baseUrl: d.baseUrl, existing, issuedAt: at });
+  // the API server must accept the Secret first (a dry run) when a key is revoked before the create (a refusal
+  // then would leave workloads still holding it without any), and after it refused this member's Secret once (a
+  // refusal that lasts, quota or an admission policy, then costs a round trip per attempt, not a key each). A first
+  // key goes without: its checks are made at apply time (CRD schema and CEL), and a refusal costs one key, revoked
+  if (o.revoke || refusedBefore(s.status)) await d.secrets.write(secretOf(DRY_RUN_KEY, 'dry-run'), existing !== undefined, true);
   // what is left of the budget once replaced and draining keys took theirs
   const want = keyBudget(budget, s.carried, s.status.previousKeys, (h) => d.book.get(h));
-  const intent: TeamMemberStatus = { ...s.status, pendingKey: { name, since: new Date(issuedAt).toISOString(), ...(o.guardrail ? { guardrail: o.guardrail } : {}), ...(o.rotation ? { rotation: o.rotation } : {}) }, keySeq: seq };
-  await journal.save(intent);
+  const implied = impliedIntent(s.status) && !o.rotation && !o.revoke && !o.drain;
+  const intent: TeamMemberStatus = implied ? s.status : { ...s.status, pendingKey: { name, since, ...(o.guardrail ? { guardrail: o.guardrail } : {}), ...(o.rotation ? { rotation: o.rotation } : {}) }, keySeq: seq };
+  // recorded before the create call, so a crash at any instant leaves a findable key
+  if (!implied) await journal.save(intent);
   if (o.revoke) await d.keys.delete(o.revoke);
   if (o.drain) await d.keys.update(o.drain.hash, { limitUSD: o.drain.limitUSD });
+  // the rotation did not happen: the key rotated away from gets its limit back before the intent goes
+  const giveBack = async () => {
+    if (o.drain) await d.keys.update(o.drain.hash, { limitUSD: s.status.key?.limitUSD ?? null });
+    if (!implied) await journal.save(undone(intent));
+  };
   let created: { key: Key; secret: string };
   try {
     created = await d.keys.create({ name, ...want, expiresAt: keyExpiry(issuedAt, member.spec, policy), workspaceId });
@@ -108,11 +119,9 @@ async function createKey(p: Pass, budget: DesiredBudget, s: Progress, o: CreateO
     // only a 4xx proves nothing was created; after anything else (5xx, a cut connection, an unreadable 2xx)
     // the key may exist, so the intent stays and the next attempt starts by recovering it
     if (e instanceof OpenRouterError && e.status !== undefined && e.status >= 400 && e.status < 500 && e.kind !== 'rateLimited') {
-      // the rotation did not happen: the key rotated away from gets its limit back before the intent goes
-      if (o.drain) await d.keys.update(o.drain.hash, { limitUSD: s.status.key?.limitUSD ?? null });
-      await journal.save(undone(intent));
+      await giveBack();
       await d.events.warn(member, 'CreateFailed', e.message);
-    }
+    } else d.book.createUnsure(name);
     throw e;
   }
   let key = created.key;
@@ -120,10 +129,25 @@ async function createKey(p: Pass, budget: DesiredBudget, s: Progress, o: CreateO
   // deleted outside meanwhile is forgotten by the port, so the next attempt waits for a new one)
   if (o.guardrail) await d.guardrails.assign(o.guardrail, [key.hash]);
   if (member.spec.suspended) key = await d.keys.update(key.hash, { disabled: true });
-  const written = await d.secrets.write(secretOf(created.secret, key.hash), existing !== undefined);
+  let written: SecretObject;
+  try {
+    written = await d.secrets.write(secretOf(created.secret, key.hash, since), existing !== undefined);
+  } catch (e) {
+    // refused for what it is: the key no Secret will hold goes at once (else the next pass revokes it)
+    if (e instanceof SecretRejected) {
+      await d.keys.delete(key.hash);
+      await giveBack();
+    }
+    throw e;
+  }
   // not written here: the pass's report carries it (one write fewer per key). A crash before then leaves the
-  // intent and a Secret holding the key, which recovery adopts by its HMAC
-  const status = { ...intent, pendingKey: undefined, key: keyRef(key, undefined, new Date(issuedAt).toISOString()), rotation: issued(member, intent, o.rotation, v.now) };
+  // intent (or the implied one) and a Secret holding the key, which recovery adopts by its HMAC
+  const status = { ...intent, pendingKey: undefined, keySeq: seq, key: keyRef(key, undefined, since), rotation: issued(member, intent, o.rotation, v.now) };
   if (o.rotation) d.observe.rotated(o.rotation.trigger);
   return { label: key.label, progress: { status, carried: s.carried, secret: written, issuedWith: want } };
+}
+
+/** Whether the member's last pass ended with the API server refusing its Secret (its Ready condition says so). */
+function refusedBefore(status: TeamMemberStatus): boolean {
+  return status.conditions?.some((c) => c.type === 'Ready' && c.status === 'False' && c.reason === 'SecretRejected') ?? false;
 }

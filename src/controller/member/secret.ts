@@ -2,7 +2,7 @@
 import { createHmac, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import type { ResolvedPolicy } from '../../api/policy.ts';
-import { ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, API_VERSION, LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, memberSecretName, type TeamMember } from '../../api/schema.ts';
+import { ANNOTATION_ISSUED_AT, ANNOTATION_KEY_HASH, ANNOTATION_KEY_HMAC, API_VERSION, LABEL_MANAGED_BY, LABEL_MEMBER, MANAGER, memberSecretName, type TeamMember } from '../../api/schema.ts';
 import type { SecretObject } from '../../domain/secret.ts';
 
 /** An HMAC, never a plain hash, so the annotation tells nothing about the key to someone who can read it. */
@@ -40,6 +40,8 @@ export interface SecretInput {
   baseUrl: string;
   /** the Secret being replaced: its resourceVersion guards the write, labels and annotations others added stay */
   existing?: SecretObject | undefined;
+  /** with a new key: when the operator asked for it, kept on the Secret for a crash's recovery (decide.ts) */
+  issuedAt?: string | undefined;
 }
 
 export function desiredSecret(i: SecretInput): SecretObject {
@@ -52,7 +54,7 @@ export function desiredSecret(i: SecretInput): SecretObject {
     name: memberSecretName(i.member.metadata.name, i.member.spec.secretName),
     namespace: i.member.metadata.namespace ?? '',
     labels: { ...i.existing?.labels, ...t?.labels, [LABEL_MANAGED_BY]: MANAGER, [LABEL_MEMBER]: i.member.metadata.name },
-    annotations: { ...i.existing?.annotations, ...t?.annotations, [ANNOTATION_KEY_HASH]: i.keyHash, [ANNOTATION_KEY_HMAC]: i.hmac },
+    annotations: { ...i.existing?.annotations, ...t?.annotations, [ANNOTATION_KEY_HASH]: i.keyHash, [ANNOTATION_KEY_HMAC]: i.hmac, ...(i.issuedAt ? { [ANNOTATION_ISSUED_AT]: i.issuedAt } : {}) },
     resourceVersion: i.existing?.resourceVersion,
     ownerReferences: [{ apiVersion: API_VERSION, kind: 'TeamMember', name: i.member.metadata.name, uid: i.member.metadata.uid, controller: true, blockOwnerDeletion: true }],
     data,
