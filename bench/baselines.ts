@@ -3,8 +3,8 @@
  * (a) the seed-style script teams write today: one member at a time, POST /keys then create the Secret;
  * (b) the ceiling: the API server's own throughput for the writes the operator makes per member, on the same
  *     kinds of objects (TeamMembers, whose CRD schema and CEL rules run on every write, and Secrets), from a tight
- *     client with 32 in flight: a finalizer patch, a status patch, a Secret create dry run, a Secret create and a
- *     second status patch. The members it writes to live in a namespace the operator does not manage.
+ *     client with 32 in flight: a finalizer patch, a Secret create and a status patch. The members it writes to
+ *     live in a namespace the operator does not manage.
  */
 import { PatchStrategy, setHeaderOptions, type CoreV1Api, type CustomObjectsApi } from '@kubernetes/client-node';
 import { request } from 'undici';
@@ -48,11 +48,10 @@ export async function ceiling(core: CoreV1Api, custom: CustomObjectsApi, namespa
     const name = `m${i}`;
     await custom.patchNamespacedCustomObject({ ...member, name, body: [{ op: 'add', path: '/metadata/finalizers', value: ['bench.teamkeys.dev/ceiling'] }] }, JSON_PATCH);
     const now = new Date().toISOString();
-    await custom.patchNamespacedCustomObjectStatus({ ...member, name, body: { status: { key: { hash: `ceiling${i}`, name: `ceiling-${i}`, label: 'sk-or-v1-cei...ing', createdAt: now, disabled: false, limitUSD: 5, reset: 'monthly', includeByok: false } } } }, MERGE);
     const secret = { metadata: { name: `${name}-openrouter` }, stringData: { OPENROUTER_API_KEY: 'sk-or-v1-ceiling' } };
-    await core.createNamespacedSecret({ namespace, body: secret, dryRun: 'All' });
     await core.createNamespacedSecret({ namespace, body: secret });
-    await custom.patchNamespacedCustomObjectStatus({ ...member, name, body: { status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KeyReady', message: 'ceiling', lastTransitionTime: now }] } } }, MERGE);
+    const key = { hash: `ceiling${i}`, name: `ceiling-${i}`, label: 'sk-or-v1-cei...ing', createdAt: now, disabled: false, limitUSD: 5, reset: 'monthly', includeByok: false };
+    await custom.patchNamespacedCustomObjectStatus({ ...member, name, body: { status: { key, keySeq: 1, conditions: [{ type: 'Ready', status: 'True', reason: 'KeyReady', message: 'ceiling', lastTransitionTime: now }] } } }, MERGE);
   });
   const took = performance.now() - started;
   // let go of them (the namespace is deleted with the run)

@@ -17,6 +17,8 @@ export interface ScenarioResult {
   membersPerSecond: number;
   kubernetesWritesPerMember: number;
   dryRunsPerMember: number;
+  /** GETs of members and their Secrets (informers' lists and watches, and the management key's reads, left out) */
+  kubernetesReadsPerMember: number;
   openrouterWritesPerMember: number;
   openrouterCallsPerMember: number;
   refused429: number;
@@ -59,11 +61,11 @@ export function machine() {
 const f = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
 
 export function table(rows: readonly ScenarioResult[], restart: RestartResult | undefined, idle: IdleResult | undefined): string {
-  const head = ['N', 'lat', 'limit', 'created/s', 'p50 ms', 'p95', 'p99', 'max', 'members/s', 'vs seed (a)', 'of ceiling (b)', 'k8s w/m', 'dry/m', 'OR w/m', 'OR calls/m', '429s', 'RSS MB', 'heap MB', 'CPU s'];
+  const head = ['N', 'lat', 'limit', 'created/s', 'p50 ms', 'p95', 'p99', 'max', 'members/s', 'vs seed (a)', 'of ceiling (b)', 'k8s w/m', 'dry/m', 'get/m', 'k8s req/m', 'OR w/m', 'OR calls/m', '429s', 'RSS MB', 'heap MB', 'CPU s'];
   const lines = rows.map((r) => [
     String(r.members), `${r.latencyMs}ms`, r.limit === undefined ? 'off' : `${r.limit}/s`, f(r.createdPerSecond, 0), f(r.readyMs.p50, 0), f(r.readyMs.p95, 0), f(r.readyMs.p99, 0), f(r.readyMs.max, 0),
     f(r.membersPerSecond), `${f(r.membersPerSecond / r.seedScriptPerSecond, 2)}x (${f(r.seedScriptPerSecond)}/s)`, `${f((100 * r.membersPerSecond) / r.ceilingPerSecond, 0)}% (${f(r.ceilingPerSecond)}/s)`,
-    f(r.kubernetesWritesPerMember, 2), f(r.dryRunsPerMember, 2), f(r.openrouterWritesPerMember, 2), f(r.openrouterCallsPerMember, 2), String(r.refused429), f(r.operatorRssMB, 0), f(r.operatorHeapMB, 0), f(r.operatorCpuSeconds, 1),
+    f(r.kubernetesWritesPerMember, 2), f(r.dryRunsPerMember, 2), f(r.kubernetesReadsPerMember, 2), f(r.kubernetesWritesPerMember + r.dryRunsPerMember + r.kubernetesReadsPerMember, 2), f(r.openrouterWritesPerMember, 2), f(r.openrouterCallsPerMember, 2), String(r.refused429), f(r.operatorRssMB, 0), f(r.operatorHeapMB, 0), f(r.operatorCpuSeconds, 1),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');

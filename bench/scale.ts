@@ -32,6 +32,8 @@ const LIMITS = list(process.env['BENCH_LIMIT'], [0, 50]);
 /** Kubernetes writes that stored something (dry runs left out), from the operator's metrics */
 const stored = (labels: string) => !labels.includes('dry run');
 const storedWrites = (text: string) => metricSum(text, 'teamkeys_kubernetes_writes_total', stored);
+/** GETs of members and their Secrets, from the operator's metrics */
+const memberReads = (text: string) => metricSum(text, 'teamkeys_kubernetes_reads_total', (l) => l.includes('"TeamMember"') || l.includes('"member Secret"'));
 const MANAGED = { 'bench.teamkeys.dev/managed': 'true' };
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /**
@@ -129,6 +131,7 @@ try {
           membersPerSecond: n / Math.max(span, 1) * 1000,
           kubernetesWritesPerMember: (storedWrites(m1) - storedWrites(m0)) / n,
           dryRunsPerMember: (metricSum(m1, 'teamkeys_kubernetes_writes_total', (l) => !stored(l)) - metricSum(m0, 'teamkeys_kubernetes_writes_total', (l) => !stored(l))) / n,
+          kubernetesReadsPerMember: (memberReads(m1) - memberReads(m0)) / n,
           openrouterWritesPerMember: calls(write) / n,
           openrouterCallsPerMember: calls(mgmt) / n,
           refused429: calls(mgmt, '429'),

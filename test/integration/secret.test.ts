@@ -48,7 +48,7 @@ describe('the member Secret', () => {
     expect(posts()).toBe(created);
   });
 
-  it('reports a Secret the namespace quota refuses, creates no key while it does, and provisions once it fits', async () => {
+  it('reports a Secret the namespace quota refuses, costs one key revoked at once and none more while it does, and provisions once it fits', async () => {
     const n = await ns('quota');
     await env.apply(aPolicy(`quota-${n}`, { budget: { limitUSD: 3 } }));
     await env.core.createNamespacedResourceQuota({ namespace: n, body: { metadata: { name: 'no-secrets' }, spec: { hard: { 'count/secrets': '0' } } } });
@@ -58,11 +58,13 @@ describe('the member Secret', () => {
     await member(n, 'kai', `quota-${n}`);
     await eventually(async () => (await readyCondition(n, 'kai'))?.reason === 'SecretRejected' || undefined, 15_000, 'Ready=False SecretRejected');
     expect(await readyCondition(n, 'kai')).toMatchObject({ status: 'False', message: expect.stringMatching(/exceeded quota/) });
+    // a first key goes without a dry run: the refusal costs that key, revoked at once; the retries dry-run first
+    expect(env.emu.store.state.keys.filter((k) => k.name.includes(`/${n}/kai/`))).toHaveLength(0);
     await env.settled(10_000).catch(() => undefined);
-    expect(posts()).toBe(created);
+    expect(posts()).toBe(created + 1);
     await env.core.deleteNamespacedResourceQuota({ namespace: n, name: 'no-secrets' });
     const m = await env.ready(n, 'kai', 60_000);
-    expect(posts()).toBe(created + 1);
+    expect(posts()).toBe(created + 2);
     expect(env.emu.store.state.keys.filter((k) => k.name.includes(`/${n}/kai/`))).toHaveLength(1);
     expect(m.status?.keySeq).toBe(1);
   });
