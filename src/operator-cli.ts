@@ -1,5 +1,5 @@
 import { loadConfig } from './config.ts';
-import { loadKubeConfig } from './kube/cluster.ts';
+import { loadKube } from './kube/kubeconfig.ts';
 import { LeaderElector } from './kube/leader.ts';
 import { createLogger } from './log.ts';
 import { startProbeServer } from './metrics/server.ts';
@@ -15,11 +15,11 @@ import { parseDuration } from './util/duration.ts';
 export async function runOperator(argv: string[]): Promise<void> {
   const cfg = loadConfig(argv);
   const log = createLogger('teamkeys', cfg.logLevel);
-  const kc = loadKubeConfig(cfg.kubeconfig);
+  const kc = await loadKube(cfg.kubeconfig);
   const op = new Operator(cfg, kc, systemClock, log);
   const lease = parseDuration(cfg.leaseDuration);
   const elector = cfg.leaderElect
-    ? new LeaderElector(kc, { namespace: cfg.namespace, name: cfg.leaseName, identity: cfg.instance, leaseDurationMs: lease, renewDeadlineMs: (lease * 2) / 3, retryPeriodMs: (lease * 2) / 15 }, systemClock, log)
+    ? new LeaderElector(op.cluster.http, { namespace: cfg.namespace, name: cfg.leaseName, identity: cfg.instance, leaseDurationMs: lease, renewDeadlineMs: (lease * 2) / 3, retryPeriodMs: (lease * 2) / 15 }, systemClock, log)
     : undefined;
   const server = await startProbeServer(cfg.metricsPort, cfg.metricsHost, op.metrics.registry, {
     healthy: () => op.healthy(),

@@ -3,7 +3,7 @@
  * (controller/sync.ts) lists OpenRouter's keys once per interval for usage, drift and orphans. This module wires
  * them and owns the lifecycle: prepare (a warm standby), lead, depose, stop.
  */
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfigLike } from './kube/access.ts';
 import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { Caches } from './controller/caches.ts';
@@ -55,7 +55,7 @@ export class Operator {
   /** in every key and guardrail name it creates, and its entry in each policy's status (controller/identity.ts) */
   private clusterId: string;
 
-  constructor(cfg: Config, kc: KubeConfig, clock: Clock, log: Logger) {
+  constructor(cfg: Config, kc: KubeConfigLike, clock: Clock, log: Logger) {
     this.cfg = cfg;
     this.clusterId = cfg.clusterId ?? '';
     this.clock = clock;

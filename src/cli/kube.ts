@@ -11,7 +11,8 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, setHeaderOption
 import { offboardee, ownerOf, parseMember } from '../api/objects.ts';
 import { GROUP, VERSION, type TeamMember } from '../api/schema.ts';
 import type { OwnerView } from '../controller/sweep.ts';
-import { KubeError, kube } from '../kube/errors.ts';
+import { KubeError } from '../kube/errors.ts';
+import { kube } from '../kube/apiexception.ts';
 
 /** A failure to show the user as it is: exit code 2 for usage mistakes, 1 for everything else. */
 export class CliError extends Error {

@@ -1,27 +1,27 @@
 /**
  * The controller's one way to the Kubernetes API, the leader's Lease aside (kube/leader.ts): the informers (members,
  * policies, namespaces, the Secrets it manages, workloads that opted in to restarts, Argo Rollouts among them; each
- * lean, kube/lean.ts, and restarting, kube/informer.ts), whether Argo Rollouts are served, patches of member and policy statuses and finalizers (a member's status and any
- * finalizers only at the resourceVersion read), Secret reads and writes, workload patches, Events, and the uid of
- * a namespace. It answers with client-node's plain objects (KubernetesObject, V1Secret); a failed call reaches its
- * caller as a KubeError (kube/errors.ts), never as client-node's ApiException.
+ * lean and restarting, kube/listwatch.ts and kube/informer.ts), whether Argo Rollouts are served, patches of member
+ * and policy statuses and finalizers (a member's status and any finalizers only at the resourceVersion read),
+ * Secret reads and writes, workload patches, Events, and the uid of a namespace. It speaks plain JSON over
+ * kube/http.ts (client-node's types describe the objects; its runtime stays out of the operator's process); a
+ * failed call reaches its caller as a KubeError (kube/errors.ts).
  * Every write to a member, a policy, a Secret or a workload passes the leader's fence (fence(): once it says no, the
  * write throws Deposed); Events and the operator's own HMAC Secret are not fenced. Every write but that Secret is
  * counted in `writes` (the write metrics). A member write is remembered for a few seconds, so that a reconcile does
  * not decide on a cache still behind it (behindOwnWrite).
  */
 import { randomBytes } from 'node:crypto';
-import {
-  AppsV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, PatchStrategy, V1MicroTime, setHeaderOptions,
-  type KubernetesListObject, type KubernetesObject, type V1DaemonSet, type V1Deployment, type V1Namespace, type V1PodTemplateSpec, type V1Secret,
-  type V1StatefulSet,
+import type {
+  KubernetesObject, V1DaemonSet, V1Deployment, V1Namespace, V1PodTemplateSpec, V1Secret, V1StatefulSet,
 } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../api/schema.ts';
 import type { Json } from '../util/json.ts';
-import { KubeError, kube } from './errors.ts';
+import { KubeAccess, type KubeConfigLike } from './access.ts';
+import { KubeError } from './errors.ts';
+import { JSON_PATCH, KubeHttp, MERGE_PATCH } from './http.ts';
 import { ResilientInformer, type ResilientInformerOptions } from './informer.ts';
-import { leanInformer } from './lean.ts';
-import { apiClient } from './pool.ts';
+import { ListWatch } from './listwatch.ts';
 import { Deposed } from '../util/errors.ts';
 
 /** A workload with its kind: list items carry none. */
@@ -56,33 +56,28 @@ export interface ObjectRef {
 
 /** how long a cache may lag our own write before a reconcile decides on it anyway (a watch event lost in a restart) */
 const OWN_WRITE_WAIT_MS = 10_000;
-const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
-const JSON_PATCH = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+const MEMBERS = `/apis/${GROUP}/${VERSION}/namespaces`;
+const POLICIES = `/apis/${GROUP}/${VERSION}/keypolicies`;
+const WORKLOAD_PLURAL = { Deployment: 'deployments', StatefulSet: 'statefulsets', DaemonSet: 'daemonsets' } as const;
+const member = (namespace: string, name: string) => `${MEMBERS}/${namespace}/teammembers/${name}`;
+const secrets = (namespace: string) => `/api/v1/namespaces/${namespace}/secrets`;
 
-export function loadKubeConfig(path?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
-  return kc;
+/** A microsecond timestamp (metav1.MicroTime), as Events and Leases carry them. */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace('Z', '000Z');
 }
 
 export class Cluster {
-  readonly kc: KubeConfig;
-  private readonly core: CoreV1Api;
-  private readonly custom: CustomObjectsApi;
-  private readonly events: EventsV1Api;
-  private readonly apps: AppsV1Api;
+  readonly access: KubeAccess;
+  readonly http: KubeHttp;
   private readonly instance: string;
 
   /** Writes to members, policies and member Secrets happen only while this is true (the leader's fence). */
   private mayWrite: () => boolean = () => true;
 
-  constructor(kc: KubeConfig, instance: string) {
-    this.kc = kc;
-    this.core = apiClient(kc, CoreV1Api);
-    this.custom = apiClient(kc, CustomObjectsApi);
-    this.events = apiClient(kc, EventsV1Api);
-    this.apps = apiClient(kc, AppsV1Api);
+  constructor(kc: KubeConfigLike, instance: string) {
+    this.access = new KubeAccess(kc);
+    this.http = new KubeHttp(this.access);
     this.instance = instance;
   }
 
@@ -110,47 +105,48 @@ export class Cluster {
 
   // --- informers ----------------------------------------------------------------------------------------------
 
+  private informer<T extends KubernetesObject>(path: string, opts: ResilientInformerOptions | undefined, labelSelector?: string): ResilientInformer<T> {
+    return new ResilientInformer<T>(new ListWatch<T>(this.http, path, labelSelector), opts);
+  }
+
   memberInformer(opts?: ResilientInformerOptions): ResilientInformer<KubernetesObject> {
-    return new ResilientInformer(leanInformer(this.kc, `/apis/${GROUP}/${VERSION}/teammembers`, () =>
-      kube(() => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'teammembers' }) as Promise<KubernetesListObject<KubernetesObject>>)), opts);
+    return this.informer(`/apis/${GROUP}/${VERSION}/teammembers`, opts);
   }
 
   policyInformer(opts?: ResilientInformerOptions): ResilientInformer<KubernetesObject> {
-    return new ResilientInformer(leanInformer(this.kc, `/apis/${GROUP}/${VERSION}/keypolicies`, () =>
-      kube(() => this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: 'keypolicies' }) as Promise<KubernetesListObject<KubernetesObject>>)), opts);
+    return this.informer(`/apis/${GROUP}/${VERSION}/keypolicies`, opts);
   }
 
   namespaceInformer(opts?: ResilientInformerOptions): ResilientInformer<V1Namespace> {
-    return new ResilientInformer(leanInformer(this.kc, '/api/v1/namespaces', () => kube(() => this.core.listNamespace())), opts);
+    return this.informer('/api/v1/namespaces', opts);
   }
 
   /** Only the Secrets this operator manages, selected by label, in every namespace. */
   secretInformer(labelSelector: string, opts?: ResilientInformerOptions): ResilientInformer<V1Secret> {
-    return new ResilientInformer(leanInformer(this.kc, '/api/v1/secrets', () => kube(() => this.core.listSecretForAllNamespaces({ labelSelector })), labelSelector), opts);
+    return this.informer('/api/v1/secrets', opts, labelSelector);
   }
 
   /** Workloads that opted in to restarts (by label), of each kind, in every namespace. */
   workloadInformers(labelSelector: string, opts?: ResilientInformerOptions): WorkloadInformers {
     return {
-      Deployment: new ResilientInformer(leanInformer(this.kc, '/apis/apps/v1/deployments', () => kube(() => this.apps.listDeploymentForAllNamespaces({ labelSelector })), labelSelector), opts),
-      StatefulSet: new ResilientInformer(leanInformer(this.kc, '/apis/apps/v1/statefulsets', () => kube(() => this.apps.listStatefulSetForAllNamespaces({ labelSelector })), labelSelector), opts),
-      DaemonSet: new ResilientInformer(leanInformer(this.kc, '/apis/apps/v1/daemonsets', () => kube(() => this.apps.listDaemonSetForAllNamespaces({ labelSelector })), labelSelector), opts),
+      Deployment: this.informer('/apis/apps/v1/deployments', opts, labelSelector),
+      StatefulSet: this.informer('/apis/apps/v1/statefulsets', opts, labelSelector),
+      DaemonSet: this.informer('/apis/apps/v1/daemonsets', opts, labelSelector),
     };
   }
 
   /** Argo Rollouts that opted in to restarts (by label), in every namespace; only where the API server serves them. */
   rolloutInformer(labelSelector: string, opts?: ResilientInformerOptions): ResilientInformer<ArgoRollout> {
     const { group, version, plural } = ARGO_ROLLOUTS;
-    return new ResilientInformer(leanInformer(this.kc, `/apis/${group}/${version}/${plural}`, () =>
-      kube(() => this.custom.listClusterCustomObject({ group, version, plural, labelSelector }) as Promise<KubernetesListObject<ArgoRollout>>), labelSelector), opts);
+    return this.informer(`/apis/${group}/${version}/${plural}`, opts, labelSelector);
   }
 
   /** Whether the API server serves Argo Rollouts (discovery, which every authenticated user may read). */
   async servesRollouts(): Promise<boolean> {
     const { group, version, plural } = ARGO_ROLLOUTS;
     try {
-      const list = await kube(() => this.custom.getAPIResources({ group, version }));
-      return list.resources.some((r) => r.name === plural);
+      const list = await this.http.json<{ resources?: { name: string }[] }>({ method: 'GET', path: `/apis/${group}/${version}` });
+      return (list.resources ?? []).some((r) => r.name === plural);
     } catch (e) {
       if (e instanceof KubeError && e.kind === 'notFound') return false;
       throw e;
@@ -164,19 +160,9 @@ export class Cluster {
   async patchWorkload(kind: RestartTarget['kind'], namespace: string, name: string, patch: Json): Promise<KubernetesObject> {
     this.gate(`patch ${kind} ${namespace}/${name}`);
     this.wrote('workload');
-    const body = patch as object;
-    return kube((): Promise<KubernetesObject> => {
-      switch (kind) {
-        case 'Deployment':
-          return this.apps.patchNamespacedDeployment({ namespace, name, body }, MERGE);
-        case 'StatefulSet':
-          return this.apps.patchNamespacedStatefulSet({ namespace, name, body }, MERGE);
-        case 'DaemonSet':
-          return this.apps.patchNamespacedDaemonSet({ namespace, name, body }, MERGE);
-        case 'Rollout':
-          return this.custom.patchNamespacedCustomObject({ ...ARGO_ROLLOUTS, namespace, name, body }, MERGE) as Promise<KubernetesObject>;
-      }
-    });
+    const { group, version, plural } = ARGO_ROLLOUTS;
+    const path = kind === 'Rollout' ? `/apis/${group}/${version}/namespaces/${namespace}/${plural}/${name}` : `/apis/apps/v1/namespaces/${namespace}/${WORKLOAD_PLURAL[kind]}/${name}`;
+    return this.http.json({ method: 'PATCH', path, body: patch, contentType: MERGE_PATCH });
   }
 
   // --- custom objects -----------------------------------------------------------------------------------------
@@ -185,7 +171,7 @@ export class Cluster {
   async patchMemberStatusGuarded(namespace: string, name: string, resourceVersion: string, patch: Json): Promise<KubernetesObject> {
     this.gate('write a member status');
     this.wrote('member status');
-    const out = await kube(() => this.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body: { metadata: { resourceVersion }, status: patch } }, MERGE) as Promise<KubernetesObject>);
+    const out = await this.http.json<KubernetesObject>({ method: 'PATCH', path: `${member(namespace, name)}/status`, body: { metadata: { resourceVersion }, status: patch }, contentType: MERGE_PATCH });
     this.overwrote(namespace, name, resourceVersion);
     return out;
   }
@@ -217,30 +203,28 @@ export class Cluster {
 
   async readMember(namespace: string, name: string): Promise<KubernetesObject> {
     this.read('TeamMember');
-    return kube(() => this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name }) as Promise<KubernetesObject>);
+    return this.http.json({ method: 'GET', path: member(namespace, name) });
   }
 
   async patchPolicyStatus(name: string, patch: Json): Promise<KubernetesObject> {
     this.gate('write a policy status');
     this.wrote('policy status');
-    return kube(() => this.custom.patchClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'keypolicies', name, body: { status: patch } }, MERGE) as Promise<KubernetesObject>);
+    return this.http.json({ method: 'PATCH', path: `${POLICIES}/${name}/status`, body: { status: patch }, contentType: MERGE_PATCH });
   }
 
   /** Replaces a KeyPolicy's finalizers, guarded by resourceVersion. */
   async setPolicyFinalizers(name: string, resourceVersion: string, finalizers: string[]): Promise<KubernetesObject> {
-    return this.setFinalizers('KeyPolicy', resourceVersion, finalizers, (body) =>
-      this.custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: 'keypolicies', name, body }, JSON_PATCH) as Promise<KubernetesObject>);
+    return this.setFinalizers('KeyPolicy', `${POLICIES}/${name}`, resourceVersion, finalizers);
   }
 
   /** Replaces a TeamMember's finalizers, guarded by resourceVersion. */
   async setMemberFinalizers(namespace: string, name: string, resourceVersion: string, finalizers: string[]): Promise<KubernetesObject> {
-    const out = await this.setFinalizers('TeamMember', resourceVersion, finalizers, (body) =>
-      this.custom.patchNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural: 'teammembers', name, body }, JSON_PATCH) as Promise<KubernetesObject>);
+    const out = await this.setFinalizers('TeamMember', member(namespace, name), resourceVersion, finalizers);
     this.overwrote(namespace, name, resourceVersion);
     return out;
   }
 
-  private async setFinalizers(kind: string, resourceVersion: string, finalizers: string[], patch: (body: object[]) => Promise<KubernetesObject>): Promise<KubernetesObject> {
+  private async setFinalizers(kind: string, path: string, resourceVersion: string, finalizers: string[]): Promise<KubernetesObject> {
     this.gate(`change ${kind} finalizers`);
     this.wrote(`${kind} finalizers`);
     const body = [
@@ -248,7 +232,7 @@ export class Cluster {
       { op: 'add', path: '/metadata/finalizers', value: finalizers },
     ];
     try {
-      return await kube(() => patch(body));
+      return await this.http.json<KubernetesObject>({ method: 'PATCH', path, body, contentType: JSON_PATCH });
     } catch (e) {
       // a failed `test` op means the object changed since it was read: the same thing as a conflict
       if (e instanceof KubeError && e.kind === 'invalid') throw new KubeError('conflict', 409, `${kind} changed since it was read: ${e.message}`);
@@ -257,7 +241,7 @@ export class Cluster {
   }
 
   async namespaceUid(name: string): Promise<string> {
-    const ns = await kube(() => this.core.readNamespace({ name }));
+    const ns = await this.http.json<V1Namespace>({ method: 'GET', path: `/api/v1/namespaces/${name}` });
     if (!ns.metadata?.uid) throw new Error(`namespace ${name} has no uid`);
     return ns.metadata.uid;
   }
@@ -267,33 +251,33 @@ export class Cluster {
   /** `what`: how the read is counted (a member's Secret, or the operator's own: its management key, its HMAC key). */
   async readSecret(namespace: string, name: string, what = 'member Secret'): Promise<V1Secret> {
     this.read(what);
-    return kube(() => this.core.readNamespacedSecret({ namespace, name }));
+    return this.http.json({ method: 'GET', path: `${secrets(namespace)}/${name}` });
   }
 
   /** With `dryRun`, the API server runs validation and admission (quota, policies) and stores nothing. */
   async createSecret(namespace: string, body: V1Secret, dryRun = false): Promise<V1Secret> {
     this.gate('create a Secret');
     this.wrote(dryRun ? 'Secret create (dry run)' : 'Secret create');
-    return kube(() => this.core.createNamespacedSecret({ namespace, body, ...(dryRun ? { dryRun: 'All' } : {}) }));
+    return this.http.json({ method: 'POST', path: secrets(namespace), query: { dryRun: dryRun ? 'All' : undefined }, body });
   }
 
   /** Full replace with the read resourceVersion: a concurrent edit makes this fail with a conflict. */
   async replaceSecret(namespace: string, name: string, body: V1Secret, dryRun = false): Promise<V1Secret> {
     this.gate('replace a Secret');
     this.wrote(dryRun ? 'Secret replace (dry run)' : 'Secret replace');
-    return kube(() => this.core.replaceNamespacedSecret({ namespace, name, body, ...(dryRun ? { dryRun: 'All' } : {}) }));
+    return this.http.json({ method: 'PUT', path: `${secrets(namespace)}/${name}`, query: { dryRun: dryRun ? 'All' : undefined }, body });
   }
 
   /** The operator's own Secret (the HMAC key), which every replica may create before any leads. */
   async createOwnSecret(namespace: string, body: V1Secret): Promise<V1Secret> {
-    return kube(() => this.core.createNamespacedSecret({ namespace, body }));
+    return this.http.json({ method: 'POST', path: secrets(namespace), body });
   }
 
   async deleteSecret(namespace: string, name: string, uid: string): Promise<void> {
     this.gate('delete a Secret');
     this.wrote('Secret delete');
     // the uid precondition makes sure only the Secret that was checked is deleted
-    await kube(() => this.core.deleteNamespacedSecret({ namespace, name, body: { preconditions: { uid } } }));
+    await this.http.json({ method: 'DELETE', path: `${secrets(namespace)}/${name}`, body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid } } });
   }
 
   // --- events -------------------------------------------------------------------------------------------------
@@ -301,12 +285,15 @@ export class Cluster {
   async event(regarding: ObjectRef, type: 'Normal' | 'Warning', reason: string, note: string, action: string): Promise<void> {
     const namespace = regarding.namespace ?? 'default';
     this.wrote('Event');
-    await kube(() => this.events.createNamespacedEvent({
-      namespace,
+    await this.http.json({
+      method: 'POST',
+      path: `/apis/events.k8s.io/v1/namespaces/${namespace}/events`,
       body: {
+        apiVersion: 'events.k8s.io/v1',
+        kind: 'Event',
         // client-go's naming: <object>.<unique suffix>
         metadata: { name: `${regarding.name}.${Date.now().toString(16)}${randomBytes(3).toString('hex')}`, namespace },
-        eventTime: new V1MicroTime(),
+        eventTime: microTime(Date.now()),
         reportingController: `${GROUP}/operator`,
         reportingInstance: this.instance,
         action,
@@ -315,7 +302,7 @@ export class Cluster {
         type,
         regarding: { apiVersion: regarding.apiVersion, kind: regarding.kind, name: regarding.name, namespace: regarding.namespace, uid: regarding.uid },
       },
-    }));
+    });
   }
 }
 

@@ -1,8 +1,6 @@
-import { ApiException } from '@kubernetes/client-node';
-
 export type KubeErrorKind = 'notFound' | 'conflict' | 'alreadyExists' | 'forbidden' | 'invalid' | 'unavailable' | 'other';
 
-/** client-node's ApiException, mapped once: its message includes headers and its body is raw text. */
+/** A failed API server call, by what it means to the caller; the message is the server's own (its Status). */
 export class KubeError extends Error {
   readonly kind: KubeErrorKind;
   readonly status: number;
@@ -14,14 +12,13 @@ export class KubeError extends Error {
   }
 }
 
-function toKubeError(e: unknown): unknown {
-  if (!(e instanceof ApiException)) return e;
-  const code = typeof e.code === 'number' ? e.code : 0;
+/** The error an HTTP status and its body (a Status object, as JSON text or parsed) stand for. */
+export function kubeError(code: number, body: unknown): KubeError {
   let message = `HTTP ${code}`;
   let reason = '';
-  const body: unknown = typeof e.body === 'string' ? safeJson(e.body) : e.body;
-  if (body && typeof body === 'object') {
-    const b = body as { message?: unknown; reason?: unknown };
+  const parsed: unknown = typeof body === 'string' ? safeJson(body) : body;
+  if (parsed && typeof parsed === 'object') {
+    const b = parsed as { message?: unknown; reason?: unknown };
     if (typeof b.message === 'string') message = b.message;
     if (typeof b.reason === 'string') reason = b.reason;
   }
@@ -36,15 +33,6 @@ function toKubeError(e: unknown): unknown {
 
 export function isKube(e: unknown, kind: KubeErrorKind): boolean {
   return e instanceof KubeError && e.kind === kind;
-}
-
-/** Runs a client-node call and rethrows its failure as a KubeError. */
-export async function kube<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (e) {
-    throw toKubeError(e);
-  }
 }
 
 function safeJson(s: string): unknown {

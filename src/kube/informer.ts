@@ -1,4 +1,5 @@
-import type { Informer, KubernetesObject, ObjectCache } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Informer } from './listwatch.ts';
 
 export interface ResilientInformerOptions {
   minBackoffMs?: number;
@@ -8,11 +9,11 @@ export interface ResilientInformerOptions {
 }
 
 /**
- * client-node's informer stops for good on any error other than 410 Gone. This wrapper restarts it with capped
- * exponential backoff (reset once a watch connects) until stop() is called.
+ * An informer (kube/listwatch.ts) stops on any error other than 410 Gone. This wrapper starts it again with capped
+ * exponential backoff (reset once a list succeeds) until stop() is called.
  */
 export class ResilientInformer<T extends KubernetesObject> {
-  private readonly inner: Informer<T> & ObjectCache<T>;
+  private readonly inner: Informer<T>;
   private readonly opts: Required<Omit<ResilientInformerOptions, 'onError'>> & Pick<ResilientInformerOptions, 'onError'>;
   private backoff: number;
   private stopped = true;
@@ -20,7 +21,7 @@ export class ResilientInformer<T extends KubernetesObject> {
   private listed = false;
   private failed = false;
 
-  constructor(inner: Informer<T> & ObjectCache<T>, opts: ResilientInformerOptions = {}) {
+  constructor(inner: Informer<T>, opts: ResilientInformerOptions = {}) {
     this.inner = inner;
     this.opts = { minBackoffMs: opts.minBackoffMs ?? 500, maxBackoffMs: opts.maxBackoffMs ?? 30_000, onError: opts.onError };
     this.backoff = this.opts.minBackoffMs;
@@ -44,10 +45,7 @@ export class ResilientInformer<T extends KubernetesObject> {
     this.inner.on(verb, cb);
   }
 
-  /**
-   * true once a complete list has landed in the cache. (client-node's 'connect' event fires before the list,
-   * so it cannot tell; start() resolving without an error in between can.)
-   */
+  /** true once a complete list has landed in the cache (start() resolved without an error in between). */
   get synced(): boolean {
     return this.listed;
   }

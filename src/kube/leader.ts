@@ -4,12 +4,20 @@
  * duration, judged by this process's own clock (clocks of different machines are never compared). A leader
  * that cannot renew within the deadline has lost: it stops leading (the process exits).
  */
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Clock } from '../util/clock.ts';
-import { isKube, kube } from './errors.ts';
+import { microTime } from './cluster.ts';
+import { isKube } from './errors.ts';
+import type { KubeHttp } from './http.ts';
 import { errorMessage } from '../util/errors.ts';
-import { apiClient } from './pool.ts';
+
+/** A coordination.k8s.io/v1 Lease, as far as the election reads and writes it. */
+interface Lease {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+  spec?: { holderIdentity?: string; leaseDurationSeconds?: number; acquireTime?: string; renewTime?: string; leaseTransitions?: number };
+}
 
 export interface LeaderOptions {
   namespace: string;
@@ -21,7 +29,7 @@ export interface LeaderOptions {
 }
 
 export class LeaderElector {
-  private readonly api: CoordinationV1Api;
+  private readonly http: KubeHttp;
   private readonly o: Required<LeaderOptions>;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -34,8 +42,8 @@ export class LeaderElector {
   /** the identity holding the lease as last seen */
   holder = '';
 
-  constructor(kc: KubeConfig, o: LeaderOptions, clock: Clock, log: Logger) {
-    this.api = apiClient(kc, CoordinationV1Api);
+  constructor(http: KubeHttp, o: LeaderOptions, clock: Clock, log: Logger) {
+    this.http = http;
     this.o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...o };
     this.clock = clock;
     this.log = log;
@@ -77,29 +85,42 @@ export class LeaderElector {
     void tick();
   }
 
-  private spec(previous: V1Lease | undefined, now: number): V1Lease['spec'] {
+  private get path(): string {
+    return `/apis/coordination.k8s.io/v1/namespaces/${this.o.namespace}/leases`;
+  }
+
+  private read(): Promise<Lease> {
+    return this.http.json<Lease>({ method: 'GET', path: `${this.path}/${this.o.name}` });
+  }
+
+  /** A replace guarded by the resourceVersion read: a concurrent writer makes it fail with a conflict. */
+  private replace(lease: Lease): Promise<Lease> {
+    return this.http.json<Lease>({ method: 'PUT', path: `${this.path}/${this.o.name}`, body: { ...lease, apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' } });
+  }
+
+  private spec(previous: Lease | undefined, now: number): Lease['spec'] {
     const transitions = previous?.spec?.leaseTransitions ?? 0;
     const wasMine = previous?.spec?.holderIdentity === this.o.identity;
     return {
       holderIdentity: this.o.identity,
       leaseDurationSeconds: Math.round(this.o.leaseDurationMs / 1000),
-      acquireTime: wasMine && previous?.spec?.acquireTime ? previous.spec.acquireTime : new V1MicroTime(now),
-      renewTime: new V1MicroTime(now),
+      acquireTime: wasMine && previous?.spec?.acquireTime ? previous.spec.acquireTime : microTime(now),
+      renewTime: microTime(now),
       leaseTransitions: wasMine ? transitions : transitions + (previous ? 1 : 0),
     };
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const now = this.clock.now();
-    let lease: V1Lease;
+    let lease: Lease;
     try {
-      lease = await kube(() => this.api.readNamespacedLease({ namespace: this.o.namespace, name: this.o.name }));
+      lease = await this.read();
     } catch (e) {
       if (!isKube(e, 'notFound')) throw e;
-      await kube(() => this.api.createNamespacedLease({
-        namespace: this.o.namespace,
-        body: { metadata: { name: this.o.name, namespace: this.o.namespace }, spec: this.spec(undefined, now) },
-      }));
+      await this.http.json({
+        method: 'POST', path: this.path,
+        body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.o.name, namespace: this.o.namespace }, spec: this.spec(undefined, now) },
+      });
       this.holder = this.o.identity;
       return true;
     }
@@ -114,7 +135,7 @@ export class LeaderElector {
     if (holder !== '' && holder !== this.o.identity && now - this.observedAt < durationMs) return false;
     lease.spec = this.spec(lease, now);
     try {
-      const updated = await kube(() => this.api.replaceNamespacedLease({ namespace: this.o.namespace, name: this.o.name, body: lease }));
+      const updated = await this.replace(lease);
       this.observedRecord = JSON.stringify(updated.spec ?? {});
       this.observedAt = now;
       this.holder = this.o.identity;
@@ -132,14 +153,14 @@ export class LeaderElector {
     if (!this.leading) return;
     this.leading = false;
     try {
-      const lease = await kube(() => this.api.readNamespacedLease({ namespace: this.o.namespace, name: this.o.name }));
+      const lease = await this.read();
       if (lease.spec?.holderIdentity !== this.o.identity) return;
       const spec = lease.spec ?? {};
       spec.holderIdentity = '';
       spec.leaseDurationSeconds = 1;
-      spec.renewTime = new V1MicroTime(this.clock.now());
+      spec.renewTime = microTime(this.clock.now());
       lease.spec = spec;
-      await kube(() => this.api.replaceNamespacedLease({ namespace: this.o.namespace, name: this.o.name, body: lease }));
+      await this.replace(lease);
       this.log.info('released the lease');
     } catch (e) {
       this.log.warn({ err: errorMessage(e) }, 'could not release the lease');

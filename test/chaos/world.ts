@@ -10,13 +10,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
-import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, KubeConfig } from '@kubernetes/client-node';
 import { ANNOTATION_ROTATE, type TeamMember } from '../../src/api/schema.ts';
 import { parseKeyName } from '../../src/controller/keyname.ts';
 import { Emulator } from '../../src/emulator/server.ts';
 import { digestOf, newSecret } from '../../src/emulator/state.ts';
 import { apiClient } from '../../src/kube/pool.ts';
-import { loadKubeConfig } from '../../src/kube/cluster.ts';
 import { startControlPlane, type ControlPlane } from '../controlplane/controlplane.ts';
 import { startOperatorProcess, type OperatorProcess } from '../integration/process.ts';
 import { IssuedKeys } from '../integration/scan.ts';
@@ -78,7 +77,8 @@ export class World {
     this.cp = cp;
     const sink = new Writable({ write: (chunk: Buffer, _e, cb) => { this.emuLog.push(chunk.toString()); cb(); } });
     this.emu = new Emulator({ managementKeys: [this.mk], onIssued: this.issued.collect, logger: pino({ level: 'info' }, sink) });
-    this.kc = loadKubeConfig(cp.kubeconfigPath);
+    this.kc = new KubeConfig();
+    this.kc.loadFromFile(cp.kubeconfigPath);
     this.core = apiClient(this.kc, CoreV1Api);
     this.custom = apiClient(this.kc, CustomObjectsApi);
   }

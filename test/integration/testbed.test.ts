@@ -7,11 +7,14 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import {
-  ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, makeInformer, setHeaderOptions,
-  type KubernetesObject, type KubernetesListObject,
+  ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions,
+  type KubernetesObject,
 } from '@kubernetes/client-node';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { ResilientInformer } from '../../src/kube/informer.ts';
+import { ListWatch } from '../../src/kube/listwatch.ts';
+import { KubeHttp } from '../../src/kube/http.ts';
+import { KubeAccess } from '../../src/kube/access.ts';
 import { eventually, freshNamespace, kubeConfig } from './kube.ts';
 import { Workload } from './rollout.ts';
 
@@ -63,8 +66,7 @@ describe('the real control plane', () => {
     const path = `/apis/${group}/v1/namespaces/${ns}/${plural}`;
     // right after a CRD is established the API server may answer 429 while its watch cache initialises; the
     // operator's informer wrapper restarts on that, as it must on any dropped watch
-    const resilient = new ResilientInformer(makeInformer<Widget>(kc, path, async () =>
-      (await custom.listNamespacedCustomObject({ group, version: 'v1', namespace: ns, plural })) as KubernetesListObject<Widget>), { minBackoffMs: 100 });
+    const resilient = new ResilientInformer<Widget>(new ListWatch<Widget>(new KubeHttp(new KubeAccess(kc)), path), { minBackoffMs: 100 });
     const informer = resilient;
     informer.on('add', (w) => seen.push(`add:${w.metadata?.name ?? ''}`));
     informer.on('update', (w) => seen.push(`update:${w.status?.phase ?? w.spec?.size ?? ''}`));
