@@ -4,7 +4,7 @@
  * tests and the CLI, or kube/kubeconfig.ts's lean one in the operator): the cluster and user are read as data.
  * A bearer token, a token file (re-read each minute: projected ServiceAccount tokens rotate) and client
  * certificates are handled here; any other credential (exec plugins, auth providers) is asked of the kubeconfig
- * itself per request (client-node's applyToFetchOptions).
+ * itself per request (client-node's applyToHTTPSOptions, which runs the plugin and caches its token).
  */
 import { readFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
@@ -36,8 +36,8 @@ export interface UserData {
 export interface KubeConfigLike {
   getCurrentCluster(): ClusterData | null;
   getCurrentUser(): UserData | null;
-  /** client-node only: headers for credentials the operator does not handle itself (exec, auth providers) */
-  applyToFetchOptions?(opts: object): Promise<{ headers?: unknown }>;
+  /** client-node only: sets the headers of credentials the operator does not handle itself (exec, auth providers) */
+  applyToHTTPSOptions?(opts: { headers?: Record<string, unknown> }): Promise<void>;
 }
 
 const TOKEN_FILE_REREAD_MS = 60_000;
@@ -75,11 +75,11 @@ export class KubeAccess {
     const token = await this.token();
     if (token) return { authorization: `Bearer ${token}` };
     const u = this.user;
-    if ((u.exec || u.authProvider || u.username) && this.kc.applyToFetchOptions) {
-      const init = await this.kc.applyToFetchOptions({});
-      const h = init.headers;
-      const auth = h instanceof Headers ? h.get('authorization') : (h as Record<string, string> | undefined)?.['Authorization'] ?? (h as Record<string, string> | undefined)?.['authorization'];
-      if (auth) return { authorization: auth };
+    if ((u.exec || u.authProvider || u.username) && this.kc.applyToHTTPSOptions) {
+      const opts: { headers: Record<string, unknown> } = { headers: {} };
+      await this.kc.applyToHTTPSOptions(opts);
+      const auth = opts.headers['Authorization'] ?? opts.headers['authorization'];
+      if (typeof auth === 'string') return { authorization: auth };
     }
     return {};
   }
