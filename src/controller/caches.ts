@@ -25,20 +25,27 @@ export class Caches {
   readonly workloads: WorkloadInformers | undefined;
   /** Argo Rollouts that opted in, while the API server serves them; undefined with --restart-workloads=false */
   readonly rollouts: RolloutWatch | undefined;
-  private readonly parsed = new Map<string, { rv: string; value: Parsed<TeamMember> }>();
+  /** each cached member that parsed, as parsed: its spec and status are the cached object's own (one copy) */
+  private readonly parsed = new WeakMap<object, TeamMember>();
   private readonly parsedPolicies = new Map<string, { rv: string; value: Parsed<KeyPolicy> }>();
   private readonly selector: Record<string, string> | undefined;
 
   constructor(cluster: Cluster, namespaceSelector: Record<string, string> | undefined, log: Logger, restartWorkloads: boolean) {
     this.selector = namespaceSelector;
     const onError = (what: string) => (err: unknown, retryInMs: number) => log.warn({ informer: what, retryInMs, err: errorMessage(err) }, 'watch stopped; restarting');
-    this.members = cluster.memberInformer({ onError: onError('teammembers') });
+    // the cache keeps each member parsed, once: a raw copy beside a parsed one was a third of a member's memory
+    this.members = cluster.memberInformer({ onError: onError('teammembers') }, (o) => {
+      const p = parseMember(o);
+      if (!p?.ok) return o;
+      const kept = Object.assign(o, { spec: p.value.spec, status: p.value.status });
+      this.parsed.set(kept, p.value);
+      return kept;
+    });
     this.policies = cluster.policyInformer({ onError: onError('keypolicies') });
     this.namespaces = cluster.namespaceInformer({ onError: onError('namespaces') });
     this.secrets = cluster.secretInformer(`${LABEL_MANAGED_BY}=${MANAGER},${LABEL_MEMBER}`, { onError: onError('secrets') });
     this.workloads = restartWorkloads ? cluster.workloadInformers(`${LABEL_RESTART}=true`, { onError: onError('workloads') }) : undefined;
     this.rollouts = restartWorkloads ? new RolloutWatch(cluster, `${LABEL_RESTART}=true`, log) : undefined;
-    this.members.on('delete', (o) => this.parsed.delete(idOf(o)));
     this.policies.on('delete', (o) => this.parsedPolicies.delete(o.metadata?.name ?? ''));
   }
 
@@ -140,13 +147,10 @@ export class Caches {
 
   member(o: KubernetesObject | undefined): Parsed<TeamMember> {
     if (!o) return undefined;
-    const id = idOf(o);
-    const rv = o.metadata?.resourceVersion ?? '';
-    const hit = this.parsed.get(id);
-    if (hit && hit.rv === rv) return hit.value;
-    const value = parseMember(o);
-    this.parsed.set(id, { rv, value });
-    return value;
+    const parsed = this.parsed.get(o);
+    if (parsed) return { ok: true, value: parsed };
+    // (a member that does not parse is read as it is, and parsed again at each read: rare, and each says why)
+    return parseMember(o);
   }
 
   /** Every readable member of a managed namespace. */
@@ -193,8 +197,4 @@ export class Caches {
     this.parsedPolicies.set(name, { rv, value });
     return value;
   }
-}
-
-function idOf(o: KubernetesObject): string {
-  return `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
 }

@@ -105,12 +105,13 @@ export class Cluster {
 
   // --- informers ----------------------------------------------------------------------------------------------
 
-  private informer<T extends KubernetesObject>(path: string, opts: ResilientInformerOptions | undefined, labelSelector?: string): ResilientInformer<T> {
-    return new ResilientInformer<T>(new ListWatch<T>(this.http, path, labelSelector), opts);
+  private informer<T extends KubernetesObject>(path: string, opts: ResilientInformerOptions | undefined, labelSelector?: string, keep?: (o: T) => T): ResilientInformer<T> {
+    return new ResilientInformer<T>(new ListWatch<T>(this.http, path, labelSelector, keep), opts);
   }
 
-  memberInformer(opts?: ResilientInformerOptions): ResilientInformer<KubernetesObject> {
-    return this.informer(`/apis/${GROUP}/${VERSION}/teammembers`, opts);
+  /** `keep`: what the cache holds of each member (its parsed form: one copy per member, not two). */
+  memberInformer(opts?: ResilientInformerOptions, keep?: (o: KubernetesObject) => KubernetesObject): ResilientInformer<KubernetesObject> {
+    return this.informer(`/apis/${GROUP}/${VERSION}/teammembers`, opts, undefined, keep);
   }
 
   policyInformer(opts?: ResilientInformerOptions): ResilientInformer<KubernetesObject> {

@@ -46,6 +46,8 @@ export class ListWatch<T extends KubernetesObject> implements Informer<T> {
   private readonly http: KubeHttp;
   private readonly path: string;
   private readonly labelSelector: string | undefined;
+  /** what is cached instead of the object (e.g. its parsed form, so no second copy is kept beside it) */
+  private readonly keep: (o: T) => T;
   /** by namespace ('' for cluster-scoped objects), then name */
   private readonly cache = new Map<string, Map<string, T>>();
   private readonly handlers: Record<Verb, ((obj: T) => void)[]> = { add: [], update: [], delete: [] };
@@ -53,10 +55,11 @@ export class ListWatch<T extends KubernetesObject> implements Informer<T> {
   private resourceVersion = '';
   private abort: AbortController | undefined;
 
-  constructor(http: KubeHttp, path: string, labelSelector?: string) {
+  constructor(http: KubeHttp, path: string, labelSelector?: string, keep: (o: T) => T = (o) => o) {
     this.http = http;
     this.path = path;
     this.labelSelector = labelSelector;
+    this.keep = keep;
   }
 
   on(verb: Verb | 'error', cb: ((obj: T) => void) | ((err: unknown) => void)): void {
@@ -95,7 +98,7 @@ export class ListWatch<T extends KubernetesObject> implements Informer<T> {
       const page = await this.http.json<ListPage<T>>({ method: 'GET', path: this.path, query: { limit: PAGE, continue: cont, labelSelector: this.labelSelector } });
       if (signal.aborted) return;
       for (const item of page.items ?? []) {
-        const o = lean(item);
+        const o = this.keep(lean(item));
         const ns = o.metadata?.namespace ?? '';
         let m = seen.get(ns);
         if (!m) seen.set(ns, (m = new Map()));
@@ -156,7 +159,6 @@ export class ListWatch<T extends KubernetesObject> implements Informer<T> {
     const rv = o.metadata?.resourceVersion;
     if (rv) this.resourceVersion = rv;
     if (e.type === 'BOOKMARK') return;
-    lean(o);
     const ns = o.metadata?.namespace ?? '';
     const name = o.metadata?.name ?? '';
     let m = this.cache.get(ns);
@@ -166,8 +168,9 @@ export class ListWatch<T extends KubernetesObject> implements Informer<T> {
     }
     if (!m) this.cache.set(ns, (m = new Map()));
     const had = m.has(name);
-    m.set(name, o);
-    this.fire(had ? 'update' : 'add', o);
+    const kept = this.keep(lean(o));
+    m.set(name, kept);
+    this.fire(had ? 'update' : 'add', kept);
   }
 
   private fire(verb: Verb, o: T): void {
