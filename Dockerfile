@@ -20,11 +20,15 @@ RUN npx tsc -p tsconfig.build.json \
 
 FROM ${RUNTIME_IMAGE}
 ENV NODE_ENV=production
+# two malloc arenas, not one per thread: the native memory of 10,000 members' bursts stays 10-25 MB smaller (measured)
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build --chown=0:0 /app/package.json ./
 COPY --from=build --chown=0:0 /app/node_modules ./node_modules
 COPY --from=build --chown=0:0 /app/dist ./dist
 USER 10001:10001
 EXPOSE 8080
-ENTRYPOINT ["/nodejs/bin/node", "/app/dist/main.js"]
+# a 2 MB young generation (semi-space) instead of V8's up to 64 MB: 36 MB less RSS idle, 60-190 MB less at 10,000
+# members, for about 14% more CPU in a burst (measured; docs/operations.md, "Sizing")
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "/app/dist/main.js"]
 CMD ["operator"]

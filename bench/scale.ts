@@ -4,7 +4,8 @@
  * CPU are its own; its writes are read from its metrics). Matrix from the environment:
  *   BENCH_N=1,100,1000  BENCH_LATENCY=0,50  BENCH_LIMIT=0,50 (0: OpenRouter without a rate limit)
  *   BENCH_CEILING (the operator's --rate-limit-per-second; default: the operator's default)
- *   BENCH_NODE_ARGS (Node flags for the operator; default the Deployment's heap cap, --max-old-space-size=320;
+ *   BENCH_NODE_ARGS (Node flags for the operator; default the image's and the Deployment's: --max-semi-space-size=2
+ *   --max-old-space-size=320, with MALLOC_ARENA_MAX=2 in its environment as the image sets it;
  *   add e.g. "--cpu-prof --cpu-prof-dir=bench/profiles" for a profile)
  *   BENCH_IDLE_MINUTES (after the restart, how long the fleet idles before its RSS is read; default 2 usage syncs)
  * The operator runs from dist/ (`make bench` builds it first), as the image runs it.
@@ -71,7 +72,7 @@ try {
   };
   const start = async (extra: Record<string, string> = {}) => {
     const port = await freePort();
-    const op = startOperatorProcess('bench', { ...env, ...extra, TEAMKEYS_METRICS_PORT: String(port) }, { entry: join(ROOT, 'dist/main.js'), nodeArgs: (process.env['BENCH_NODE_ARGS'] ?? '--max-old-space-size=320').split(' ').filter(Boolean) });
+    const op = startOperatorProcess('bench', { MALLOC_ARENA_MAX: '2', ...env, ...extra, TEAMKEYS_METRICS_PORT: String(port) }, { entry: join(ROOT, 'dist/main.js'), nodeArgs: (process.env['BENCH_NODE_ARGS'] ?? '--max-semi-space-size=2 --max-old-space-size=320').split(' ').filter(Boolean) });
     const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     while (!/^teamkeys_ready 1$/m.test(await metrics().catch(() => ''))) {
       if (op.child.exitCode !== null) throw new Error(`the operator exited: ${op.logs.join('').slice(-2000)}`);

@@ -71,7 +71,13 @@ export class Metrics {
     let cached: { at: number; fleet: Fleet } | undefined;
     const snap = (): Fleet => {
       const at = performance.now();
-      if (!cached || at - cached.at > 200) cached = { at, fleet: fleet(src.members(), src.policies(), src.now()) };
+      if (!cached || at - cached.at > 200) {
+        cached = { at, fleet: fleet(src.members(), src.policies(), src.now()) };
+        // let go of it once the scrape is over: at 10,000 members it is a few MB held until the next one
+        setTimeout(() => {
+          if (cached?.at === at) cached = undefined;
+        }, 1_000).unref();
+      }
       return cached.fleet;
     };
     const series = (name: string, help: string, labelNames: string[], pick: (f: Fleet) => Sample[]) => new Gauge({
