@@ -24,7 +24,7 @@ export async function runOperator(argv: string[]): Promise<void> {
   const server = await startProbeServer(cfg.metricsPort, cfg.metricsHost, op.metrics.registry, {
     healthy: () => op.healthy(),
     notReady: () => op.notReady(),
-  });
+  }, () => op.metrics.releaseSeries());
   const address = server.address();
   const metricsPort = address && typeof address === 'object' ? address.port : cfg.metricsPort;
   log.info({ namespace: cfg.namespace, openrouter: cfg.openrouterUrl, workers: cfg.workers, metricsPort, leaderElect: cfg.leaderElect, identity: cfg.instance }, 'operator starting');

@@ -8,8 +8,11 @@ export interface Probes {
   notReady(): string | undefined;
 }
 
-/** /metrics, /healthz and /readyz on one port; teamkeys_ready carries /readyz's answer into the scrape. */
-export async function startProbeServer(port: number, host: string, registry: Registry, probes: Probes): Promise<Server> {
+/**
+ * /metrics, /healthz and /readyz on one port; teamkeys_ready carries /readyz's answer into the scrape.
+ * `afterScrape`: called once a scrape's text is made (to let go of series computed for it).
+ */
+export async function startProbeServer(port: number, host: string, registry: Registry, probes: Probes, afterScrape?: () => void): Promise<Server> {
   if (!registry.getSingleMetric('teamkeys_ready')) {
     registry.registerMetric(new Gauge({ name: 'teamkeys_ready', help: '1 while /readyz answers 200 (caches synced, management key valid), on the leader and a standby alike.', registers: [], collect() { this.set(probes.notReady() ? 0 : 1); } }));
   }
@@ -17,6 +20,7 @@ export async function startProbeServer(port: number, host: string, registry: Reg
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
       registry.metrics().then((text) => {
+        afterScrape?.();
         res.writeHead(200, { 'content-type': registry.contentType });
         res.end(text);
       }, () => {

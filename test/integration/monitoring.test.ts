@@ -76,7 +76,7 @@ beforeAll(async () => {
   // month: the shared clock moves at most MONTH_END_MARGIN ahead of the wall clock.
   const reset = nextReset('monthly', env.clock.now());
   if (reset - env.clock.now() < MONTH_END_MARGIN) env.clock.set(reset + MINUTE);
-  probes = await startProbeServer(0, '127.0.0.1', env.op.metrics.registry, { healthy: () => env.op.healthy(), notReady: () => env.op.notReady() });
+  probes = await startProbeServer(0, '127.0.0.1', env.op.metrics.registry, { healthy: () => env.op.healthy(), notReady: () => env.op.notReady() }, () => env.op.metrics.releaseSeries());
   const address = probes.address();
   const port = address && typeof address === 'object' ? address.port : 0;
   dir = await mkdtemp(join(tmpdir(), 'teamkeys-prometheus-'));
