@@ -70,6 +70,8 @@ export class ListWatch<T extends KubernetesObject> implements Informer<T> {
     this.keep = keep;
   }
 
+  on(verb: Verb, cb: (obj: T) => void): void;
+  on(verb: 'error', cb: (err: unknown) => void): void;
   on(verb: Verb | 'error', cb: ((obj: T) => void) | ((err: unknown) => void)): void {
     if (verb === 'error') this.errorHandlers.push(cb as (err: unknown) => void);
     else this.handlers[verb].push(cb);
