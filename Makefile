@@ -5,7 +5,7 @@ NODE_BIN := $(shell bash hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 EMULATOR_PORT ?= 8787
 
-.PHONY: test tools deps bins typecheck lint unit soak chaos cluster-up cluster-down emulator bench bench-rotation bench-analytics crds chart readme sbom build image image-local demo demo-down deploy clean
+.PHONY: test tools deps bins typecheck lint unit soak chaos cluster-up cluster-down emulator bench bench-peers bench-rotation bench-analytics crds chart readme sbom build image image-local demo demo-down deploy clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -58,6 +58,13 @@ chaos: deps bins
 ##        table, writes JSON and PNG charts to bench/results/ (asserts nothing)
 bench: deps bins build
 	node bench/scale.ts
+
+## bench-peers: teamkeys side by side with External Secrets Operator v0.16.2 (built from the Go module proxy, cached)
+##              on BENCH_PEERS_N members (default 1000): members/s, apply->Ready, Kubernetes and OpenRouter requests
+##              per member, RSS, keys left enabled after deletion; prints a table, writes JSON to bench/results/
+bench-peers: deps bins build
+	bash hack/eso.sh >/dev/null
+	node bench/peers.ts
 
 ## bench-analytics: a 10,000-key usage read under OpenRouter's analytics quota, beside key operations (no cluster)
 bench-analytics: deps
