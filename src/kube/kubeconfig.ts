@@ -1,9 +1,9 @@
 /**
  * The operator's kubeconfig, loaded without client-node (whose KubeConfig module alone costs about 80 MB of RSS):
- * in a pod the ServiceAccount's token and CA; else a kubeconfig file (the path given, $KUBECONFIG's first file, or
- * ~/.kube/config), its current context's cluster and user. A user that authenticates with something other than a
- * token or a client certificate (an exec plugin, an auth provider, a password) is handed to client-node's loader,
- * which knows them all, at that cost.
+ * in a pod the ServiceAccount's token and CA; else a kubeconfig file (the path given, else $KUBECONFIG, else
+ * ~/.kube/config), its current context's cluster and user. Several files (a $KUBECONFIG list) and a user that
+ * authenticates with something other than a token or a client certificate (an exec plugin, an auth provider, a
+ * password) are handed to client-node's loader, which merges and knows them all, at that cost.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -41,15 +41,22 @@ class LeanKubeConfig implements KubeConfigLike {
 }
 
 export async function loadKube(path?: string): Promise<KubeConfigLike> {
-  const file = path ?? process.env['KUBECONFIG']?.split(delimiter).find(Boolean) ?? (existsSync(join(homedir(), '.kube', 'config')) ? join(homedir(), '.kube', 'config') : undefined);
-  if (file === undefined) return inCluster();
-  const lean = fromFile(file);
+  const home = join(homedir(), '.kube', 'config');
+  const files = (path || process.env['KUBECONFIG'] || '').split(delimiter).filter(Boolean);
+  if (files.length === 0 && existsSync(home)) files.push(home);
+  const [first] = files;
+  if (first === undefined) return inCluster();
+  const lean = files.length === 1 ? fromFile(first) : undefined;
   if (lean) return lean;
-  // credentials only client-node handles: its loader, loaded only then
+  // credentials only client-node handles, or files to merge: its loader, loaded only then
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
-  if (path) kc.loadFromFile(path);
-  else kc.loadFromDefault();
+  kc.loadFromFile(first);
+  for (const f of files.slice(1)) {
+    const more = new KubeConfig();
+    more.loadFromFile(f);
+    kc.mergeConfig(more, true);
+  }
   return kc;
 }
 
@@ -77,7 +84,7 @@ function fromFile(file: string): KubeConfigLike | undefined {
   const str = (o: Record<string, unknown>, k: string) => (typeof o[k] === 'string' ? o[k] : undefined);
   // relative file paths are relative to the kubeconfig, as kubectl reads them
   const at = (p: string | undefined) => (p === undefined || isAbsolute(p) ? p : join(dirname(file), p));
-  const tokenFile = at(str(u, 'tokenFile'));
+  const tokenFile = at(str(u, 'tokenFile') ?? str(u, 'token-file'));
   return new LeanKubeConfig(
     { server: c['server'], caData: str(c, 'certificate-authority-data'), caFile: at(str(c, 'certificate-authority')), skipTLSVerify: c['insecure-skip-tls-verify'] === true, tlsServerName: str(c, 'tls-server-name') },
     {

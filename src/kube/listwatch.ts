@@ -50,6 +50,9 @@ export function lean<T extends KubernetesObject>(obj: T): T {
 /** The watch ended with 410 Gone: the version it started from is older than the server keeps. */
 class Gone extends Error {}
 
+/** A watch that ends within this without an event is a failure (client-go's rule), not a normal end: backoff. */
+const SHORT_WATCH_MS = 1_000;
+
 export class ListWatch<T extends KubernetesObject> implements Informer<T> {
   private readonly http: KubeHttp;
   private readonly path: string;
@@ -139,7 +142,13 @@ export class ListWatch<T extends KubernetesObject> implements Informer<T> {
       try {
         // client-go's spread: watches of many informers do not all end at once
         const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
-        await this.http.watch(this.path, { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, labelSelector: this.labelSelector, timeoutSeconds }, (e) => this.apply(e), abort.signal);
+        const began = performance.now();
+        let events = 0;
+        await this.http.watch(this.path, { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, labelSelector: this.labelSelector, timeoutSeconds }, (e) => {
+          events++;
+          this.apply(e);
+        }, abort.signal);
+        if (events === 0 && performance.now() - began < SHORT_WATCH_MS) throw new Error('the watch ended at once, with no event');
       } catch (e) {
         if (abort.signal.aborted) return;
         let failure: unknown = e;

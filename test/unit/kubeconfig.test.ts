@@ -1,7 +1,7 @@
 /** The operator's lean kubeconfig loader and how its credentials reach a request. */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { KubeAccess } from '../../src/kube/access.ts';
 import { loadKube } from '../../src/kube/kubeconfig.ts';
@@ -49,6 +49,23 @@ describe('the lean kubeconfig', () => {
     const kc = await loadKube(path);
     expect('applyToHTTPSOptions' in kc).toBe(true);
     expect(kc.getCurrentUser()).toMatchObject({ exec: expect.objectContaining({ command: '/bin/true' }) });
+  });
+
+  it('merges a $KUBECONFIG list with client-node\'s loader, and reads an empty path as none given', async () => {
+    const a = await kubeconfig('token: "from-a"');
+    const b = await kubeconfig('token: "from-b"');
+    // (a second file names its own cluster and user, as files merged by kubectl do)
+    await writeFile(b.path, (await readFile(b.path, 'utf8')).replaceAll('name: c,', 'name: c2,').replaceAll('cluster: c,', 'cluster: c2,').replaceAll('name: u,', 'name: u2,').replaceAll('user: u}', 'user: u2}').replaceAll('name: other,', 'name: other2,').replaceAll('user: other}', 'user: other2}').replaceAll('name: x,', 'name: x2,').replaceAll('name: ctx,', 'name: ctx2,').replace('current-context: ctx', 'current-context: ctx2'));
+    const merged = await loadKube(`${a.path}${delimiter}${b.path}`);
+    expect(merged.getCurrentUser()).toMatchObject({ token: 'from-a' });
+    const was = process.env['KUBECONFIG'];
+    process.env['KUBECONFIG'] = b.path;
+    try {
+      expect((await loadKube('')).getCurrentUser()).toMatchObject({ token: 'from-b' });
+    } finally {
+      if (was === undefined) delete process.env['KUBECONFIG'];
+      else process.env['KUBECONFIG'] = was;
+    }
   });
 
   it('says what is missing when there is no current context', async () => {

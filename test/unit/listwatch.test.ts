@@ -125,3 +125,17 @@ describe('ListWatch', () => {
     await lw.stop();
   });
 });
+
+describe('ListWatch, a watch that ends at once', () => {
+  it('is a failure (backoff), not a normal end to reconnect from in a tight loop', async () => {
+    const http = new FakeHttp();
+    http.items = [obj('a', '5')];
+    http.scripts = [[]];
+    const { lw, errors } = informer(http);
+    await lw.start();
+    await settle();
+    expect(errors).toHaveLength(1);
+    expect(http.watches).toHaveLength(1);
+    await lw.stop();
+  });
+});

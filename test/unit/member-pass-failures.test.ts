@@ -59,6 +59,24 @@ describe('a Secret the API server refuses', () => {
     expect(w.servedProblems('alice')).toEqual([]);
   });
 
+  it('someone else\'s Secret the cache has not shown: the new key is revoked at once, then SecretConflict', async () => {
+    const w = world();
+    w.members.remove('team', 'alice');
+    w.applied('alice', 'gold');
+    w.secrets.lag();
+    await w.secrets.write({ namespace: 'team', name: 'alice-openrouter', labels: {}, annotations: {}, ownerReferences: [], data: { token: 'theirs' } }, false);
+
+    await expect(w.pass('alice')).rejects.toMatchObject({ kind: 'alreadyExists' });
+    expect(w.keys.all()).toEqual([]);
+    expect(methods(w)).toEqual(['list', 'create', 'delete']);
+
+    w.secrets.catchUp();
+    await w.pass('alice');
+    expect(w.ready('alice')).toEqual({ status: 'False', reason: 'SecretConflict' });
+    expect(w.keys.all()).toEqual([]);
+    expect(w.secretOf('alice')?.data).toEqual({ token: 'theirs' });
+  });
+
   it('keeps the key a member already has as it is (not revoked, not disabled)', async () => {
     const w = await provisioned();
     const first = w.keyOf('alice');

@@ -110,13 +110,19 @@ describe('the key plan', () => {
     expect(w.keys.calls).toEqual([]);
   });
 
-  it('recover, adopt: a crash after the Secret was written keeps the key the Secret holds', async () => {
+  /** A first key made and in its Secret, and the pass cut before its report: the key is in no status. */
+  async function crashedAfterSecret(): Promise<{ w: World; created: Key | undefined }> {
     const w = new World();
     w.policy('gold', { budget: { limitUSD: 10 } });
     w.member('alice', 'gold');
     w.faults.failNext('secret', true);
     await expect(w.pass('alice')).rejects.toThrow(/connection was cut/);
-    const [created] = w.keysOf('alice');
+    expect(w.get('alice').status?.key).toBeUndefined();
+    return { w, created: w.keysOf('alice')[0] };
+  }
+
+  it('recover, adopt: a crash after the Secret was written keeps the key the Secret holds', async () => {
+    const { w, created } = await crashedAfterSecret();
     // a first key records no intent: its name, the next in sequence, is the intent
     expect(w.get('alice').status?.pendingKey).toBeUndefined();
     expect(created?.name).toBe(nextKeyName(w.clusterId, w.get('alice'), w.get('alice').status ?? {}));
@@ -133,6 +139,17 @@ describe('the key plan', () => {
     expect(methods(w)).not.toContain('create');
     expect(w.eventReasons()).not.toContain('OrphanRevoked');
     expect(w.servedProblems('alice')).toEqual([]);
+  });
+
+  it('offboarding after a restart finds a first key the crash left (the book listed first), and revokes it', async () => {
+    const { w, created } = await crashedAfterSecret();
+
+    w.restart(); // a new process: its book not listed yet when the deletion is offboarded
+    w.deleteMember('alice');
+    await w.pass('alice');
+
+    expect(w.keys.key(created?.hash ?? '')).toBeUndefined();
+    expect(w.members.get('team', 'alice')).toBeUndefined();
   });
 
   it('recover, revoke: a create whose answer was lost leaves a key no Secret holds: it is revoked, then a new one made', async () => {

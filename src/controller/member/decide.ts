@@ -95,7 +95,8 @@ export function decide(v: MemberView): Decision {
   const secret = v.secret.kind === 'own' ? 'own' as const : undefined;
   const input = planInput(v, policy, status, wantKey);
   const plan: KeyPlan = found.revoke.length > 0 ? { kind: 'recover' } : planKey(input);
-  const confirm = v.source === 'cache' && (v.status.pendingKey !== undefined || plan.kind !== 'keep');
+  // (keys found under a first key's implied intent mean a crash: confirmed too, though adopting one plans a keep)
+  const confirm = v.source === 'cache' && (v.status.pendingKey !== undefined || plan.kind !== 'keep' || v.candidates.length > 0);
   // an expired member's key is disabled as well: its expires_at may be later than a shortened spec.expiresAt
   const retireNow = expired || spec.suspended || status.inactive !== undefined;
   const current = status.key;

@@ -41,10 +41,11 @@ export async function finalizeMember(m: Offboardee, d: MemberDeps): Promise<Resu
     await d.refreshBook();
     for (const k of d.book.byName(m.pendingName)) hashes.add(k.hash);
   }
-  // a first key created under its implied intent, as the book knows it (this process's creates, and every key
-  // listed since it started): no listing per deleted member; one the book missed is the orphan sweep's
+  // a first key created under its implied intent, as the book knows it: listed first when the book never was (a
+  // deletion is offboarded before a restart's first listing) or a create under that name has an unknown outcome
   if (m.impliedSeq !== undefined) {
     const name = keyName({ cluster: d.clusterId, namespace: ns, member: m.metadata.name, uid: m.metadata.uid, seq: m.impliedSeq });
+    if (d.book.refreshedFrom === undefined || d.book.unsettled(name)) await d.refreshBook();
     for (const k of d.book.byName(name)) hashes.add(k.hash);
   }
   for (const hash of hashes) {

@@ -10,6 +10,7 @@ import type { RotationTrigger, TeamMemberStatus } from '../../api/schema.ts';
 import { SecretRejected, WorkspacePending } from '../../domain/errors.ts';
 import type { SecretObject } from '../../domain/secret.ts';
 import { OpenRouterError } from '../../openrouter/errors.ts';
+import { isKube } from '../../kube/errors.ts';
 import { keyName } from '../keyname.ts';
 import type { Key } from '../../domain/key.ts';
 import { drainingEntry, keyBudget, type DesiredBudget } from './budget.ts';
@@ -133,10 +134,14 @@ async function createKey(p: Pass, budget: DesiredBudget, s: Progress, o: CreateO
   try {
     written = await d.secrets.write(secretOf(created.secret, key.hash, since), existing !== undefined);
   } catch (e) {
-    // refused for what it is: the key no Secret will hold goes at once (else the next pass revokes it)
-    if (e instanceof SecretRejected) {
-      await d.keys.delete(key.hash);
-      await giveBack();
+    // refused for what it is, or a Secret of that name exists that the cache did not show (someone else's: the
+    // next pass reads it and reports SecretConflict): the key no Secret will hold goes at once
+    if (e instanceof SecretRejected || isKube(e, 'alreadyExists')) {
+      try {
+        await d.keys.delete(key.hash);
+      } finally {
+        await giveBack();
+      }
     }
     throw e;
   }
