@@ -128,7 +128,7 @@ describe('tiers and members applied by a GitOps tool', () => {
     // an owner reference makes it the member's child to Argo CD, never an object of the app it could prune
     expect(s.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'TeamMember', name: 'ann', uid: ann.metadata.uid, controller: true })]);
     expect(s.metadata?.labels).toEqual({ 'app.kubernetes.io/managed-by': 'teamkeys', 'teamkeys.dev/member': 'ann' });
-    expect(Object.keys(s.metadata?.annotations ?? {}).toSorted()).toEqual(['teamkeys.dev/key-hash', 'teamkeys.dev/key-hmac']);
+    expect(Object.keys(s.metadata?.annotations ?? {}).toSorted()).toEqual(['teamkeys.dev/issued-at', 'teamkeys.dev/key-hash', 'teamkeys.dev/key-hmac']);
     expect(Object.keys(owners(s as Managed))).toEqual([`${OPERATOR}/Update/`]);
   });
 
