@@ -155,18 +155,24 @@ export class Caches {
 
   /** Every readable member of a managed namespace. */
   allMembers(): TeamMember[] {
-    return this.members.list().flatMap((o) => {
+    const managed = new Map<string | undefined, boolean>(); // one selector match per namespace, not per member
+    const manages = (ns: string | undefined) => managed.get(ns) ?? managed.set(ns, this.manages(ns)).get(ns) === true;
+    const out: TeamMember[] = [];
+    for (const o of this.members.list()) {
       const p = this.member(o);
-      return p?.ok && this.manages(p.value.metadata.namespace) ? [p.value] : [];
-    });
+      if (p?.ok && manages(p.value.metadata.namespace)) out.push(p.value);
+    }
+    return out;
   }
 
   /** Every readable member of the cluster, whichever operator manages it (what a policy's status counts). */
   everyMember(): TeamMember[] {
-    return this.members.list().flatMap((o) => {
+    const out: TeamMember[] = [];
+    for (const o of this.members.list()) {
       const p = this.member(o);
-      return p?.ok ? [p.value] : [];
-    });
+      if (p?.ok) out.push(p.value);
+    }
+    return out;
   }
 
   allPolicies(): KeyPolicy[] {

@@ -35,6 +35,8 @@ export class WorkQueue<T> {
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly failures = new Map<string, number>();
   private readonly backoffUntil = new Map<string, number>();
+  /** per throttled key: when its last run was (or is scheduled) to be queued */
+  private readonly throttledAt = new Map<string, number>();
   private readonly o: Required<QueueOptions<T>>;
   /** what a finished reconcile leads to, on keys (failure.ts requeue decides which) */
   private readonly keyed = {
@@ -97,6 +99,30 @@ export class WorkQueue<T> {
    */
   addAfter(item: T, requestedMs: number): void {
     this.addAfterKey(this.o.codec.encode(item), requestedMs);
+  }
+
+  /**
+   * Queues the item at most once per window: the first add of a quiet item queues it now, the adds within the
+   * window after that queue it once at the window's end. For work that reads the whole fleet (a policy's status)
+   * and is woken by every member event: a burst of N members costs N/window runs of it, not N.
+   */
+  addThrottled(item: T, windowMs: number): void {
+    const key = this.o.codec.encode(item);
+    const now = this.o.clock.now();
+    const last = this.throttledAt.get(key);
+    if (last === undefined || now - last >= windowMs) {
+      this.throttledAt.set(key, now);
+      this.addKey(key);
+      return;
+    }
+    if (last > now) return; // its run at the window's end is scheduled already
+    this.throttledAt.set(key, last + windowMs);
+    this.addAfterKey(key, last + windowMs - now);
+  }
+
+  /** Lets go of what the queue keeps of an item that is gone for good (its throttle window). */
+  drop(item: T): void {
+    this.throttledAt.delete(this.o.codec.encode(item));
   }
 
   /** Runs the item after its backoff, which doubles with each failure until forgotten; returns the delay. */

@@ -13,6 +13,13 @@ import type { KindedWorkload } from '../kube/cluster.ts';
 import { STRAY_GUARDRAILS, memberItem, policyItem, workItemKey, workloadItem, type WorkItem } from './workitem.ts';
 import { isPaused } from './pause.ts';
 
+/**
+ * A policy's status counts every member naming it, so each reconcile of it reads the fleet: member events (and its
+ * own status writes) queue it at most once in this window. Its counts lag by up to this much; what members wait
+ * for (its guardrail, its workspace) is queued at once.
+ */
+export const POLICY_WINDOW_MS = 1_000;
+
 /** A key change waits this long before workloads are rolled: members rotated together roll a workload once. */
 const RESTART_DEBOUNCE_MS = 2_000;
 
@@ -58,8 +65,8 @@ export function wireTriggers(caches: Caches, queue: WorkQueue<WorkItem>, operato
     const before = seen.get(key);
     seen.set(key, now);
     queue.add(item, before !== undefined && (now.generation !== before.generation || (now.deleting && !before.deleting) || now.rotate !== before.rotate || now.reactivate !== before.reactivate));
-    if (before?.policy !== undefined && before.policy !== now.policy) queue.add(policyItem(before.policy));
-    if (now.policy) queue.add(policyItem(now.policy));
+    if (before?.policy !== undefined && before.policy !== now.policy) queue.addThrottled(policyItem(before.policy), POLICY_WINDOW_MS);
+    if (now.policy) queue.addThrottled(policyItem(now.policy), POLICY_WINDOW_MS);
   };
   for (const verb of ['add', 'update', 'delete'] as const) members.on(verb, onMember);
   // a member's key may have changed: the workloads using its Secret look again, a little later
@@ -93,12 +100,17 @@ export function wireTriggers(caches: Caches, queue: WorkQueue<WorkItem>, operato
   const policySeen = new Map<string, { generation: number | undefined; deleting: boolean; guardrail: string; paused: boolean; workspaces: string }>();
   const onPolicy = (verb: 'add' | 'update' | 'delete') => (o: KubernetesObject) => {
     const name = o.metadata?.name ?? '';
-    queue.add(policyItem(name));
     const now = { generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined, guardrail: guardrailOf(o, operator()), paused: isPaused(o), workspaces: workspacesOf(o) };
     const before = policySeen.get(name);
     if (verb === 'delete') policySeen.delete(name);
     else policySeen.set(name, now);
-    if (verb === 'update' && before && before.generation === now.generation && before.deleting === now.deleting && before.guardrail === now.guardrail && before.paused === now.paused && before.workspaces === now.workspaces) return;
+    // its own status writes (and its finalizer) change none of these: the policy looks again within the window
+    if (verb === 'update' && before && before.generation === now.generation && before.deleting === now.deleting && before.guardrail === now.guardrail && before.paused === now.paused && before.workspaces === now.workspaces) {
+      queue.addThrottled(policyItem(name), POLICY_WINDOW_MS);
+      return;
+    }
+    queue.add(policyItem(name));
+    if (verb === 'delete') queue.drop(policyItem(name));
     for (const m of caches.allMembers()) if (m.spec.policy === name) queue.add(memberItem(m));
   };
   for (const verb of ['add', 'update', 'delete'] as const) policies.on(verb, onPolicy(verb));

@@ -66,6 +66,39 @@ describe('WorkQueue', () => {
     }
   });
 
+  it('runs a throttled item at once when quiet, then at most once per window however often it is added', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const q = new WorkQueue({ workers: 1, clock: systemClock, codec });
+      const at: number[] = [];
+      const t0 = Date.now();
+      q.start(async () => {
+        at.push(Date.now() - t0);
+        return {};
+      }, () => {});
+      q.addThrottled('p', 1_000);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(at).toEqual([0]); // the first add of a quiet item is not delayed
+      // a burst: an add every 10 ms for 2.5 s
+      for (let i = 0; i < 250; i++) {
+        q.addThrottled('p', 1_000);
+        await vi.advanceTimersByTimeAsync(10);
+      }
+      await vi.advanceTimersByTimeAsync(2_000);
+      expect(at).toEqual([0, 1_000, 2_000, 3_000]); // once per window, the last add of the burst not lost
+      q.addThrottled('p', 1_000); // quiet for a window: at once again
+      await vi.advanceTimersByTimeAsync(0);
+      expect(at).toHaveLength(5);
+      expect(at[4]).toBe(at[3]! + 1_500);
+      q.add('p'); // a plain add is never held back
+      await vi.advanceTimersByTimeAsync(0);
+      expect(at).toHaveLength(6);
+      await q.shutdown(100);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('requeues after a delay; the earliest schedule wins', async () => {
     const q = new WorkQueue({ workers: 1, clock: systemClock, codec });
     let runs = 0;

@@ -33,8 +33,9 @@ export function inUseMessage(users: readonly string[]): string {
  */
 export function policyStatus(name: string, generation: number | undefined, prev: KeyPolicyStatus, invalid: string | undefined, members: readonly TeamMember[], deleting: { users: readonly string[] } | undefined, now: string): KeyPolicyStatus {
   // in one order whatever the cache's: operators serving the policy add the same sums the same way (floating point)
-  const id = (m: TeamMember) => `${m.metadata.namespace ?? ''}/${m.metadata.name}`;
-  const using = members.filter((m) => m.spec.policy === name && !m.metadata.deletionTimestamp).toSorted((a, b) => (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
+  // (each id built once: a comparator building them costs four strings per comparison, at 10,000 members)
+  const using = members.filter((m) => m.spec.policy === name && !m.metadata.deletionTimestamp).map((m) => ({ id: `${m.metadata.namespace ?? ''}/${m.metadata.name}`, m }))
+    .toSorted((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((e) => e.m);
   const ready = using.filter((m) => isTrue(m.status?.conditions, 'Ready'));
   const spend = usdShown(using.reduce((sum, m) => sum + (m.status?.usage?.windowUSD ?? 0), 0));
   const conditions: Condition[] = setCondition(withoutCondition(prev.conditions, 'Paused'), deleting
