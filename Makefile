@@ -5,7 +5,7 @@ NODE_BIN := $(shell bash hack/node.sh)
 export PATH := $(NODE_BIN):$(PATH)
 EMULATOR_PORT ?= 8787
 
-.PHONY: test tools deps bins typecheck lint unit soak chaos cluster-up cluster-down emulator bench bench-peers bench-rotation bench-analytics crds chart readme sbom build image image-local demo demo-down deploy clean
+.PHONY: test tools deps bins typecheck lint unit soak chaos cluster-up cluster-down emulator bench bench-peers bench-memory bench-rotation bench-analytics crds chart readme sbom build image image-local demo demo-down deploy clean
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -65,6 +65,11 @@ bench: deps bins build
 bench-peers: deps bins build
 	bash hack/eso.sh >/dev/null
 	node bench/peers.ts
+
+## bench-memory: the operator's RSS and heap at BENCH_N members (default 10,000): just started, all Ready, after a
+##               restart, after BENCH_IDLE_MINUTES idle (default 2); prints a table, writes JSON to bench/results/
+bench-memory: deps bins build
+	node bench/memory.ts
 
 ## bench-analytics: a 10,000-key usage read under OpenRouter's analytics quota, beside key operations (no cluster)
 bench-analytics: deps

@@ -17,11 +17,10 @@ import { GROUP, VERSION } from '../src/api/schema.ts';
 import { Emulator } from '../src/emulator/server.ts';
 import { apiClient } from '../src/kube/pool.ts';
 import { newSecret } from '../src/emulator/state.ts';
-import { freePort } from '../test/controlplane/controlplane.ts';
-import { startOperatorProcess, type OperatorProcess } from '../test/integration/process.ts';
+import type { OperatorProcess } from '../test/integration/process.ts';
 import { ceiling, inParallel, seedScript } from './baselines.ts';
-import { metricSum, procStats, readyClock, type ReadyClock } from './measure.ts';
-import { benchCluster, callsBetween, percentile } from './setup.ts';
+import { metricSum, procStats, readyClock } from './measure.ts';
+import { allReady, benchCluster, callsBetween, converged, pause, percentile, policyReadyMembers, startBenchOperator } from './setup.ts';
 import { save, table, type IdleResult, type RestartResult, type ScenarioResult } from './report.ts';
 import { aMember, aPolicy, toYaml } from '../test/kit/objects.ts';
 
@@ -36,24 +35,6 @@ const storedWrites = (text: string) => metricSum(text, 'teamkeys_kubernetes_writ
 /** GETs of members and their Secrets, from the operator's metrics */
 const memberReads = (text: string) => metricSum(text, 'teamkeys_kubernetes_reads_total', (l) => l.includes('"TeamMember"') || l.includes('"member Secret"'));
 const MANAGED = { 'bench.teamkeys.dev/managed': 'true' };
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/**
- * Waits for every member to be Ready (30 min at most). The operator's own count (a metric) only says when to look;
- * the figures come from listing the members. Listing 10,000 members on every tick would load the API server the
- * run measures, so without that hint it lists every 30 s.
- */
-async function allReady(clock: ReadyClock, n: number, metrics: () => Promise<string>, policy: string): Promise<void> {
-  const deadline = performance.now() + 30 * 60_000;
-  let listed = performance.now();
-  while (performance.now() < deadline) {
-    const hint = metricSum(await metrics().catch(() => ''), 'teamkeys_policy_ready_members', (l) => l.includes(`policy="${policy}"`));
-    if (hint >= n || performance.now() - listed > 30_000) {
-      listed = performance.now();
-      if ((await clock.collect()) >= n) return;
-    }
-    await pause(hint >= n ? 200 : 1_000);
-  }
-}
 const say = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
 const { cp, kubectl, kc } = await benchCluster();
@@ -70,16 +51,7 @@ try {
     KUBECONFIG: cp.kubeconfigPath, POD_NAMESPACE: 'teamkeys-system', TEAMKEYS_NAMESPACE_SELECTOR: 'bench.teamkeys.dev/managed=true', TEAMKEYS_OPENROUTER_URL: `${url}/api/v1`, TEAMKEYS_LEADER_ELECT: 'false',
     TEAMKEYS_MIN_SYNC_INTERVAL: '1h', LOG_LEVEL: 'warn', ...(process.env['BENCH_CEILING'] ? { TEAMKEYS_RATE_LIMIT_PER_SECOND: process.env['BENCH_CEILING'] } : {}),
   };
-  const start = async (extra: Record<string, string> = {}) => {
-    const port = await freePort();
-    const op = startOperatorProcess('bench', { MALLOC_ARENA_MAX: '2', ...env, ...extra, TEAMKEYS_METRICS_PORT: String(port) }, { entry: join(ROOT, 'dist/main.js'), nodeArgs: (process.env['BENCH_NODE_ARGS'] ?? '--max-semi-space-size=2 --max-old-space-size=320').split(' ').filter(Boolean) });
-    const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    while (!/^teamkeys_ready 1$/m.test(await metrics().catch(() => ''))) {
-      if (op.child.exitCode !== null) throw new Error(`the operator exited: ${op.logs.join('').slice(-2000)}`);
-      await pause(100);
-    }
-    return { op, metrics };
-  };
+  const start = (extra: Record<string, string> = {}) => startBenchOperator({ ...env, ...extra });
   let o = await start();
   operator = o.op;
   // warm up (caches, JIT, the first key listing): the first scenario must not measure the operator's start
@@ -112,7 +84,7 @@ try {
           clock.created(`m${k}`);
         });
         const createdPerSecond = (n / (performance.now() - created)) * 1000;
-        await allReady(clock, n, () => o.metrics(), `p-${ns}`);
+        await allReady(clock, n, () => policyReadyMembers(custom, `p-${ns}`));
         await pause(1_000); // the last status writes of the burst (the policy's) land
         const m1 = await o.metrics();
         const c1 = emu.counters();
@@ -158,15 +130,7 @@ try {
     const c0 = emu.counters();
     o = await start({ TEAMKEYS_MIN_SYNC_INTERVAL: '30s' });
     operator = o.op;
-    // converged: the queue is empty and nothing was reconciled for 3 s
-    let last = -1;
-    for (;;) {
-      const text = await o.metrics();
-      const done = metricSum(text, 'teamkeys_reconcile_total');
-      if (metricSum(text, 'teamkeys_queue_depth') === 0 && done === last && done > 0) break;
-      last = done;
-      await pause(3_000);
-    }
+    await converged(o.metrics);
     const text = await o.metrics();
     const c1 = emu.counters();
     const openrouterCalls: Record<string, number> = {};

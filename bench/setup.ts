@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { GROUP, VERSION } from '../src/api/schema.ts';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../src/config.ts';
 import { Emulator } from '../src/emulator/server.ts';
@@ -11,7 +12,9 @@ import { apiClient } from '../src/kube/pool.ts';
 import { newSecret } from '../src/emulator/state.ts';
 import { Operator } from '../src/operator.ts';
 import { systemClock } from '../src/util/clock.ts';
-import { startControlPlane, type ControlPlane } from '../test/controlplane/controlplane.ts';
+import { freePort, startControlPlane, type ControlPlane } from '../test/controlplane/controlplane.ts';
+import { startOperatorProcess, type OperatorProcess } from '../test/integration/process.ts';
+import { metricSum, type ReadyClock } from './measure.ts';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..');
@@ -77,5 +80,66 @@ export async function withBench(body: (b: { kc: KubeConfig; core: CoreV1Api; cus
     await emu.stop();
   } finally {
     await cp.stop();
+  }
+}
+
+/** Node flags the operator runs with: the image's and the Deployment's, unless BENCH_NODE_ARGS says otherwise. */
+export const operatorNodeArgs = (): string[] => (process.env['BENCH_NODE_ARGS'] ?? '--max-semi-space-size=2 --max-old-space-size=320').split(' ').filter(Boolean);
+
+export interface BenchOperator {
+  op: OperatorProcess;
+  metrics: () => Promise<string>;
+}
+
+/**
+ * The operator as its own process from the built dist/ (as the image runs it, MALLOC_ARENA_MAX=2 in its
+ * environment as the image sets it), returned once it reports ready.
+ */
+export async function startBenchOperator(env: Record<string, string>): Promise<BenchOperator> {
+  const port = await freePort();
+  const op = startOperatorProcess('bench', { MALLOC_ARENA_MAX: '2', ...env, TEAMKEYS_METRICS_PORT: String(port) }, { entry: join(ROOT, 'dist/main.js'), nodeArgs: operatorNodeArgs() });
+  const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  while (!/^teamkeys_ready 1$/m.test(await metrics().catch(() => ''))) {
+    if (op.child.exitCode !== null) throw new Error(`the operator exited: ${op.logs.join('').slice(-2000)}`);
+    await pause(100);
+  }
+  return { op, metrics };
+}
+
+/** The policy's own count of its Ready members (its status, written at most once a second): one cheap GET. */
+export async function policyReadyMembers(custom: CustomObjectsApi, policy: string): Promise<number> {
+  const p = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'keypolicies', name: policy })) as { status?: { readyMembers?: number } };
+  return p.status?.readyMembers ?? 0;
+}
+
+/**
+ * Waits for every member to be Ready (30 min at most). A hint (the policy's count) only says when to look; the
+ * figures come from listing the members. Listing 10,000 members on every tick would load the API server the run
+ * measures, so without the hint it lists every 30 s. (The hint was once the operator's metrics, read every second:
+ * at 10,000 members a scrape renders every member's series, 8 MB taking 3 s of the operator's CPU, so the bench
+ * was measuring its own scrapes.) The figures are the stored Ready times, not when it looks.
+ */
+export async function allReady(clock: ReadyClock, n: number, hint: () => Promise<number>): Promise<void> {
+  const deadline = performance.now() + 30 * 60_000;
+  let listed = performance.now();
+  while (performance.now() < deadline) {
+    const h = await hint().catch(() => 0);
+    if (h >= n || performance.now() - listed > 30_000) {
+      listed = performance.now();
+      if ((await clock.collect()) >= n) return;
+    }
+    await pause(h >= n ? 200 : 1_000);
+  }
+}
+
+/** Waits until the operator has converged: its queue empty and nothing reconciled for 3 s. */
+export async function converged(metrics: () => Promise<string>): Promise<void> {
+  let last = -1;
+  for (;;) {
+    const text = await metrics();
+    const done = metricSum(text, 'teamkeys_reconcile_total');
+    if (metricSum(text, 'teamkeys_queue_depth') === 0 && done === last && done > 0) return;
+    last = done;
+    await pause(3_000);
   }
 }

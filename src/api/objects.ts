@@ -67,6 +67,14 @@ export interface Offboardee {
   previous: { hash: string; name: string | undefined }[];
 }
 
+/**
+ * The sequence number of the key a member's next create makes under its implied intent (its deterministic name,
+ * controller/member/plan.ts nextKeyName): only while it holds no key and records no intent; undefined otherwise.
+ */
+export function impliedKeySeq(status: { key?: unknown; pendingKey?: unknown; keySeq?: number | undefined } | undefined): number | undefined {
+  return status?.key === undefined && status?.pendingKey === undefined ? (status?.keySeq ?? 0) + 1 : undefined;
+}
+
 const lenient = <T extends z.ZodType>(t: T) => t.optional().catch(undefined);
 
 const OffboardingView = z.looseObject({
@@ -97,7 +105,7 @@ export function offboardee(o: unknown): Offboardee | undefined {
     secretName: memberSecretName(metadata.name, spec?.secretName),
     key: key ? { hash: key.hash, name: key.name, disabled: key.disabled } : undefined,
     pendingName: status?.pendingKey?.name,
-    impliedSeq: key || status?.pendingKey ? undefined : (status?.keySeq ?? 0) + 1,
+    impliedSeq: impliedKeySeq(status),
     previous: (status?.previousKeys ?? []).filter((p) => p.state !== 'Deleted').map((p) => ({ hash: p.hash, name: p.name })),
   };
 }

@@ -188,8 +188,8 @@ export class Cluster {
     const o = this.overwritten.get(id);
     const now = performance.now();
     // every version written over in the window (a claim, then the status): a cache holding any of them is behind
-    if (o && now - o.at < OWN_WRITE_WAIT_MS) o.versions.push(resourceVersion);
-    this.overwritten.set(id, { versions: o && now - o.at < OWN_WRITE_WAIT_MS ? o.versions : [resourceVersion], at: now });
+    const recent = o !== undefined && now - o.at < OWN_WRITE_WAIT_MS;
+    this.overwritten.set(id, { versions: recent ? [...o.versions, resourceVersion] : [resourceVersion], at: now });
   }
 
   /** Whether the member at this resourceVersion is one this process has already written over. */

@@ -2,6 +2,7 @@
 import type { ResolvedPolicy } from '../../api/policy.ts';
 import type { KeyRef, TeamMember, TeamMemberSpec, TeamMemberStatus } from '../../api/schema.ts';
 import { pendingRequest } from './rotation.ts';
+import { impliedKeySeq } from '../../api/objects.ts';
 import { keyName } from '../keyname.ts';
 
 export type PendingRotation = NonNullable<NonNullable<TeamMemberStatus['pendingKey']>['rotation']>;
@@ -69,7 +70,7 @@ export function nextKeyName(cluster: string, member: { metadata: { namespace?: s
 
 /** Whether the next key is created under the implied intent (its name) rather than one recorded in status. */
 export function impliedIntent(status: TeamMemberStatus): boolean {
-  return status.key === undefined && status.pendingKey === undefined;
+  return impliedKeySeq(status) !== undefined;
 }
 
 /** After a crash: the key the Secret holds (if it is one of the in-flight creation's keys) is kept; the rest go. */

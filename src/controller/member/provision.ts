@@ -11,11 +11,10 @@ import { SecretRejected, WorkspacePending } from '../../domain/errors.ts';
 import type { SecretObject } from '../../domain/secret.ts';
 import { OpenRouterError } from '../../openrouter/errors.ts';
 import { isKube } from '../../kube/errors.ts';
-import { keyName } from '../keyname.ts';
 import type { Key } from '../../domain/key.ts';
 import { drainingEntry, keyBudget, type DesiredBudget } from './budget.ts';
 import type { KeyAction } from './decide.ts';
-import { impliedIntent, issued, keyExpiry, keyRef, undone, type PendingRotation } from './plan.ts';
+import { impliedIntent, issued, nextKeyName, keyExpiry, keyRef, undone, type PendingRotation } from './plan.ts';
 import type { Pass, Progress } from './pass.ts';
 import { withPrevious, type RotationAsk } from './rotation.ts';
 import { desiredSecret, keyHmac } from './secret.ts';
@@ -86,7 +85,7 @@ async function createKey(p: Pass, budget: DesiredBudget, s: Progress, o: CreateO
   const { d, v, policy, journal } = p;
   const member = v.member;
   const seq = (s.status.keySeq ?? 0) + 1;
-  const name = keyName({ cluster: d.clusterId, namespace: v.ns, member: member.metadata.name, uid: member.metadata.uid, seq });
+  const name = nextKeyName(d.clusterId, member, s.status);
   // never elsewhere while the policy's own workspace is still being made (decide waits for it)
   if (v.workspace.kind === 'pending') throw new WorkspacePending(v.workspace.ref);
   const workspaceId = v.workspace.kind === 'ready' ? v.workspace.id : undefined;
