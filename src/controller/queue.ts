@@ -109,6 +109,8 @@ export class WorkQueue<T> {
   addThrottled(item: T, windowMs: number): void {
     const key = this.o.codec.encode(item);
     const now = this.o.clock.now();
+    // backing off after a failure: its retry runs it (reading the latest state); a window must not cut it short
+    if ((this.backoffUntil.get(key) ?? 0) > now) return;
     const last = this.throttledAt.get(key);
     if (last === undefined || now - last >= windowMs) {
       this.throttledAt.set(key, now);

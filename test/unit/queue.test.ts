@@ -99,6 +99,31 @@ describe('WorkQueue', () => {
     }
   });
 
+  it('does not cut a failing item\'s backoff short when it is added throttled', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const q = new WorkQueue({ workers: 1, clock: systemClock, codec, baseDelayMs: 5_000, maxDelayMs: 60_000 });
+      const at: number[] = [];
+      const t0 = Date.now();
+      q.start(async () => {
+        at.push(Date.now() - t0);
+        return at.length === 1 ? { retry: true } : {};
+      }, () => {});
+      q.add('p');
+      await vi.advanceTimersByTimeAsync(0);
+      for (let i = 0; i < 40; i++) {
+        q.addThrottled('p', 1_000); // member events while the policy backs off
+        await vi.advanceTimersByTimeAsync(100);
+      }
+      expect(at).toEqual([0]); // 4 s in: still backing off
+      await vi.advanceTimersByTimeAsync(1_500);
+      expect(at).toEqual([0, 5_000]);
+      await q.shutdown(100);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('requeues after a delay; the earliest schedule wins', async () => {
     const q = new WorkQueue({ workers: 1, clock: systemClock, codec });
     let runs = 0;
