@@ -5,7 +5,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { policyNameOf } from '../api/objects.ts';
-import { ANNOTATION_REACTIVATE, ANNOTATION_ROTATE, FINALIZER, LABEL_MEMBER, memberSecretName } from '../api/schema.ts';
+import { ANNOTATION_REACTIVATE, ANNOTATION_ROTATE, FINALIZER, LABEL_MEMBER, POLICY_FINALIZER, memberSecretName } from '../api/schema.ts';
 import type { Caches } from './caches.ts';
 import type { WorkQueue } from './queue.ts';
 import { secretsUsed } from './workloads.ts';
@@ -14,11 +14,15 @@ import { STRAY_GUARDRAILS, memberItem, policyItem, workItemKey, workloadItem, ty
 import { isPaused } from './pause.ts';
 
 /**
- * A policy's status counts every member naming it, so each reconcile of it reads the fleet: member events (and its
- * own status writes) queue it at most once in this window. Its counts lag by up to this much; what members wait
- * for (its guardrail, its workspace) is queued at once.
+ * A policy's status counts every member naming it, so each reconcile of it reads the fleet: member events (and
+ * status writes by other operators serving it) queue it at most once per window, a window that grows with the
+ * fleet (0.1 ms a member, 1 s at 10,000 and beyond), so the reconciles of a burst cost about the same CPU a second
+ * whatever its size. Its counts lag by up to a window; what members wait for (its guardrail, its workspace) is
+ * queued at once.
  */
-export const POLICY_WINDOW_MS = 1_000;
+export function policyWindowMs(members: number): number {
+  return Math.min(1_000, members / 10);
+}
 
 /** A key change waits this long before workloads are rolled: members rotated together roll a workload once. */
 const RESTART_DEBOUNCE_MS = 2_000;
@@ -51,8 +55,11 @@ export function workspacesOf(o: KubernetesObject & { status?: unknown }): string
   return w.success ? [w.data.status.workspace?.id ?? '', ...(w.data.status.formerWorkspaces ?? []).map((f) => f.id)].join(',') : '';
 }
 
-/** `operator`: this operator's id (controller/identity.ts), known once it has started. */
-export function wireTriggers(caches: Caches, queue: WorkQueue<WorkItem>, operator: () => string): void {
+/**
+ * `operator`: this operator's id (controller/identity.ts), known once it has started. `ownWrite`: whether a
+ * policy's version is the one this process's own status write made (kube/cluster.ts isOwnPolicyWrite).
+ */
+export function wireTriggers(caches: Caches, queue: WorkQueue<WorkItem>, operator: () => string, ownWrite: (policy: string, resourceVersion: string | undefined) => boolean): void {
   const { members, policies, namespaces, secrets } = caches;
   // each member as last seen: the policy it named (moving re-evaluates the one it left) and what a person last
   // asked of it (a new generation, a deletion, a rotation or reactivation request jumps the queue and any backoff: offboarding
@@ -65,8 +72,8 @@ export function wireTriggers(caches: Caches, queue: WorkQueue<WorkItem>, operato
     const before = seen.get(key);
     seen.set(key, now);
     queue.add(item, before !== undefined && (now.generation !== before.generation || (now.deleting && !before.deleting) || now.rotate !== before.rotate || now.reactivate !== before.reactivate));
-    if (before?.policy !== undefined && before.policy !== now.policy) queue.addThrottled(policyItem(before.policy), POLICY_WINDOW_MS);
-    if (now.policy) queue.addThrottled(policyItem(now.policy), POLICY_WINDOW_MS);
+    if (before?.policy !== undefined && before.policy !== now.policy) queue.addThrottled(policyItem(before.policy), policyWindowMs(seen.size));
+    if (now.policy) queue.addThrottled(policyItem(now.policy), policyWindowMs(seen.size));
   };
   for (const verb of ['add', 'update', 'delete'] as const) members.on(verb, onMember);
   // a member's key may have changed: the workloads using its Secret look again, a little later
@@ -97,16 +104,17 @@ export function wireTriggers(caches: Caches, queue: WorkQueue<WorkItem>, operato
   // (members wait for it), a pause set or lifted, and its workspace made or moved (members wait for it, or move); its other status writes do not: at 10,000 members every one re-queued all of them, and
   // with several operators serving a policy each would wake the others' members. A namespace's labels decide which
   // policies admit its members.
-  const policySeen = new Map<string, { generation: number | undefined; deleting: boolean; guardrail: string; paused: boolean; workspaces: string }>();
+  const policySeen = new Map<string, { generation: number | undefined; deleting: boolean; finalized: boolean; guardrail: string; paused: boolean; workspaces: string }>();
   const onPolicy = (verb: 'add' | 'update' | 'delete') => (o: KubernetesObject) => {
     const name = o.metadata?.name ?? '';
-    const now = { generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined, guardrail: guardrailOf(o, operator()), paused: isPaused(o), workspaces: workspacesOf(o) };
+    const now = { generation: o.metadata?.generation, deleting: o.metadata?.deletionTimestamp !== undefined, finalized: o.metadata?.finalizers?.includes(POLICY_FINALIZER) === true, guardrail: guardrailOf(o, operator()), paused: isPaused(o), workspaces: workspacesOf(o) };
     const before = policySeen.get(name);
     if (verb === 'delete') policySeen.delete(name);
     else policySeen.set(name, now);
-    // its own status writes (and its finalizer) change none of these: the policy looks again within the window
-    if (verb === 'update' && before && before.generation === now.generation && before.deleting === now.deleting && before.guardrail === now.guardrail && before.paused === now.paused && before.workspaces === now.workspaces) {
-      queue.addThrottled(policyItem(name), POLICY_WINDOW_MS);
+    // a status write changes none of these: this process's own needs no second look (it wrote what it computed),
+    // another writer's (an operator serving the policy elsewhere) is looked at within the window
+    if (verb === 'update' && before && before.generation === now.generation && before.deleting === now.deleting && before.finalized === now.finalized && before.guardrail === now.guardrail && before.paused === now.paused && before.workspaces === now.workspaces) {
+      if (!ownWrite(name, o.metadata?.resourceVersion)) queue.addThrottled(policyItem(name), policyWindowMs(seen.size));
       return;
     }
     queue.add(policyItem(name));
