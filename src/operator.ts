@@ -102,8 +102,7 @@ export class Operator {
       metricsSkipped: (rows) => this.metrics.analyticsRowsSkipped.inc(rows),
     });
     this.dispatch = new Dispatcher({ queue: this.queue, synced: () => this.caches.synced, metrics: this.metrics, log, recheckCredentials: () => this.refreshCredentials(true) });
-    wireTriggers(this.caches, this.queue, () => this.clusterId, (policy, rv) => this.cluster.isOwnPolicyWrite(policy, rv));
-    this.caches.policies.on('delete', (o) => this.cluster.forgetPolicy(o.metadata?.name ?? ''));
+    wireTriggers(this.caches, this.queue, () => this.clusterId);
     wireRestartTriggers(this.caches, this.queue);
     this.credentials.whenValid(() => enqueueAll(this.caches, this.queue));
   }

@@ -15,7 +15,7 @@ import { isPaused } from './pause.ts';
 
 /**
  * A policy's status counts every member naming it, so each reconcile of it reads the fleet: member events (and
- * status writes by other operators serving it) queue it at most once per window, a window that grows with the
+ * status writes) queue it at most once per window, a window that grows with the
  * fleet (0.1 ms a member, 1 s at 10,000 and beyond), so the reconciles of a burst cost about the same CPU a second
  * whatever its size. Its counts lag by up to a window; what members wait for (its guardrail, its workspace) is
  * queued at once.
@@ -55,11 +55,8 @@ export function workspacesOf(o: KubernetesObject & { status?: unknown }): string
   return w.success ? [w.data.status.workspace?.id ?? '', ...(w.data.status.formerWorkspaces ?? []).map((f) => f.id)].join(',') : '';
 }
 
-/**
- * `operator`: this operator's id (controller/identity.ts), known once it has started. `ownWrite`: whether a
- * policy's version is the one this process's own status write made (kube/cluster.ts isOwnPolicyWrite).
- */
-export function wireTriggers(caches: Caches, queue: WorkQueue<WorkItem>, operator: () => string, ownWrite: (policy: string, resourceVersion: string | undefined) => boolean): void {
+/** `operator`: this operator's id (controller/identity.ts), known once it has started. */
+export function wireTriggers(caches: Caches, queue: WorkQueue<WorkItem>, operator: () => string): void {
   const { members, policies, namespaces, secrets } = caches;
   // each member as last seen: the policy it named (moving re-evaluates the one it left) and what a person last
   // asked of it (a new generation, a deletion, a rotation or reactivation request jumps the queue and any backoff: offboarding
@@ -111,10 +108,10 @@ export function wireTriggers(caches: Caches, queue: WorkQueue<WorkItem>, operato
     const before = policySeen.get(name);
     if (verb === 'delete') policySeen.delete(name);
     else policySeen.set(name, now);
-    // a status write changes none of these: this process's own needs no second look (it wrote what it computed),
-    // another writer's (an operator serving the policy elsewhere) is looked at within the window
+    // a status write changes none of these (its own, or another operator's serving the policy): looked at again
+    // within the window, where a second pass may still settle what the first wrote
     if (verb === 'update' && before && before.generation === now.generation && before.deleting === now.deleting && before.finalized === now.finalized && before.guardrail === now.guardrail && before.paused === now.paused && before.workspaces === now.workspaces) {
-      if (!ownWrite(name, o.metadata?.resourceVersion)) queue.addThrottled(policyItem(name), policyWindowMs(seen.size));
+      queue.addThrottled(policyItem(name), policyWindowMs(seen.size));
       return;
     }
     queue.add(policyItem(name));

@@ -210,23 +210,7 @@ export class Cluster {
   async patchPolicyStatus(name: string, patch: Json): Promise<KubernetesObject> {
     this.gate('write a policy status');
     this.wrote('policy status');
-    const out = await this.http.json<KubernetesObject>({ method: 'PATCH', path: `${POLICIES}/${name}/status`, body: { status: patch }, contentType: MERGE_PATCH });
-    const rv = out.metadata?.resourceVersion;
-    if (rv !== undefined) this.ownPolicyWrites.set(name, rv);
-    return out;
-  }
-
-  /** per policy: the resourceVersion its last status write by this process made */
-  private readonly ownPolicyWrites = new Map<string, string>();
-
-  /** Whether this version of the policy is the one this process's last status write made (nothing new to read). */
-  isOwnPolicyWrite(name: string, resourceVersion: string | undefined): boolean {
-    return resourceVersion !== undefined && this.ownPolicyWrites.get(name) === resourceVersion;
-  }
-
-  /** Lets go of what is kept of a policy that is gone. */
-  forgetPolicy(name: string): void {
-    this.ownPolicyWrites.delete(name);
+    return this.http.json({ method: 'PATCH', path: `${POLICIES}/${name}/status`, body: { status: patch }, contentType: MERGE_PATCH });
   }
 
   /** Replaces a KeyPolicy's finalizers, guarded by resourceVersion. */
