@@ -7,7 +7,7 @@
  * after a restart over them; after the idle time (usage synced every 30 s). Prints a table; writes JSON to
  * bench/results/. Asserts nothing.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../src/api/schema.ts';
@@ -34,10 +34,26 @@ interface Phase {
   /** one scrape of /metrics: its size and how long it took */
   scrapeMB: number;
   scrapeMs: number;
+  /** where the RSS is: pages of files (the Node binary, mostly) and anonymous pages; V8's own spaces and external memory */
+  fileMB: number;
+  anonMB: number;
+  /** of the anonymous pages, those of malloc's main heap (brk): Node's and V8's own allocations, outside the JS heap */
+  mallocMB: number;
+  externalMB: number;
+  spacesMB: Record<string, number>;
+}
+
+/** The RSS split by kind of page, as the kernel counts them (the Node binary's pages are most of the files'). */
+async function pages(pid: number): Promise<{ fileMB: number; anonMB: number; mallocMB: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  const brk = /\[heap\]\n(?:.*\n)*?Rss:\s+(\d+)/.exec(await readFile(`/proc/${pid}/smaps`, 'utf8'));
+  return { fileMB: kb('RssFile') / 1024, anonMB: kb('RssAnon') / 1024, mallocMB: Number(brk?.[1] ?? 0) / 1024 };
 }
 
 async function phase(name: string, o: BenchOperator): Promise<Phase> {
   const stats = await procStats(o.op.child.pid ?? 0); // before the scrape below, which renders every member's series
+  const kinds = await pages(o.op.child.pid ?? 0);
   const t0 = performance.now();
   const text = await o.metrics();
   const scrapeMs = performance.now() - t0;
@@ -49,8 +65,12 @@ async function phase(name: string, o: BenchOperator): Promise<Phase> {
     cpuSeconds: stats.cpuSeconds,
     scrapeMB: text.length / 2 ** 20,
     scrapeMs,
+    ...kinds,
+    externalMB: metricSum(text, 'teamkeys_nodejs_external_memory_bytes') / 2 ** 20,
+    spacesMB: Object.fromEntries([...text.matchAll(/^teamkeys_nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)$/gm)].map((m) => [m[1] ?? '', Number(m[2]) / 2 ** 20])),
   };
-  say(`${name}: RSS ${p.rssMB.toFixed(0)} MB, heap ${p.heapUsedMB.toFixed(0)} of ${p.heapTotalMB.toFixed(0)} MB, a scrape ${p.scrapeMB.toFixed(1)} MB in ${scrapeMs.toFixed(0)} ms`);
+  say(`${name}: RSS ${p.rssMB.toFixed(0)} MB (files ${p.fileMB.toFixed(0)}, anonymous ${p.anonMB.toFixed(0)}, of it malloc's heap ${p.mallocMB.toFixed(0)}), heap ${p.heapUsedMB.toFixed(0)} of ${p.heapTotalMB.toFixed(0)} MB, external ${p.externalMB.toFixed(0)} MB, a scrape ${p.scrapeMB.toFixed(1)} MB in ${scrapeMs.toFixed(0)} ms`);
+  say(`  V8 spaces (MB): ${Object.entries(p.spacesMB).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
   return p;
 }
 
@@ -93,9 +113,9 @@ try {
   phases.push(await phase(`after ${IDLE_MINUTES} min idle`, o));
   const lines = [
     `${N} Ready members, node ${operatorNodeArgs().join(' ')}`,
-    '| phase | RSS MB | heap in use MB | heap total MB | CPU s (process) | a scrape of /metrics |',
-    '|---|---|---|---|---|---|',
-    ...phases.map((p) => `| ${p.phase} | ${p.rssMB.toFixed(0)} | ${p.heapUsedMB.toFixed(0)} | ${p.heapTotalMB.toFixed(0)} | ${p.cpuSeconds.toFixed(1)} | ${p.scrapeMB.toFixed(1)} MB, ${p.scrapeMs.toFixed(0)} ms |`),
+    '| phase | RSS MB | of it files / anonymous (malloc) | heap in use MB | heap total MB | external MB | CPU s (process) | a scrape of /metrics |',
+    '|---|---|---|---|---|---|---|---|',
+    ...phases.map((p) => `| ${p.phase} | ${p.rssMB.toFixed(0)} | ${p.fileMB.toFixed(0)} / ${p.anonMB.toFixed(0)} (${p.mallocMB.toFixed(0)}) | ${p.heapUsedMB.toFixed(0)} | ${p.heapTotalMB.toFixed(0)} | ${p.externalMB.toFixed(0)} | ${p.cpuSeconds.toFixed(1)} | ${p.scrapeMB.toFixed(1)} MB, ${p.scrapeMs.toFixed(0)} ms |`),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   const dir = join(ROOT, 'bench/results');

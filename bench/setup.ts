@@ -97,7 +97,7 @@ export interface BenchOperator {
  */
 export async function startBenchOperator(env: Record<string, string>): Promise<BenchOperator> {
   const port = await freePort();
-  const op = startOperatorProcess('bench', { MALLOC_ARENA_MAX: '2', ...env, TEAMKEYS_METRICS_PORT: String(port) }, { entry: join(ROOT, 'dist/main.js'), nodeArgs: operatorNodeArgs() });
+  const op = startOperatorProcess('bench', { MALLOC_ARENA_MAX: process.env['MALLOC_ARENA_MAX'] ?? '2', ...env, TEAMKEYS_METRICS_PORT: String(port) }, { entry: join(ROOT, 'dist/main.js'), nodeArgs: operatorNodeArgs() });
   const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   while (!/^teamkeys_ready 1$/m.test(await metrics().catch(() => ''))) {
     if (op.child.exitCode !== null) throw new Error(`the operator exited: ${op.logs.join('').slice(-2000)}`);

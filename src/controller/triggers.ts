@@ -108,9 +108,15 @@ export function wireTriggers(caches: Caches, queue: WorkQueue<WorkItem>, operato
     const before = policySeen.get(name);
     if (verb === 'delete') policySeen.delete(name);
     else policySeen.set(name, now);
+    const membersSame = verb === 'update' && before !== undefined && before.generation === now.generation && before.deleting === now.deleting && before.guardrail === now.guardrail && before.paused === now.paused && before.workspaces === now.workspaces;
+    // its finalizer added or let go: only the policy acts on it (members never read it), at once
+    if (membersSame && before.finalized !== now.finalized) {
+      queue.add(policyItem(name));
+      return;
+    }
     // a status write changes none of these (its own, or another operator's serving the policy): looked at again
     // within the window, where a second pass may still settle what the first wrote
-    if (verb === 'update' && before && before.generation === now.generation && before.deleting === now.deleting && before.finalized === now.finalized && before.guardrail === now.guardrail && before.paused === now.paused && before.workspaces === now.workspaces) {
+    if (membersSame) {
       queue.addThrottled(policyItem(name), policyWindowMs(seen.size));
       return;
     }

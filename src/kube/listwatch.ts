@@ -9,6 +9,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { KubeError } from './errors.ts';
 import type { KubeHttp, WatchEvent } from './http.ts';
+import { shared } from '../util/intern.ts';
 
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const PAGE = 500;
@@ -31,12 +32,13 @@ interface ListPage<T> {
 }
 
 /**
- * Drops what no decision reads. The metadata (and annotations) are built again without those fields rather than
- * deleted from: a `delete` turns an object into a slow dictionary, about 450 bytes more each (measured).
+ * Drops what no decision reads, and shares the strings objects repeat (util/intern.ts). The metadata (and
+ * annotations) are built again without those fields rather than deleted from: a `delete` turns an object into a
+ * slow dictionary, about 450 bytes more each (measured).
  */
 export function lean<T extends KubernetesObject>(obj: T): T {
   const meta = obj.metadata;
-  if (!meta) return obj;
+  if (!meta) return shared.strings(obj);
   const { managedFields: _managed, annotations, ...rest } = meta;
   let kept = annotations;
   if (annotations?.[LAST_APPLIED] !== undefined) {
@@ -44,7 +46,7 @@ export function lean<T extends KubernetesObject>(obj: T): T {
     kept = others;
   }
   obj.metadata = kept === undefined ? rest : { ...rest, annotations: kept };
-  return obj;
+  return shared.strings(obj);
 }
 
 /** The watch ended with 410 Gone: the version it started from is older than the server keeps. */

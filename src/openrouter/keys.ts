@@ -1,5 +1,6 @@
 /** The adapter between OpenRouter's wire format and the controller's Key. */
 import type { Key, KeyChange, KeyPort, NewKey } from '../domain/key.ts';
+import { shared } from '../util/intern.ts';
 import type { ResetPeriod } from '../util/windows.ts';
 import type { OpenRouterClient } from './client.ts';
 import type { ApiKey, LimitReset, UpdateKeyRequest } from './schemas.ts';
@@ -27,7 +28,8 @@ export function toKey(k: ApiKey): Key {
     byok: { daily: k.byok_usage_daily, weekly: k.byok_usage_weekly, monthly: k.byok_usage_monthly, total: k.byok_usage },
     createdAt: k.created_at,
     expiresAt: k.expires_at ?? undefined,
-    workspaceId: k.workspace_id,
+    // one copy of each workspace's id for all its keys (util/intern.ts)
+    workspaceId: k.workspace_id === undefined ? undefined : shared.of(k.workspace_id),
   };
 }
 
