@@ -20,7 +20,7 @@ import { metricSum } from './measure.ts';
 import { anExternalSecret, esoNamespaceObjects, ESO_GROUP, ESO_VERSION, installEso, startEso } from './peers-eso.ts';
 import { runPeer, type Peer, type PeerResult } from './peers-run.ts';
 import { machine } from './report.ts';
-import { benchCluster, pause } from './setup.ts';
+import { IMAGE_NODE_ARGS, benchCluster, imageMalloc, pause } from './setup.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 const N = Number(process.env['BENCH_PEERS_N'] ?? 1000);
@@ -67,11 +67,11 @@ try {
     },
     start: async (kubeconfigPath) => {
       const port = await freePort();
-      // as bench/scale.ts runs it: the image's Node flags and malloc arenas, the Deployment's heap cap
+      // as bench/scale.ts runs it: the image's Node flags and malloc settings, the Deployment's heap cap
       const op = startOperatorProcess('bench-peers', {
-        MALLOC_ARENA_MAX: '2', KUBECONFIG: kubeconfigPath, POD_NAMESPACE: 'teamkeys-system', TEAMKEYS_NAMESPACE_SELECTOR: 'bench.teamkeys.dev/managed=true', TEAMKEYS_OPENROUTER_URL: `${url}/api/v1`,
+        ...imageMalloc(), KUBECONFIG: kubeconfigPath, POD_NAMESPACE: 'teamkeys-system', TEAMKEYS_NAMESPACE_SELECTOR: 'bench.teamkeys.dev/managed=true', TEAMKEYS_OPENROUTER_URL: `${url}/api/v1`,
         TEAMKEYS_LEADER_ELECT: 'false', TEAMKEYS_MIN_SYNC_INTERVAL: '1h', LOG_LEVEL: 'warn', TEAMKEYS_METRICS_PORT: String(port),
-      }, { entry: join(ROOT, 'dist/main.js'), nodeArgs: ['--max-semi-space-size=2', '--max-old-space-size=320'] });
+      }, { entry: join(ROOT, 'dist/main.js'), nodeArgs: IMAGE_NODE_ARGS.split(' ') });
       const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       while (!/^teamkeys_ready 1$/m.test(await metrics().catch(() => ''))) {
         if (op.child.exitCode !== null) throw new Error(`the operator exited: ${op.logs.join('').slice(-2000)}`);

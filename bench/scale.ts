@@ -5,7 +5,7 @@
  *   BENCH_N=1,100,1000  BENCH_LATENCY=0,50  BENCH_LIMIT=0,50 (0: OpenRouter without a rate limit)
  *   BENCH_CEILING (the operator's --rate-limit-per-second; default: the operator's default)
  *   BENCH_NODE_ARGS (Node flags for the operator; default the image's and the Deployment's: --max-semi-space-size=2
- *   --max-old-space-size=320, with MALLOC_ARENA_MAX=2 in its environment as the image sets it;
+ *   --optimize-for-size --max-old-space-size=160, with the image's MALLOC_* settings in its environment;
  *   add e.g. "--cpu-prof --cpu-prof-dir=bench/profiles" for a profile)
  *   BENCH_IDLE_MINUTES (after the restart, how long the fleet idles before its RSS is read; default 2 usage syncs)
  * The operator runs from dist/ (`make bench` builds it first), as the image runs it.

@@ -83,8 +83,14 @@ export async function withBench(body: (b: { kc: KubeConfig; core: CoreV1Api; cus
   }
 }
 
+/** The image's Node flags and the Deployment's heap cap (Dockerfile, deploy/deployment.yaml). */
+export const IMAGE_NODE_ARGS = '--max-semi-space-size=2 --optimize-for-size --max-old-space-size=160';
 /** Node flags the operator runs with: the image's and the Deployment's, unless BENCH_NODE_ARGS says otherwise. */
-export const operatorNodeArgs = (): string[] => (process.env['BENCH_NODE_ARGS'] ?? '--max-semi-space-size=2 --max-old-space-size=320').split(' ').filter(Boolean);
+export const operatorNodeArgs = (): string[] => (process.env['BENCH_NODE_ARGS'] ?? IMAGE_NODE_ARGS).split(' ').filter(Boolean);
+
+/** The image's malloc settings (Dockerfile); each may be set otherwise in the bench's environment. */
+const IMAGE_MALLOC = { MALLOC_ARENA_MAX: '1', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' };
+export const imageMalloc = (): Record<string, string> => Object.fromEntries(Object.entries(IMAGE_MALLOC).map(([k, v]) => [k, process.env[k] ?? v]));
 
 export interface BenchOperator {
   op: OperatorProcess;
@@ -92,12 +98,12 @@ export interface BenchOperator {
 }
 
 /**
- * The operator as its own process from the built dist/ (as the image runs it, MALLOC_ARENA_MAX=2 in its
- * environment as the image sets it), returned once it reports ready.
+ * The operator as its own process from the built dist/ (as the image runs it, with the image's malloc settings),
+ * returned once it reports ready.
  */
 export async function startBenchOperator(env: Record<string, string>): Promise<BenchOperator> {
   const port = await freePort();
-  const op = startOperatorProcess('bench', { MALLOC_ARENA_MAX: process.env['MALLOC_ARENA_MAX'] ?? '2', ...env, TEAMKEYS_METRICS_PORT: String(port) }, { entry: join(ROOT, 'dist/main.js'), nodeArgs: operatorNodeArgs() });
+  const op = startOperatorProcess('bench', { ...imageMalloc(), ...env, TEAMKEYS_METRICS_PORT: String(port) }, { entry: join(ROOT, 'dist/main.js'), nodeArgs: operatorNodeArgs() });
   const metrics = async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   while (!/^teamkeys_ready 1$/m.test(await metrics().catch(() => ''))) {
     if (op.child.exitCode !== null) throw new Error(`the operator exited: ${op.logs.join('').slice(-2000)}`);

@@ -35,7 +35,7 @@ export function valuesYaml(src: Sources): string {
     '',
     entry('resources', pod.containers[0]?.resources ?? {}),
     '',
-    '# the V8 heap cap: keep it at about 60% of resources.limits.memory (the live heap is ~20 MB + ~7 KB per member)',
+    '# the V8 heap cap: keep it at about 60% of resources.limits.memory (the live heap is ~20 MB + ~4 KB per member)',
     entry('nodeOptions', pod.containers[0]?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? ''),
     '',
     '# part of every key name (a lowercase DNS label, at most 40 characters); empty: this cluster\'s kube-system',
