@@ -31,7 +31,8 @@ COPY --from=build --chown=0:0 /app/dist ./dist
 USER 10001:10001
 EXPOSE 8080
 # a 2 MB young generation (semi-space) instead of V8's up to 64 MB: 36 MB less RSS idle, 60-190 MB less at 10,000
-# members, for about 14% more CPU in a burst; --optimize-for-size (V8 grows its heap less and compacts it): 55-80
-# MB less at 10,000 members, for about 20% more CPU in a burst (measured; docs/operations.md, "Sizing")
+# members, for about 14% more CPU in a burst; --optimize-for-size (V8 grows its heap less and compacts it): 44-80
+# MB less at 10,000 members, for 20-50% more CPU in a burst, up to twice under make bench (measured;
+# docs/operations.md, "Sizing")
 ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "--optimize-for-size", "/app/dist/main.js"]
 CMD ["operator"]
