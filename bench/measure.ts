@@ -46,13 +46,14 @@ export function readyClock(custom: CustomObjectsApi, namespace: string): ReadyCl
 }
 
 /** RSS (bytes) and CPU seconds of a process, from /proc. */
-export async function procStats(pid: number): Promise<{ rssBytes: number; cpuSeconds: number }> {
+export async function procStats(pid: number): Promise<{ rssBytes: number; rssFileBytes: number; rssAnonBytes: number; cpuSeconds: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
   const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
   // fields 14 and 15 (utime, stime) counted from the state field, which is field 3
   const ticks = Number(stat[11] ?? 0) + Number(stat[12] ?? 0);
-  return { rssBytes: rssKb * 1024, cpuSeconds: ticks / 100 };
+  // the RSS split as the kernel counts it: pages of files (the Node binary's, mostly) and anonymous pages
+  return { rssBytes: kb('VmRSS') * 1024, rssFileBytes: kb('RssFile') * 1024, rssAnonBytes: kb('RssAnon') * 1024, cpuSeconds: ticks / 100 };
 }
 
 /** Sums the samples of one metric (all label sets) from a Prometheus text page. */

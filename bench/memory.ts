@@ -43,17 +43,15 @@ interface Phase {
   spacesMB: Record<string, number>;
 }
 
-/** The RSS split by kind of page, as the kernel counts them (the Node binary's pages are most of the files'). */
-async function pages(pid: number): Promise<{ fileMB: number; anonMB: number; mallocMB: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+/** What malloc's main heap (the brk `[heap]` mapping) holds resident. */
+async function mallocHeapMB(pid: number): Promise<number> {
   const brk = /\[heap\]\n(?:.*\n)*?Rss:\s+(\d+)/.exec(await readFile(`/proc/${pid}/smaps`, 'utf8'));
-  return { fileMB: kb('RssFile') / 1024, anonMB: kb('RssAnon') / 1024, mallocMB: Number(brk?.[1] ?? 0) / 1024 };
+  return Number(brk?.[1] ?? 0) / 1024;
 }
 
 async function phase(name: string, o: BenchOperator): Promise<Phase> {
   const stats = await procStats(o.op.child.pid ?? 0); // before the scrape below, which renders every member's series
-  const kinds = await pages(o.op.child.pid ?? 0);
+  const mallocMB = await mallocHeapMB(o.op.child.pid ?? 0);
   const t0 = performance.now();
   const text = await o.metrics();
   const scrapeMs = performance.now() - t0;
@@ -65,7 +63,9 @@ async function phase(name: string, o: BenchOperator): Promise<Phase> {
     cpuSeconds: stats.cpuSeconds,
     scrapeMB: text.length / 2 ** 20,
     scrapeMs,
-    ...kinds,
+    fileMB: stats.rssFileBytes / 2 ** 20,
+    anonMB: stats.rssAnonBytes / 2 ** 20,
+    mallocMB,
     externalMB: metricSum(text, 'teamkeys_nodejs_external_memory_bytes') / 2 ** 20,
     spacesMB: Object.fromEntries([...text.matchAll(/^teamkeys_nodejs_heap_space_size_total_bytes\{space="(\w+)"\} (\S+)$/gm)].map((m) => [m[1] ?? '', Number(m[2]) / 2 ** 20])),
   };

@@ -98,9 +98,10 @@ export function wireTriggers(caches: Caches, queue: WorkQueue<WorkItem>, operato
   }
   members.on('delete', (o) => seen.delete(workItemKey(memberItem(o))));
   // a policy change re-evaluates its members, and so does this operator's guardrail becoming ready or changing
-  // (members wait for it), a pause set or lifted, and its workspace made or moved (members wait for it, or move); its other status writes do not: at 10,000 members every one re-queued all of them, and
-  // with several operators serving a policy each would wake the others' members. A namespace's labels decide which
-  // policies admit its members.
+  // (members wait for it), a pause set or lifted, and its workspace made or moved (members wait for it, or move);
+  // its other status writes do not: at 10,000 members every one re-queued all of them, and with several operators
+  // serving a policy each would wake the others' members. A namespace's labels decide which policies admit its
+  // members.
   const policySeen = new Map<string, { generation: number | undefined; deleting: boolean; finalized: boolean; guardrail: string; paused: boolean; workspaces: string }>();
   const onPolicy = (verb: 'add' | 'update' | 'delete') => (o: KubernetesObject) => {
     const name = o.metadata?.name ?? '';
