@@ -124,6 +124,9 @@ try {
   await writeFile(file, `${JSON.stringify({ at: new Date().toISOString(), machine: machine(), members: N, nodeArgs: operatorNodeArgs(), phases }, null, 2)}\n`);
   process.stdout.write(`wrote ${file.replace(`${ROOT}/`, '')}\n`);
 } finally {
+  // stopped as a Pod is (a --cpu-prof profile is written on the way out), killed if it does not stop in 10 s
+  o?.op.child.kill('SIGTERM');
+  if (o) await Promise.race([o.op.exited, pause(10_000)]);
   o?.op.child.kill('SIGKILL');
   await emu.stop();
   await cp.stop();

@@ -27,7 +27,11 @@ export interface ScenarioResult {
   operatorRssMB: number;
   /** V8 heap in use (the rest of RSS is code, buffers and memory V8 has not returned) */
   operatorHeapMB: number;
+  /** the operator's CPU from the first create to every member Ready */
   operatorCpuSeconds: number;
+  /** the fleet deleted (every scenario's but the last): members gone a second, and its keys still enabled after */
+  deletedPerSecond?: number;
+  keysLeftEnabled?: number;
 }
 
 export interface RestartResult {
@@ -58,14 +62,15 @@ export function machine() {
   return { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGB: Math.round(totalmem() / 2 ** 30), kernel: release(), node: process.version };
 }
 
-const f = (v: number, d = 1) => (Number.isFinite(v) ? v.toFixed(d) : '-');
+const f = (v: number | undefined, d = 1) => (v !== undefined && Number.isFinite(v) ? v.toFixed(d) : '-');
 
 export function table(rows: readonly ScenarioResult[], restart: RestartResult | undefined, idle: IdleResult | undefined): string {
-  const head = ['N', 'lat', 'limit', 'created/s', 'p50 ms', 'p95', 'p99', 'max', 'members/s', 'vs seed (a)', 'of ceiling (b)', 'k8s w/m', 'dry/m', 'get/m', 'k8s req/m', 'OR w/m', 'OR calls/m', '429s', 'RSS MB', 'heap MB', 'CPU s'];
+  const head = ['N', 'lat', 'limit', 'created/s', 'p50 ms', 'p95', 'p99', 'max', 'members/s', 'vs seed (a)', 'of ceiling (b)', 'k8s w/m', 'dry/m', 'get/m', 'k8s req/m', 'OR w/m', 'OR calls/m', '429s', 'RSS MB', 'heap MB', 'CPU s', 'deleted/s', 'keys left'];
   const lines = rows.map((r) => [
     String(r.members), `${r.latencyMs}ms`, r.limit === undefined ? 'off' : `${r.limit}/s`, f(r.createdPerSecond, 0), f(r.readyMs.p50, 0), f(r.readyMs.p95, 0), f(r.readyMs.p99, 0), f(r.readyMs.max, 0),
     f(r.membersPerSecond), `${f(r.membersPerSecond / r.seedScriptPerSecond, 2)}x (${f(r.seedScriptPerSecond)}/s)`, `${f((100 * r.membersPerSecond) / r.ceilingPerSecond, 0)}% (${f(r.ceilingPerSecond)}/s)`,
     f(r.kubernetesWritesPerMember, 2), f(r.dryRunsPerMember, 2), f(r.kubernetesReadsPerMember, 2), f(r.kubernetesWritesPerMember + r.dryRunsPerMember + r.kubernetesReadsPerMember, 2), f(r.openrouterWritesPerMember, 2), f(r.openrouterCallsPerMember, 2), String(r.refused429), f(r.operatorRssMB, 0), f(r.operatorHeapMB, 0), f(r.operatorCpuSeconds, 1),
+    f(r.deletedPerSecond), r.keysLeftEnabled === undefined ? '-' : String(r.keysLeftEnabled),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i] ?? 0)).join('  ');
@@ -114,7 +119,7 @@ export async function charts(dir: string, stamp: string, rows: readonly Scenario
     // the ceiling does not depend on OpenRouter: one point per N, the mean of its runs
     ...[...new Set(rows.map((r) => r.members))].map((members) => {
       const runs = rows.filter((r) => r.members === members);
-      return { members, series: '(b) API server ceiling, the operator\'s 5 requests/member', perSecond: runs.reduce((s, r) => s + r.ceilingPerSecond, 0) / runs.length };
+      return { members, series: '(b) API server ceiling, the operator\'s 3 requests/member', perSecond: runs.reduce((s, r) => s + r.ceilingPerSecond, 0) / runs.length };
     }),
   ];
   await png({

@@ -8,6 +8,8 @@
  *   --optimize-for-size --max-old-space-size=160, with the image's MALLOC_* settings in its environment;
  *   add e.g. "--cpu-prof --cpu-prof-dir=bench/profiles" for a profile)
  *   BENCH_IDLE_MINUTES (after the restart, how long the fleet idles before its RSS is read; default 2 usage syncs)
+ * Each scenario's fleet is deleted before the next one starts (the deletion is measured too), so the operator
+ * caches one fleet at a time; the restart and the idle run over the last scenario's fleet.
  * The operator runs from dist/ (`make bench` builds it first), as the image runs it.
  * Prints a table; writes JSON and PNG charts to bench/results/. Asserts nothing.
  */
@@ -45,6 +47,34 @@ try {
   const core = apiClient(kc, CoreV1Api);
   const custom = apiClient(kc, CustomObjectsApi); // pooled connections, as the operator's: the baselines must not pay a handshake per call
   const url = await emu.start();
+  const member = { group: GROUP, version: VERSION, plural: 'teammembers' };
+  const count = async (namespace: string) => ((await custom.listNamespacedCustomObject({ ...member, namespace, limit: 1 })) as { items: unknown[] }).items.length;
+  /**
+   * Deletes a scenario's members (and its yardsticks' objects), and waits until the operator has let go of every
+   * member and the garbage collector has taken their Secrets: how fast the keys were revoked, and how many of the
+   * scenario's keys are still enabled at OpenRouter (the seed script's left out).
+   */
+  const deleteFleet = async (ns: string, n: number, keysBefore: ReadonlySet<string>) => {
+    const deadline = performance.now() + 30 * 60_000;
+    const wait = async (what: string, left: () => Promise<number>) => {
+      while ((await left()) > 0) {
+        if (performance.now() > deadline) throw new Error(`${ns}: ${what} still there 30 minutes after the delete`);
+        await pause(1_000);
+      }
+    };
+    // the yardsticks' objects first (no finalizers: they go at once), so that the time below is the fleet's alone
+    await custom.deleteCollectionNamespacedCustomObject({ ...member, namespace: `ceil-${ns}` });
+    for (const namespace of [`seed-${ns}`, `ceil-${ns}`]) await core.deleteCollectionNamespacedSecret({ namespace });
+    await wait('the ceiling\'s members', () => count(`ceil-${ns}`));
+    const started = performance.now();
+    await custom.deleteCollectionNamespacedCustomObject({ ...member, namespace: ns });
+    await wait('members', () => count(ns));
+    const deletedPerSecond = (n / (performance.now() - started)) * 1000;
+    await wait('member Secrets', async () => (await core.listNamespacedSecret({ namespace: ns, limit: 1 })).items.length);
+    const keysLeftEnabled = emu.store.listKeys({ includeDisabled: false }).filter((k) => !keysBefore.has(k.hash) && !k.name.startsWith('seed-')).length;
+    say(`${ns}: deleted at ${deletedPerSecond.toFixed(1)} members/s, ${keysLeftEnabled} of its keys left enabled`);
+    return { deletedPerSecond, keysLeftEnabled };
+  };
   await core.createNamespace({ body: { metadata: { name: 'teamkeys-system' } } });
   await core.createNamespacedSecret({ namespace: 'teamkeys-system', body: { metadata: { name: 'teamkeys-management-key' }, stringData: { apiKey: mk } } });
   const env = {
@@ -60,71 +90,74 @@ try {
   while ((await readyClock(custom, 'warmup').collect()) < 1) await pause(100);
   const results: ScenarioResult[] = [];
   let partial: string[] | undefined;
-  let i = 0;
-  for (const n of NS) {
-    for (const latencyMs of LATENCIES) {
-      for (const limitRaw of LIMITS) {
-        const limit = limitRaw > 0 ? limitRaw : undefined;
-        const ns = `s${i++}-n${n}-l${latencyMs}-r${limitRaw}`;
-        say(`${ns}: ${n} members, OpenRouter latency ${latencyMs} ms, ${limit ? `limit ${limit}/s` : 'no limit'}`);
-        // the ceiling's namespace is left out of the operator's selector: (b) writes its members itself
-        for (const name of [ns, `seed-${ns}`]) await core.createNamespace({ body: { metadata: { name, labels: MANAGED } } });
-        await core.createNamespace({ body: { metadata: { name: `ceil-${ns}` } } });
-        await kubectl(['apply', '-f', '-'], toYaml(aPolicy(`p-${ns}`, { budget: { limitUSD: 5 } })));
-        emu.faults.set(latencyMs > 0 ? [{ kind: 'latency', latencyMs, probability: 1, status: 500, retryAfterSeconds: 1 }] : []);
-        emu.rateLimit.set(limit ? { perSecond: limit } : undefined);
-        const m0 = await o.metrics();
-        const c0 = emu.counters();
-        const clock = readyClock(custom, ns);
-        // created by a tight client (32 in flight): kubectl creates one object at a time (~100/s here), and the
-        // operator's throughput must not be capped by how fast the members arrive
-        const created = performance.now();
-        await inParallel(n, 32, async (k) => {
-          await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: 'teammembers', body: aMember(ns, `m${k}`, `p-${ns}`) });
-          clock.created(`m${k}`);
-        });
-        const createdPerSecond = (n / (performance.now() - created)) * 1000;
-        await allReady(clock, n, () => policyReadyMembers(custom, `p-${ns}`));
-        await pause(1_000); // the last status writes of the burst (the policy's) land
-        const m1 = await o.metrics();
-        const c1 = emu.counters();
-        const lat = clock.latencies().toSorted((a, b) => a - b);
-        const calls = (routes: (r: string) => boolean, status?: string) => Object.entries(c1).filter(([r]) => routes(r)).reduce((s, [r, by]) => s + Object.entries(by).filter(([st]) => !status || st === status).reduce((x, [st, v]) => x + v - (c0[r]?.[st] ?? 0), 0), 0);
-        const mgmt = (r: string) => r.includes('/api/v1/') && r !== 'GET /api/v1/key' && !r.includes('/chat/');
-        const write = (r: string) => /^(POST|PATCH|DELETE) \/api\/v1\/keys/.test(r);
-        const span = (clock.lastReady() ?? 0) - (clock.firstCreated() ?? 0);
-        const stats = await procStats(o.op.child.pid ?? 0);
-        const seedMs = await seedScript(core, url, mk, `seed-${ns}`, n);
-        emu.faults.clear();
-        emu.rateLimit.set(undefined);
-        const ceilMs = await ceiling(core, custom, `ceil-${ns}`, `p-${ns}`, n);
-        results.push({
-          members: n, latencyMs, limit, createdPerSecond,
-          readyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99), max: lat.at(-1) ?? Number.NaN },
-          membersPerSecond: n / Math.max(span, 1) * 1000,
-          kubernetesWritesPerMember: (storedWrites(m1) - storedWrites(m0)) / n,
-          dryRunsPerMember: (metricSum(m1, 'teamkeys_kubernetes_writes_total', (l) => !stored(l)) - metricSum(m0, 'teamkeys_kubernetes_writes_total', (l) => !stored(l))) / n,
-          kubernetesReadsPerMember: (memberReads(m1) - memberReads(m0)) / n,
-          openrouterWritesPerMember: calls(write) / n,
-          openrouterCallsPerMember: calls(mgmt) / n,
-          refused429: calls(mgmt, '429'),
-          seedScriptPerSecond: (n / seedMs) * 1000,
-          ceilingPerSecond: (n / ceilMs) * 1000,
-          operatorRssMB: stats.rssBytes / 2 ** 20,
-          operatorHeapMB: metricSum(m1, 'teamkeys_nodejs_heap_size_used_bytes') / 2 ** 20,
-          operatorCpuSeconds: stats.cpuSeconds,
-        });
-        partial = await save(join(ROOT, 'bench/results'), results, undefined, undefined, partial?.[0]); // kept if a later scenario fails
-        say(`${ns}: ready ${lat.length}/${n}, p50 ${percentile(lat, 50).toFixed(0)} ms, ${(n / Math.max(span, 1) * 1000).toFixed(1)} members/s`);
-      }
-    }
+  const matrix = NS.flatMap((n) => LATENCIES.flatMap((latencyMs) => LIMITS.map((limitRaw) => ({ n, latencyMs, limitRaw }))));
+  for (const [i, { n, latencyMs, limitRaw }] of matrix.entries()) {
+    const limit = limitRaw > 0 ? limitRaw : undefined;
+    const ns = `s${i}-n${n}-l${latencyMs}-r${limitRaw}`;
+    say(`${ns}: ${n} members, OpenRouter latency ${latencyMs} ms, ${limit ? `limit ${limit}/s` : 'no limit'}`);
+    // the ceiling's namespace is left out of the operator's selector: (b) writes its members itself
+    for (const name of [ns, `seed-${ns}`]) await core.createNamespace({ body: { metadata: { name, labels: MANAGED } } });
+    await core.createNamespace({ body: { metadata: { name: `ceil-${ns}` } } });
+    await kubectl(['apply', '-f', '-'], toYaml(aPolicy(`p-${ns}`, { budget: { limitUSD: 5 } })));
+    emu.faults.set(latencyMs > 0 ? [{ kind: 'latency', latencyMs, probability: 1, status: 500, retryAfterSeconds: 1 }] : []);
+    emu.rateLimit.set(limit ? { perSecond: limit } : undefined);
+    const m0 = await o.metrics();
+    const c0 = emu.counters();
+    const keysBefore = new Set(emu.store.listKeys({ includeDisabled: true }).map((k) => k.hash));
+    const cpu0 = (await procStats(o.op.child.pid ?? 0)).cpuSeconds;
+    const clock = readyClock(custom, ns);
+    // created by a tight client (32 in flight): kubectl creates one object at a time (~100/s here), and the
+    // operator's throughput must not be capped by how fast the members arrive
+    const created = performance.now();
+    await inParallel(n, 32, async (k) => {
+      await custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: ns, plural: 'teammembers', body: aMember(ns, `m${k}`, `p-${ns}`) });
+      clock.created(`m${k}`);
+    });
+    const createdPerSecond = (n / (performance.now() - created)) * 1000;
+    await allReady(clock, n, () => policyReadyMembers(custom, `p-${ns}`));
+    await pause(1_000); // the last status writes of the burst (the policy's) land
+    const m1 = await o.metrics();
+    const c1 = emu.counters();
+    const lat = clock.latencies().toSorted((a, b) => a - b);
+    const calls = (routes: (r: string) => boolean, status?: string) => Object.entries(c1).filter(([r]) => routes(r)).reduce((s, [r, by]) => s + Object.entries(by).filter(([st]) => !status || st === status).reduce((x, [st, v]) => x + v - (c0[r]?.[st] ?? 0), 0), 0);
+    const mgmt = (r: string) => r.includes('/api/v1/') && r !== 'GET /api/v1/key' && !r.includes('/chat/');
+    const write = (r: string) => /^(POST|PATCH|DELETE) \/api\/v1\/keys/.test(r);
+    const span = (clock.lastReady() ?? 0) - (clock.firstCreated() ?? 0);
+    const stats = await procStats(o.op.child.pid ?? 0);
+    const seedMs = await seedScript(core, url, mk, `seed-${ns}`, n);
+    emu.faults.clear();
+    emu.rateLimit.set(undefined);
+    const ceilMs = await ceiling(core, custom, `ceil-${ns}`, `p-${ns}`, n);
+    // every fleet but the last is deleted before the next scenario, so that each scenario's RSS is its own
+    // fleet's (the restart and the idle below run over the last one); how long the operator takes to revoke
+    // every key, and whether it left one enabled, are measured on the way
+    const gone = i < matrix.length - 1 ? await deleteFleet(ns, n, keysBefore) : undefined;
+    results.push({
+      members: n, latencyMs, limit, createdPerSecond,
+      readyMs: { p50: percentile(lat, 50), p95: percentile(lat, 95), p99: percentile(lat, 99), max: lat.at(-1) ?? Number.NaN },
+      membersPerSecond: n / Math.max(span, 1) * 1000,
+      kubernetesWritesPerMember: (storedWrites(m1) - storedWrites(m0)) / n,
+      dryRunsPerMember: (metricSum(m1, 'teamkeys_kubernetes_writes_total', (l) => !stored(l)) - metricSum(m0, 'teamkeys_kubernetes_writes_total', (l) => !stored(l))) / n,
+      kubernetesReadsPerMember: (memberReads(m1) - memberReads(m0)) / n,
+      openrouterWritesPerMember: calls(write) / n,
+      openrouterCallsPerMember: calls(mgmt) / n,
+      refused429: calls(mgmt, '429'),
+      seedScriptPerSecond: (n / seedMs) * 1000,
+      ceilingPerSecond: (n / ceilMs) * 1000,
+      operatorRssMB: stats.rssBytes / 2 ** 20,
+      operatorHeapMB: metricSum(m1, 'teamkeys_nodejs_heap_size_used_bytes') / 2 ** 20,
+      operatorCpuSeconds: stats.cpuSeconds - cpu0,
+      ...gone,
+    });
+    partial = await save(join(ROOT, 'bench/results'), results, undefined, undefined, partial?.[0]); // kept if a later scenario fails
+    say(`${ns}: ready ${lat.length}/${n}, p50 ${percentile(lat, 50).toFixed(0)} ms, ${(n / Math.max(span, 1) * 1000).toFixed(1)} members/s`);
   }
   // a restart over every Ready member: no key may be created, no status rewritten; then the fleet idles, its
   // usage synced every 30 s (the warm-up policy asks for that), and each sync must write nothing
   let restart: RestartResult | undefined;
   let idle: IdleResult | undefined;
   {
-    const members = results.reduce((s, r) => s + r.members, 0) + 1;
+    const members = (matrix.at(-1)?.n ?? 0) + 1; // the last fleet and the warm-up member
     o.op.child.kill('SIGTERM');
     await o.op.exited;
     const c0 = emu.counters();

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { RotationTrigger, type KeyPolicy, type TeamMember } from '../api/schema.ts';
 import type { MemberDeps } from '../controller/member/deps.ts';
+import { exposition, type Family } from './exposition.ts';
 import { fleet, type Fleet, type Sample } from './fleet.ts';
 
 /** Why a previous key was disabled (teamkeys_rotation_overlaps_ended_total{ended}). */
@@ -28,12 +29,40 @@ export interface MetricSources {
   memberMetrics: boolean;
 }
 
+/** A registry whose text ends with families rendered outside prom-client's metric objects (the per-member ones). */
+class FleetRegistry extends Registry {
+  tail: (() => string) | undefined;
+
+  override async metrics(): Promise<string> {
+    const head = await super.metrics();
+    const tail = this.tail?.();
+    return tail ? `${head}\n${tail}` : head;
+  }
+}
+
+/** The per-member families (--member-metrics): one sample per member each, rendered by exposition(). */
+function memberFamilies(m: Fleet['member']): Family[] {
+  const gauge = (name: string, help: string, samples: Sample[]): Family => ({ name, help, type: 'gauge', samples });
+  return [
+    gauge('teamkeys_member_spend_usd', "A member's spend in the current reset window.", m.spendUSD),
+    gauge('teamkeys_member_limit_usd', "A member's limit per reset window (absent: no cap).", m.limitUSD),
+    gauge('teamkeys_member_remaining_usd', "What a member may still spend in the window, as OpenRouter reports it.", m.remainingUSD),
+    gauge('teamkeys_member_key_expiry_timestamp_seconds', "When a member's active key expires (absent: it does not).", m.keyExpiry),
+    gauge('teamkeys_member_expiry_timestamp_seconds', "When the member itself ends (spec.expiresAt; absent: never).", m.memberExpiry),
+    gauge('teamkeys_member_budget_exhausts_timestamp_seconds', "When a member's budget runs out at the window's burn rate (absent: not before the reset).", m.exhaustsAt),
+    gauge('teamkeys_member_last_rotation_timestamp_seconds', "When a member's key last rotated (absent: never).", m.lastRotation),
+    gauge('teamkeys_member_renewal_overdue', "1 while a member's working key is over an hour past its due rotation or renewal ahead of expiry (on the operator's clock).", m.renewalOverdue),
+    gauge('teamkeys_member_ready', "1 while a member's Ready condition is True.", m.ready),
+    { name: 'teamkeys_member_spend_usd_total', help: "A member's all-time spend on its current key, BYOK included (resets when the key is replaced; rate() handles that).", type: 'counter', samples: m.lifetimeUSD },
+  ];
+}
+
 /**
  * The operator's Prometheus metrics. Labels never carry a key, a hash or a Secret value: only routes, status
  * codes, resource kinds and object names.
  */
 export class Metrics {
-  readonly registry = new Registry();
+  readonly registry = new FleetRegistry();
   readonly reconciles: Counter<'resource' | 'result'>;
   readonly reconcileDuration: Histogram<'resource'>;
   readonly openrouterCalls: Counter<'route' | 'code'>;
@@ -127,32 +156,12 @@ export class Metrics {
       series('teamkeys_model_spend_usd', "Spend per model of the policy's members in their current windows (each member's top models).", ['policy', 'model'], (f) => f.model.spendUSD),
       series('teamkeys_model_requests', "Requests per model of the policy's members in their current windows (each member's top models).", ['policy', 'model'], (f) => f.model.requests),
     ];
-    if (src.memberMetrics) {
-      const member = ['namespace', 'member', 'policy'];
-      this.computed.push(
-        series('teamkeys_member_spend_usd', "A member's spend in the current reset window.", member, (f) => f.member.spendUSD),
-        series('teamkeys_member_limit_usd', "A member's limit per reset window (absent: no cap).", member, (f) => f.member.limitUSD),
-        series('teamkeys_member_remaining_usd', "What a member may still spend in the window, as OpenRouter reports it.", member, (f) => f.member.remainingUSD),
-        series('teamkeys_member_key_expiry_timestamp_seconds', "When a member's active key expires (absent: it does not).", member, (f) => f.member.keyExpiry),
-        series('teamkeys_member_expiry_timestamp_seconds', "When the member itself ends (spec.expiresAt; absent: never).", member, (f) => f.member.memberExpiry),
-        series('teamkeys_member_budget_exhausts_timestamp_seconds', "When a member's budget runs out at the window's burn rate (absent: not before the reset).", member, (f) => f.member.exhaustsAt),
-        series('teamkeys_member_last_rotation_timestamp_seconds', "When a member's key last rotated (absent: never).", member, (f) => f.member.lastRotation),
-        series('teamkeys_member_renewal_overdue', "1 while a member's working key is over an hour past its due rotation or renewal ahead of expiry (on the operator's clock).", member, (f) => f.member.renewalOverdue),
-        series('teamkeys_member_ready', "1 while a member's Ready condition is True.", member, (f) => f.member.ready),
-        new Counter({
-          name: 'teamkeys_member_spend_usd_total', help: "A member's all-time spend on its current key, BYOK included (resets when the key is replaced; rate() handles that).", labelNames: member, registers: [r],
-          collect() {
-            this.reset();
-            for (const x of snap().member.lifetimeUSD) this.inc(x.labels, x.value);
-          },
-        }),
-      );
-    }
+    if (src.memberMetrics) this.registry.tail = () => exposition(memberFamilies(snap().member));
   }
 
   /**
-   * Drops the series computed at the last scrape (each is computed again at the next): at 10,000 members the
-   * per-member series were about 5 MB held between scrapes.
+   * Drops the series computed at the last scrape (each is computed again at the next); the per-member families are
+   * not held at all (FleetRegistry renders them at each scrape).
    */
   releaseSeries(): void {
     for (const m of this.computed) m.reset();

@@ -40,6 +40,17 @@ describe('computeStatus', () => {
     expect(first.conditions?.every((c) => c.observedGeneration === 3)).toBe(true);
   });
 
+  it('an idle pass hands back the status it read, the same object (no copy to compare, no write)', () => {
+    const first = computeStatus(input({})).status;
+    const read = { ...member, status: first };
+    const idle = computeStatus(input({ member: read, prev: first, now: '2026-03-01T01:00:00.000Z' })).status;
+    expect(idle).toBe(first);
+    // a pass that changes something gets a new, checked status
+    const moved = computeStatus(input({ member: read, prev: first, now: '2026-03-01T02:00:00.000Z', observed: key(2) })).status;
+    expect(moved).not.toBe(first);
+    expect(moved.usage?.windowUSD).toBe(2);
+  });
+
   it('moves usage.observedAt only when spend moved', () => {
     const first = computeStatus(input({})).status;
     const later = computeStatus(input({ prev: first, now: '2026-03-01T02:00:00.000Z', observed: key(2) })).status;

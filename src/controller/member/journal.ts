@@ -30,6 +30,7 @@ export class StatusJournal {
 
   /** Writes the status when it differs from the last one written; returns it as written. */
   async save(status: TeamMemberStatus): Promise<TeamMemberStatus> {
+    if (status === this.m.status) return status; // what an idle pass computes (status.ts returns the status it read)
     const was = toJson(this.m.status ?? {});
     if (mergePatch(was, toJson(status)) === undefined) return status;
     // a write names the operator that manages the member: it alone may offboard it later (identity.ts). Only a

@@ -143,7 +143,7 @@ export function computeStatus(i: StatusInput): { status: TeamMemberStatus; notes
     else if (level !== before && level === 'warn') notes.push({ type: 'Warning', reason: 'BudgetWarning', message: `spent ${spent} of ${limit} USD (${i.warnAtPercent}% warning threshold)` });
   }
   if (!i.observed && i.budget && status.usage) status.usage = rolled(status.usage, i.budget, i.carried, Date.parse(i.now));
-  return { status: prune(status), notes };
+  return { status: prune(status, i.member.status), notes };
 }
 
 type Usage = NonNullable<TeamMemberStatus['usage']>;
@@ -166,7 +166,12 @@ export function rolled(u: Usage, budget: DesiredBudget, carried: { usd: number }
   return same ? u : { ...u, ...next, observedAt: new Date(now).toISOString() };
 }
 
-/** Drops undefined fields so deep comparison and merge patches see only what is set. */
-function prune(v: TeamMemberStatus): TeamMemberStatus {
+/**
+ * Drops undefined fields so deep comparison and merge patches see only what is set, and checks the status against
+ * its schema. An idle pass computes the status it read, which was parsed as it was read: that one is returned as
+ * it is (the copy and the parse were most of an idle pass's cost).
+ */
+function prune(v: TeamMemberStatus, read: TeamMemberStatus | undefined): TeamMemberStatus {
+  if (read !== undefined && deepEqual(v, read)) return read;
   return TeamMemberStatus.parse(toJson(v));
 }
