@@ -89,7 +89,7 @@ export const IMAGE_NODE_ARGS = '--max-semi-space-size=2 --optimize-for-size --ma
 export const operatorNodeArgs = (): string[] => (process.env['BENCH_NODE_ARGS'] ?? IMAGE_NODE_ARGS).split(' ').filter(Boolean);
 
 /** The image's malloc settings (Dockerfile); each may be set otherwise in the bench's environment. */
-const IMAGE_MALLOC = { MALLOC_ARENA_MAX: '1', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '131072' };
+const IMAGE_MALLOC = { MALLOC_ARENA_MAX: '1', MALLOC_TRIM_THRESHOLD_: '131072', MALLOC_MMAP_THRESHOLD_: '32768' };
 export const imageMalloc = (): Record<string, string> => Object.fromEntries(Object.entries(IMAGE_MALLOC).map(([k, v]) => [k, process.env[k] ?? v]));
 
 export interface BenchOperator {

@@ -59,7 +59,10 @@ export class KubeAccess {
     this.server = cluster.server.replace(/\/+$/, '');
     this.user = kc.getCurrentUser() ?? {};
     const material = (data: string | undefined, file: string | undefined) => (data ? Buffer.from(data, 'base64') : file ? readFileSync(file) : undefined);
+    // HTTP/1.1, one connection per request in flight (and per watch): undici's HTTP/2 path (node:http2) cost 11-16%
+    // more of the operator's CPU in a burst (3,000 members: 24.4 against 20.6 s; bench-memory: 35.0 against 31.1 s)
     this.agent = new Agent({
+      allowH2: false,
       connect: {
         ca: material(cluster.caData, cluster.caFile),
         cert: material(this.user.certData, this.user.certFile),
