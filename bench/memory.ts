@@ -1,6 +1,7 @@
 /**
- * `make bench-memory`: the operator's memory at one fleet size, in the three phases a user sizes for, with no
- * other members cached (make bench also caches its yardsticks' members). Environment:
+ * `make bench-memory`: the operator's memory at one fleet size, in the three phases a user sizes for and two more,
+ * with nothing else run beside it (make bench measures its yardsticks in the same run), and where the RSS is
+ * (files, anonymous memory, malloc's heap, V8's spaces). Environment:
  *   BENCH_N (members, default 10,000)  BENCH_NODE_ARGS (Node flags, as for make bench)
  *   BENCH_IDLE_MINUTES (how long the fleet idles after the restart, default 2)
  * Phases: just started; every member Ready after a burst (and again once the burst's garbage had a minute);

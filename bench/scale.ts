@@ -50,9 +50,9 @@ try {
   const member = { group: GROUP, version: VERSION, plural: 'teammembers' };
   const count = async (namespace: string) => ((await custom.listNamespacedCustomObject({ ...member, namespace, limit: 1 })) as { items: unknown[] }).items.length;
   /**
-   * Deletes a scenario's members (and its yardsticks' objects), and waits until the operator has let go of every
-   * member and the garbage collector has taken their Secrets: how fast the keys were revoked, and how many of the
-   * scenario's keys are still enabled at OpenRouter (the seed script's left out).
+   * Deletes a scenario's namespaces (its members', and its yardsticks'), and waits until the operator has let go of
+   * every member and their Secrets are gone: how fast the keys were revoked, and how many of the scenario's keys
+   * are still enabled at OpenRouter (the seed script's left out).
    */
   const deleteFleet = async (ns: string, n: number, keysBefore: ReadonlySet<string>) => {
     const deadline = performance.now() + 30 * 60_000;
@@ -62,15 +62,17 @@ try {
         await pause(1_000);
       }
     };
-    // the yardsticks' objects first (no finalizers: they go at once), so that the time below is the fleet's alone
-    await custom.deleteCollectionNamespacedCustomObject({ ...member, namespace: `ceil-${ns}` });
-    for (const namespace of [`seed-${ns}`, `ceil-${ns}`]) await core.deleteCollectionNamespacedSecret({ namespace });
-    await wait('the ceiling\'s members', () => count(`ceil-${ns}`));
+    // whole namespaces, as a team is offboarded: the namespace controller deletes what they hold (a deletecollection
+    // of 10,000 members from here outlasted the API server's request timeout). The yardsticks' first (no
+    // finalizers: they go at once), so that the time below is the fleet's alone
+    const gone = async (name: string) => (await core.readNamespace({ name }).then(() => 1, () => 0));
+    for (const name of [`seed-${ns}`, `ceil-${ns}`]) await core.deleteNamespace({ name });
+    for (const name of [`seed-${ns}`, `ceil-${ns}`]) await wait(`namespace ${name}`, () => gone(name));
     const started = performance.now();
-    await custom.deleteCollectionNamespacedCustomObject({ ...member, namespace: ns });
+    await core.deleteNamespace({ name: ns });
     await wait('members', () => count(ns));
     const deletedPerSecond = (n / (performance.now() - started)) * 1000;
-    await wait('member Secrets', async () => (await core.listNamespacedSecret({ namespace: ns, limit: 1 })).items.length);
+    await wait(`namespace ${ns}`, () => gone(ns)); // its Secrets too
     const keysLeftEnabled = emu.store.listKeys({ includeDisabled: false }).filter((k) => !keysBefore.has(k.hash) && !k.name.startsWith('seed-')).length;
     say(`${ns}: deleted at ${deletedPerSecond.toFixed(1)} members/s, ${keysLeftEnabled} of its keys left enabled`);
     return { deletedPerSecond, keysLeftEnabled };
