@@ -22,8 +22,8 @@ FROM ${RUNTIME_IMAGE}
 ENV NODE_ENV=production
 # one malloc arena, and blocks of 32 KB and more (the sockets' 64 KB read buffers among them) mapped on their own,
 # given back when freed: the native memory of 10,000 members stays 15-25 MB smaller than with two arenas, 30-50 MB
-# smaller than with one per thread, and 10 MB smaller after a restart than with 128 KB (measured; docs/operations.md,
-# "Sizing")
+# smaller than with one per thread, and (3,000 members) 10 MB smaller after a restart than with 128 KB (measured;
+# docs/operations.md, "Sizing")
 ENV MALLOC_ARENA_MAX=1 MALLOC_TRIM_THRESHOLD_=131072 MALLOC_MMAP_THRESHOLD_=32768
 WORKDIR /app
 COPY --from=build --chown=0:0 /app/package.json ./
