@@ -43,9 +43,7 @@ class PooledAuthentication implements SecurityAuthentication {
     const material = [ca, cert, key, pfx, passphrase, rejectUnauthorized, servername];
     if (!this.agent || !sameMaterial(material, this.material)) {
       void this.agent?.close(); // requests in flight on the old one finish first
-      // HTTP/1.1, as the operator's own client (kube/access.ts): in a 10,000-member burst an HTTP/2 stream the API
-      // server reset surfaced from undici's fetch as an uncaught exception and ended the process (make bench)
-      this.agent = new Agent({ allowH2: false, connect: options.connect });
+      this.agent = new Agent({ connect: options.connect });
       this.material = material;
     }
     context.setDispatcher(this.agent);
