@@ -65,14 +65,14 @@ try {
     // whole namespaces, as a team is offboarded: the namespace controller deletes what they hold (a deletecollection
     // of 10,000 members from here outlasted the API server's request timeout). The yardsticks' first (no
     // finalizers: they go at once), so that the time below is the fleet's alone
-    const gone = async (name: string) => (await core.readNamespace({ name }).then(() => 1, () => 0));
+    const present = async (name: string) => (await core.readNamespace({ name }).then(() => 1, () => 0));
     for (const name of [`seed-${ns}`, `ceil-${ns}`]) await core.deleteNamespace({ name });
-    for (const name of [`seed-${ns}`, `ceil-${ns}`]) await wait(`namespace ${name}`, () => gone(name));
+    for (const name of [`seed-${ns}`, `ceil-${ns}`]) await wait(`namespace ${name}`, () => present(name));
     const started = performance.now();
     await core.deleteNamespace({ name: ns });
     await wait('members', () => count(ns));
     const deletedPerSecond = (n / (performance.now() - started)) * 1000;
-    await wait(`namespace ${ns}`, () => gone(ns)); // its Secrets too
+    await wait(`namespace ${ns}`, () => present(ns)); // its Secrets too
     const keysLeftEnabled = emu.store.listKeys({ includeDisabled: false }).filter((k) => !keysBefore.has(k.hash) && !k.name.startsWith('seed-')).length;
     say(`${ns}: deleted at ${deletedPerSecond.toFixed(1)} members/s, ${keysLeftEnabled} of its keys left enabled`);
     return { deletedPerSecond, keysLeftEnabled };
